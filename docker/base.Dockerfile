@@ -1,0 +1,91 @@
+# syntax=docker/dockerfile:1
+# facepipe base image: Python 3.11 + CPU torch + the project's runtime dependencies + the
+# VGGFace2 weights, for linux/arm64 Lambda. Both function images (function.Dockerfile) build
+# on it. Build from the repository root:
+#   docker buildx build --platform linux/arm64 -f docker/base.Dockerfile -t facepipe-base:local .
+#
+# Why python:3.11-slim + awslambdaric rather than public.ecr.aws/lambda/python:3.11: that AWS
+# image is Amazon Linux 2 (glibc 2.26), while the torch 2.14 / torchvision 0.29 aarch64 wheels
+# are manylinux_2_28 and need glibc >= 2.28. Debian bookworm has 2.36, and awslambdaric is the
+# runtime interface client the AWS images use themselves.
+
+ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+
+# --- dependencies into a virtualenv ----------------------------------------------------------
+FROM ${PYTHON_IMAGE} AS deps
+
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PATH=/opt/venv/bin:$PATH
+
+# CPU-only torch: on aarch64 the PyPI torch 2.14 wheel depends on the CUDA 13 stack (GBs of
+# libraries Lambda cannot use); the PyTorch CPU index serves the same version without it.
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+ARG AWSLAMBDARIC_VERSION=4.2.2
+# 1 = also install the dlib extra (dlib-bin + face_recognition_models) for EMBEDDING_MODEL=dlib-resnet
+ARG INCLUDE_DLIB=0
+
+WORKDIR /build
+COPY requirements/ requirements/
+COPY pyproject.toml ./
+
+# 1. torch + torchvision as pinned in requirements/torch.txt; refuse any CUDA package.
+RUN python -m venv /opt/venv \
+    && pip install --index-url "${TORCH_INDEX_URL}" --extra-index-url https://pypi.org/simple -r requirements/torch.txt \
+    && if pip list | grep -Ei '^(nvidia-|cuda-|triton)'; then \
+         echo "CUDA packages were installed: torch did not come from ${TORCH_INDEX_URL}" >&2; exit 1; \
+       fi
+
+# 2. facenet-pytorch without its stale pins (torch<2.3, numpy<2, Pillow<10.3; ARCHITECTURE §9).
+RUN pip install --no-deps -r requirements/no-deps.txt
+
+# 3. the runtime dependencies exactly as pinned in pyproject.toml (+ the dlib extra), and the
+#    Lambda runtime interface client; dlib must import, or the build stops here.
+RUN python -c "import os, tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+wanted = list(p['dependencies']) + (p['optional-dependencies']['dlib'] if os.environ.get('INCLUDE_DLIB') == '1' else []); \
+print('\n'.join(wanted))" > runtime.txt \
+    && pip install -r runtime.txt "awslambdaric==${AWSLAMBDARIC_VERSION}" \
+    && if [ "${INCLUDE_DLIB}" = "1" ]; then python -c "import dlib, face_recognition_models; print('dlib', dlib.__version__)"; fi \
+    && pip freeze > /opt/venv/requirements.lock
+
+# --- weights, verified ------------------------------------------------------------------------
+FROM ${PYTHON_IMAGE} AS weights
+
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+# Same values as scripts/download_weights.py (tests/deploy checks they agree).
+ARG VGGFACE2_FILE=20180402-114759-vggface2.pt
+ARG VGGFACE2_SHA256=281cebca8662831adb987a874bdcb36e73f5b1c6dc5ee5878f305e985625d99b
+
+WORKDIR /opt/facepipe/weights
+COPY scripts/download_weights.py /usr/local/bin/download_weights.py
+RUN python /usr/local/bin/download_weights.py --quiet "/opt/facepipe/weights/${VGGFACE2_FILE}" \
+    && echo "${VGGFACE2_SHA256}  ${VGGFACE2_FILE}" | sha256sum -c -
+
+# --- the base ---------------------------------------------------------------------------------
+FROM ${PYTHON_IMAGE} AS base
+
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+COPY --from=deps /opt/venv /opt/venv
+COPY --from=weights /opt/facepipe/weights /opt/facepipe/weights
+
+# Lambda's file system is read-only except /tmp: caches go there; nothing downloads at run time.
+ENV PATH=/opt/venv/bin:$PATH \
+    LAMBDA_TASK_ROOT=/var/task \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    HOME=/tmp \
+    XDG_CACHE_HOME=/tmp/.cache \
+    TORCH_HOME=/tmp/torch \
+    FACENET_WEIGHTS_PATH=/opt/facepipe/weights/20180402-114759-vggface2.pt
+
+# Smoke test (the stack imports, torch is the CPU build), then an unprivileged user.
+RUN python -c "import torch, torchvision, facenet_pytorch, awslambdaric, PIL, numpy, boto3, pinecone, aws_lambda_powertools; \
+assert not torch.cuda.is_available(); print('torch', torch.__version__, 'torchvision', torchvision.__version__)" \
+    && useradd --uid 10001 --no-create-home --home-dir /tmp --shell /usr/sbin/nologin facepipe \
+    && mkdir -p /var/task \
+    && chmod -R a+rX /opt/venv /opt/facepipe /var/task
+
+WORKDIR /var/task
+USER 10001

@@ -1,0 +1,278 @@
+"""``facepipe``: the command line for people. Run ``facepipe --help``.
+
+Commands other than ``local up`` and ``demo`` act on the stack in ``.facepipe/local.json``
+when present (or ``--stack FILE``), otherwise on the deployed settings in the environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from facepipe.exceptions import FacepipeError
+
+STATE_FILE = Path(".facepipe/local.json")
+
+
+# --- which stack ---------------------------------------------------------------------------
+def stack_environment(info: dict[str, Any]) -> dict[str, str]:
+    """Environment that points this process (boto3, settings) at a local stack."""
+    return {
+        "AWS_ENDPOINT_URL": info["endpoint_url"],
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": info["region"],
+        "AWS_REGION": info["region"],
+        "REQUEST_QUEUE_URL": info["request_queue_url"],
+        "RESPONSE_QUEUE_URL": info["response_queue_url"],
+        "DDB_TABLE_NAME": info["table"],
+        "S3_BUCKET_NAME": info["photo_bucket"],
+        "EMBEDDING_MODEL": info["embedding_model"],
+        "VECTOR_BACKEND": "pinecone",  # the stack serves its embedded index on Pinecone's data-plane API
+        "PINECONE_INDEX_HOST": info["vector_url"],
+        "PINECONE_NAMESPACE": info["namespace"],
+        "PINECONE_SSM_PARAMETER_NAME": info["ssm_parameter"],
+        "FACEPIPE_FUNCTION_URL": info["function_url"],
+    }
+
+
+def use_stack(path: str | None) -> dict[str, Any] | None:
+    """Point this process at the local stack in ``path`` (default .facepipe/local.json) if any."""
+    state = Path(path) if path else STATE_FILE
+    if not state.is_file():
+        if path:
+            raise FacepipeError(f"{state} not found: start a stack with `facepipe local up`")
+        return None
+    info = json.loads(state.read_text())
+    os.environ.update(stack_environment(info))
+    return info
+
+
+def _admin():
+    from facepipe.admin import Admin, build_recognizer
+    from facepipe.settings import Settings
+
+    return Admin(build_recognizer(Settings.from_env()))
+
+
+def _table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()  # noqa: E731
+    return "\n".join([line(cells[0]), line(["-" * w for w in widths])] + [line(r) for r in cells[1:]])
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+# --- commands -------------------------------------------------------------------------------
+def cmd_local_up(args: argparse.Namespace) -> int:
+    from facepipe.local.stack import LocalStack, StackOptions
+
+    options = StackOptions(
+        moto_port=args.moto_port,
+        detection_port=args.port,
+        recognition_port=args.port + 1 if args.port else 0,
+        vector_port=args.vector_port,
+        embedding_model=args.model,
+        batching_window=args.batching_window,
+        request_visibility=args.visibility_timeout,
+        state_file=Path(args.state_file),
+    )
+    stack = LocalStack(options)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    print(f"starting the local stack ({args.model}) ...", flush=True)
+    try:
+        info = stack.start()
+        print(_table([(k, v) for k, v in info.items() if k != "pid"], ("endpoint", "value")))
+        print(f"\nwritten to {args.state_file}; Ctrl-C stops everything", flush=True)
+        while not stopping.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("stopping ...", flush=True)
+        stack.stop()
+    return 0
+
+
+def cmd_enroll(args: argparse.Namespace) -> int:
+    use_stack(args.stack)
+    images = [(Path(p).name, Path(p).read_bytes()) for p in args.images]
+    report = _admin().enroll(args.name, images)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    verb = "created" if report.new_person else "added to"
+    print(f"{verb} {report.person.name} ({report.person.person_id}): {len(report.faces)} face(s), {report.person.face_count} in all")
+    return 0
+
+
+def cmd_people(args: argparse.Namespace) -> int:
+    use_stack(args.stack)
+    admin = _admin()
+    if args.action == "list":
+        people = admin.list()
+        print(_table([(p.person_id, p.name, p.face_count, p.created_at) for p in people], ("id", "name", "faces", "created")))
+    elif args.action == "rename":
+        person = admin.rename(args.person, args.name)
+        print(f"{person.person_id} is now {person.name}")
+    elif args.action == "merge":
+        person = admin.merge(args.source, args.target)
+        print(f"merged into {person.name} ({person.person_id}): {person.face_count} faces")
+    elif args.action == "delete":
+        faces = admin.delete(args.person)
+        print(f"deleted {args.person} and {len(faces)} face(s)")
+    return 0
+
+
+def _sqs():
+    from facepipe import aws
+
+    return aws.client("sqs")
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    from facepipe.client import send_frames, summary
+
+    use_stack(args.stack)
+    function_url = args.function_url or os.environ.get("FACEPIPE_FUNCTION_URL")
+    queue = os.environ.get("RESPONSE_QUEUE_URL")
+    if not function_url or not queue:
+        raise FacepipeError("no stack: start `facepipe local up`, or set FACEPIPE_FUNCTION_URL and RESPONSE_QUEUE_URL")
+    frames = [(Path(p).name, Path(p).read_bytes()) for p in args.frames] * args.repeat
+    region = os.environ.get("AWS_REGION") if args.sign else None
+
+    def progress(outcome):
+        print(f"{outcome.filename:32} {outcome.status:4} {_seconds(outcome.latency):>8}s  {outcome.result!r}", flush=True)
+
+    outcomes = send_frames(function_url, _sqs(), queue, frames, concurrency=args.concurrency, timeout=args.timeout,
+                           sign_region=region, progress=progress)
+    stats = summary(outcomes)
+    print(_table([(stats["requests"], stats["answered"], stats["failed"], _seconds(stats["mean_s"]), _seconds(stats["p50_s"]),
+                   _seconds(stats["p95_s"]), _seconds(stats["max_s"]))], ("requests", "answered", "failed", "mean s", "p50 s", "p95 s", "max s")))
+    return 0 if stats["failed"] == 0 else 1
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from facepipe.evaluate import run_eval
+
+    info = use_stack(args.stack)
+    if info is None and not os.environ.get("FACEPIPE_FUNCTION_URL"):
+        raise FacepipeError("no stack: start `facepipe local up` first (or use `facepipe demo`)")
+    report = run_eval(_admin(), os.environ["FACEPIPE_FUNCTION_URL"], _sqs(), os.environ["RESPONSE_QUEUE_URL"], concurrency=args.concurrency)
+    print(report.render())
+    return 0 if report.passed == report.total else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from facepipe.evaluate import run_eval
+    from facepipe.local.stack import LocalStack, StackOptions
+
+    print("starting the local stack (moto, function URL, event source, embedded index) ...", flush=True)
+    started = time.perf_counter()
+    with LocalStack(StackOptions(moto_port=0, detection_port=0, recognition_port=0, vector_port=0, state_file=None)) as stack:
+        print(f"stack up in {time.perf_counter() - started:.1f} s: function URL {stack.info['function_url']}", flush=True)
+        os.environ.update(stack_environment(stack.info))
+        report = run_eval(_admin(), stack.info["function_url"], _sqs(), stack.info["response_queue_url"], concurrency=args.concurrency)
+        print(report.render())
+    return 0 if report.passed == report.total else 1
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from facepipe.bench import run_bench
+
+    return run_bench(args)
+
+
+# --- parser ---------------------------------------------------------------------------------
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="facepipe", description="Face recognition and tagging pipeline: local stack and operator tools.")
+    root.add_argument("-v", "--verbose", action="store_true", help="log debug output")
+    sub = root.add_subparsers(dest="command", required=True)
+
+    local = sub.add_parser("local", help="the local stack").add_subparsers(dest="local_command", required=True)
+    up = local.add_parser("up", help="run the whole pipeline on this machine until Ctrl-C")
+    up.add_argument("--model", default="dlib-resnet", choices=("dlib-resnet", "facenet-vggface2"))
+    up.add_argument("--port", type=int, default=9000, help="function URL port (recognition's invoke port is +1; 0 = any)")
+    up.add_argument("--moto-port", type=int, default=5000)
+    up.add_argument("--vector-port", type=int, default=5081)
+    up.add_argument("--batching-window", type=float, default=0.0, help="event source batching window, seconds")
+    up.add_argument("--visibility-timeout", type=int, default=360, help="request/photo queue visibility timeout, seconds")
+    up.add_argument("--state-file", default=str(STATE_FILE))
+    up.set_defaults(func=cmd_local_up)
+
+    def with_stack(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--stack", help="local stack file (default .facepipe/local.json when present)")
+        return p
+
+    enroll = with_stack(sub.add_parser("enroll", help="add a person (or more faces of them) from photos"))
+    enroll.add_argument("--name", required=True)
+    enroll.add_argument("images", nargs="+")
+    enroll.set_defaults(func=cmd_enroll)
+
+    people = with_stack(sub.add_parser("people", help="list, rename, merge or delete people"))
+    actions = people.add_subparsers(dest="action", required=True)
+    actions.add_parser("list")
+    rename = actions.add_parser("rename")
+    rename.add_argument("person", help="id or unique name")
+    rename.add_argument("name")
+    merge = actions.add_parser("merge", help="move SOURCE's faces to TARGET and drop SOURCE")
+    merge.add_argument("source")
+    merge.add_argument("target")
+    delete = actions.add_parser("delete")
+    delete.add_argument("person")
+    people.set_defaults(func=cmd_people)
+
+    send = with_stack(sub.add_parser("send", help="camera client: POST frames, poll answers, report latency"))
+    send.add_argument("frames", nargs="+")
+    send.add_argument("--concurrency", type=int, default=10)
+    send.add_argument("--repeat", type=int, default=1, help="send the frames this many times")
+    send.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each answer")
+    send.add_argument("--function-url", help="default: the stack's, or FACEPIPE_FUNCTION_URL")
+    send.add_argument("--sign", action="store_true", help="SigV4-sign requests (function URL auth AWS_IAM)")
+    send.set_defaults(func=cmd_send)
+
+    evaluate = with_stack(sub.add_parser("eval", help="enroll the labelled set and score every probe"))
+    evaluate.add_argument("--concurrency", type=int, default=4)
+    evaluate.set_defaults(func=cmd_eval)
+
+    demo = sub.add_parser("demo", help="start a stack, enroll, send sample frames, print results (make demo)")
+    demo.add_argument("--concurrency", type=int, default=4)
+    demo.set_defaults(func=cmd_demo)
+
+    bench = sub.add_parser("bench", help="latency benchmark through a local stack; writes a report")
+    bench.add_argument("--requests", type=int, default=100)
+    bench.add_argument("--concurrency", type=int, default=10)
+    bench.add_argument("--out", default="reports/bench.md")
+    bench.set_defaults(func=cmd_bench)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "DEBUG" if args.verbose else "WARNING")
+    try:
+        return args.func(args)
+    except FacepipeError as exc:
+        print(f"facepipe: {exc}", file=sys.stderr)
+        return 2
+    except LookupError as exc:
+        print(f"facepipe: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""The recognition function's SQS batch: partial failures, idempotency, reasoned dead letters.
+
+All crops of all frame records in a batch are embedded in one forward pass; then
+each record is finished on its own with Powertools' BatchProcessor, so one bad
+record does not fail the batch. Each frame/photo is processed once per request_id
+(Powertools idempotency); a repeat returns the stored response and sends nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+from PIL import Image
+
+from facepipe.exceptions import InvalidMessageError
+from facepipe.messages import RequestMessage, parse_request_message
+from facepipe.queues import DeadLetters
+from facepipe.recognition import PhotoRef, Recognizer, photo_refs
+
+logger = Logger(service="face-recognition", child=True)
+
+IDEMPOTENCY_SECONDS = 3600
+
+
+@dataclass
+class _Prepared:
+    message: RequestMessage | None = None
+    photos: list[PhotoRef] | None = None
+    crops: list[Image.Image] | None = None
+    vectors: np.ndarray | None = None
+    error: Exception | None = None
+
+
+def _classify(body: str) -> _Prepared:
+    try:
+        parsed = json.loads(body)
+    except (TypeError, ValueError):
+        return _Prepared(error=InvalidMessageError("message body is not JSON"))
+    if isinstance(parsed, dict) and ("Records" in parsed or "bucketName" in parsed or "objectKey" in parsed or "Event" in parsed):
+        try:
+            return _Prepared(photos=photo_refs(parsed))
+        except InvalidMessageError as exc:
+            return _Prepared(error=exc)
+    try:
+        return _Prepared(message=parse_request_message(body))
+    except InvalidMessageError as exc:
+        return _Prepared(error=exc)
+
+
+class RecognitionConsumer:
+    def __init__(
+        self,
+        recognizer: Recognizer,
+        persistence: BasePersistenceLayer | None,
+        dead_letters: DeadLetters | None = None,
+    ) -> None:
+        self.recognizer = recognizer
+        self.dead_letters = dead_letters or DeadLetters(recognizer._sqs)
+        self.config = IdempotencyConfig(
+            event_key_jmespath="request_id", raise_on_no_idempotency_key=True, expires_after_seconds=IDEMPOTENCY_SECONDS
+        )
+        self._frame = self._frame_work
+        self._photo = self._photo_work
+        if persistence is not None:
+            once = idempotent_function(data_keyword_argument="work", persistence_store=persistence, config=self.config)
+            self._frame = once(self._frame_work)
+            self._photo = once(self._photo_work)
+
+    # --- units of work (idempotent per request_id) ------------------------------------------
+    def _frame_work(self, work: dict, prepared: _Prepared) -> dict:
+        assert prepared.message is not None and prepared.vectors is not None and prepared.crops is not None
+        return dict(self.recognizer.process_frame(prepared.message, prepared.vectors, prepared.crops))
+
+    def _photo_work(self, work: dict) -> dict:
+        response = self.recognizer.process_photo(PhotoRef(**{k: v for k, v in work.items() if k != "request_id"}))
+        return dict(response) if response is not None else {"request_id": work["request_id"], "skipped": True}
+
+    # --- batch ------------------------------------------------------------------------------
+    def prepare(self, records: list[dict]) -> dict[str, _Prepared]:
+        """Parse every record and embed the crops of all frames in one forward pass."""
+        prepared = {r["messageId"]: _classify(r["body"]) for r in records}
+        frames = []
+        for item in prepared.values():
+            if item.message is None:
+                continue
+            try:
+                item.crops = self.recognizer.crops_of(item.message)
+                frames.append(item)
+            except InvalidMessageError as exc:
+                item.error = exc
+        crops = [crop for item in frames for crop in item.crops or []]
+        vectors = self.recognizer.embed(crops) if crops else np.zeros((0, self.recognizer.embedder.dimension), np.float32)
+        start = 0
+        for item in frames:
+            count = len(item.crops or [])
+            item.vectors = vectors[start : start + count]
+            start += count
+        return prepared
+
+    def handle(self, event: dict, context: Any = None) -> dict:
+        records = event.get("Records") or []
+        if context is not None:
+            self.config.register_lambda_context(context)
+        prepared = self.prepare(records)
+
+        def record_handler(record: SQSRecord) -> None:
+            self._handle_record(record.raw_event, prepared[record.message_id])
+
+        processor = BatchProcessor(event_type=EventType.SQS)
+        return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+    def _handle_record(self, record: dict, item: _Prepared) -> None:
+        try:
+            if item.error is not None:
+                raise item.error
+            if item.message is not None:
+                self._frame(work={"request_id": item.message["request_id"]}, prepared=item)
+                logger.info("frame recognised", request_id=item.message["request_id"], faces=len(item.message["faces"]))
+            for photo in item.photos or []:
+                self._photo(work={"request_id": photo.request_id, **photo.__dict__})
+                logger.info("photo recognised", request_id=photo.request_id)
+        except InvalidMessageError as exc:
+            self._dead_letter(record, "invalid_message", exc)
+        except IdempotencyAlreadyInProgressError:
+            raise  # another delivery is working on it: retry this record later
+        except Exception as exc:
+            if not self.dead_letters.is_last_attempt(record):
+                logger.warning("record failed; SQS will redeliver it", message_id=record["messageId"], error=repr(exc))
+                raise
+            self._dead_letter(record, "retries_exhausted", exc)
+
+    def _dead_letter(self, record: dict, reason: str, exc: Exception) -> None:
+        if not self.dead_letters.send(record, reason, f"{exc.__class__.__name__}: {exc}"):
+            raise exc  # no DLQ configured: let SQS keep it rather than drop it
+        logger.error("record dead-lettered", message_id=record["messageId"], reason=reason, error=str(exc))

@@ -1,0 +1,45 @@
+"""Face embedders behind one interface (``Embedder``) and their croppers (``Cropper``).
+
+``facenet-vggface2`` (512-d, deployed default) and ``dlib-resnet`` (128-d, offline).
+"""
+
+from __future__ import annotations
+
+from facepipe.embedding._base import Cropper, Embedder, l2_normalise
+from facepipe.exceptions import ConfigurationError
+
+__all__ = ["Cropper", "Embedder", "dimension_of", "l2_normalise", "load_cropper", "load_embedder"]
+
+_DIMENSIONS = {"facenet-vggface2": 512, "dlib-resnet": 128}
+
+
+def dimension_of(model: str) -> int:
+    try:
+        return _DIMENSIONS[model]
+    except KeyError:
+        raise ConfigurationError(f"unknown embedding model {model!r}") from None
+
+
+def load_cropper(model: str) -> Cropper:
+    """The crop maker for ``model``: what the detection function needs (no embedding net)."""
+    if model == "facenet-vggface2":
+        from facepipe.embedding.facenet import FacenetCropper
+
+        return FacenetCropper()
+    if model == "dlib-resnet":
+        from facepipe.embedding.dlib_resnet import DlibCropper
+
+        return DlibCropper()
+    raise ConfigurationError(f"unknown embedding model {model!r}")
+
+
+def load_embedder(model: str, facenet_weights_path: str = "") -> Embedder:
+    if model == "facenet-vggface2":
+        from facepipe.embedding.facenet import FacenetEmbedder
+
+        return FacenetEmbedder.from_weights(facenet_weights_path or None)
+    if model == "dlib-resnet":
+        from facepipe.embedding.dlib_resnet import DlibEmbedder
+
+        return DlibEmbedder()
+    raise ConfigurationError(f"unknown embedding model {model!r}")

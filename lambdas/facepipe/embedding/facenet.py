@@ -1,0 +1,70 @@
+"""facenet-vggface2: facenet-pytorch's InceptionResnetV1 pretrained on VGGFace2 (512-d).
+
+Crops follow what the weights were trained on (facenet-pytorch #62): MTCNN box plus
+``margin=14`` at 160 px, no rotation, then ``fixed_image_standardization``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from facepipe.detection import DetectedFace
+from facepipe.embedding._base import check_crops, l2_normalise
+from facepipe.embedding.weights import VGGFACE2, verified_path
+
+CROP_SIZE = 160
+MARGIN = 14
+PREPROCESSING = "facenet-mtcnn-160-m14-v1"
+
+
+class FacenetCropper:
+    preprocessing = PREPROCESSING
+    crop_size = CROP_SIZE
+
+    def crop(self, frame: Image.Image, face: DetectedFace) -> Image.Image:
+        """facenet-pytorch's ``extract_face`` geometry: margin in final-image pixels."""
+        x1, y1, x2, y2 = face.box
+        margin_x = MARGIN * (x2 - x1) / (CROP_SIZE - MARGIN)
+        margin_y = MARGIN * (y2 - y1) / (CROP_SIZE - MARGIN)
+        box = (
+            int(max(x1 - margin_x / 2, 0)),
+            int(max(y1 - margin_y / 2, 0)),
+            int(min(x2 + margin_x / 2, frame.width)),
+            int(min(y2 + margin_y / 2, frame.height)),
+        )
+        return frame.crop(box).resize((CROP_SIZE, CROP_SIZE), Image.BILINEAR)
+
+
+class FacenetEmbedder(FacenetCropper):
+    """``embed(crops) -> (n, 512)`` unit vectors. ``network`` is an InceptionResnetV1 in eval mode."""
+
+    model = "facenet-vggface2"
+    dimension = 512
+
+    def __init__(self, network: torch.nn.Module) -> None:
+        self._network = network.eval()
+
+    @classmethod
+    def from_weights(cls, path: str | Path | None = None) -> FacenetEmbedder:
+        from facenet_pytorch import InceptionResnetV1
+
+        weights = verified_path(path, VGGFACE2)
+        network = InceptionResnetV1(pretrained=None, classify=False)
+        network.logits = torch.nn.Linear(512, 8631)  # present in the released state_dict
+        network.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        return cls(network)
+
+    def embed(self, crops: Sequence[Image.Image]) -> np.ndarray:
+        if not crops:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        check_crops(crops, CROP_SIZE)
+        batch = torch.from_numpy(np.stack([np.asarray(c, dtype=np.float32) for c in crops])).permute(0, 3, 1, 2)
+        batch = (batch - 127.5) / 128.0  # facenet_pytorch.fixed_image_standardization
+        with torch.inference_mode():
+            vectors = self._network(batch).numpy()
+        return l2_normalise(vectors)

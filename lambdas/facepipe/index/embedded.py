@@ -1,0 +1,116 @@
+"""Embedded vector index on faiss (exact inner product on unit vectors = cosine).
+
+For the local stack and tests: thread-safe, in memory, one faiss index per namespace.
+Exact search is the right tool at this scale (thousands of faces): no recall loss.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import faiss
+import numpy as np
+
+from facepipe.embedding import l2_normalise
+from facepipe.index._base import Filter, Match, Metadata, Vector, check_dimension
+from facepipe.index._filter import matches
+
+
+class _Namespace:
+    def __init__(self, dimension: int) -> None:
+        self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        self.ids: dict[str, int] = {}
+        self.keys: dict[int, str] = {}
+        self.metadata: dict[str, dict] = {}
+        self.next_key = 0
+
+
+class EmbeddedIndex:
+    def __init__(self, dimension: int) -> None:
+        self.dimension = dimension
+        self._namespaces: dict[str, _Namespace] = {}
+        self._lock = threading.RLock()
+
+    def _space(self, namespace: str) -> _Namespace:
+        if namespace not in self._namespaces:
+            self._namespaces[namespace] = _Namespace(self.dimension)
+        return self._namespaces[namespace]
+
+    def upsert(self, vectors: Sequence[Vector], namespace: str) -> None:
+        if not vectors:
+            return
+        values = l2_normalise(np.stack([check_dimension(v.values, self.dimension) for v in vectors]))
+        with self._lock:
+            space = self._space(namespace)
+            self._remove(space, [v.id for v in vectors if v.id in space.ids])
+            keys = []
+            for vector in vectors:
+                key = space.next_key
+                space.next_key += 1
+                space.ids[vector.id] = key
+                space.keys[key] = vector.id
+                space.metadata[vector.id] = dict(vector.metadata)
+                keys.append(key)
+            space.index.add_with_ids(values, np.asarray(keys, dtype=np.int64))
+
+    def query(self, vector: np.ndarray, top_k: int, namespace: str, filter: Filter | None = None) -> list[Match]:
+        query = l2_normalise(check_dimension(vector, self.dimension)[None, :])
+        with self._lock:
+            space = self._namespaces.get(namespace)
+            if space is None or space.index.ntotal == 0 or top_k <= 0:
+                return []
+            params = None
+            if filter:
+                allowed = [space.ids[i] for i, meta in space.metadata.items() if matches(meta, filter)]
+                if not allowed:
+                    return []
+                params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64)))
+            k = min(top_k, space.index.ntotal)
+            scores, keys = space.index.search(query, k, params=params)
+            return [
+                Match(space.keys[int(key)], float(score), dict(space.metadata[space.keys[int(key)]]))
+                for score, key in zip(scores[0], keys[0], strict=True)
+                if key >= 0
+            ]
+
+    def delete(self, ids: Sequence[str], namespace: str) -> None:
+        with self._lock:
+            space = self._namespaces.get(namespace)
+            if space is not None:
+                self._remove(space, [i for i in ids if i in space.ids])
+
+    def update_metadata(self, ids: Sequence[str], metadata: Metadata, namespace: str) -> None:
+        with self._lock:
+            space = self._namespaces.get(namespace)
+            for vector_id in ids:
+                if space is not None and vector_id in space.metadata:
+                    space.metadata[vector_id].update(metadata)
+
+    def fetch(self, ids: Sequence[str], namespace: str) -> list[Vector]:
+        with self._lock:
+            space = self._namespaces.get(namespace)
+            if space is None:
+                return []
+            return [
+                Vector(i, space.index.reconstruct(space.ids[i]), dict(space.metadata[i])) for i in ids if i in space.ids
+            ]
+
+    def count(self, namespace: str) -> int:
+        with self._lock:
+            space = self._namespaces.get(namespace)
+            return 0 if space is None else int(space.index.ntotal)
+
+    def namespaces(self) -> dict[str, int]:
+        with self._lock:
+            return {name: int(space.index.ntotal) for name, space in self._namespaces.items()}
+
+    @staticmethod
+    def _remove(space: _Namespace, ids: list[str]) -> None:
+        if not ids:
+            return
+        keys = [space.ids.pop(i) for i in ids]
+        for key, vector_id in zip(keys, ids, strict=True):
+            del space.keys[key]
+            space.metadata.pop(vector_id, None)
+        space.index.remove_ids(np.asarray(keys, dtype=np.int64))

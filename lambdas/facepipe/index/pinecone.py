@@ -1,0 +1,294 @@
+"""Pinecone vector index (§6, §9) over the official ``pinecone`` SDK's sync data plane.
+
+Lessons applied: the index is targeted by host (no describe call per cold start),
+the SDK client is created once per container, connection resets after idle are
+retried, and the index dimension is checked against the embedder's once. Pinecone
+does not guarantee read-after-write: an upsert becomes queryable after a delay.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import httpx
+import numpy as np
+from aws_lambda_powertools.utilities import parameters
+from pinecone import (
+    ForbiddenError,
+    Index,
+    NotFoundError,
+    Pinecone,
+    PineconeConnectionError,
+    PineconeError,
+    UnauthorizedError,
+)
+
+from facepipe.embedding import l2_normalise
+from facepipe.exceptions import ConfigurationError, VectorIndexError
+from facepipe.index._base import Filter, Match, Metadata, Vector, check_dimension
+
+if TYPE_CHECKING:
+    from mypy_boto3_ssm import SSMClient
+
+    from facepipe.settings import Settings
+
+__all__ = ["PineconeIndex"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+CHUNK_SIZE = 100  # vectors (or ids) per request
+KEY_MAX_AGE = 300  # seconds the API key read from SSM is cached
+RETRY_DELAYS = (0.2, 0.5)  # our retries on top of the SDK's own, for connections dropped while idle
+COSINE_METRICS = ("cosine", "dotproduct")  # vectors are unit length, so both score cosine similarity
+_DEFAULT_NAMESPACE = "__default__"  # how describe_index_stats names the "" namespace
+# The SDK raises PineconeConnectionError once its own transport retries are spent;
+# httpx errors are listed in case one ever escapes it.
+_CONNECTION_ERRORS = (PineconeConnectionError, httpx.TransportError)
+
+# Per container: one data-plane client per (key, host), one host per index name, and
+# the (host, dimension) pairs already checked. Keys are hashed so no cache holds them.
+_clients: dict[tuple[str, str], Index] = {}
+_hosts: dict[str, str] = {}
+_checked: set[tuple[str, int]] = set()
+_lock = threading.Lock()
+
+
+def _fingerprint(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def read_api_key(parameter_name: str, ssm_client: SSMClient | None = None) -> str:
+    """The Pinecone API key from an SSM SecureString, decrypted and cached for KEY_MAX_AGE seconds."""
+    try:
+        if ssm_client is None:
+            value = parameters.get_parameter(parameter_name, decrypt=False, max_age=KEY_MAX_AGE)
+        else:
+            value = parameters.SSMProvider(boto3_client=ssm_client).get(
+                parameter_name, decrypt=True, max_age=KEY_MAX_AGE
+            )
+    except parameters.exceptions.GetParameterError as exc:
+        raise ConfigurationError(
+            f"cannot read the Pinecone API key from SSM parameter {parameter_name!r} ({exc}); "
+            "create it as a SecureString, allow ssm:GetParameter and kms:Decrypt on it, "
+            "or point PINECONE_SSM_PARAMETER_NAME at the right parameter"
+        ) from exc
+    key = str(value).strip()
+    if not key:
+        raise ConfigurationError(f"SSM parameter {parameter_name!r} is empty; put the Pinecone API key in it")
+    return key
+
+
+def _resolve_host(api_key: str, index_name: str) -> str:
+    """The data-plane host of ``index_name``: one describe call per container and name."""
+    with _lock:
+        host = _hosts.get(index_name)
+    if host:
+        return host
+    try:
+        host = Pinecone(api_key=api_key).describe_index(index_name).host
+    except (UnauthorizedError, ForbiddenError) as exc:
+        raise ConfigurationError(
+            "Pinecone rejected the API key while describing index "
+            f"{index_name!r}; put a valid key in the SSM parameter PINECONE_SSM_PARAMETER_NAME names"
+        ) from exc
+    except NotFoundError as exc:
+        raise ConfigurationError(
+            f"Pinecone index {index_name!r} does not exist; fix PINECONE_INDEX_NAME or set PINECONE_INDEX_HOST"
+        ) from exc
+    except PineconeError as exc:
+        raise VectorIndexError(
+            f"cannot describe Pinecone index {index_name!r} ({exc}); "
+            "set PINECONE_INDEX_HOST to skip this lookup"
+        ) from exc
+    if not host:
+        raise ConfigurationError(f"Pinecone index {index_name!r} has no host yet; wait until it is ready")
+    with _lock:
+        _hosts[index_name] = host
+    return host
+
+
+def _client(api_key: str, host: str) -> Index:
+    """The SDK's data-plane client for ``host``, created once per container."""
+    cache_key = (_fingerprint(api_key), host)
+    with _lock:
+        client = _clients.get(cache_key)
+        if client is None:
+            client = _clients[cache_key] = Index(host=host, api_key=api_key)
+        return client
+
+
+def _chunks(items: Sequence[T], size: int = CHUNK_SIZE) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _clean_metadata(metadata: Metadata) -> dict[str, Any]:
+    """Metadata Pinecone accepts: no nulls (an absent key filters the same), plain JSON types."""
+    clean: dict[str, Any] = {}
+    for key, value in metadata.items():
+        if value is None:
+            continue
+        if isinstance(value, np.generic):
+            value = value.item()
+        elif isinstance(value, tuple | set | frozenset):
+            value = list(value)
+        clean[key] = value
+    return clean
+
+
+class PineconeIndex:
+    """The VectorIndex protocol over a Pinecone serverless index (cosine)."""
+
+    def __init__(self, index: Index, dimension: int, *, name: str = "") -> None:
+        self.dimension = dimension
+        self._index = index
+        self._name = name or index.host
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, dimension: int, ssm_client: SSMClient | None = None
+    ) -> PineconeIndex:
+        """Key from SSM, host from PINECONE_INDEX_HOST (else one describe call); checks the dimension."""
+        api_key = read_api_key(settings.pinecone_ssm_parameter_name, ssm_client)
+        host = settings.pinecone_index_host or _resolve_host(api_key, settings.pinecone_index_name)
+        name = settings.pinecone_index_name if not settings.pinecone_index_host else host
+        index = cls(_client(api_key, host), dimension, name=name)
+        index.check()
+        return index
+
+    def check(self) -> None:
+        """Fail with ConfigurationError when the index cannot hold this embedder's vectors (once per host)."""
+        key = (self._index.host, self.dimension)
+        if key in _checked:
+            return
+        try:
+            stats = self._send("describe index stats", None, self._index.describe_index_stats, check=False)
+        except VectorIndexError as exc:
+            if isinstance(exc.__cause__, UnauthorizedError | ForbiddenError):
+                raise ConfigurationError(
+                    f"Pinecone rejected the API key for index {self._name!r}; put a valid key "
+                    "in the SSM parameter PINECONE_SSM_PARAMETER_NAME names"
+                ) from exc.__cause__
+            raise
+        if stats.dimension is not None and stats.dimension != self.dimension:
+            raise ConfigurationError(
+                f"Pinecone index {self._name!r} holds {stats.dimension}-d vectors but the embedder "
+                f"makes {self.dimension}-d ones; set EMBEDDING_MODEL to the model the index was built "
+                f"for, or PINECONE_INDEX_HOST to an index of dimension {self.dimension}"
+            )
+        if stats.metric is not None and stats.metric not in COSINE_METRICS:
+            raise ConfigurationError(
+                f"Pinecone index {self._name!r} uses metric {stats.metric!r}; facepipe's scores are cosine "
+                "similarities, so point PINECONE_INDEX_HOST at an index created with metric='cosine'"
+            )
+        with _lock:
+            _checked.add(key)
+
+    def upsert(self, vectors: Sequence[Vector], namespace: str) -> None:
+        if not vectors:
+            return
+        values = l2_normalise(np.stack([check_dimension(v.values, self.dimension) for v in vectors]))
+        records: list[dict[str, Any]] = []
+        for vector, row in zip(vectors, values, strict=True):
+            record: dict[str, Any] = {"id": vector.id, "values": row.tolist()}
+            if metadata := _clean_metadata(vector.metadata):
+                record["metadata"] = metadata
+            records.append(record)
+        for chunk in _chunks(records):
+            self._send("upsert", namespace, lambda c=chunk: self._index.upsert(vectors=c, namespace=namespace))
+
+    def query(self, vector: np.ndarray, top_k: int, namespace: str, filter: Filter | None = None) -> list[Match]:
+        values = l2_normalise(check_dimension(vector, self.dimension)[None, :])[0].tolist()
+        if top_k <= 0:
+            return []
+        response = self._send(
+            "query",
+            namespace,
+            lambda: self._index.query(
+                vector=values,
+                top_k=top_k,
+                namespace=namespace,
+                filter=dict(filter) if filter else None,
+                include_metadata=True,
+            ),
+        )
+        return [Match(m.id, float(m.score), dict(m.metadata or {})) for m in response.matches]
+
+    def fetch(self, ids: Sequence[str], namespace: str) -> list[Vector]:
+        """Stored vectors (unit length) of ``ids`` in their order; unknown ids are left out."""
+        found: dict[str, Vector] = {}
+        for chunk in _chunks(list(dict.fromkeys(ids))):
+            response = self._send(
+                "fetch", namespace, lambda c=chunk: self._index.fetch(ids=list(c), namespace=namespace)
+            )
+            for vector_id, v in response.vectors.items():
+                found[vector_id] = Vector(vector_id, np.asarray(v.values, dtype=np.float32), dict(v.metadata or {}))
+        return [found[i] for i in ids if i in found]
+
+    def delete(self, ids: Sequence[str], namespace: str) -> None:
+        for chunk in _chunks(list(ids)):
+            self._send("delete", namespace, lambda c=chunk: self._index.delete(ids=list(c), namespace=namespace))
+
+    def update_metadata(self, ids: Sequence[str], metadata: Metadata, namespace: str) -> None:
+        fields = _clean_metadata(metadata)
+        if not fields:
+            return
+
+        def update(vector_id: str) -> None:
+            try:
+                self._index.update(id=vector_id, set_metadata=fields, namespace=namespace)
+            except NotFoundError:
+                logger.debug("update_metadata: vector %s not in namespace %s; ignored", vector_id, namespace)
+
+        for vector_id in ids:
+            self._send("update metadata", namespace, lambda i=vector_id: update(i))
+
+    def count(self, namespace: str) -> int:
+        stats = self._send("describe index stats", namespace, self._index.describe_index_stats)
+        summary = stats.namespaces.get(namespace or _DEFAULT_NAMESPACE)
+        return 0 if summary is None else int(summary.vector_count)
+
+    def _send(self, action: str, namespace: str | None, call: Callable[[], T], *, check: bool = True) -> T:
+        """Run one SDK call: retry dropped connections, wrap SDK failures in VectorIndexError."""
+        if check:
+            self.check()
+        where = f"index {self._name!r}" + (f" namespace {namespace!r}" if namespace is not None else "")
+        for delay in (*RETRY_DELAYS, None):
+            try:
+                return call()
+            except _CONNECTION_ERRORS as exc:
+                if delay is None:
+                    raise VectorIndexError(
+                        f"Pinecone {action} on {where} failed: no connection after {len(RETRY_DELAYS) + 1} tries "
+                        f"({exc}); check PINECONE_INDEX_HOST and that the function reaches the internet (NAT, egress)"
+                    ) from exc
+                logger.warning("Pinecone %s on %s: connection error, retrying in %.1fs: %s", action, where, delay, exc)
+                time.sleep(delay)
+            except PineconeError as exc:
+                raise VectorIndexError(f"Pinecone {action} on {where} failed: {exc}; {_hint(exc)}") from exc
+        raise AssertionError("unreachable")
+
+
+def _hint(exc: PineconeError) -> str:
+    if isinstance(exc, UnauthorizedError | ForbiddenError):
+        return "put a valid API key in the SSM parameter PINECONE_SSM_PARAMETER_NAME names"
+    if isinstance(exc, NotFoundError):
+        return "check PINECONE_INDEX_HOST / PINECONE_INDEX_NAME"
+    return "retry later; if it persists, check the request and Pinecone's status page"
+
+
+def _reset_caches() -> None:
+    """Close and forget cached clients, hosts and checks (tests; a rotated key gets a new client anyway)."""
+    with _lock:
+        for client in _clients.values():
+            client.close()
+        _clients.clear()
+        _hosts.clear()
+        _checked.clear()

@@ -1,0 +1,125 @@
+"""An SQS event source mapping, as Lambda runs one: poll, batch, invoke, delete what succeeded.
+
+Batch size and batching window as configured; records a handler reports in
+``batchItemFailures`` (or a whole batch whose invocation raised) stay on the queue,
+come back after the visibility timeout, and the queue's redrive policy moves them
+to the DLQ after maxReceiveCount receives (the emulator enforces it, as SQS does).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger("facepipe.local")
+
+
+def sqs_record(message: dict, queue_arn: str, region: str) -> dict:
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": {
+            k: {
+                "stringValue": v.get("StringValue"),
+                "binaryValue": v.get("BinaryValue"),
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": v["DataType"],
+            }
+            for k, v in message.get("MessageAttributes", {}).items()
+        },
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+
+
+class SqsEventSource:
+    def __init__(
+        self,
+        sqs: Any,
+        queue_url: str,
+        invoke: Callable[[dict], Any],
+        *,
+        batch_size: int = 10,
+        batching_window: float = 0.0,
+        pollers: int = 1,
+        region: str = "us-east-1",
+        on_batch: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.sqs = sqs
+        self.queue_url = queue_url
+        self.invoke = invoke
+        self.batch_size = batch_size
+        self.batching_window = batching_window
+        self.region = region
+        self.on_batch = on_batch
+        self.queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"esm-{self.queue_arn.rsplit(':', 1)[-1]}-{i}", daemon=True) for i in range(pollers)
+        ]
+
+    def start(self) -> SqsEventSource:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def _receive(self, count: int, wait: int) -> list[dict]:
+        return self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=count,
+            WaitTimeSeconds=wait,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+
+    def _batch(self) -> list[dict]:
+        messages = self._receive(min(10, self.batch_size), 1)
+        deadline = time.monotonic() + self.batching_window
+        while messages and len(messages) < self.batch_size and time.monotonic() < deadline and not self._stop.is_set():
+            messages += self._receive(min(10, self.batch_size - len(messages)), 0) or []
+            time.sleep(0.02)
+        return messages
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                messages = self._batch()
+            except Exception:  # emulator going down or a passing fault: poll again
+                if not self._stop.is_set():
+                    log.exception("polling %s failed", self.queue_url)
+                    time.sleep(0.5)
+                continue
+            if messages:
+                self.deliver(messages)
+
+    def deliver(self, messages: list[dict]) -> set[str]:
+        """Invoke with one batch; delete the successes; return the ids left for redelivery."""
+        event = {"Records": [sqs_record(m, self.queue_arn, self.region) for m in messages]}
+        try:
+            result = self.invoke(event) or {}
+            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+        except Exception:
+            log.exception("invocation failed; the whole batch will be redelivered")
+            failed = {m["MessageId"] for m in messages}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        for start in range(0, len(done), 10):
+            chunk = done[start : start + 10]
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)]
+            )
+        if self.on_batch:
+            self.on_batch(len(messages), len(failed))
+        return failed

@@ -1,0 +1,91 @@
+"""Create in the emulator what Terraform creates in AWS, from the same names (facepipe.names)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from facepipe import names as n
+from facepipe.names import StackNames
+
+
+@dataclass(frozen=True)
+class Resources:
+    request_queue_url: str
+    request_dlq_url: str
+    photo_queue_url: str
+    photo_dlq_url: str
+    response_queue_url: str
+    table: str
+    bucket: str
+    ssm_parameter: str
+
+
+def _arn(sqs: Any, url: str) -> str:
+    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def _queue_with_dlq(sqs: Any, name: str, dlq_name: str, visibility: int, max_receive_count: int) -> tuple[str, str]:
+    dlq = sqs.create_queue(QueueName=dlq_name, Attributes={"MessageRetentionPeriod": str(14 * 86400)})["QueueUrl"]
+    redrive = json.dumps({"deadLetterTargetArn": _arn(sqs, dlq), "maxReceiveCount": max_receive_count})
+    url = sqs.create_queue(
+        QueueName=name, Attributes={"VisibilityTimeout": str(visibility), "RedrivePolicy": redrive, "SqsManagedSseEnabled": "true"}
+    )["QueueUrl"]
+    return url, dlq
+
+
+def create_resources(
+    session: Any,
+    names: StackNames,
+    *,
+    request_visibility: int = n.REQUEST_VISIBILITY_SECONDS,
+    max_receive_count: int = n.MAX_RECEIVE_COUNT,
+    photo_prefix: str = "photos/",
+    pinecone_api_key: str = "local-pinecone-key",
+) -> Resources:
+    sqs, s3, ddb, ssm = (session.client(s) for s in ("sqs", "s3", "dynamodb", "ssm"))
+    request, request_dlq = _queue_with_dlq(sqs, names.request_queue, names.request_dlq, request_visibility, max_receive_count)
+    photo, photo_dlq = _queue_with_dlq(sqs, names.photo_queue, names.photo_dlq, request_visibility, max_receive_count)
+    # §1.3: short visibility, no redrive policy; answers expire by retention
+    response = sqs.create_queue(
+        QueueName=names.response_queue,
+        Attributes={
+            "VisibilityTimeout": str(n.RESPONSE_VISIBILITY_SECONDS),
+            "MessageRetentionPeriod": str(n.RESPONSE_RETENTION_SECONDS),
+            "SqsManagedSseEnabled": "true",
+        },
+    )["QueueUrl"]
+
+    ddb.create_table(
+        TableName=names.table,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("PK", "SK", "GSI1PK", "GSI1SK")],
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": n.PEOPLE_INDEX,
+                "KeySchema": [{"AttributeName": "GSI1PK", "KeyType": "HASH"}, {"AttributeName": "GSI1SK", "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    ddb.update_time_to_live(TableName=names.table, TimeToLiveSpecification={"Enabled": True, "AttributeName": n.TTL_ATTRIBUTE})
+
+    s3.create_bucket(Bucket=names.bucket)
+    s3.put_bucket_versioning(Bucket=names.bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_notification_configuration(
+        Bucket=names.bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {
+                    "QueueArn": _arn(sqs, photo),
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": photo_prefix}]}},
+                }
+            ]
+        },
+    )
+    # the placeholder Terraform creates; scripts/set-pinecone-key.sh sets the real value
+    ssm.put_parameter(Name=names.ssm_parameter, Type="SecureString", Value=pinecone_api_key, Overwrite=True)
+    return Resources(request, request_dlq, photo, photo_dlq, response, names.table, names.bucket, names.ssm_parameter)

@@ -1,0 +1,66 @@
+"""Resource names and queue behaviour shared by Terraform (terraform/*.tf) and the local stack.
+
+tests/deploy checks that terraform/ uses these same patterns and numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_PREFIX = "facepipe"
+
+#: request/photo queues: redelivery after this long; DLQ after MAX_RECEIVE_COUNT receives
+MAX_RECEIVE_COUNT = 5
+#: §1.3: a response seen by the wrong poller must come back at once
+RESPONSE_VISIBILITY_SECONDS = 1
+RESPONSE_RETENTION_SECONDS = 3600
+#: recognition function timeout; the request queue's visibility is 6x it (AWS guidance)
+RECOGNITION_TIMEOUT_SECONDS = 60
+REQUEST_VISIBILITY_SECONDS = 6 * RECOGNITION_TIMEOUT_SECONDS
+BATCH_SIZE = 10
+PEOPLE_INDEX = "GSI1"
+TTL_ATTRIBUTE = "expiration"
+
+
+@dataclass(frozen=True)
+class StackNames:
+    prefix: str = DEFAULT_PREFIX
+    bucket_suffix: str = "local"
+
+    @property
+    def request_queue(self) -> str:
+        return f"{self.prefix}-request-queue"
+
+    @property
+    def request_dlq(self) -> str:
+        return f"{self.prefix}-request-dlq"
+
+    @property
+    def photo_queue(self) -> str:
+        return f"{self.prefix}-photo-queue"
+
+    @property
+    def photo_dlq(self) -> str:
+        return f"{self.prefix}-photo-dlq"
+
+    @property
+    def response_queue(self) -> str:
+        return f"{self.prefix}-response-queue"
+
+    @property
+    def table(self) -> str:
+        return f"{self.prefix}-table"
+
+    @property
+    def bucket(self) -> str:
+        return f"{self.prefix}-photos-{self.bucket_suffix}"
+
+    @property
+    def detection_function(self) -> str:
+        return f"{self.prefix}-face-detection"
+
+    @property
+    def recognition_function(self) -> str:
+        return f"{self.prefix}-face-recognition"
+
+    ssm_parameter: str = "/pinecone/facepipe"

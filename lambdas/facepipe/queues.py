@@ -1,0 +1,74 @@
+"""Queue plumbing the recognition function needs beyond send_message: reasoned dead letters.
+
+A record that can never succeed (bad schema, undecodable crop), or that fails on its
+last allowed receive, is sent to its source queue's DLQ by the handler itself with
+the reason as message attributes, then reported as done: every accepted request
+ends in one response or in a DLQ with its reason. The DLQ and maxReceiveCount are
+read from the source queue's redrive policy (one GetQueueAttributes per container).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from facepipe import aws
+
+REASON = "facepipe-reason"
+ERROR = "facepipe-error"
+
+
+class DeadLetters:
+    def __init__(self, sqs: Any = None) -> None:
+        self._sqs = sqs
+        self._policies: dict[str, tuple[str, int] | None] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def sqs(self) -> Any:
+        return self._sqs or aws.client("sqs")
+
+    def policy(self, source_arn: str) -> tuple[str, int] | None:
+        """(DLQ URL, maxReceiveCount) of the queue ``source_arn``; None without a redrive policy."""
+        with self._lock:
+            if source_arn not in self._policies:
+                self._policies[source_arn] = self._lookup(source_arn)
+            return self._policies[source_arn]
+
+    def _lookup(self, source_arn: str) -> tuple[str, int] | None:
+        source_url = self._url_of(source_arn)
+        attributes = self.sqs.get_queue_attributes(QueueUrl=source_url, AttributeNames=["RedrivePolicy"])["Attributes"]
+        if "RedrivePolicy" not in attributes:
+            return None
+        redrive = json.loads(attributes["RedrivePolicy"])
+        return self._url_of(redrive["deadLetterTargetArn"]), int(redrive["maxReceiveCount"])
+
+    def _url_of(self, arn: str) -> str:
+        _, _, _, _, account, name = arn.split(":", 5)
+        return self.sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+
+    def is_last_attempt(self, record: dict) -> bool:
+        policy = self.policy(record["eventSourceARN"])
+        receives = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+        return policy is not None and receives >= policy[1]
+
+    def send(self, record: dict, reason: str, error: str) -> bool:
+        """Dead-letter ``record`` with its reason; False when its queue has no DLQ."""
+        policy = self.policy(record["eventSourceARN"])
+        if policy is None:
+            return False
+        self.sqs.send_message(
+            QueueUrl=policy[0],
+            MessageBody=record["body"],
+            MessageAttributes={
+                REASON: {"DataType": "String", "StringValue": reason},
+                ERROR: {"DataType": "String", "StringValue": error[:1000] or reason},
+                "facepipe-source-queue": {"DataType": "String", "StringValue": record["eventSourceARN"]},
+                "facepipe-receive-count": {
+                    "DataType": "Number",
+                    "StringValue": str(record.get("attributes", {}).get("ApproximateReceiveCount", "1")),
+                },
+            },
+        )
+        return True

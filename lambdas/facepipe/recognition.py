@@ -1,0 +1,310 @@
+"""Recognition side: face crops -> embeddings -> match or new person -> tags -> response.
+
+``Recognizer`` holds the pieces (embedder, index, people store, queues) and offers
+the steps separately: ``embed_frame`` (crops of a request message),
+``resolve`` (one face: match or create a person), ``finish`` (tags + response).
+``process_frame`` and ``process_photo`` chain them for one record.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_plus
+
+import numpy as np
+from PIL import Image
+
+from facepipe import aws
+from facepipe.detection import FaceDetector
+from facepipe.embedding import Embedder
+from facepipe.exceptions import InvalidMessageError, InvalidRequestError
+from facepipe.images import encode_jpeg, open_image
+from facepipe.index import Match, Vector, VectorIndex
+from facepipe.messages import FaceResult, RequestMessage, ResponseMessage, encode, response_message
+from facepipe.people import FaceRecord, PeopleStore, Tag, face_id_for, generated_name, person_id_for
+from facepipe.settings import Settings
+
+TOP_K = 5
+#: Pinecone upserts become queryable after a delay; vectors we wrote stay visible here this long
+RECENT_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class FaceToResolve:
+    request_id: str
+    index: int
+    box: Sequence[float]
+    vector: np.ndarray
+    crop: Image.Image
+    source: str
+
+
+class RecentVectors:
+    """Vectors this container upserted lately, so a stranger seen twice within the index's
+    read-after-write delay becomes one person, not two (§9)."""
+
+    def __init__(self, ttl: float = RECENT_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl = ttl
+        self._clock = clock
+        self._items: deque[tuple[float, str, np.ndarray, dict]] = deque()
+        self._lock = threading.Lock()
+
+    def add(self, vector_id: str, vector: np.ndarray, metadata: dict) -> None:
+        with self._lock:
+            self._items.append((self._clock(), vector_id, np.asarray(vector, dtype=np.float32), dict(metadata)))
+
+    def matches(self, vector: np.ndarray) -> list[Match]:
+        with self._lock:
+            horizon = self._clock() - self._ttl
+            while self._items and self._items[0][0] < horizon:
+                self._items.popleft()
+            return [Match(i, float(np.dot(v, vector)), m) for _, i, v, m in self._items]
+
+    def forget_person(self, person_id: str) -> None:
+        with self._lock:
+            self._items = deque(item for item in self._items if item[3].get("person_id") != person_id)
+
+
+def decode_crop(face: dict, s3: Any, bucket: str) -> Image.Image:
+    try:
+        if "crop" in face:
+            data = base64.b64decode(face["crop"], validate=True)
+        else:
+            data = s3.get_object(Bucket=bucket, Key=face["crop_key"])["Body"].read()
+        return Image.open(io.BytesIO(data)).convert("RGB")
+    except (ValueError, OSError) as exc:
+        raise InvalidMessageError(f"face {face.get('index')}: crop is not a decodable JPEG ({exc})") from None
+
+
+@dataclass(frozen=True)
+class PhotoRef:
+    bucket: str
+    key: str
+    version_id: str = ""
+    etag: str = ""
+    from_event: bool = False  # named by an S3 notification (PHOTO_PREFIX applies), not by hand
+
+    @property
+    def request_id(self) -> str:
+        """``s3://bucket/key#versionId-or-etag`` (§1.4)."""
+        tag = self.version_id or self.etag.strip('"')
+        return f"s3://{self.bucket}/{self.key}#{tag}" if tag else f"s3://{self.bucket}/{self.key}"
+
+
+def photo_refs(body: dict) -> list[PhotoRef]:
+    """Objects named by an S3 event or the legacy ``{"bucketName", "objectKey"}`` form;
+    [] for S3's test event."""
+    if "bucketName" in body or "objectKey" in body:
+        if not isinstance(body.get("bucketName"), str) or not isinstance(body.get("objectKey"), str):
+            raise InvalidMessageError("photo message needs string 'bucketName' and 'objectKey'")
+        return [PhotoRef(body["bucketName"], body["objectKey"])]
+    if body.get("Event") == "s3:TestEvent":
+        return []
+    records = body.get("Records")
+    if not isinstance(records, list):
+        raise InvalidMessageError("photo message is neither an S3 event nor {bucketName, objectKey}")
+    refs = []
+    for record in records:
+        try:
+            s3, obj = record["s3"], record["s3"]["object"]
+            refs.append(
+                PhotoRef(s3["bucket"]["name"], unquote_plus(obj["key"]), obj.get("versionId") or "", obj.get("eTag") or "", True)
+            )
+        except (KeyError, TypeError):
+            raise InvalidMessageError("S3 event record lacks s3.bucket.name / s3.object.key") from None
+    return refs
+
+
+class Recognizer:
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Embedder,
+        index: VectorIndex,
+        people: PeopleStore,
+        *,
+        sqs: Any = None,
+        s3: Any = None,
+        detector: FaceDetector | None = None,
+        recent: RecentVectors | None = None,
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.index = index
+        self.people = people
+        self.threshold = settings.similarity_threshold
+        self.namespace = settings.namespace
+        self.recent = recent or RecentVectors()
+        self._sqs = sqs
+        self._s3 = s3
+        self._detector = detector
+        self._new_person_lock = threading.Lock()
+
+    @property
+    def sqs(self) -> Any:
+        return self._sqs or aws.client("sqs")
+
+    @property
+    def s3(self) -> Any:
+        return self._s3 or aws.client("s3")
+
+    @property
+    def detector(self) -> FaceDetector:
+        if self._detector is None:
+            s = self.settings
+            self._detector = FaceDetector(s.min_face_size, s.min_face_score, s.detection_max_side)
+        return self._detector
+
+    # --- steps ----------------------------------------------------------------------------
+    def crops_of(self, message: RequestMessage) -> list[Image.Image]:
+        if message["preprocessing"] != self.embedder.preprocessing:
+            raise InvalidMessageError(
+                f"crops were made for {message['preprocessing']!r} but this function embeds with "
+                f"{self.embedder.model} ({self.embedder.preprocessing!r}): set the same EMBEDDING_MODEL on both functions"
+            )
+        crops = [decode_crop(face, self.s3, self.settings.s3_bucket_name) for face in message["faces"]]
+        for face, crop in zip(message["faces"], crops, strict=True):
+            if crop.size != (self.embedder.crop_size, self.embedder.crop_size):
+                raise InvalidMessageError(f"face {face['index']}: crop is {crop.size}, expected {self.embedder.crop_size} px square")
+        return crops
+
+    def embed(self, crops: Sequence[Image.Image]) -> np.ndarray:
+        return self.embedder.embed(crops)
+
+    def candidates(self, vector: np.ndarray) -> list[Match]:
+        found = {m.id: m for m in self.index.query(vector, TOP_K, self.namespace)}
+        for match in self.recent.matches(vector):
+            found.setdefault(match.id, match)
+        return sorted(found.values(), key=lambda m: m.score, reverse=True)
+
+    def resolve(self, face: FaceToResolve) -> FaceResult:
+        """Match ``face`` to a known person or create a new one; record the face. Repeat-safe."""
+        face_id = face_id_for(face.request_id, face.index)
+        with self._new_person_lock:  # one container decides about one stranger at a time
+            best = next(iter(self.candidates(face.vector)), None)
+            if best is not None and best.score >= self.threshold and best.metadata.get("person_id"):
+                person_id, new_person, indexed = str(best.metadata["person_id"]), False, False
+            else:
+                person_id, new_person, indexed = person_id_for(face_id), True, True
+                self.people.create_person(person_id, generated_name(person_id), face.request_id)
+                self._index_face(face, face_id, person_id)
+        similarity = float(best.score) if best is not None else 0.0
+        self.people.record_face(
+            FaceRecord(
+                face_id=face_id,
+                person_id=person_id,
+                request_id=face.request_id,
+                face_index=face.index,
+                source=face.source,
+                box=list(face.box),
+                similarity=round(similarity, 4),
+                model=self.embedder.model,
+                preprocessing=self.embedder.preprocessing,
+                indexed=indexed,
+                crop_key=f"faces/{face_id}.jpg" if indexed and self.settings.s3_bucket_name else "",
+            )
+        )
+        return {
+            "index": face.index,
+            "box": [float(v) for v in face.box],
+            "person_id": person_id,
+            "name": "",
+            "similarity": round(similarity, 4),
+            "new_person": new_person,
+        }
+
+    def _index_face(self, face: FaceToResolve, face_id: str, person_id: str, enrolled: bool = False) -> None:
+        metadata = {
+            "person_id": person_id,
+            "source": face.source,
+            "request_id": face.request_id,
+            "model": self.embedder.model,
+            "preprocessing": self.embedder.preprocessing,
+            "enrolled": enrolled,
+        }
+        if self.settings.s3_bucket_name:  # keep the crop so the face can be re-embedded later (§9)
+            self.s3.put_object(
+                Bucket=self.settings.s3_bucket_name, Key=f"faces/{face_id}.jpg", Body=encode_jpeg(face.crop), ContentType="image/jpeg"
+            )
+        self.index.upsert([Vector(face_id, face.vector, metadata)], self.namespace)
+        self.recent.add(face_id, face.vector, metadata)
+
+    def finish(self, request_id: str, filename: str, source: str, results: list[FaceResult]) -> ResponseMessage:
+        """Fill in names, write the tags, build the response (§1.3)."""
+        names = {pid: p.name for pid, p in self.people.get_people(r["person_id"] for r in results).items()}
+        for result in results:
+            result["name"] = names.get(result["person_id"]) or generated_name(result["person_id"])
+        response = response_message(request_id, filename, results)
+        tags = [
+            Tag(r["index"], face_id_for(request_id, r["index"]), r["person_id"], r["name"], r["similarity"], r["new_person"], r["box"])
+            for r in results
+        ]
+        self.people.tag_media(request_id, filename, source, response["result"], tags)
+        return response
+
+    # --- whole records --------------------------------------------------------------------
+    def process_frame(self, message: RequestMessage, vectors: np.ndarray, crops: Sequence[Image.Image]) -> ResponseMessage:
+        """One request message whose crops are already embedded; sends the response."""
+        results = [
+            self.resolve(FaceToResolve(message["request_id"], face["index"], face["box"], vector, crop, message["source"]))
+            for face, vector, crop in zip(message["faces"], vectors, crops, strict=True)
+        ]
+        response = self.finish(message["request_id"], message["filename"], message["source"], results)
+        self.sqs.send_message(QueueUrl=self.settings.response_queue_url, MessageBody=encode(response))
+        return response
+
+    def process_photo(self, photo: PhotoRef) -> ResponseMessage | None:
+        """An uploaded photo: download, detect, embed, resolve, tag. None for an event outside PHOTO_PREFIX."""
+        if photo.from_event and self.settings.photo_prefix and not photo.key.startswith(self.settings.photo_prefix):
+            return None
+        request_id = photo.request_id
+        kwargs = {"Bucket": photo.bucket, "Key": photo.key}
+        if photo.version_id and photo.version_id != "null":
+            kwargs["VersionId"] = photo.version_id
+        data = self.s3.get_object(**kwargs)["Body"].read()
+        try:
+            frame = open_image(data, self.settings.max_image_pixels)
+        except InvalidRequestError as exc:
+            raise InvalidMessageError(f"{request_id}: {exc.message}") from None
+        faces = self.detector.detect(frame)
+        crops = [self.embedder.crop(frame, face) for face in faces]
+        vectors = self.embed(crops)
+        results = [
+            self.resolve(FaceToResolve(request_id, i, [round(v, 1) for v in face.box], vector, crop, f"s3://{photo.bucket}"))
+            for i, (face, vector, crop) in enumerate(zip(faces, vectors, crops, strict=True))
+        ]
+        response = self.finish(request_id, photo.key.rsplit("/", 1)[-1], f"s3://{photo.bucket}", results)
+        if self.settings.photo_responses:
+            self.sqs.send_message(QueueUrl=self.settings.response_queue_url, MessageBody=encode(response))
+        return response
+
+    # --- people administration (enroll) ------------------------------------------------------
+    def enroll(self, person_id: str, name: str, face: FaceToResolve) -> str:
+        """Add ``face`` to person ``person_id`` (created with ``name`` if new); returns the face id."""
+        face_id = face_id_for(face.request_id, face.index)
+        self.people.create_person(person_id, name, face.request_id)
+        self._index_face(face, face_id, person_id, enrolled=True)
+        self.people.record_face(
+            FaceRecord(
+                face_id=face_id,
+                person_id=person_id,
+                request_id=face.request_id,
+                face_index=face.index,
+                source=face.source,
+                box=list(face.box),
+                similarity=1.0,
+                model=self.embedder.model,
+                preprocessing=self.embedder.preprocessing,
+                indexed=True,
+                crop_key=f"faces/{face_id}.jpg" if self.settings.s3_bucket_name else "",
+                enrolled=True,
+            )
+        )
+        return face_id

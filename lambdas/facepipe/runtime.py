@@ -1,0 +1,81 @@
+"""What each function builds once per container (at INIT), from settings.
+
+Handlers call ``detection_runtime()`` / ``recognition_runtime()``; the result is cached,
+so models load once and clients are reused across invocations.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from dataclasses import dataclass
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+from facepipe.consumer import RecognitionConsumer
+from facepipe.detection import FaceDetector
+from facepipe.embedding import dimension_of, load_cropper, load_embedder
+from facepipe.frames import FrameProcessor
+from facepipe.index import make_index
+from facepipe.people import PeopleStore
+from facepipe.recognition import Recognizer
+from facepipe.settings import Settings
+
+logger = Logger(service="facepipe", child=True)
+
+
+def idempotency_store(settings: Settings) -> DynamoDBPersistenceLayer:
+    """Powertools idempotency records live in the one table, under their own partition."""
+    return DynamoDBPersistenceLayer(table_name=settings.ddb_table_name, key_attr="PK", sort_key_attr="SK")
+
+
+def _threads() -> None:
+    # torch sizes itself to the machine's cores; in Lambda that is the vCPUs the memory buys
+    import torch
+
+    wanted = int(os.environ.get("TORCH_NUM_THREADS", "0") or 0) or (os.cpu_count() or 1)
+    torch.set_num_threads(max(1, wanted))
+
+
+@dataclass
+class DetectionRuntime:
+    settings: Settings
+    frames: FrameProcessor
+    init_seconds: float
+
+
+@dataclass
+class RecognitionRuntime:
+    settings: Settings
+    recognizer: Recognizer
+    consumer: RecognitionConsumer
+    init_seconds: float
+
+
+@functools.cache
+def detection_runtime() -> DetectionRuntime:
+    started = time.perf_counter()
+    settings = Settings.from_env()
+    _threads()
+    detector = FaceDetector(settings.min_face_size, settings.min_face_score, settings.detection_max_side)
+    frames = FrameProcessor(settings, detector, load_cropper(settings.embedding_model))
+    seconds = time.perf_counter() - started
+    logger.info("detection initialised", init_seconds=round(seconds, 3), embedding_model=settings.embedding_model)
+    return DetectionRuntime(settings, frames, seconds)
+
+
+@functools.cache
+def recognition_runtime() -> RecognitionRuntime:
+    started = time.perf_counter()
+    settings = Settings.from_env()
+    settings.require("RESPONSE_QUEUE_URL", "DDB_TABLE_NAME")
+    _threads()
+    embedder = load_embedder(settings.embedding_model, settings.facenet_weights_path)
+    index = make_index(settings, dimension_of(settings.embedding_model))
+    recognizer = Recognizer(settings, embedder, index, PeopleStore(settings.ddb_table_name))
+    consumer = RecognitionConsumer(recognizer, idempotency_store(settings))
+    seconds = time.perf_counter() - started
+    logger.info("recognition initialised", init_seconds=round(seconds, 3), embedding_model=settings.embedding_model)
+    return RecognitionRuntime(settings, recognizer, consumer, seconds)

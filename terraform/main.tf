@@ -1,0 +1,28 @@
+provider "aws" {
+  region = var.region
+
+  default_tags {
+    tags = merge({ Project = "facepipe", ManagedBy = "terraform" }, var.tags)
+  }
+}
+
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+
+  detection_name   = "${var.name_prefix}-face-detection"
+  recognition_name = "${var.name_prefix}-face-recognition"
+
+  # Key prefixes the functions write to; the photo prefix may not overlap them (see variables.tf).
+  crops_prefix = "crops/" # claim-check crops of frames too big for one SQS message (1-day lifecycle)
+  faces_prefix = "faces/" # stored face crops, kept so faces can be re-embedded later
+
+  # Baked into the image by docker/base.Dockerfile (scripts/download_weights.py).
+  facenet_weights_path = "/opt/facepipe/weights/20180402-114759-vggface2.pt"
+
+  alarm_actions = var.alarm_sns_topic_arn == "" ? [] : [var.alarm_sns_topic_arn]
+}

@@ -1,0 +1,426 @@
+# Inputs of the facepipe stack. Variables that feed a function setting carry the default
+# of that setting in lambdas/facepipe/settings.py (tests/deploy checks they agree).
+
+# --- naming and placement ------------------------------------------------------------------
+
+variable "region" {
+  description = "AWS region to deploy into."
+  type        = string
+  default     = "us-east-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]$", var.region))
+    error_message = "region must be an AWS region code such as us-east-1."
+  }
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name (functions, queues, table, bucket, repository)."
+  type        = string
+  default     = "facepipe"
+
+  validation {
+    # The bucket name (prefix + "-photos-" + account id + "-" + region) must fit in 63 characters.
+    condition     = can(regex("^[a-z][a-z0-9-]{0,22}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 2-24 characters of lowercase letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "tags" {
+  description = "Extra tags applied to every resource (merged into the provider's default_tags)."
+  type        = map(string)
+  default     = {}
+}
+
+# --- images --------------------------------------------------------------------------------
+
+variable "image_tag" {
+  description = "Tag suffix pushed by scripts/build-and-push.sh (the git sha): images are <repo>:face-detection-<tag> and <repo>:face-recognition-<tag>. Ignored for a function whose *_image_uri is set."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.image_tag == "" || can(regex("^[A-Za-z0-9_.-]{1,100}$", var.image_tag))
+    error_message = "image_tag must be a valid Docker tag suffix (letters, digits, '_', '.', '-')."
+  }
+}
+
+variable "detection_image_uri" {
+  description = "Full ECR image URI (tag or digest) for face-detection; empty means <ecr repository>:face-detection-<image_tag>."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.detection_image_uri == "" || can(regex("^[0-9]{12}\\.dkr\\.ecr\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?/[a-z0-9._/-]+(:[A-Za-z0-9_.-]+|@sha256:[0-9a-f]{64})$", var.detection_image_uri))
+    error_message = "detection_image_uri must be an ECR image URI with a tag or digest (Lambda only runs images from ECR)."
+  }
+}
+
+variable "recognition_image_uri" {
+  description = "Full ECR image URI (tag or digest) for face-recognition; empty means <ecr repository>:face-recognition-<image_tag>."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.recognition_image_uri == "" || can(regex("^[0-9]{12}\\.dkr\\.ecr\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?/[a-z0-9._/-]+(:[A-Za-z0-9_.-]+|@sha256:[0-9a-f]{64})$", var.recognition_image_uri))
+    error_message = "recognition_image_uri must be an ECR image URI with a tag or digest (Lambda only runs images from ECR)."
+  }
+}
+
+# --- function sizing -----------------------------------------------------------------------
+
+variable "detection_memory_size" {
+  description = "face-detection memory in MB (also buys vCPUs: 1769 MB = 1 vCPU)."
+  type        = number
+  default     = 2048
+
+  validation {
+    condition     = var.detection_memory_size >= 128 && var.detection_memory_size <= 10240
+    error_message = "detection_memory_size must be between 128 and 10240 MB."
+  }
+}
+
+variable "recognition_memory_size" {
+  description = "face-recognition memory in MB (also buys vCPUs: 1769 MB = 1 vCPU)."
+  type        = number
+  default     = 3072
+
+  validation {
+    condition     = var.recognition_memory_size >= 128 && var.recognition_memory_size <= 10240
+    error_message = "recognition_memory_size must be between 128 and 10240 MB."
+  }
+}
+
+variable "detection_timeout" {
+  description = "face-detection timeout in seconds (the camera waits for it)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.detection_timeout >= 1 && var.detection_timeout <= 900
+    error_message = "detection_timeout must be between 1 and 900 seconds."
+  }
+}
+
+variable "recognition_timeout" {
+  description = "face-recognition timeout in seconds; the request and photo queues' visibility timeout is 6x this plus the batching window."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.recognition_timeout >= 1 && var.recognition_timeout <= 900
+    error_message = "recognition_timeout must be between 1 and 900 seconds."
+  }
+}
+
+variable "detection_ephemeral_storage" {
+  description = "face-detection /tmp size in MB."
+  type        = number
+  default     = 512
+
+  validation {
+    condition     = var.detection_ephemeral_storage >= 512 && var.detection_ephemeral_storage <= 10240
+    error_message = "detection_ephemeral_storage must be between 512 and 10240 MB."
+  }
+}
+
+variable "recognition_ephemeral_storage" {
+  description = "face-recognition /tmp size in MB."
+  type        = number
+  default     = 512
+
+  validation {
+    condition     = var.recognition_ephemeral_storage >= 512 && var.recognition_ephemeral_storage <= 10240
+    error_message = "recognition_ephemeral_storage must be between 512 and 10240 MB."
+  }
+}
+
+variable "detection_reserved_concurrency" {
+  description = "Reserved concurrency of face-detection; null leaves it unreserved (reserving fails in accounts whose quota leaves fewer than 100 unreserved)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = coalesce(var.detection_reserved_concurrency, 0) >= 0
+    error_message = "detection_reserved_concurrency must be null or >= 0."
+  }
+}
+
+variable "recognition_reserved_concurrency" {
+  description = "Reserved concurrency of face-recognition; null leaves it unreserved. When set it must be >= 2 x maximum_concurrency (two event source mappings)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = coalesce(var.recognition_reserved_concurrency, 0) >= 0
+    error_message = "recognition_reserved_concurrency must be null or >= 0."
+  }
+}
+
+# --- queues and event source mappings ------------------------------------------------------
+
+variable "batch_size" {
+  description = "Messages per face-recognition invocation (request and photo queues)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.batch_size >= 1 && var.batch_size <= 10000
+    error_message = "batch_size must be between 1 and 10000 (above 10 needs maximum_batching_window_in_seconds >= 1)."
+  }
+}
+
+variable "maximum_batching_window_in_seconds" {
+  description = "How long the event source mapping gathers a batch; 0 = lowest latency."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.maximum_batching_window_in_seconds >= 0 && var.maximum_batching_window_in_seconds <= 300
+    error_message = "maximum_batching_window_in_seconds must be between 0 and 300."
+  }
+}
+
+variable "maximum_concurrency" {
+  description = "Most concurrent face-recognition invocations each SQS event source mapping may drive."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.maximum_concurrency >= 2 && var.maximum_concurrency <= 1000
+    error_message = "maximum_concurrency must be between 2 and 1000 (SQS event source mapping limits)."
+  }
+}
+
+variable "max_receive_count" {
+  description = "Receives before a request or photo message moves to its dead-letter queue."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.max_receive_count >= 1 && var.max_receive_count <= 1000
+    error_message = "max_receive_count must be between 1 and 1000."
+  }
+}
+
+# --- recognition settings ------------------------------------------------------------------
+
+variable "embedding_model" {
+  description = "EMBEDDING_MODEL: facenet-vggface2 (512-d) or dlib-resnet (128-d; needs an image built with INCLUDE_DLIB=1). The Pinecone index dimension must match."
+  type        = string
+  default     = "facenet-vggface2"
+
+  validation {
+    condition     = contains(["facenet-vggface2", "dlib-resnet"], var.embedding_model)
+    error_message = "embedding_model must be facenet-vggface2 or dlib-resnet."
+  }
+}
+
+variable "face_similarity_threshold" {
+  description = "FACE_SIMILARITY_THRESHOLD: cosine similarity to call two faces one person; empty = the model's calibrated default."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.face_similarity_threshold == "" || try(tonumber(var.face_similarity_threshold) >= -1 && tonumber(var.face_similarity_threshold) <= 1, false)
+    error_message = "face_similarity_threshold must be empty or a number in [-1, 1]."
+  }
+}
+
+variable "face_recognition_tolerance" {
+  description = "FACE_RECOGNITION_TOLERANCE: seed 000's dlib distance, mapped to similarity 1 - d^2/2 when no threshold is set; empty = unused."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.face_recognition_tolerance == "" || try(tonumber(var.face_recognition_tolerance) > 0 && tonumber(var.face_recognition_tolerance) <= 2, false)
+    error_message = "face_recognition_tolerance must be empty or a number in (0, 2]."
+  }
+}
+
+variable "pinecone_index_name" {
+  description = "PINECONE_INDEX_NAME: Pinecone index (used when no host is given)."
+  type        = string
+  default     = "facepipe"
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9-]{0,44}$", var.pinecone_index_name))
+    error_message = "pinecone_index_name must be 1-45 lowercase letters, digits or hyphens."
+  }
+}
+
+variable "pinecone_index_host" {
+  description = "PINECONE_INDEX_HOST: index host printed by scripts/create_pinecone_index.py; set it to skip a describe call per cold start."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.pinecone_index_host == "" || can(regex("^(https://)?[A-Za-z0-9.-]+$", var.pinecone_index_host))
+    error_message = "pinecone_index_host must be empty or a host name such as facepipe-abc123.svc.aped-1234.pinecone.io."
+  }
+}
+
+variable "pinecone_namespace" {
+  description = "PINECONE_NAMESPACE: empty means faces-<embedding_model>."
+  type        = string
+  default     = ""
+}
+
+variable "pinecone_ssm_parameter_name" {
+  description = "Name of the SSM SecureString that holds the Pinecone API key (PINECONE_SSM_PARAMETER_NAME)."
+  type        = string
+  default     = "/pinecone/facepipe"
+
+  validation {
+    condition     = can(regex("^/[A-Za-z0-9_.\\-/]{1,1010}$", var.pinecone_ssm_parameter_name))
+    error_message = "pinecone_ssm_parameter_name must be a hierarchical SSM name starting with '/'."
+  }
+}
+
+# --- detection settings (both functions read some) -----------------------------------------
+
+variable "min_face_score" {
+  description = "MIN_FACE_SCORE: MTCNN probability below which a detection is dropped."
+  type        = number
+  default     = 0.95
+
+  validation {
+    condition     = var.min_face_score >= 0 && var.min_face_score <= 1
+    error_message = "min_face_score must be between 0 and 1."
+  }
+}
+
+variable "min_face_size" {
+  description = "MIN_FACE_SIZE: smallest face side in pixels (on the capped frame) MTCNN looks for."
+  type        = number
+  default     = 40
+
+  validation {
+    condition     = var.min_face_size >= 12 && var.min_face_size <= 4096 && floor(var.min_face_size) == var.min_face_size
+    error_message = "min_face_size must be an integer between 12 and 4096."
+  }
+}
+
+variable "detection_max_side" {
+  description = "DETECTION_MAX_SIDE: frames are detected on a copy whose long side is capped to this."
+  type        = number
+  default     = 1024
+
+  validation {
+    condition     = var.detection_max_side >= 160 && var.detection_max_side <= 8192 && floor(var.detection_max_side) == var.detection_max_side
+    error_message = "detection_max_side must be an integer between 160 and 8192."
+  }
+}
+
+variable "max_body_bytes" {
+  description = "MAX_BODY_BYTES: largest function URL body accepted (413 above). A buffered function URL accepts at most 6 MB anyway."
+  type        = number
+  default     = 6291456
+
+  validation {
+    condition     = var.max_body_bytes >= 1024 && var.max_body_bytes <= 6291456 && floor(var.max_body_bytes) == var.max_body_bytes
+    error_message = "max_body_bytes must be an integer between 1024 and 6291456 (the function URL payload limit)."
+  }
+}
+
+variable "max_image_pixels" {
+  description = "MAX_IMAGE_PIXELS: largest image (width x height) decoded (413 above)."
+  type        = number
+  default     = 40000000
+
+  validation {
+    condition     = var.max_image_pixels >= 10000 && var.max_image_pixels <= 2147483648 && floor(var.max_image_pixels) == var.max_image_pixels
+    error_message = "max_image_pixels must be an integer between 10000 and 2147483648."
+  }
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of both functions."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"], var.log_level)
+    error_message = "log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL."
+  }
+}
+
+# --- photo ingest --------------------------------------------------------------------------
+
+variable "photo_prefix" {
+  description = "PHOTO_PREFIX: key prefix of photo uploads that are recognised (S3 notification filter)."
+  type        = string
+  default     = "photos/"
+
+  validation {
+    # crops/ and faces/ are written by the functions themselves: ingesting them would loop.
+    condition     = can(regex("^[A-Za-z0-9!_.*'()-][A-Za-z0-9!_.*'()/-]*/$", var.photo_prefix)) && !startswith(var.photo_prefix, "crops/") && !startswith(var.photo_prefix, "faces/")
+    error_message = "photo_prefix must be a non-empty key prefix ending in '/', outside crops/ and faces/."
+  }
+}
+
+variable "photo_responses" {
+  description = "PHOTO_RESPONSES: also send a response-queue message for each S3 photo."
+  type        = bool
+  default     = false
+}
+
+variable "force_destroy" {
+  description = "Let `terraform destroy` delete the photo bucket and the image repository together with their objects, versions and images."
+  type        = bool
+  default     = false
+}
+
+# --- access --------------------------------------------------------------------------------
+
+variable "function_url_auth_type" {
+  description = "face-detection function URL auth: AWS_IAM (SigV4-signed callers with lambda:InvokeFunctionUrl) or NONE (public; the seed's grading client sends unsigned requests)."
+  type        = string
+  default     = "AWS_IAM"
+
+  validation {
+    condition     = contains(["AWS_IAM", "NONE"], var.function_url_auth_type)
+    error_message = "function_url_auth_type must be AWS_IAM or NONE."
+  }
+}
+
+variable "cors_allow_origins" {
+  description = "Browser origins allowed to POST to the function URL; empty = no CORS (cameras and the CLI need none)."
+  type        = list(string)
+  default     = []
+}
+
+# --- operations ----------------------------------------------------------------------------
+
+variable "log_retention_days" {
+  description = "Retention of the functions' CloudWatch log groups, in days."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of the values CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
+  }
+}
+
+variable "alarm_sns_topic_arn" {
+  description = "SNS topic notified by the alarms; empty = alarms without actions."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.alarm_sns_topic_arn == "" || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]+(\\.fifo)?$", var.alarm_sns_topic_arn))
+    error_message = "alarm_sns_topic_arn must be empty or an SNS topic ARN."
+  }
+}
+
+variable "request_age_alarm_seconds" {
+  description = "Alarm when the oldest request-queue message is older than this (recognition falling behind)."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.request_age_alarm_seconds >= 60
+    error_message = "request_age_alarm_seconds must be at least 60."
+  }
+}

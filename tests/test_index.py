@@ -1,0 +1,345 @@
+"""Vector index (§6): the embedded faiss index, and PineconeIndex over the real SDK against a local data plane."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import boto3
+import httpx
+import numpy as np
+import pinecone._internal.http_client as pinecone_http
+import pytest
+from aws_lambda_powertools.utilities import parameters
+from moto import mock_aws
+
+from facepipe.exceptions import ConfigurationError, VectorIndexError
+from facepipe.index import EmbeddedIndex, Match, Vector, make_index
+from facepipe.index import pinecone as pinecone_module
+from facepipe.index.pinecone import PineconeIndex
+from facepipe.local.vector_server import VectorServer, serve_vector_index
+from facepipe.settings import Settings
+
+DIM = 8
+NS = "faces-test"
+PARAMETER = "/pinecone/facepipe-test"
+API_KEY = "pcsk_test_secret_key_123"
+
+
+# --------------------------------------------------------------------------- factories
+
+
+def make_vectors(count: int, seed: int = 0, **metadata: object) -> list[Vector]:
+    """``count`` random (not unit) vectors ``f<i>``; metadata person_id = p<i % 3>, source = cam<i % 2>."""
+    rng = np.random.default_rng(seed)
+    return [
+        Vector(f"f{i}", rng.normal(size=DIM).astype(np.float32), {"person_id": f"p{i % 3}", "source": f"cam{i % 2}", **metadata})
+        for i in range(count)
+    ]
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def basis(i: int, dim: int = DIM) -> np.ndarray:
+    vector = np.zeros(dim, dtype=np.float32)
+    vector[i] = 1.0
+    return vector
+
+
+@pytest.fixture
+def embedded() -> EmbeddedIndex:
+    return EmbeddedIndex(DIM)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_pinecone_caches() -> Iterator[None]:
+    pinecone_module._reset_caches()
+    yield
+    pinecone_module._reset_caches()
+
+
+@pytest.fixture
+def requests_seen() -> list[tuple[str, str, dict[str, str]]]:
+    return []
+
+
+@pytest.fixture
+def server(requests_seen: list) -> Iterator[VectorServer]:
+    """A local Pinecone data plane over a fresh 8-d embedded index; records (method, path, headers)."""
+    with serve_vector_index(EmbeddedIndex(DIM), on_request=lambda m, p, h: requests_seen.append((m, p, h))) as srv:
+        yield srv
+
+
+@pytest.fixture
+def ssm(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """A moto SSM client holding the API key as a SecureString."""
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        client = boto3.client("ssm", region_name="us-east-1")
+        client.put_parameter(Name=PARAMETER, Value=API_KEY, Type="SecureString")
+        yield client
+
+
+@pytest.fixture
+def settings(server: VectorServer) -> Settings:
+    return Settings(pinecone_index_host=server.url, pinecone_namespace=NS, pinecone_ssm_parameter_name=PARAMETER)
+
+
+@pytest.fixture
+def index(settings: Settings, ssm: object) -> PineconeIndex:
+    return PineconeIndex.from_settings(settings, DIM, ssm_client=ssm)
+
+
+# --------------------------------------------------------------------------- EmbeddedIndex
+
+
+def test_embedded_query_orders_by_cosine_similarity(embedded: EmbeddedIndex) -> None:
+    # GIVEN five random vectors of different norms
+    vectors = make_vectors(5)
+    embedded.upsert(vectors, NS)
+    query = vectors[2].values + 0.1
+    # WHEN querying for the best three
+    matches = embedded.query(query, top_k=3, namespace=NS)
+    # THEN they come best first with their cosine similarity as score
+    expected = sorted(((cosine(query, v.values), v.id) for v in vectors), reverse=True)[:3]
+    assert [m.id for m in matches] == [i for _, i in expected]
+    assert [m.score for m in matches] == pytest.approx([s for s, _ in expected], abs=1e-5)
+    assert matches[0].id == "f2" and matches[0].metadata == {"person_id": "p2", "source": "cam0"}
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        ({"person_id": {"$eq": "p1"}}, {"f1", "f4"}),
+        ({"person_id": "p1"}, {"f1", "f4"}),  # shorthand for $eq
+        ({"person_id": {"$in": ["p0", "p2"]}}, {"f0", "f2", "f3", "f5"}),
+        ({"person_id": {"$ne": "p0"}}, {"f1", "f2", "f4", "f5"}),
+        ({"$and": [{"person_id": "p0"}, {"source": "cam1"}]}, {"f3"}),
+        ({"$or": [{"person_id": "p2"}, {"source": {"$eq": "cam1"}}]}, {"f1", "f2", "f3", "f5"}),
+    ],
+)
+def test_embedded_query_applies_pinecone_filter(embedded: EmbeddedIndex, condition: dict, expected: set[str]) -> None:
+    # GIVEN six faces of three people from two cameras
+    embedded.upsert(make_vectors(6), NS)
+    # WHEN querying with a filter
+    matches = embedded.query(basis(0), top_k=10, namespace=NS, filter=condition)
+    # THEN only the matching faces come back
+    assert {m.id for m in matches} == expected
+
+
+def test_embedded_upsert_of_existing_id_replaces_it(embedded: EmbeddedIndex) -> None:
+    # GIVEN a stored face
+    embedded.upsert([Vector("f0", basis(0), {"person_id": "old"}), Vector("f1", basis(1))], NS)
+    # WHEN the same id is upserted with new values and metadata
+    embedded.upsert([Vector("f0", basis(2), {"person_id": "new"})], NS)
+    # THEN it is replaced, not duplicated
+    assert embedded.count(NS) == 2
+    assert embedded.query(basis(2), top_k=1, namespace=NS) == [Match("f0", pytest.approx(1.0), {"person_id": "new"})]
+    assert embedded.query(basis(0), top_k=1, namespace=NS)[0].score == pytest.approx(0.0, abs=1e-6)
+
+
+def test_embedded_delete_removes_only_the_given_ids(embedded: EmbeddedIndex) -> None:
+    # GIVEN three faces
+    embedded.upsert(make_vectors(3), NS)
+    # WHEN two are deleted (one unknown id among them)
+    embedded.delete(["f0", "f2", "unknown"], NS)
+    # THEN only the third remains
+    assert embedded.count(NS) == 1
+    assert [m.id for m in embedded.query(basis(0), top_k=5, namespace=NS)] == ["f1"]
+
+
+def test_embedded_update_metadata_then_filter_by_new_value(embedded: EmbeddedIndex) -> None:
+    # GIVEN faces of person p0
+    embedded.upsert(make_vectors(4), NS)
+    # WHEN two faces are moved to person p9 (merge); an unknown id is ignored
+    embedded.update_metadata(["f0", "f3", "unknown"], {"person_id": "p9"}, NS)
+    # THEN the filter on the new value finds them, other fields kept
+    matches = embedded.query(basis(0), top_k=10, namespace=NS, filter={"person_id": "p9"})
+    assert {m.id for m in matches} == {"f0", "f3"}
+    assert all(m.metadata["source"] in ("cam0", "cam1") for m in matches)
+    assert embedded.query(basis(0), top_k=10, namespace=NS, filter={"person_id": "p0"}) == []
+
+
+@pytest.mark.parametrize("operation", ["upsert", "query"])
+def test_embedded_wrong_dimension_raises_vector_index_error(embedded: EmbeddedIndex, operation: str) -> None:
+    # GIVEN an 8-d index WHEN a 4-d vector arrives THEN it is refused
+    with pytest.raises(VectorIndexError, match="dimension 4"):
+        if operation == "upsert":
+            embedded.upsert([Vector("f0", np.ones(4))], NS)
+        else:
+            embedded.query(np.ones(4), top_k=1, namespace=NS)
+
+
+def test_embedded_namespaces_are_isolated(embedded: EmbeddedIndex) -> None:
+    # GIVEN the same id in two namespaces
+    embedded.upsert([Vector("f0", basis(0), {"model": "a"})], "faces-a")
+    embedded.upsert([Vector("f0", basis(1), {"model": "b"}), Vector("f1", basis(2))], "faces-b")
+    # WHEN one namespace is queried and changed
+    embedded.delete(["f0"], "faces-b")
+    # THEN the other is untouched
+    assert embedded.count("faces-a") == 1 and embedded.count("faces-b") == 1
+    assert embedded.query(basis(0), top_k=5, namespace="faces-a") == [Match("f0", pytest.approx(1.0), {"model": "a"})]
+    assert embedded.query(basis(0), top_k=5, namespace="other") == []
+
+
+# --------------------------------------------------------------------------- PineconeIndex over the real SDK
+
+
+def test_pinecone_round_trip_matches_embedded_index(index: PineconeIndex, embedded: EmbeddedIndex) -> None:
+    # GIVEN the same faces in PineconeIndex (through the SDK and the wire) and a reference EmbeddedIndex
+    vectors = make_vectors(7, seed=3, request_id="r1")
+    index.upsert(vectors, NS)
+    embedded.upsert(vectors, NS)
+    query = vectors[4].values * 3 + 0.2
+    # WHEN querying with top_k, then with a filter
+    for top_k, condition in [(3, None), (10, {"person_id": {"$in": ["p0", "p1"]}})]:
+        got = index.query(query, top_k=top_k, namespace=NS, filter=condition)
+        want = embedded.query(query, top_k=top_k, namespace=NS, filter=condition)
+        # THEN ids, order, metadata and cosine scores agree
+        assert [m.id for m in got] == [m.id for m in want] and len(got) == min(top_k, 7 if condition is None else 5)
+        assert [m.score for m in got] == pytest.approx([m.score for m in want], abs=1e-5)
+        assert [m.metadata for m in got] == [m.metadata for m in want]
+    assert all(isinstance(m, Match) for m in got)
+    assert index.count(NS) == 7
+    # WHEN faces are re-tagged, THEN the filter finds them by the new value and fetch shows the merge
+    index.update_metadata(["f1", "f2"], {"person_id": "p7"}, NS)
+    assert {m.id for m in index.query(query, top_k=10, namespace=NS, filter={"person_id": "p7"})} == {"f1", "f2"}
+    [fetched] = index.fetch(["f1", "missing"], NS)
+    assert fetched.metadata == {"person_id": "p7", "source": "cam1", "request_id": "r1"}
+    assert fetched.values == pytest.approx(vectors[1].values / np.linalg.norm(vectors[1].values), abs=1e-6)
+    # WHEN faces are deleted, THEN the count drops and they are gone from queries
+    index.delete(["f1", "f4"], NS)
+    assert index.count(NS) == 5
+    assert {"f1", "f4"}.isdisjoint(m.id for m in index.query(query, top_k=10, namespace=NS))
+    assert index.count("another-namespace") == 0
+
+
+def test_pinecone_upsert_sends_chunks_of_100(index: PineconeIndex, requests_seen: list) -> None:
+    # GIVEN 250 faces WHEN upserted
+    index.upsert(make_vectors(250), NS)
+    # THEN three requests carried them and all landed
+    assert [p for m, p, _ in requests_seen if p == "/vectors/upsert"] == ["/vectors/upsert"] * 3
+    assert index.count(NS) == 250
+
+
+def test_pinecone_dimension_mismatch_at_construction_raises_configuration_error(settings: Settings, ssm: object) -> None:
+    # GIVEN an 8-d index WHEN a 512-d embedder is configured against it THEN start-up fails clearly
+    with pytest.raises(ConfigurationError, match=r"holds 8-d vectors.*512-d.*EMBEDDING_MODEL.*PINECONE_INDEX_HOST"):
+        PineconeIndex.from_settings(settings, 512, ssm_client=ssm)
+
+
+def test_pinecone_api_key_comes_from_ssm_and_goes_in_api_key_header(
+    settings: Settings, ssm: object, requests_seen: list, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN the key only in an SSM SecureString (moto returns the plain value only when asked to decrypt)
+    caplog.set_level(logging.DEBUG)
+    # WHEN the index is built the way the recognition function builds it, and used
+    index = make_index(settings.replace(vector_backend="pinecone"), DIM, ssm_client=ssm)
+    index.upsert(make_vectors(2), NS)
+    # THEN every request carried the decrypted key, the dimension check came first, and the key was never logged
+    assert isinstance(index, PineconeIndex)
+    assert requests_seen and {h.get("Api-Key") for _, _, h in requests_seen} == {API_KEY}
+    assert requests_seen[0][1] == "/describe_index_stats"
+    # (botocore's own DEBUG log prints the decrypted SSM response: keep botocore above DEBUG when deployed)
+    ours = [r for r in caplog.records if r.name.split(".")[0] in ("facepipe", "pinecone", "httpx", "httpcore")]
+    assert ours and not any(API_KEY in r.getMessage() for r in ours)
+
+
+def test_pinecone_api_key_read_by_powertools_default_provider_without_a_client(
+    settings: Settings, ssm: object, requests_seen: list
+) -> None:
+    # GIVEN no injected SSM client (the deployed path: powertools' own provider, inside the moto mock)
+    parameters.clear_caches()
+    try:
+        # WHEN the index is built and used
+        PineconeIndex.from_settings(settings, DIM).count(NS)
+    finally:
+        parameters.clear_caches()
+    # THEN the decrypted key was sent
+    assert {h.get("Api-Key") for _, _, h in requests_seen} == {API_KEY}
+
+
+def test_pinecone_missing_ssm_parameter_raises_configuration_error(settings: Settings, ssm: object) -> None:
+    # GIVEN a parameter name that does not exist WHEN the index is built THEN the error names it
+    with pytest.raises(ConfigurationError, match=r"'/pinecone/nope'.*PINECONE_SSM_PARAMETER_NAME"):
+        PineconeIndex.from_settings(settings.replace(pinecone_ssm_parameter_name="/pinecone/nope"), DIM, ssm_client=ssm)
+
+
+def test_pinecone_retries_a_connection_dropped_after_idle(
+    index: PineconeIndex, server: VectorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN stored faces, and more dropped connections than the SDK's own retries absorb (4 attempts)
+    monkeypatch.setattr(pinecone_http, "_retry_sleep", lambda _: None)  # the SDK's seam for its backoff sleeps
+    index.upsert(make_vectors(3), NS)
+    server.drop_connections(5)
+    # WHEN querying THEN facepipe's retry gets through
+    assert [m.id for m in index.query(make_vectors(3)[1].values, top_k=1, namespace=NS)] == ["f1"]
+
+
+def test_pinecone_gives_up_on_a_dead_host_with_vector_index_error(
+    index: PineconeIndex, server: VectorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a host that drops every connection
+    monkeypatch.setattr(pinecone_http, "_retry_sleep", lambda _: None)
+    server.drop_connections(1000)
+    # WHEN querying THEN a VectorIndexError says what failed where and what to check
+    with pytest.raises(VectorIndexError, match=rf"query on index '{server.url}' namespace '{NS}'.*3 tries.*PINECONE_INDEX_HOST"):
+        index.query(basis(0), top_k=1, namespace=NS)
+    server.drop_connections(0)
+
+
+def test_pinecone_rejected_request_raises_vector_index_error(index: PineconeIndex) -> None:
+    # GIVEN metadata Pinecone does not accept (a nested object)
+    face = Vector("f0", basis(0), {"person_id": {"nested": True}})
+    # WHEN upserting THEN the SDK's 400 is wrapped with the operation and namespace
+    with pytest.raises(VectorIndexError, match=rf"upsert on .*namespace '{NS}'.*person_id") as caught:
+        index.upsert([face], NS)
+    assert caught.value.__cause__ is not None
+
+
+# --------------------------------------------------------------------------- the local data plane itself
+
+
+def test_vector_server_without_api_key_answers_401(server: VectorServer) -> None:
+    # GIVEN no Api-Key header WHEN calling any route THEN 401 in Pinecone's error shape
+    response = httpx.post(f"{server.url}/describe_index_stats", json={})
+    assert response.status_code == 401
+    assert response.json()["code"] == 16 and "Api-Key" in response.json()["message"]
+
+
+def test_vector_server_wrong_dimension_answers_400(server: VectorServer) -> None:
+    # GIVEN an 8-d index WHEN a 3-d vector is upserted THEN 400 with code and message
+    response = httpx.post(
+        f"{server.url}/vectors/upsert", headers={"Api-Key": "x"}, json={"vectors": [{"id": "a", "values": [1, 0, 0]}]}
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": 3,
+        "message": "Vector dimension 3 does not match the dimension of the index 8",
+        "details": [],
+    }
+
+
+def test_vector_server_serves_list_fetch_and_delete_routes_to_the_sdk(server: VectorServer) -> None:
+    # GIVEN the raw SDK client on the local host, with faces in the default and a named namespace
+    from pinecone import Index
+
+    sdk = Index(host=server.url, api_key="any")
+    sdk.upsert(vectors=[(f"face-{i}", basis(i).tolist(), {"person_id": f"p{i % 2}"}) for i in range(5)], namespace=NS)
+    sdk.upsert(vectors=[("other", basis(0).tolist())])
+    # WHEN listing by prefix in pages of two THEN every id comes once, in pages
+    pages = [[item.id for item in page.vectors] for page in sdk.list(prefix="face-", limit=2, namespace=NS)]
+    assert pages == [["face-0", "face-1"], ["face-2", "face-3"], ["face-4"]]
+    # WHEN fetching THEN values and metadata come back by id
+    assert sdk.fetch(ids=["face-1"], namespace=NS).vectors["face-1"].metadata == {"person_id": "p1"}
+    # WHEN deleting by filter, then everything THEN stats follow, the default namespace reported as __default__
+    sdk.delete(filter={"person_id": "p0"}, namespace=NS)
+    stats = sdk.describe_index_stats()
+    assert (stats.dimension, stats.metric, stats.total_vector_count) == (DIM, "cosine", 3)
+    assert {name: s.vector_count for name, s in stats.namespaces.items()} == {NS: 2, "__default__": 1}
+    sdk.delete(delete_all=True, namespace=NS)
+    assert set(sdk.describe_index_stats().namespaces) == {"__default__"}
+    sdk.close()
