@@ -32,9 +32,9 @@ API_KEY = "pcsk_test_secret_key_123"
 def make_vectors(count: int, seed: int = 0, **metadata: object) -> list[Vector]:
     """``count`` random (not unit) vectors ``f<i>``; metadata person_id = p<i % 3>, source = cam<i % 2>."""
     rng = np.random.default_rng(seed)
+    values = rng.normal(size=(count, DIM)).astype(np.float32)
     return [
-        Vector(f"f{i}", rng.normal(size=DIM).astype(np.float32), {"person_id": f"p{i % 3}", "source": f"cam{i % 2}", **metadata})
-        for i in range(count)
+        Vector(f"f{i}", values[i], {"person_id": f"p{i % 3}", "source": f"cam{i % 2}"} | metadata) for i in range(count)
     ]
 
 
@@ -75,8 +75,9 @@ def server(requests_seen: list) -> Iterator[VectorServer]:
 @pytest.fixture
 def ssm(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     """A moto SSM client holding the API key as a SecureString."""
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     with mock_aws():
         client = boto3.client("ssm", region_name="us-east-1")
         client.put_parameter(Name=PARAMETER, Value=API_KEY, Type="SecureString")
@@ -225,7 +226,9 @@ def test_pinecone_upsert_sends_chunks_of_100(index: PineconeIndex, requests_seen
     assert index.count(NS) == 250
 
 
-def test_pinecone_dimension_mismatch_at_construction_raises_configuration_error(settings: Settings, ssm: object) -> None:
+def test_pinecone_dimension_mismatch_at_construction_raises_configuration_error(
+    settings: Settings, ssm: object
+) -> None:
     # GIVEN an 8-d index WHEN a 512-d embedder is configured against it THEN start-up fails clearly
     with pytest.raises(ConfigurationError, match=r"holds 8-d vectors.*512-d.*EMBEDDING_MODEL.*PINECONE_INDEX_HOST"):
         PineconeIndex.from_settings(settings, 512, ssm_client=ssm)
@@ -286,7 +289,8 @@ def test_pinecone_gives_up_on_a_dead_host_with_vector_index_error(
     monkeypatch.setattr(pinecone_http, "_retry_sleep", lambda _: None)
     server.drop_connections(1000)
     # WHEN querying THEN a VectorIndexError says what failed where and what to check
-    with pytest.raises(VectorIndexError, match=rf"query on index '{server.url}' namespace '{NS}'.*3 tries.*PINECONE_INDEX_HOST"):
+    expected = rf"query on index '{server.url}' namespace '{NS}'.*3 tries.*PINECONE_INDEX_HOST"
+    with pytest.raises(VectorIndexError, match=expected):
         index.query(basis(0), top_k=1, namespace=NS)
     server.drop_connections(0)
 

@@ -115,7 +115,7 @@ class RecognitionConsumer:
         def record_handler(record: SQSRecord) -> None:
             self._handle_record(record.raw_event, prepared[record.message_id])
 
-        processor = BatchProcessor(event_type=EventType.SQS)
+        processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
         return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
 
     def _handle_record(self, record: dict, item: _Prepared) -> None:

@@ -68,7 +68,7 @@ def read_api_key(parameter_name: str, ssm_client: SSMClient | None = None) -> st
     """The Pinecone API key from an SSM SecureString, decrypted and cached for KEY_MAX_AGE seconds."""
     try:
         if ssm_client is None:
-            value = parameters.get_parameter(parameter_name, decrypt=False, max_age=KEY_MAX_AGE)
+            value = parameters.get_parameter(parameter_name, decrypt=True, max_age=KEY_MAX_AGE)
         else:
             value = parameters.SSMProvider(boto3_client=ssm_client).get(
                 parameter_name, decrypt=True, max_age=KEY_MAX_AGE

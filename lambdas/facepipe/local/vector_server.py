@@ -116,10 +116,12 @@ def _query(index: EmbeddedIndex, body: Json) -> Json:
     if condition is not None and not isinstance(condition, dict):
         raise _ApiError("filter must be an object")
     found = index.query(vector, top_k, namespace, condition or None)
-    values = {v.id: v.values for v in index.fetch([m.id for m in found], namespace)} if body.get("includeValues") else {}
+    values: dict[str, list[float]] = {}
+    if body.get("includeValues"):
+        values = {v.id: v.values.tolist() for v in index.fetch([m.id for m in found], namespace)}
     matches = []
     for match in found:
-        entry: Json = {"id": match.id, "score": match.score, "values": values[match.id].tolist() if values else []}
+        entry: Json = {"id": match.id, "score": match.score, "values": values.get(match.id, [])}
         if body.get("includeMetadata"):
             entry["metadata"] = dict(match.metadata)
         matches.append(entry)
@@ -178,7 +180,8 @@ def _fetch(index: EmbeddedIndex, params: dict[str, list[str]]) -> Json:
     namespace, ids = _namespace(params.get("namespace", [None])[0]), params.get("ids", [])
     if not ids:
         raise _ApiError("ids must be a non-empty list")
-    vectors = {v.id: {"id": v.id, "values": v.values.tolist(), "metadata": dict(v.metadata)} for v in index.fetch(ids, namespace)}
+    found = index.fetch(ids, namespace)
+    vectors = {v.id: {"id": v.id, "values": v.values.tolist(), "metadata": dict(v.metadata)} for v in found}
     return {"vectors": vectors, "namespace": namespace, "usage": {"readUnits": 1}}
 
 
@@ -223,12 +226,6 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as Pinecone's hosts do
     server: _Server
 
-    def do_GET(self) -> None:
-        self._handle()
-
-    def do_POST(self) -> None:
-        self._handle()
-
     def _handle(self) -> None:
         url = urlsplit(self.path)
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -259,6 +256,8 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # a bug here must not kill the server thread
             logger.exception("vector server: %s %s failed", self.command, url.path)
             self._reply(500, {"code": 13, "message": f"internal error: {exc}", "details": []})  # INTERNAL
+
+    do_GET = do_POST = _handle
 
     def _reply(self, status: int, payload: Json) -> None:
         body = json.dumps(payload).encode()

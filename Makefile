@@ -1,0 +1,52 @@
+# facepipe: `make demo` runs the pipeline locally, `make test` runs every check.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+STAMP := $(VENV)/.installed
+
+.PHONY: install test unit demo local eval bench clean help
+
+help:
+	@echo "make demo    - start the local stack, enroll, send sample frames, print results"
+	@echo "make test    - install everything pinned and run the whole suite (CI runs this)"
+	@echo "make local   - run the local stack until Ctrl-C (facepipe local up)"
+	@echo "make bench   - latency benchmark through the local stack -> reports/bench.md"
+	@echo "make weights - download the VGGFace2 weights (SHA-256 checked)"
+	@echo "make plan | deploy | destroy - Terraform (see docs/deploy.md)"
+
+# torch/torchvision first (pinned together), then the project, then facenet-pytorch
+# with --no-deps: its metadata pins torch<2.3 (ARCHITECTURE §9).
+$(STAMP): pyproject.toml requirements/torch.txt requirements/no-deps.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q -r requirements/torch.txt
+	$(PIP) install -q -e '.[dlib,local,dev]'
+	$(PIP) install -q --no-deps -r requirements/no-deps.txt
+	$(PY) -c "import facenet_pytorch, dlib, faiss, pinecone, moto; print('facepipe environment ready')"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: install lint-tools
+	$(PY) -m pytest -q -ra
+
+unit: install
+	$(PY) -m pytest -q -m "not slow"
+
+demo: install
+	$(VENV)/bin/facepipe demo
+
+local: install
+	$(VENV)/bin/facepipe local up
+
+eval: install
+	$(VENV)/bin/facepipe eval
+
+bench: install
+	$(VENV)/bin/facepipe bench --requests 100 --concurrency 10 --out reports/bench.md
+
+clean:
+	rm -rf $(VENV) .venv-checkov .facepipe .pytest_cache
+
+include deploy.mk

@@ -1,0 +1,127 @@
+"""Shared fixtures: real photos, moto-backed AWS resources, models loaded once per session."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+from PIL import Image
+
+from facepipe.names import StackNames
+from facepipe.workloads import fixtures_dir
+
+REGION = "us-east-1"
+
+
+@pytest.fixture(autouse=True)
+def _no_real_aws(monkeypatch):
+    """Tests never reach AWS: fake credentials, fixed region, no stray endpoint."""
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture(scope="session")
+def fixtures_root() -> Path:
+    root = fixtures_dir()
+    if root is None:
+        pytest.skip("../shared/fixtures/faces not found (set FACEPIPE_FIXTURES to a folder with labels.json)")
+    return root / "faces"
+
+
+@pytest.fixture(scope="session")
+def labels(fixtures_root) -> dict:
+    return json.loads((fixtures_root / "labels.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def grace_hopper_bytes() -> bytes:
+    """A real portrait that ships inside matplotlib: always available, no fixtures needed."""
+    import matplotlib.cbook
+
+    return Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)).read_bytes()
+
+
+@pytest.fixture(scope="session")
+def grace_hopper(grace_hopper_bytes) -> Image.Image:
+    return Image.open(io.BytesIO(grace_hopper_bytes)).convert("RGB")
+
+
+def encode(image: Image.Image, fmt: str = "JPEG", **params) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **params)
+    return buffer.getvalue()
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+@pytest.fixture(scope="session")
+def detector():
+    from facepipe.detection import FaceDetector
+
+    return FaceDetector(min_face_size=40, min_score=0.95, max_side=1024)
+
+
+@pytest.fixture(scope="session")
+def dlib_embedder():
+    from facepipe.embedding import load_embedder
+
+    return load_embedder("dlib-resnet")
+
+
+@pytest.fixture
+def aws():
+    """moto in-process: every boto3 client in the test talks to it."""
+    from moto import mock_aws
+
+    with mock_aws():
+        yield boto3.session.Session(region_name=REGION)
+
+
+@pytest.fixture
+def resources(aws):
+    from facepipe.local.resources import create_resources
+
+    return create_resources(aws, StackNames(), request_visibility=30, max_receive_count=3)
+
+
+@pytest.fixture
+def settings(resources):
+    from facepipe.settings import Settings
+
+    return Settings(
+        request_queue_url=resources.request_queue_url,
+        response_queue_url=resources.response_queue_url,
+        ddb_table_name=resources.table,
+        s3_bucket_name=resources.bucket,
+        vector_backend="local",
+        embedding_model="dlib-resnet",
+        pinecone_ssm_parameter_name=resources.ssm_parameter,
+    )
+
+
+def drain(sqs, queue_url: str, wait: int = 0) -> list[dict]:
+    """Every message on a queue (received and deleted)."""
+    found = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait, MessageAttributeNames=["All"],
+                                    AttributeNames=["All"]).get("Messages", [])
+        if not batch:
+            return found
+        for message in batch:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        found += batch

@@ -1,0 +1,145 @@
+"""Detection and embedders on real photos; the facenet loading path on a real state_dict."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+import numpy as np
+import pytest
+import torch
+from PIL import ImageOps
+
+from facepipe.detection import largest_face
+from facepipe.embedding import dimension_of, load_cropper
+from facepipe.embedding import weights as weights_module
+from facepipe.embedding.facenet import FacenetEmbedder
+from facepipe.exceptions import ModelUnavailableError
+from facepipe.images import open_image
+from facepipe.settings import DEFAULT_THRESHOLDS
+
+
+def test_mtcnn_finds_the_one_face_of_a_portrait(detector, grace_hopper):
+    faces = detector.detect(grace_hopper)
+    assert len(faces) == 1
+    face = faces[0]
+    assert face.score >= 0.99
+    assert 0 <= face.box[0] < face.box[2] <= grace_hopper.width and 0 <= face.box[1] < face.box[3] <= grace_hopper.height
+    left_eye, right_eye, nose = face.landmarks[:3]
+    assert left_eye[0] < nose[0] < right_eye[0]
+
+
+def test_mtcnn_boxes_are_in_original_coordinates_when_frame_is_capped(detector, grace_hopper):
+    big = grace_hopper.resize((grace_hopper.width * 3, grace_hopper.height * 3))
+    (small_face,) = detector.detect(grace_hopper)
+    (big_face,) = detector.detect(big)  # 1536x1800 is detected on a copy capped at 1024
+    # same face, same place: within 6% of the face width (MTCNN varies a little with scale)
+    assert np.allclose(np.array(big_face.box) / 3, small_face.box, atol=0.06 * small_face.width)
+
+
+def test_mtcnn_returns_empty_list_for_no_face(detector):
+    from PIL import Image
+
+    assert detector.detect(Image.new("RGB", (320, 240), (30, 120, 200))) == []
+
+
+def test_dlib_embedder_gives_unit_128d_vectors_and_same_person_close(dlib_embedder, detector, grace_hopper):
+    mirrored = ImageOps.mirror(grace_hopper)
+    crops = [dlib_embedder.crop(img, largest_face(detector.detect(img))) for img in (grace_hopper, mirrored)]
+    assert all(c.size == (150, 150) for c in crops)
+    vectors = dlib_embedder.embed(crops)
+    assert vectors.shape == (2, dimension_of("dlib-resnet")) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert float(vectors[0] @ vectors[1]) >= DEFAULT_THRESHOLDS["dlib-resnet"]
+
+
+def test_dlib_embedder_batch_equals_singles(dlib_embedder, detector, grace_hopper):
+    crop = dlib_embedder.crop(grace_hopper, detector.detect(grace_hopper)[0])
+    flipped = ImageOps.mirror(crop)
+    batch = dlib_embedder.embed([crop, flipped])
+    singles = np.vstack([dlib_embedder.embed([crop]), dlib_embedder.embed([flipped])])
+    assert np.allclose(batch, singles, atol=1e-5)
+
+
+def test_embedder_rejects_crops_of_the_wrong_size(dlib_embedder, grace_hopper):
+    with pytest.raises(ValueError, match="150x150"):
+        dlib_embedder.embed([grace_hopper])
+
+
+@pytest.mark.fixtures
+def test_dlib_golden_similarity_matrix_separates_people(dlib_embedder, detector, fixtures_root, labels):
+    """facenet-pytorch's golden test, for our embedder: every enrolled face against every other."""
+    vectors, people = [], []
+    for person, files in labels["enroll"].items():
+        for name in files:
+            frame = open_image((fixtures_root / name).read_bytes(), 10**8)
+            face = largest_face(detector.detect(frame))
+            vectors.append(dlib_embedder.embed([dlib_embedder.crop(frame, face)])[0])
+            people.append(person)
+    threshold = DEFAULT_THRESHOLDS["dlib-resnet"]
+    same, different = [], []
+    for i, j in itertools.combinations(range(len(vectors)), 2):
+        (same if people[i] == people[j] else different).append(float(vectors[i] @ vectors[j]))
+    assert len(same) == 4 and len(different) == 32
+    assert min(same) >= threshold, same
+    assert max(different) < threshold, different
+
+
+@pytest.fixture(scope="module")
+def random_facenet():
+    from facenet_pytorch import InceptionResnetV1
+
+    torch.manual_seed(0)
+    return InceptionResnetV1(pretrained=None).eval()
+
+
+def test_facenet_architecture_gives_512d_unit_vectors(random_facenet, detector, grace_hopper):
+    embedder = FacenetEmbedder(random_facenet)
+    crop = embedder.crop(grace_hopper, detector.detect(grace_hopper)[0])
+    assert crop.size == (160, 160)
+    vectors = embedder.embed([crop, ImageOps.mirror(crop)])
+    assert vectors.shape == (2, 512)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert not np.allclose(vectors[0], vectors[1])
+
+
+def test_facenet_crop_matches_facenet_pytorch_extract_face(detector, grace_hopper):
+    from facenet_pytorch.models.utils.detect_face import extract_face
+
+    face = detector.detect(grace_hopper)[0]
+    ours = np.asarray(load_cropper("facenet-vggface2").crop(grace_hopper, face), dtype=np.float32)
+    theirs = extract_face(grace_hopper, np.array(face.box), image_size=160, margin=14).permute(1, 2, 0).numpy()
+    assert np.abs(ours - theirs).max() <= 1.0
+
+
+def test_facenet_weights_missing_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelUnavailableError, match="FACENET_WEIGHTS_PATH"):
+        FacenetEmbedder.from_weights(tmp_path / "absent.pt")
+
+
+def test_facenet_weights_with_wrong_checksum_are_refused(tmp_path):
+    bogus = tmp_path / "20180402-114759-vggface2.pt"
+    bogus.write_bytes(b"not the weights")
+    with pytest.raises(ModelUnavailableError, match="SHA-256"):
+        FacenetEmbedder.from_weights(bogus)
+
+
+def test_facenet_loads_a_verified_state_dict(tmp_path, monkeypatch, random_facenet, detector, grace_hopper):
+    """The real loading path (torch.load + strict load_state_dict) on a state_dict shaped like VGGFace2's."""
+    network = random_facenet
+    network.logits = torch.nn.Linear(512, 8631)
+    path = tmp_path / "weights.pt"
+    torch.save(network.state_dict(), path)
+    del network.logits
+    pinned = dataclasses.replace(weights_module.VGGFACE2, sha256=weights_module.sha256_of(path))
+    monkeypatch.setattr("facepipe.embedding.facenet.VGGFACE2", pinned)
+    loaded = FacenetEmbedder.from_weights(path)
+    reference = FacenetEmbedder(random_facenet)
+    crop = reference.crop(grace_hopper, detector.detect(grace_hopper)[0])
+    assert np.allclose(loaded.embed([crop]), reference.embed([crop]), atol=1e-5)
+
+
+def test_published_vggface2_weights_are_pinned():
+    pinned = weights_module.VGGFACE2
+    assert pinned.url.startswith("https://github.com/timesler/facenet-pytorch/releases/download/")
+    assert len(pinned.sha256) == 64 and int(pinned.sha256, 16)
