@@ -27,16 +27,20 @@ DEFAULT_SSM_PARAMETER = "/pinecone/facepipe"
 PLACEHOLDER = "set-by-scripts/set-pinecone-key.sh"
 
 
-class IndexError_(RuntimeError):
+class IndexSetupError(RuntimeError):
     """The index exists but cannot serve this model, or the key is missing."""
 
 
 def api_key_from_ssm(parameter: str, region: str | None) -> str:
     import boto3  # only needed when the key is not in the environment
 
-    value = boto3.client("ssm", region_name=region).get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
+    value = boto3.client("ssm", region_name=region).get_parameter(Name=parameter, WithDecryption=True)["Parameter"][
+        "Value"
+    ]
     if not value or value == PLACEHOLDER:
-        raise IndexError_(f"SSM parameter {parameter} still holds the placeholder: run scripts/set-pinecone-key.sh first")
+        raise IndexSetupError(
+            f"SSM parameter {parameter} still holds the placeholder: run scripts/set-pinecone-key.sh first"
+        )
     return value
 
 
@@ -47,22 +51,24 @@ def _field(model: Any, name: str) -> Any:
     return value
 
 
-def ensure_index(pc: Any, name: str, dimension: int, *, cloud: str, region: str, timeout: int | None, deletion_protection: bool) -> str:
+def ensure_index(
+    pc: Any, name: str, dimension: int, *, cloud: str, region: str, timeout: int | None, deletion_protection: bool
+) -> str:
     """Create ``name`` (serverless, cosine, ``dimension``) unless it exists; return its host.
 
-    An existing index must have the same dimension and metric, or IndexError_ is raised:
+    An existing index must have the same dimension and metric, or IndexSetupError is raised:
     facepipe never mixes vectors of different models.
     """
     if pc.has_index(name):
         found = pc.describe_index(name)
         dim, metric = _field(found, "dimension"), _field(found, "metric")
         if dim is not None and int(dim) != dimension:
-            raise IndexError_(
+            raise IndexSetupError(
                 f"Pinecone index {name!r} has dimension {dim}, not {dimension}: it belongs to another embedding "
                 f"model. Choose another --name (and terraform pinecone_index_name) for this model."
             )
         if metric is not None and str(metric).lower() != METRIC:
-            raise IndexError_(f"Pinecone index {name!r} uses metric {metric}, facepipe needs {METRIC}")
+            raise IndexSetupError(f"Pinecone index {name!r} uses metric {metric}, facepipe needs {METRIC}")
         print(f"index {name!r} exists (dimension {dim}, metric {metric})", file=sys.stderr)
         return str(_field(found, "host"))
 
@@ -84,13 +90,32 @@ def ensure_index(pc: Any, name: str, dimension: int, *, cloud: str, region: str,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--name", default=os.environ.get("PINECONE_INDEX_NAME") or DEFAULT_INDEX_NAME, help="index name (default: $PINECONE_INDEX_NAME or facepipe)")
-    parser.add_argument("--model", default=os.environ.get("EMBEDDING_MODEL") or "facenet-vggface2", choices=sorted(DIMENSIONS), help="embedding model; sets the dimension")
+    parser.add_argument(
+        "--name",
+        default=os.environ.get("PINECONE_INDEX_NAME") or DEFAULT_INDEX_NAME,
+        help="index name (default: $PINECONE_INDEX_NAME or facepipe)",
+    )
+    parser.add_argument(
+        "--model",
+        default=os.environ.get("EMBEDDING_MODEL") or "facenet-vggface2",
+        choices=sorted(DIMENSIONS),
+        help="embedding model; sets the dimension",
+    )
     parser.add_argument("--cloud", default="aws", help="serverless cloud (default: aws)")
     parser.add_argument("--region", default="us-east-1", help="serverless region of the index (default: us-east-1)")
-    parser.add_argument("--ssm-parameter", default=os.environ.get("PINECONE_SSM_PARAMETER_NAME") or DEFAULT_SSM_PARAMETER, help="SSM SecureString with the key, used when PINECONE_API_KEY is unset")
-    parser.add_argument("--aws-region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"), help="AWS region of the SSM parameter")
-    parser.add_argument("--timeout", type=int, default=300, help="seconds to wait for a new index to be ready (-1: do not wait)")
+    parser.add_argument(
+        "--ssm-parameter",
+        default=os.environ.get("PINECONE_SSM_PARAMETER_NAME") or DEFAULT_SSM_PARAMETER,
+        help="SSM SecureString with the key, used when PINECONE_API_KEY is unset",
+    )
+    parser.add_argument(
+        "--aws-region",
+        default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
+        help="AWS region of the SSM parameter",
+    )
+    parser.add_argument(
+        "--timeout", type=int, default=300, help="seconds to wait for a new index to be ready (-1: do not wait)"
+    )
     parser.add_argument("--deletion-protection", action="store_true", help="create the index with deletion protection")
     args = parser.parse_args(argv)
 
@@ -107,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             timeout=args.timeout,
             deletion_protection=args.deletion_protection,
         )
-    except IndexError_ as exc:
+    except IndexSetupError as exc:
         print(f"create_pinecone_index: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # SDK, network or AWS errors: one line, no traceback, never the key

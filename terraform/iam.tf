@@ -1,6 +1,6 @@
 # Least privilege: one role per function, only the calls its code makes, on named resources.
 # No managed policies are attached, so these documents are the roles' whole permission set
-# (tests/deploy/test_terraform.py pins each role's action set).
+# (tests/deploy/test_deploy_terraform.py pins each role's action set).
 
 data "aws_iam_policy_document" "lambda_assume" {
   statement {
@@ -8,11 +8,6 @@ data "aws_iam_policy_document" "lambda_assume" {
     principals {
       type        = "Service"
       identifiers = ["lambda.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
     }
   }
 }

@@ -1,6 +1,6 @@
 # The two functions (ARCHITECTURE.md §2), both arm64 container images from the shared
 # repository. Their environment is exactly the settings each one reads
-# (facepipe.settings.settings_for); tests/deploy/test_terraform.py checks the two agree.
+# (facepipe.settings.settings_for); tests/deploy/test_deploy_terraform.py checks the two agree.
 
 locals {
   detection_image_uri   = var.detection_image_uri != "" ? var.detection_image_uri : "${aws_ecr_repository.this.repository_url}:face-detection-${var.image_tag}"

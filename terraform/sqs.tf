@@ -1,5 +1,6 @@
-# Queues (ARCHITECTURE.md §1.2-1.4); names and numbers as in lambdas/facepipe/names.py. All use SQS-managed SSE: senders and receivers need no KMS
-# permissions, and S3 can publish to the photo queue without a key policy.
+# Queues (ARCHITECTURE.md §1.2-1.4); names and numbers as in lambdas/facepipe/names.py.
+# All use SQS-managed SSE: senders and receivers need no KMS permissions, and S3 can publish
+# to the photo queue without a key policy.
 
 locals {
   # AWS: visibility timeout >= 6 x function timeout (+ batching window) for SQS event sources.
@@ -96,13 +97,14 @@ data "aws_iam_policy_document" "photo_queue" {
 
 # --- response queue: recognition -> polling clients ----------------------------------------
 # Many clients poll it and each deletes only its own answer (§1.3): a message seen by the wrong
-# poller must come back at once, so the visibility timeout is 1 s. Every such sighting counts as
+# poller must come back at once, so the visibility timeout is 0 s (facepipe.names
+# RESPONSE_VISIBILITY_SECONDS; tests/deploy keeps the two equal). Every such sighting counts as
 # a receive, so there is deliberately NO redrive policy: a small maxReceiveCount would move a
 # waiting answer to a DLQ before its owner saw it. Unclaimed answers expire after an hour.
 
 resource "aws_sqs_queue" "response" {
   name                       = "${var.name_prefix}-response-queue"
-  visibility_timeout_seconds = 1
+  visibility_timeout_seconds = 0
   message_retention_seconds  = 3600
   sqs_managed_sse_enabled    = true
 }

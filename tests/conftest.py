@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 from pathlib import Path
@@ -59,16 +58,6 @@ def grace_hopper(grace_hopper_bytes) -> Image.Image:
     return Image.open(io.BytesIO(grace_hopper_bytes)).convert("RGB")
 
 
-def encode(image: Image.Image, fmt: str = "JPEG", **params) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **params)
-    return buffer.getvalue()
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
 @pytest.fixture(scope="session")
 def detector():
     from facepipe.detection import FaceDetector
@@ -112,16 +101,3 @@ def settings(resources):
         embedding_model="dlib-resnet",
         pinecone_ssm_parameter_name=resources.ssm_parameter,
     )
-
-
-def drain(sqs, queue_url: str, wait: int = 0) -> list[dict]:
-    """Every message on a queue (received and deleted)."""
-    found = []
-    while True:
-        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait, MessageAttributeNames=["All"],
-                                    AttributeNames=["All"]).get("Messages", [])
-        if not batch:
-            return found
-        for message in batch:
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-        found += batch

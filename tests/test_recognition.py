@@ -9,7 +9,7 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from PIL import Image, ImageOps
 
-from conftest import drain, encode
+from helpers import drain, encode
 from facepipe.admin import Admin
 from facepipe.consumer import RecognitionConsumer
 from facepipe.embedding import load_cropper

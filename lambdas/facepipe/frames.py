@@ -102,7 +102,9 @@ def _frame_request(body: dict, settings: Settings) -> FrameRequest:
     captured_at = body.get("captured_at")
     if captured_at is not None:
         try:
-            dt.datetime.fromisoformat(str(captured_at).replace("Z", "+00:00"))
+            if not isinstance(captured_at, str):
+                raise ValueError
+            dt.datetime.fromisoformat(captured_at.replace("Z", "+00:00"))
         except ValueError:
             raise InvalidRequestError("invalid_field", "'captured_at' must be an ISO-8601 timestamp") from None
     image_bytes = decode_base64(body["content"])

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-import warnings
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -19,8 +18,9 @@ from facepipe.exceptions import InvalidRequestError
 #: Pillow format names accepted (§1.1); MPO is the multi-picture JPEG phones write.
 KNOWN_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "BMP", "GIF"})
 
-# Our own MAX_IMAGE_PIXELS check runs first; Pillow's guard stays on as a backstop.
-Image.MAX_IMAGE_PIXELS = 2**31 - 1
+# Pillow's own bomb guard would fire inside Image.open, before we know the size, and
+# with a different error; our MAX_IMAGE_PIXELS check (on the header) replaces it.
+Image.MAX_IMAGE_PIXELS = None
 
 
 def decode_base64(content: object, field: str = "content") -> bytes:
@@ -43,10 +43,8 @@ def open_image(data: bytes, max_pixels: int) -> Image.Image:
     if not data:
         raise InvalidRequestError("invalid_image", "image is empty")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombWarning) as exc:
+        image = Image.open(io.BytesIO(data))
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise InvalidRequestError("invalid_image", f"bytes are not a decodable image ({exc.__class__.__name__})") from None
     if image.format not in KNOWN_FORMATS:
         raise InvalidRequestError(
@@ -64,7 +62,7 @@ def open_image(data: bytes, max_pixels: int) -> Image.Image:
         image.load()
         image = ImageOps.exif_transpose(image)
         return image.convert("RGB")
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+    except (OSError, ValueError, SyntaxError, MemoryError) as exc:
         raise InvalidRequestError("invalid_image", f"image data is corrupt or truncated: {exc}") from None
 
 

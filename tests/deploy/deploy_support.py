@@ -106,7 +106,9 @@ class Terraform:
             return expr
         return re.sub(
             r"\blocal\.([A-Za-z_][A-Za-z0-9_]*)",
-            lambda m: "(" + self.expand(str(self.locals[m.group(1)]).removeprefix("${").removesuffix("}"), depth + 1) + ")",
+            lambda m: (
+                "(" + self.expand(str(self.locals[m.group(1)]).removeprefix("${").removesuffix("}"), depth + 1) + ")"
+            ),
             expr,
         )
 
@@ -125,7 +127,6 @@ def _arithmetic(text: str) -> float:
         raise ValueError(f"not plain arithmetic: {text!r}")
 
     return walk(ast.parse(text, mode="eval"))
-
 
 
 def block(body: dict, name: str) -> dict:

@@ -6,12 +6,21 @@ import re
 import sys
 
 import pytest
-
+from deploy_support import (
+    DOCKER_DIR,
+    SCRIPTS_DIR,
+    TF_DIR,
+    TF_FILES,
+    Terraform,
+    block,
+    handler_file,
+    parse_file,
+    statements,
+    strip_expr,
+)
 from facepipe import names
 from facepipe.names import StackNames
 from facepipe.settings import BOTH, DETECTION, RECOGNITION, SETTINGS, settings_for
-
-from deploy_support import DOCKER_DIR, SCRIPTS_DIR, TF_DIR, TF_FILES, Terraform, block, handler_file, parse_file, statements, strip_expr
 
 FUNCTION_RESOURCE = {DETECTION: "detection", RECOGNITION: "recognition"}
 
@@ -126,7 +135,9 @@ def test_setting_defaults_are_the_variable_defaults(tf):
                 default = str(default).lower()
             elif isinstance(default, float) and default.is_integer():
                 default = int(default)
-            assert str(default) == (by_env[env].default or ""), f"{env}: variable {match.group(1)} defaults to {default!r}"
+            assert str(default) == (by_env[env].default or ""), (
+                f"{env}: variable {match.group(1)} defaults to {default!r}"
+            )
             checked += 1
     assert checked >= 10
 
@@ -304,7 +315,12 @@ def test_table_shape(tf):
     assert (table["hash_key"], table["range_key"]) == ("PK", "SK")
     assert {a["name"]: a["type"] for a in table["attribute"]} == {"PK": "S", "SK": "S", "GSI1PK": "S", "GSI1SK": "S"}
     (gsi,) = table["global_secondary_index"]
-    assert (gsi["name"], gsi["hash_key"], gsi["range_key"], gsi["projection_type"]) == (names.PEOPLE_INDEX, "GSI1PK", "GSI1SK", "ALL")
+    assert (gsi["name"], gsi["hash_key"], gsi["range_key"], gsi["projection_type"]) == (
+        names.PEOPLE_INDEX,
+        "GSI1PK",
+        "GSI1SK",
+        "ALL",
+    )
     assert block(table, "ttl") == {"attribute_name": names.TTL_ATTRIBUTE, "enabled": True}
     assert block(table, "point_in_time_recovery")["enabled"] is True
     sse = block(table, "server_side_encryption")
@@ -318,7 +334,9 @@ def test_bucket_is_private_versioned_encrypted_and_expires_crops(tf):
     assert block(tf.res("aws_s3_bucket_versioning", "this"), "versioning_configuration")["status"] == "Enabled"
     sse = block(tf.res("aws_s3_bucket_server_side_encryption_configuration", "this"), "rule")
     assert block(sse, "apply_server_side_encryption_by_default")["sse_algorithm"] == "aws:kms"
-    assert block(tf.res("aws_s3_bucket_ownership_controls", "this"), "rule")["object_ownership"] == "BucketOwnerEnforced"
+    assert (
+        block(tf.res("aws_s3_bucket_ownership_controls", "this"), "rule")["object_ownership"] == "BucketOwnerEnforced"
+    )
     rules = {r["id"]: r for r in tf.res("aws_s3_bucket_lifecycle_configuration", "this")["rule"]}
     crops = rules["expire-claim-check-crops"]
     assert block(crops, "filter")["prefix"] == "${local.crops_prefix}" and tf.locals["crops_prefix"] == "crops/"
@@ -344,7 +362,7 @@ def test_pinecone_parameter_is_a_placeholder_terraform_never_resets(tf):
     assert parameter["type"] == "SecureString"
     assert parameter["name"] == "${var.pinecone_ssm_parameter_name}"
     assert parameter["value"] == "set-by-scripts/set-pinecone-key.sh"
-    assert block(parameter, "lifecycle")["ignore_changes"] == ["${value}"] or block(parameter, "lifecycle")["ignore_changes"] == ["value"]
+    assert block(parameter, "lifecycle")["ignore_changes"] == ["value"]
 
 
 # --- IAM -----------------------------------------------------------------------------------
@@ -360,7 +378,13 @@ def test_no_policy_statement_has_a_wildcard_action(tf):
         for action in statement["actions"]:
             assert "*" not in action, f"{document}: wildcard action {action!r}"
     # every policy in the stack is one of those documents: no inline JSON or managed policies
-    for rtype in ("aws_iam_role_policy", "aws_iam_policy", "aws_kms_key", "aws_sqs_queue_policy", "aws_s3_bucket_policy"):
+    for rtype in (
+        "aws_iam_role_policy",
+        "aws_iam_policy",
+        "aws_kms_key",
+        "aws_sqs_queue_policy",
+        "aws_s3_bucket_policy",
+    ):
         for name, body in tf.resource.get(rtype, {}).items():
             assert re.fullmatch(r"\$\{data\.aws_iam_policy_document\.\w+\.json\}", body["policy"]), f"{rtype}.{name}"
     assert "aws_iam_role_policy_attachment" not in tf.resource
@@ -409,8 +433,14 @@ def test_object_grants_are_limited_to_their_prefixes(tf):
     bucket = "${aws_s3_bucket.this.arn}"
     assert resources_of("detection", "s3:PutObject") == {f"{bucket}/${{local.crops_prefix}}*"}
     assert resources_of("recognition", "s3:PutObject") == {f"{bucket}/${{local.faces_prefix}}*"}
-    assert resources_of("recognition", "s3:GetObject") == {f"{bucket}/${{var.photo_prefix}}*", f"{bucket}/${{local.crops_prefix}}*"}
-    assert resources_of("detection", "sqs:SendMessage") == {"${aws_sqs_queue.request.arn}", "${aws_sqs_queue.response.arn}"}
+    assert resources_of("recognition", "s3:GetObject") == {
+        f"{bucket}/${{var.photo_prefix}}*",
+        f"{bucket}/${{local.crops_prefix}}*",
+    }
+    assert resources_of("detection", "sqs:SendMessage") == {
+        "${aws_sqs_queue.request.arn}",
+        "${aws_sqs_queue.response.arn}",
+    }
     assert resources_of("recognition", "sqs:SendMessage") == {
         "${aws_sqs_queue.response.arn}",
         "${aws_sqs_queue.request_dlq.arn}",

@@ -1,0 +1,159 @@
+"""``facepipe bench``: end-to-end latency through a local stack, measured like the seed's grader.
+
+The grader's shape: batches of ``concurrency`` requests; each request thread POSTs its
+frame, then polls the response queue with ``receive_message(MaxNumberOfMessages=1,
+WaitTimeSeconds=5)`` and deletes only its own answer. Writes a Markdown report (table,
+the command that made it, machine facts) and a latency plot beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from facepipe.client import post_frame
+
+
+@dataclass
+class Sample:
+    request_id: str
+    filename: str
+    status: int
+    result: str | None
+    latency: float | None
+    foreign_receives: int
+
+
+def grader_request(function_url: str, sqs: Any, queue_url: str, filename: str, content: bytes, timeout: float = 60.0) -> Sample:
+    """One request exactly as the seed's grading client makes it."""
+    request_id = str(uuid.uuid4())
+    started = time.perf_counter()
+    status, _ = post_frame(function_url, request_id, filename, content)
+    foreign = 0
+    while status == 200 and time.perf_counter() - started < timeout:
+        for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=5).get("Messages", []):
+            body = json.loads(message["Body"])
+            if body.get("request_id") == request_id:
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+                return Sample(request_id, filename, status, body.get("result"), time.perf_counter() - started, foreign)
+            foreign += 1
+    return Sample(request_id, filename, status, None, None, foreign)
+
+
+def run_grader(function_url: str, sqs: Any, queue_url: str, frames: list[tuple[str, bytes]], requests: int, concurrency: int,
+               progress: bool = True) -> list[Sample]:
+    samples: list[Sample] = []
+    lock = threading.Lock()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        for start in range(0, requests, concurrency):
+            batch = [frames[i % len(frames)] for i in range(start, min(requests, start + concurrency))]
+            for sample in pool.map(lambda f: grader_request(function_url, sqs, queue_url, *f), batch):
+                with lock:
+                    samples.append(sample)
+            if progress:
+                done = [s.latency for s in samples if s.latency is not None]
+                print(f"\r{len(samples)}/{requests} requests, mean {statistics.fmean(done) if done else 0:.3f} s", end="", file=sys.stderr, flush=True)
+    if progress:
+        print(file=sys.stderr)
+    return samples
+
+
+def _percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
+
+
+def write_report(samples: list[Sample], out: Path, command: str, context: dict[str, Any]) -> str:
+    latencies = [s.latency for s in samples if s.latency is not None]
+    failed = [s for s in samples if s.latency is None or s.status != 200]
+    rows = [
+        ("requests", len(samples)),
+        ("answered", len(latencies)),
+        ("failed", len(failed)),
+        ("mean latency (s)", f"{statistics.fmean(latencies):.3f}" if latencies else "-"),
+        ("p50 (s)", f"{_percentile(latencies, 50):.3f}" if latencies else "-"),
+        ("p95 (s)", f"{_percentile(latencies, 95):.3f}" if latencies else "-"),
+        ("max (s)", f"{max(latencies):.3f}" if latencies else "-"),
+        ("answers first seen by another poller", sum(s.foreign_receives for s in samples)),
+    ]
+    lines = [
+        "# facepipe bench: end-to-end latency through the local stack",
+        "",
+        f"Command: `{command}`",
+        "",
+        "| metric | value |",
+        "|---|---|",
+        *[f"| {k} | {v} |" for k, v in rows],
+        "",
+        "| setting | value |",
+        "|---|---|",
+        *[f"| {k} | {v} |" for k, v in context.items()],
+    ]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if latencies:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        figure, (series, hist) = plt.subplots(1, 2, figsize=(10, 3.5))
+        series.plot([s.latency if s.latency is not None else float("nan") for s in samples], marker=".", linewidth=0.8)
+        series.set_xlabel("request #")
+        series.set_ylabel("latency (s)")
+        series.axhline(3.0, color="red", linestyle="--", linewidth=0.8, label="seed bar (3 s)")
+        series.legend()
+        hist.hist(latencies, bins=20)
+        hist.set_xlabel("latency (s)")
+        hist.set_ylabel("requests")
+        figure.suptitle(f"{len(latencies)} answers, mean {statistics.fmean(latencies):.3f} s")
+        figure.tight_layout()
+        plot = out.with_suffix(".png")
+        figure.savefig(plot, dpi=90)
+        lines += ["", f"![latency]({plot.name})"]
+    text = "\n".join(lines) + "\n"
+    out.write_text(text)
+    return text
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from facepipe import aws
+    from facepipe.admin import Admin, build_recognizer
+    from facepipe.cli import stack_environment
+    from facepipe.local.stack import LocalStack, StackOptions
+    from facepipe.settings import Settings
+    from facepipe.workloads import default_workload
+
+    command = "facepipe bench " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["bench"] else "facepipe bench"
+    workload = default_workload()
+    print(f"starting a local stack; workload: {workload.name}", file=sys.stderr)
+    started = time.perf_counter()
+    with LocalStack(StackOptions(moto_port=0, detection_port=0, recognition_port=0, vector_port=0, state_file=None)) as stack:
+        stack_seconds = time.perf_counter() - started
+        os.environ.update(stack_environment(stack.info))
+        admin = Admin(build_recognizer(Settings.from_env()))
+        for name, images in workload.enroll.items():
+            admin.enroll(name, images)
+        frames = [(p.filename, p.content) for p in workload.probes]
+        samples = run_grader(stack.info["function_url"], aws.client("sqs"), stack.info["response_queue_url"], frames,
+                             args.requests, args.concurrency)
+    context = {
+        "workload": workload.name,
+        "frames cycled": len(frames),
+        "concurrency (requests in flight)": args.concurrency,
+        "embedding model": stack.info["embedding_model"],
+        "stack start-up (s)": f"{stack_seconds:.1f}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+    }
+    print(write_report(samples, Path(args.out), command, context))
+    return 0 if all(s.latency is not None for s in samples) else 1

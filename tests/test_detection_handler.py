@@ -1,0 +1,190 @@
+"""face-detection handler (§1.1, §2): the real handler module, invoked like Lambda, on moto with the real MTCNN."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from types import ModuleType
+
+import pytest
+from botocore.exceptions import EndpointConnectionError
+from PIL import Image
+
+from facepipe.local.context import LambdaContext
+from facepipe.local.stack import load_handler
+from facepipe.runtime import detection_runtime
+from helpers import drain, encode
+from test_frames import BAD_REQUESTS, REQUEST_ID, Bad, frame_body, make_url_event
+from test_images import handmade_png
+
+SECRET_DETAIL = "boom: connection to sqs.internal:4566 refused"
+
+
+# --------------------------------------------------------------------------- factories
+
+
+@pytest.fixture
+def url_event() -> Callable[..., dict]:
+    """Factory: ``url_event(body, base64_body=False, method="POST")`` -> function URL event (payload 2.0)."""
+    return make_url_event
+
+
+@pytest.fixture
+def detection_handler(aws, resources, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    """``lambdas/face_detection/handler.py`` imported like a cold start, configured by env vars for the moto stack."""
+    for name, value in {
+        "REQUEST_QUEUE_URL": resources.request_queue_url,
+        "RESPONSE_QUEUE_URL": resources.response_queue_url,
+        "DDB_TABLE_NAME": resources.table,
+        "S3_BUCKET_NAME": resources.bucket,
+        "EMBEDDING_MODEL": "dlib-resnet",
+        "VECTOR_BACKEND": "local",
+    }.items():
+        monkeypatch.setenv(name, value)
+    detection_runtime.cache_clear()
+    yield load_handler("face_detection")
+    detection_runtime.cache_clear()
+
+
+@pytest.fixture
+def invoke(detection_handler: ModuleType) -> Callable[[dict], dict]:
+    """Factory: ``invoke(event)`` -> the handler's function URL reply."""
+
+    def call(event: dict) -> dict:
+        return detection_handler.handler(event, LambdaContext(function_name="face-detection"))
+
+    return call
+
+
+@pytest.fixture
+def queued(aws, resources) -> Callable[[], tuple[list[dict], list[dict]]]:
+    """Factory: ``queued()`` -> (request-queue bodies, response-queue bodies), drained."""
+
+    def read() -> tuple[list[dict], list[dict]]:
+        sqs = aws.client("sqs")
+        requests = [json.loads(m["Body"]) for m in drain(sqs, resources.request_queue_url)]
+        responses = [json.loads(m["Body"]) for m in drain(sqs, resources.response_queue_url)]
+        return requests, responses
+
+    return read
+
+
+def json_reply(reply: dict) -> dict:
+    assert reply["headers"]["Content-Type"] == "application/json"
+    return json.loads(reply["body"])
+
+
+class FailingSQS:
+    """An SQS client whose sends fail like a network fault."""
+
+    def send_message(self, **_: object) -> dict:
+        raise EndpointConnectionError(endpoint_url=SECRET_DETAIL)
+
+
+# --------------------------------------------------------------------------- 200
+
+
+def test_handler_real_face_is_queued(invoke, queued, url_event, grace_hopper_bytes: bytes) -> None:
+    # GIVEN a POST of a real one-face portrait
+    event = url_event(frame_body(grace_hopper_bytes, filename="hopper.jpg"))
+    # WHEN the function URL invokes the handler
+    reply = invoke(event)
+    # THEN it answers 200 {request_id, faces: 1, status: queued} as JSON
+    assert reply["statusCode"] == 200
+    assert json_reply(reply) == {"request_id": REQUEST_ID, "faces": 1, "status": "queued"}
+    # AND one message with one face waits for recognition, no answer yet
+    requests, responses = queued()
+    assert [(m["request_id"], m["filename"], len(m["faces"])) for m in requests] == [(REQUEST_ID, "hopper.jpg", 1)]
+    assert requests[0]["preprocessing"].startswith("dlib-")  # EMBEDDING_MODEL=dlib-resnet reached the cropper
+    assert responses == []
+
+
+def test_handler_base64_encoded_body_is_queued(invoke, queued, url_event, grace_hopper_bytes: bytes) -> None:
+    # GIVEN the same request sent with isBase64Encoded
+    # WHEN / THEN it is accepted like a plain body
+    reply = invoke(url_event(frame_body(grace_hopper_bytes), base64_body=True))
+    assert (reply["statusCode"], json_reply(reply)["faces"]) == (200, 1)
+    assert len(queued()[0]) == 1
+
+
+def test_handler_frame_without_face_answers_on_response_queue(invoke, queued, url_event) -> None:
+    # GIVEN a plain-colour frame
+    event = url_event(frame_body(encode(Image.new("RGB", (320, 240), (240, 240, 235)), "JPEG"), filename="wall.jpg"))
+    # WHEN it is posted
+    reply = invoke(event)
+    # THEN the reply counts no face and the client's answer ("") is already queued
+    assert reply["statusCode"] == 200
+    assert json_reply(reply) == {"request_id": REQUEST_ID, "faces": 0, "status": "queued"}
+    requests, responses = queued()
+    assert requests == []
+    assert [(r["request_id"], r["result"], r["faces"]) for r in responses] == [(REQUEST_ID, "", [])]
+
+
+# --------------------------------------------------------------------------- 4xx
+
+
+@pytest.mark.parametrize("bad", BAD_REQUESTS)
+def test_handler_bad_input_returns_4xx_and_queues_nothing(invoke, queued, bad: Bad) -> None:
+    # GIVEN a request that breaks §1.1
+    # WHEN it is posted
+    reply = invoke(bad.event())
+    # THEN the handler answers its 4xx as JSON {error, message, request_id?}
+    assert reply["statusCode"] == bad.status
+    assert 400 <= reply["statusCode"] < 500
+    body = json_reply(reply)
+    assert body["error"] == bad.code
+    assert isinstance(body["message"], str) and body["message"]
+    assert body.get("request_id") == bad.request_id
+    assert set(body) <= {"error", "message", "request_id"}
+    # AND nothing was sent anywhere
+    assert queued() == ([], [])
+
+
+def test_handler_ten_gigapixel_png_is_413(invoke, queued, url_event) -> None:
+    # GIVEN a tiny PNG whose header declares 100000x100000
+    event = url_event(frame_body(handmade_png(100000, 100000)))
+    # WHEN / THEN the reply is 413 image_too_large, and nothing is queued
+    reply = invoke(event)
+    assert (reply["statusCode"], json_reply(reply)["error"]) == (413, "image_too_large")
+    assert queued() == ([], [])
+
+
+# --------------------------------------------------------------------------- 500
+
+
+def test_handler_internal_fault_is_500_without_stack_trace(
+    detection_handler, invoke, queued, url_event, grace_hopper_bytes: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a valid frame, and an SQS client that fails on send
+    monkeypatch.setattr(detection_handler.runtime.frames, "_sqs", FailingSQS())
+    # WHEN it is posted
+    reply = invoke(url_event(frame_body(grace_hopper_bytes)))
+    # THEN the reply is 500 with the request_id and a generic message: no trace, no internal detail
+    assert reply["statusCode"] == 500
+    body = json_reply(reply)
+    assert body["request_id"] == REQUEST_ID
+    assert body["error"] == "internal_error"
+    assert "Traceback" not in reply["body"]
+    assert "sqs.internal" not in reply["body"] and "EndpointConnectionError" not in reply["body"]
+    assert queued() == ([], [])
+
+
+# --------------------------------------------------------------------------- fixtures (real photos)
+
+
+@pytest.mark.fixtures
+def test_handler_group_photo_faces_ordered_left_to_right(invoke, queued, url_event, fixtures_root) -> None:
+    # GIVEN the fixture photo of Obama and Biden (three faces)
+    photo = (fixtures_root / "test" / "obama_and_biden.jpg").read_bytes()
+    # WHEN it is posted
+    reply = invoke(url_event(frame_body(photo, filename="obama_and_biden.jpg")))
+    # THEN three faces are queued in one message, indexed and ordered left to right by box centre
+    assert reply["statusCode"] == 200
+    assert json_reply(reply)["faces"] == 3
+    [message], responses = queued()
+    assert responses == []
+    faces = message["faces"]
+    assert [f["index"] for f in faces] == [0, 1, 2]
+    centres = [(f["box"][0] + f["box"][2]) / 2 for f in faces]
+    assert centres == sorted(centres)
+    assert len(set(centres)) == 3
