@@ -43,6 +43,7 @@ def create_resources(
     max_receive_count: int = n.MAX_RECEIVE_COUNT,
     photo_prefix: str = "photos/",
     pinecone_api_key: str = "local-pinecone-key",
+    response_visibility: int = n.RESPONSE_VISIBILITY_SECONDS,
 ) -> Resources:
     sqs, s3, ddb, ssm = (session.client(s) for s in ("sqs", "s3", "dynamodb", "ssm"))
     request, request_dlq = _queue_with_dlq(sqs, names.request_queue, names.request_dlq, request_visibility, max_receive_count)
@@ -51,7 +52,7 @@ def create_resources(
     response = sqs.create_queue(
         QueueName=names.response_queue,
         Attributes={
-            "VisibilityTimeout": str(n.RESPONSE_VISIBILITY_SECONDS),
+            "VisibilityTimeout": str(response_visibility),
             "MessageRetentionPeriod": str(n.RESPONSE_RETENTION_SECONDS),
             "SqsManagedSseEnabled": "true",
         },

@@ -24,6 +24,7 @@ from facepipe import names as n
 from facepipe.local.event_source import SqsEventSource
 from facepipe.local.functions import FunctionServer
 from facepipe.local.resources import Resources, create_resources
+from facepipe.local.worker import FunctionPool, FunctionProcess
 from facepipe.names import StackNames
 
 log = logging.getLogger("facepipe.local")
@@ -46,7 +47,11 @@ class StackOptions:
     batching_window: float = 0.0
     request_visibility: int = n.REQUEST_VISIBILITY_SECONDS
     max_receive_count: int = n.MAX_RECEIVE_COUNT
+    response_visibility: int = n.RESPONSE_VISIBILITY_SECONDS
     pollers: int = 2
+    #: face-detection execution environments (processes) serving the function URL concurrently;
+    #: on a 2-core machine one is fastest (measured with tests/clients/seed_client.py, see README)
+    detection_environments: int = 1
     state_file: Path | None = DEFAULT_STATE_FILE
     environment: dict[str, str] = field(default_factory=dict)
 
@@ -87,14 +92,13 @@ class LocalStack:
             "PINECONE_SSM_PARAMETER_NAME": resources.ssm_parameter,
             "VECTOR_BACKEND": "local",
             "EMBEDDING_MODEL": self.options.embedding_model,
+            # the two functions share this machine's cores; in Lambda each gets its own vCPUs
+            "TORCH_NUM_THREADS": "1",
             **self.options.environment,
         }
 
     def start(self) -> dict[str, Any]:
         from moto.server import ThreadedMotoServer
-
-        from facepipe.local.vector_server import serve_vector_index
-        from facepipe.runtime import detection_runtime, recognition_runtime
 
         opts = self.options
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
@@ -107,24 +111,23 @@ class LocalStack:
         session = boto3.session.Session(region_name=REGION, **{k.lower(): v for k, v in LOCAL_CREDENTIALS.items()})
         self._session = _EndpointSession(session, endpoint)
         resources = create_resources(
-            self._session, self.names, request_visibility=opts.request_visibility, max_receive_count=opts.max_receive_count
+            self._session, self.names, request_visibility=opts.request_visibility, max_receive_count=opts.max_receive_count,
+            response_visibility=opts.response_visibility,
         )
         self.resources = resources
         os.environ.update(self.environment(endpoint, resources))
-        detection_runtime.cache_clear()
-        recognition_runtime.cache_clear()
 
         log.info("loading face-detection and face-recognition (%s)", opts.embedding_model)
-        detection = load_handler("face_detection")
-        recognition = load_handler("face_recognition")
-        self.detection = FunctionServer(detection.handler, self.names.detection_function, opts.detection_port).start()
-        self.recognition = FunctionServer(
-            recognition.handler, self.names.recognition_function, opts.recognition_port, function_url=False
-        ).start()
+        # detection: a pool of environments (Lambda scales it out); recognition: one environment
+        detection = FunctionPool("face_detection", dict(os.environ), opts.detection_environments).start()
+        self._stoppers.append(detection.stop)
+        # recognition runs in its own process, like its own Lambda container; it also owns the
+        # embedded index and serves it on Pinecone's data-plane routes for other processes
+        recognition = FunctionProcess("face_recognition", dict(os.environ), vector_port=opts.vector_port).start()
+        self._stoppers.append(recognition.stop)
+        self.detection = FunctionServer(detection, self.names.detection_function, opts.detection_port).start()
+        self.recognition = FunctionServer(recognition, self.names.recognition_function, opts.recognition_port, function_url=False).start()
         self._stoppers += [self.detection.stop, self.recognition.stop]
-        self.index = recognition.runtime.recognizer.index
-        vectors = serve_vector_index(self.index, port=opts.vector_port)
-        self._stoppers.append(vectors.stop)
 
         sqs = self._session.client("sqs")
         for queue_url in (resources.request_queue_url, resources.photo_queue_url):
@@ -150,9 +153,9 @@ class LocalStack:
             "photo_bucket": resources.bucket,
             "table": resources.table,
             "ssm_parameter": resources.ssm_parameter,
-            "vector_url": vectors.url,
+            "vector_url": recognition.ready["vector_url"],
             "embedding_model": opts.embedding_model,
-            "namespace": recognition.runtime.settings.namespace,
+            "namespace": recognition.ready["namespace"],
             "detection_invoke_url": self.detection.invoke_url,
             "recognition_invoke_url": self.recognition.invoke_url,
             "region": REGION,
