@@ -31,6 +31,8 @@ class DeadLetters:
 
     def policy(self, source_arn: str) -> tuple[str, int] | None:
         """(DLQ URL, maxReceiveCount) of the queue ``source_arn``; None without a redrive policy."""
+        if not source_arn:
+            return None  # a hand-made event: no queue, so no DLQ
         with self._lock:
             if source_arn not in self._policies:
                 self._policies[source_arn] = self._lookup(source_arn)

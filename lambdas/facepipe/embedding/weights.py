@@ -1,16 +1,14 @@
 """Model weights that are downloaded at image build time and verified by SHA-256.
 
-Nothing is downloaded at request time: ``download`` is run by ``make weights`` and
-the Dockerfile; ``verified_path`` is what the embedder calls at load.
+Nothing is downloaded at run time: ``scripts/download_weights.py`` (standard library
+only, run by ``make weights`` and docker/base.Dockerfile) fetches the file; ``verified_path``
+is what the embedder calls at load. tests/deploy checks both name the same file and digest.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import sys
-import tempfile
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,26 +65,3 @@ def verified_path(path: str | Path | None, weights: WeightsFile = VGGFACE2, sett
             f"{resolved} has SHA-256 {actual}, expected {weights.sha256}: delete it and run `make weights` again"
         )
     return resolved
-
-
-def download(destination: str | Path | None = None, weights: WeightsFile = VGGFACE2) -> Path:
-    """Download ``weights`` with progress to ``destination`` and verify it (atomic rename)."""
-    target = Path(destination) if destination else default_weights_path(weights)
-    if target.is_file() and sha256_of(target) == weights.sha256:
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp, urllib.request.urlopen(weights.url, timeout=60) as response:  # noqa: S310
-        total = int(response.headers.get("Content-Length") or weights.size)
-        done = 0
-        for block in iter(lambda: response.read(1 << 20), b""):
-            tmp.write(block)
-            digest.update(block)
-            done += len(block)
-            print(f"\r{weights.name}: {done / 2**20:.0f}/{total / 2**20:.0f} MiB", end="", file=sys.stderr)
-    print(file=sys.stderr)
-    if digest.hexdigest() != weights.sha256:
-        os.unlink(tmp.name)
-        raise ModelUnavailableError(f"download of {weights.url} has SHA-256 {digest.hexdigest()}, expected {weights.sha256}")
-    os.replace(tmp.name, target)
-    return target

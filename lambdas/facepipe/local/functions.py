@@ -106,7 +106,7 @@ class FunctionServer:
                 elif function_url:
                     headers = {k.lower(): v for k, v in self.headers.items()}
                     event = function_url_event(self.command, self.path, headers, body, self.client_address[0])
-                    status, reply_headers, raw = server.invoke_url(event)
+                    status, reply_headers, raw = server.invoke_function_url(event)
                     self._send(status, None, reply_headers, raw)
                 else:
                     self._send(404, {"message": f"this function has no URL; POST events to {INVOKE_PATH}"})
@@ -148,7 +148,7 @@ class FunctionServer:
         except Exception as exc:  # the emulator reports errors as a payload, not a status
             return {"errorMessage": str(exc), "errorType": exc.__class__.__name__, "stackTrace": traceback.format_tb(exc.__traceback__)}
 
-    def invoke_url(self, event: dict) -> tuple[int, dict, bytes]:
+    def invoke_function_url(self, event: dict) -> tuple[int, dict, bytes]:
         """Function URL semantics: a dict with statusCode is the response; anything else is a JSON body."""
         try:
             result = self.invoke(event)

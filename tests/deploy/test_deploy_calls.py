@@ -1,0 +1,132 @@
+"""IAM grants every AWS call the code really makes: each handler runs under moto while every
+botocore call is recorded, and each recorded call must be an action its Terraform role grants."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from botocore.client import BaseClient
+from moto import mock_aws
+from PIL import Image
+from test_deploy_terraform import role_actions
+
+from facepipe.local.context import LambdaContext
+from facepipe.local.event_source import sqs_record
+from facepipe.local.resources import create_resources
+from facepipe.local.stack import load_handler
+from facepipe.names import StackNames
+from helpers import b64, encode
+
+# API operations whose IAM authorisation is other actions (per item of a transaction)
+AUTHORISED_AS = {"dynamodb:TransactWriteItems": {"dynamodb:PutItem", "dynamodb:UpdateItem"}}
+
+
+@pytest.fixture
+def calls(monkeypatch) -> Iterator[list[str]]:
+    recorded: list[str] = []
+    original = BaseClient._make_api_call
+
+    def recording(self, operation_name, api_params):
+        recorded.append(f"{self.meta.service_model.endpoint_prefix}:{operation_name}")
+        return original(self, operation_name, api_params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", recording)
+    yield recorded
+
+
+def actions(recorded: list[str]) -> set[str]:
+    return set().union(*(AUTHORISED_AS.get(call, {call}) for call in recorded))
+
+
+@pytest.fixture
+def stack(monkeypatch):
+    """moto resources, the functions' environment, and a Pinecone-compatible index server."""
+    from facepipe.index import EmbeddedIndex
+    from facepipe.local.vector_server import serve_vector_index
+
+    for key, value in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws():
+        session = boto3.session.Session(region_name="us-east-1")
+        resources = create_resources(session, StackNames(), request_visibility=30, max_receive_count=2)
+        vectors = serve_vector_index(EmbeddedIndex(128))
+        for key, value in {
+            "REQUEST_QUEUE_URL": resources.request_queue_url,
+            "RESPONSE_QUEUE_URL": resources.response_queue_url,
+            "DDB_TABLE_NAME": resources.table,
+            "S3_BUCKET_NAME": resources.bucket,
+            "EMBEDDING_MODEL": "dlib-resnet",
+            "VECTOR_BACKEND": "pinecone",  # as deployed: the key comes from SSM
+            "PINECONE_INDEX_HOST": vectors.url,
+            "PINECONE_SSM_PARAMETER_NAME": resources.ssm_parameter,
+        }.items():
+            monkeypatch.setenv(key, value)
+        from aws_lambda_powertools.utilities import parameters
+
+        from facepipe.index import pinecone as pinecone_index
+        from facepipe.runtime import detection_runtime, recognition_runtime
+
+        parameters.clear_caches()  # a fresh container: nothing cached from other tests
+        pinecone_index._reset_caches()
+        detection_runtime.cache_clear()
+        recognition_runtime.cache_clear()
+        yield session, resources
+        vectors.stop()
+        detection_runtime.cache_clear()
+        recognition_runtime.cache_clear()
+
+
+def url_event(body: dict) -> dict:
+    return {"version": "2.0", "requestContext": {"http": {"method": "POST"}}, "body": json.dumps(body), "isBase64Encoded": False}
+
+
+def test_detection_calls_are_granted_to_its_role(tf, stack, calls, grace_hopper, monkeypatch):
+    detection = load_handler("face_detection")
+    calls.clear()
+    monkeypatch.setattr("facepipe.frames.MAX_MESSAGE_BYTES", 100)  # take the claim-check path too
+    for request_id, image in (("with-face", grace_hopper), ("no-face", Image.new("RGB", (64, 64)))):
+        reply = detection.handler(url_event({"request_id": request_id, "filename": "f.jpg", "content": b64(encode(image))}), LambdaContext())
+        assert reply["statusCode"] == 200
+    assert {"sqs:SendMessage", "s3:PutObject"} <= actions(calls)
+    assert actions(calls) - role_actions(tf, "detection") == set()
+
+
+def test_recognition_calls_are_granted_to_its_role(tf, stack, calls, grace_hopper, grace_hopper_bytes, monkeypatch):
+    session, resources = stack
+    sqs = session.client("sqs")
+    detection = load_handler("face_detection")
+    detection.handler(url_event({"request_id": "r1", "filename": "f.jpg", "content": b64(encode(grace_hopper))}), LambdaContext())
+    frame = sqs.receive_message(QueueUrl=resources.request_queue_url)["Messages"][0]["Body"]
+    session.client("s3").put_object(Bucket=resources.bucket, Key="photos/p.jpg", Body=grace_hopper_bytes)
+    photo = next(m["Body"] for m in sqs.receive_message(QueueUrl=resources.photo_queue_url, MaxNumberOfMessages=10)["Messages"]
+                 if "Records" in json.loads(m["Body"]))
+
+    recognition = load_handler("face_recognition")  # INIT: SSM key, index client
+    arn = sqs.get_queue_attributes(QueueUrl=resources.request_queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    photo_arn = sqs.get_queue_attributes(QueueUrl=resources.photo_queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    calls.clear()
+    recognition_runtime_calls = []
+    for body, source in ((frame, arn), (frame, arn), ("poison", arn), (photo, photo_arn)):  # new person, redelivery, dead letter, photo
+        sqs.send_message(QueueUrl=resources.request_queue_url if source == arn else resources.photo_queue_url, MessageBody=body)
+        queue = resources.request_queue_url if source == arn else resources.photo_queue_url
+        received = [m for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]]
+        calls_before = len(calls)
+        result = recognition.handler({"Records": [sqs_record(m, source, "us-east-1") for m in received]}, LambdaContext())
+        assert result == {"batchItemFailures": []}
+        recognition_runtime_calls += calls[calls_before:]
+        for message in received:
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    used = actions(recognition_runtime_calls)
+    assert {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "s3:GetObject",
+            "s3:PutObject", "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"} <= used
+    assert used - role_actions(tf, "recognition") == set()
+
+
+def test_recognition_init_reads_the_pinecone_key_it_is_granted(tf, stack, calls):
+    calls.clear()
+    load_handler("face_recognition")
+    assert "ssm:GetParameter" in actions(calls)
+    assert actions(calls) - role_actions(tf, "recognition") == set()

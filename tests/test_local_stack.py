@@ -1,0 +1,218 @@
+"""End to end through `facepipe local up` (a real subprocess), its CLI and unmodified clients."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+
+from facepipe.client import send_frames
+from facepipe.workloads import fixture_workload, judge
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+FACEPIPE = str(Path(sys.executable).with_name("facepipe"))
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """`facepipe local up` on free ports; stopped with Ctrl-C (SIGINT) at the end."""
+    state = tmp_path_factory.mktemp("stack") / "local.json"
+    process = subprocess.Popen(
+        [FACEPIPE, "local", "up", "--port", "0", "--moto-port", "0", "--vector-port", "0", "--visibility-timeout", "2",
+         "--state-file", str(state)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+    )
+    deadline = time.monotonic() + 180
+    while not state.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"facepipe local up did not start:\n{process.stdout.read()}")
+        time.sleep(0.5)
+    info = json.loads(state.read_text())
+    info["state_file"] = str(state)
+    yield info
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+    assert not state.exists(), "local.json must be removed when the stack stops"
+
+
+@pytest.fixture
+def boto(stack, monkeypatch):
+    """A plain boto3 session pointed at the stack with AWS_ENDPOINT_URL, as any client would be."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", stack["endpoint_url"])
+    return boto3.session.Session(region_name=stack["region"])
+
+
+def cli(stack, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([FACEPIPE, *args, "--stack", stack["state_file"]], capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+
+def post(url: str, body: bytes, content_type: str = "application/json") -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as reply:
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def queue_depth(sqs, url: str) -> int:
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def eventually(check, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.3)
+
+
+def test_local_stack_writes_its_endpoints(stack):
+    for key in ("function_url", "endpoint_url", "request_queue_url", "response_queue_url", "photo_bucket",
+                "detection_invoke_url", "recognition_invoke_url", "region"):
+        assert stack[key], key
+    assert stack["detection_invoke_url"].endswith("/2015-03-31/functions/function/invocations")
+    assert stack["region"] == "us-east-1"
+
+
+@pytest.mark.fixtures
+def test_local_stack_enrolled_people_are_recognised_in_every_probe(stack, boto, fixtures_root):
+    """Acceptance: enroll train/ through the CLI, send every probe, compare with labels.json (17/17)."""
+    workload = fixture_workload(fixtures_root.parent)
+    for name, images in workload.enroll.items():
+        files = [str(fixtures_root / filename) for filename, _ in images]
+        done = cli(stack, "enroll", "--name", name, *files)
+        assert done.returncode == 0, done.stderr
+        assert name in done.stdout
+    outcomes = send_frames(stack["function_url"], boto.client("sqs"), stack["response_queue_url"],
+                           [(p.filename, p.content) for p in workload.probes], concurrency=4)
+    verdicts = {p.filename: judge(p, o.response, set(workload.enroll)) for p, o in zip(workload.probes, outcomes, strict=True)}
+    failures = {name: why for name, (ok, why) in verdicts.items() if not ok}
+    assert failures == {}
+    assert len(verdicts) == 17
+
+    listed = cli(stack, "people", "list")
+    assert listed.returncode == 0
+    for name in workload.enroll:
+        assert name in listed.stdout
+    new_people = {f["person_id"] for o in outcomes for f in o.response["faces"] if f["new_person"]}
+    assert len(new_people) == 2  # the extra face in obama_and_biden.jpg and Lin-Manuel Miranda
+    for person_id in new_people:
+        assert person_id in listed.stdout
+
+
+@pytest.mark.fixtures
+def test_local_stack_external_client_gets_100_answers(stack, fixtures_root):
+    """Acceptance: an unmodified boto3 client, 10 requests at a time, 100 requests (the seed's grader shape)."""
+    images = sorted(str(p) for p in (fixtures_root / "test").iterdir())
+    env = {**os.environ, "AWS_ENDPOINT_URL": stack["endpoint_url"], "AWS_DEFAULT_REGION": stack["region"]}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tests/clients/seed_client.py"), stack["function_url"], stack["response_queue_url"], *images,
+         "--requests", "100", "--concurrency", "10"],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["answered"] == 100
+    assert len({r["request_id"] for r in report["results"]}) == 100
+    assert all(r["status"] == 200 and r["result"] is not None for r in report["results"])
+    assert report["mean"] < 3.0  # the seed's bar (facepipe bench measures and reports the real figure)
+
+
+BAD_BODIES = {
+    "invalid_json": b"{not json",
+    "not_an_object": b"[1, 2, 3]",
+    "missing_content": json.dumps({"request_id": "bad-1", "filename": "a.jpg"}).encode(),
+    "mistyped_request_id": json.dumps({"request_id": 7, "content": "aGk=", "filename": "a.jpg"}).encode(),
+    "bad_base64": json.dumps({"request_id": "bad-2", "content": "%%%", "filename": "a.jpg"}).encode(),
+    "not_an_image": json.dumps({"request_id": "bad-3", "content": base64.b64encode(b"hello").decode(), "filename": "a.jpg"}).encode(),
+    "empty_body": b"",
+    "eight_megabytes": json.dumps({"request_id": "bad-4", "content": "A" * (8 * 2**20), "filename": "a.jpg"}).encode(),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_BODIES))
+def test_local_stack_bad_input_gets_4xx_and_queues_nothing(stack, boto, case):
+    sqs = boto.client("sqs")
+    status, reply = post(stack["function_url"], BAD_BODIES[case])
+    assert 400 <= status < 500 and isinstance(reply.get("error"), str) and reply.get("message")
+    time.sleep(0.3)
+    assert queue_depth(sqs, stack["request_queue_url"]) == 0
+    answers = sqs.receive_message(QueueUrl=stack["response_queue_url"], MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+    assert not [m for m in answers if json.loads(m["Body"])["request_id"].startswith("bad-")]
+
+
+def test_local_stack_seed_000_documented_curl_test_works(stack, boto, grace_hopper_bytes):
+    """Seed 000's local test: an SQS event with {bucketName, objectKey} POSTed to the emulator path."""
+    boto.client("s3").put_object(Bucket=stack["photo_bucket"], Key="test-image.jpg", Body=grace_hopper_bytes)
+    event = {"Records": [{"body": json.dumps({"bucketName": stack["photo_bucket"], "objectKey": "test-image.jpg"})}]}
+    status, result = post(stack["recognition_invoke_url"], json.dumps(event).encode(), "application/x-www-form-urlencoded")
+    assert status == 200 and result == {"batchItemFailures": []}
+    table = boto.resource("dynamodb").Table(stack["table"])
+    tags = table.query(KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": f"MEDIA#s3://{stack['photo_bucket']}/test-image.jpg"})
+    assert {item["SK"] for item in tags["Items"]} == {"META", "FACE#0000"}
+
+
+def test_local_stack_photo_upload_is_tagged_through_the_photo_queue(stack, boto, grace_hopper_bytes):
+    key = f"photos/{uuid.uuid4().hex}.jpg"
+    boto.client("s3").put_object(Bucket=stack["photo_bucket"], Key=key, Body=grace_hopper_bytes)
+    table = boto.resource("dynamodb").Table(stack["table"])
+
+    def tagged():
+        items = table.scan(FilterExpression="begins_with(PK, :pk)", ExpressionAttributeValues={":pk": f"MEDIA#s3://{stack['photo_bucket']}/{key}#"})["Items"]
+        return [i for i in items if i["SK"] == "META"]
+
+    (meta,) = eventually(tagged, 60)
+    assert meta["faces"] == 1 and meta["result"]
+
+
+def test_local_stack_detection_is_invocable_like_the_runtime_emulator(stack, grace_hopper_bytes):
+    body = json.dumps({"request_id": "rie-1", "filename": "g.jpg", "content": base64.b64encode(grace_hopper_bytes).decode()})
+    event = {"version": "2.0", "requestContext": {"http": {"method": "POST"}}, "body": body, "isBase64Encoded": False}
+    status, result = post(stack["detection_invoke_url"], json.dumps(event).encode())
+    assert status == 200 and result["statusCode"] == 200
+    assert json.loads(result["body"]) == {"request_id": "rie-1", "faces": 1, "status": "queued"}
+
+
+def test_local_stack_poison_message_lands_in_dlq_with_reason(stack, boto):
+    sqs = boto.client("sqs")
+    sqs.send_message(QueueUrl=stack["request_queue_url"], MessageBody='{"v": 1, "request_id": "poison"}')
+
+    def dead():
+        return sqs.receive_message(QueueUrl=stack["request_dlq_url"], MessageAttributeNames=["All"], WaitTimeSeconds=1).get("Messages", [])
+
+    (message,) = eventually(dead, 30)
+    assert message["MessageAttributes"]["facepipe-reason"]["StringValue"] == "invalid_message"
+
+
+def test_local_stack_people_rename_and_delete_through_the_cli(stack, tmp_path, grace_hopper_bytes):
+    photo = tmp_path / "portrait.jpg"
+    photo.write_bytes(grace_hopper_bytes)
+    assert cli(stack, "enroll", "--name", "admiral", str(photo)).returncode == 0
+    renamed = cli(stack, "people", "rename", "admiral", "grace")
+    assert renamed.returncode == 0 and "grace" in renamed.stdout
+    listed = cli(stack, "people", "list").stdout
+    assert "grace" in listed and "admiral" not in listed
+    deleted = cli(stack, "people", "delete", "grace")
+    assert deleted.returncode == 0 and "1 face" in deleted.stdout
+    assert "grace" not in cli(stack, "people", "list").stdout
+    missing = cli(stack, "people", "delete", "grace")
+    assert missing.returncode == 2 and "no person" in missing.stderr

@@ -1,0 +1,62 @@
+"""Settings: one table of names, validation at start-up, threshold resolution."""
+
+from __future__ import annotations
+
+import pytest
+
+from facepipe.exceptions import ConfigurationError
+from facepipe.settings import DEFAULT_THRESHOLDS, DETECTION, RECOGNITION, SETTINGS, Settings, settings_for
+
+
+def test_settings_defaults_from_empty_environment():
+    settings = Settings.from_env({})
+    assert settings.embedding_model == "facenet-vggface2"
+    assert settings.vector_backend == "pinecone"
+    assert settings.pinecone_ssm_parameter_name == "/pinecone/facepipe"
+    assert settings.similarity_threshold == DEFAULT_THRESHOLDS["facenet-vggface2"]
+    assert settings.namespace == "faces-facenet-vggface2"
+
+
+def test_settings_every_name_is_read_by_from_env():
+    environ = {s.env: "x" for s in SETTINGS}
+    with pytest.raises(ConfigurationError):  # "x" is not a valid value for the typed ones: each is parsed
+        Settings.from_env(environ)
+    assert {s.env for s in settings_for(DETECTION)} >= {"REQUEST_QUEUE_URL", "MAX_BODY_BYTES", "MAX_IMAGE_PIXELS"}
+    assert {s.env for s in settings_for(RECOGNITION)} >= {"PINECONE_SSM_PARAMETER_NAME", "FACE_SIMILARITY_THRESHOLD"}
+    assert "PINECONE_API_KEY" not in {s.env for s in SETTINGS}  # the key lives in SSM, never in the environment
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"EMBEDDING_MODEL": "arcface"}, "EMBEDDING_MODEL"),
+        ({"VECTOR_BACKEND": "redis"}, "VECTOR_BACKEND"),
+        ({"FACE_SIMILARITY_THRESHOLD": "1.5"}, "FACE_SIMILARITY_THRESHOLD"),
+        ({"FACE_SIMILARITY_THRESHOLD": "high"}, "FACE_SIMILARITY_THRESHOLD"),
+        ({"MIN_FACE_SCORE": "2"}, "MIN_FACE_SCORE"),
+        ({"MIN_FACE_SIZE": "3"}, "MIN_FACE_SIZE"),
+        ({"MAX_BODY_BYTES": "-1"}, "MAX_BODY_BYTES"),
+        ({"PHOTO_RESPONSES": "maybe"}, "PHOTO_RESPONSES"),
+    ],
+)
+def test_settings_bad_values_fail_at_start_up(environ, message):
+    with pytest.raises(ConfigurationError, match=message):
+        Settings.from_env(environ)
+
+
+def test_settings_explicit_threshold_wins():
+    settings = Settings.from_env({"FACE_SIMILARITY_THRESHOLD": "0.7", "FACE_RECOGNITION_TOLERANCE": "0.6"})
+    assert settings.similarity_threshold == 0.7
+
+
+def test_settings_seed_tolerance_maps_to_similarity_per_model():
+    dlib = Settings.from_env({"EMBEDDING_MODEL": "dlib-resnet", "FACE_RECOGNITION_TOLERANCE": "0.6"})
+    facenet = Settings.from_env({"EMBEDDING_MODEL": "facenet-vggface2", "FACE_RECOGNITION_TOLERANCE": "0.6"})
+    assert facenet.similarity_threshold == pytest.approx(1 - 0.6**2 / 2)  # unit vectors: d <-> 1 - d^2/2
+    assert dlib.similarity_threshold == pytest.approx(1 - (0.6 / 1.41) ** 2 / 2)  # dlib descriptors have norm ~1.41
+    assert 0.90 < dlib.similarity_threshold < 0.92
+
+
+def test_settings_require_names_what_is_missing():
+    with pytest.raises(ConfigurationError, match="REQUEST_QUEUE_URL"):
+        Settings().require("REQUEST_QUEUE_URL")
