@@ -29,6 +29,7 @@ $(STAMP): pyproject.toml requirements/torch.txt requirements/no-deps.txt
 install: $(STAMP)
 
 test: install lint-tools
+	$(PY) -m ruff check lambdas tests scripts
 	$(PY) -m pytest -q -ra
 
 unit: install

@@ -196,21 +196,7 @@ class Recognizer:
                 self.people.create_person(person_id, generated_name(person_id), face.request_id)
                 self._index_face(face, face_id, person_id)
         similarity = float(best.score) if best is not None else 0.0
-        self.people.record_face(
-            FaceRecord(
-                face_id=face_id,
-                person_id=person_id,
-                request_id=face.request_id,
-                face_index=face.index,
-                source=face.source,
-                box=list(face.box),
-                similarity=round(similarity, 4),
-                model=self.embedder.model,
-                preprocessing=self.embedder.preprocessing,
-                indexed=indexed,
-                crop_key=f"faces/{face_id}.jpg" if indexed and self.settings.s3_bucket_name else "",
-            )
-        )
+        self._record_face(face, face_id, person_id, round(similarity, 4), indexed=indexed)
         return {
             "index": face.index,
             "box": [float(v) for v in face.box],
@@ -235,6 +221,26 @@ class Recognizer:
             )
         self.index.upsert([Vector(face_id, face.vector, metadata)], self.namespace)
         self.recent.add(face_id, face.vector, metadata)
+
+    def _record_face(
+        self, face: FaceToResolve, face_id: str, person_id: str, similarity: float, indexed: bool, enrolled: bool = False
+    ) -> None:
+        self.people.record_face(
+            FaceRecord(
+                face_id=face_id,
+                person_id=person_id,
+                request_id=face.request_id,
+                face_index=face.index,
+                source=face.source,
+                box=list(face.box),
+                similarity=similarity,
+                model=self.embedder.model,
+                preprocessing=self.embedder.preprocessing,
+                indexed=indexed,
+                crop_key=f"faces/{face_id}.jpg" if indexed and self.settings.s3_bucket_name else "",
+                enrolled=enrolled,
+            )
+        )
 
     def finish(self, request_id: str, filename: str, source: str, results: list[FaceResult]) -> ResponseMessage:
         """Fill in names, write the tags, build the response (§1.3)."""
@@ -291,20 +297,5 @@ class Recognizer:
         face_id = face_id_for(face.request_id, face.index)
         self.people.create_person(person_id, name, face.request_id)
         self._index_face(face, face_id, person_id, enrolled=True)
-        self.people.record_face(
-            FaceRecord(
-                face_id=face_id,
-                person_id=person_id,
-                request_id=face.request_id,
-                face_index=face.index,
-                source=face.source,
-                box=list(face.box),
-                similarity=1.0,
-                model=self.embedder.model,
-                preprocessing=self.embedder.preprocessing,
-                indexed=True,
-                crop_key=f"faces/{face_id}.jpg" if self.settings.s3_bucket_name else "",
-                enrolled=True,
-            )
-        )
+        self._record_face(face, face_id, person_id, 1.0, indexed=True, enrolled=True)
         return face_id

@@ -1,9 +1,10 @@
 """``facepipe local up``: the whole pipeline on one machine with no AWS account (§7).
 
-moto server (queues, table, bucket, SSM parameter, from facepipe.names) on 127.0.0.1;
-the unmodified handler files loaded as Lambda loads them; face-detection served as a
-function URL; face-recognition fed by an SQS event source; the embedded index, also
-served on Pinecone's data-plane routes so other processes (the CLI) share it.
+moto server (queues, table, bucket, SSM parameter, from facepipe.names) on 127.0.0.1, in
+this process; each function's unmodified handler file in its own process, loaded as Lambda
+loads it (local/worker.py); face-detection served as a function URL; face-recognition fed
+by an SQS event source; its embedded index also served on Pinecone's data-plane routes so
+other processes (the CLI) share it.
 """
 
 from __future__ import annotations
