@@ -12,7 +12,7 @@ help:
 	@echo "make demo    - start the local stack, enroll, send sample frames, print results"
 	@echo "make test    - install everything pinned and run the whole suite (CI runs this)"
 	@echo "make local   - run the local stack until Ctrl-C (facepipe local up)"
-	@echo "make bench   - latency benchmark through the local stack -> reports/bench.md"
+	@echo "make bench   - latency benchmark through the local stack -> docs/reports/bench.md"
 	@echo "make weights - download the VGGFace2 weights (SHA-256 checked)"
 	@echo "make plan | deploy | destroy - Terraform (see docs/deploy.md)"
 
@@ -45,7 +45,7 @@ eval: install
 	$(VENV)/bin/facepipe eval
 
 bench: install
-	$(VENV)/bin/facepipe bench --requests 100 --concurrency 10 --out reports/bench.md
+	$(VENV)/bin/facepipe bench --requests 100 --concurrency 10 --out docs/reports/bench.md
 
 clean:
 	rm -rf $(VENV) .venv-checkov .facepipe .pytest_cache

@@ -255,7 +255,7 @@ def parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="latency benchmark through a local stack; writes a report")
     bench.add_argument("--requests", type=int, default=100)
     bench.add_argument("--concurrency", type=int, default=10)
-    bench.add_argument("--out", default="reports/bench.md")
+    bench.add_argument("--out", default="docs/reports/bench.md")
     bench.set_defaults(func=cmd_bench)
     return root
 
