@@ -322,3 +322,36 @@ def test_recognition_vectors_record_model_and_preprocessing(pipeline, sqs, setti
 
 def test_encode_helper_roundtrip(grace_hopper):
     assert Image.open(__import__("io").BytesIO(encode(grace_hopper))).size == grace_hopper.size
+
+
+def test_recognition_photo_that_no_longer_exists_is_dead_lettered(pipeline, sqs, resources):
+    _, _, consumer = pipeline()
+    body = json.dumps({"bucketName": resources.bucket, "objectKey": "photos/deleted.jpg"})
+
+    result = consumer.handle(queue_and_receive(sqs, resources.photo_queue_url, [body]), LambdaContext())
+
+    assert result == {"batchItemFailures": []}
+    (dead,) = drain(sqs, resources.photo_dlq_url)
+    assert "does not exist" in dead["MessageAttributes"]["facepipe-error"]["StringValue"]
+
+
+def test_recognition_unreadable_claim_check_fails_only_its_record(pipeline, sqs, settings, resources, grace_hopper, monkeypatch):
+    frames, recognizer, consumer = pipeline()
+    good = encode_message(frames.build_message(frame("r-14", grace_hopper), frames.detector.detect(grace_hopper)))
+    monkeypatch.setattr("facepipe.frames.MAX_MESSAGE_BYTES", 100)
+    checked = frames.claim_check(frames.build_message(frame("r-15", grace_hopper), frames.detector.detect(grace_hopper)))
+    original = recognizer.s3.get_object
+
+    def flaky(**kwargs):
+        if kwargs["Key"].startswith("crops/r-15/"):
+            raise ConnectionError("S3 timed out")
+        return original(**kwargs)
+
+    monkeypatch.setattr(recognizer.s3, "get_object", flaky)
+    event = queue_and_receive(sqs, settings.request_queue_url, [good, encode_message(checked)])
+
+    result = consumer.handle(event, LambdaContext())
+
+    failed_id = next(r["messageId"] for r in event["Records"] if "r-15" in r["body"])
+    assert result == {"batchItemFailures": [{"itemIdentifier": failed_id}]}
+    assert [a["request_id"] for a in responses(sqs, settings)] == ["r-14"]

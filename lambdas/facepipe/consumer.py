@@ -111,7 +111,7 @@ class RecognitionConsumer:
             try:
                 item.crops = self.recognizer.crops_of(item.message)
                 frames.append(item)
-            except InvalidMessageError as exc:
+            except Exception as exc:  # this record fails (or dead-letters) alone, not the batch
                 item.error = exc
         crops = [crop for item in frames for crop in item.crops or []]
         vectors = self.recognizer.embed(crops) if crops else np.zeros((0, self.recognizer.embedder.dimension), np.float32)

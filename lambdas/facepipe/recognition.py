@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 import numpy as np
+from botocore.exceptions import ClientError
 from PIL import Image
 
 from facepipe import aws
@@ -72,12 +73,30 @@ class RecentVectors:
             self._items = deque(item for item in self._items if item[3].get("person_id") != person_id)
 
 
-def decode_crop(face: dict, s3: Any, bucket: str) -> Image.Image:
+def _missing(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NoSuchVersion", "NoSuchBucket")
+
+
+def read_object(s3: Any, what: str, **location: str) -> bytes:
+    """An S3 object's bytes; a missing object can never appear later: InvalidMessageError."""
     try:
-        if "crop" in face:
+        return s3.get_object(**location)["Body"].read()
+    except ClientError as exc:
+        if _missing(exc):
+            raise InvalidMessageError(f"{what}: s3://{location['Bucket']}/{location['Key']} does not exist") from None
+        raise
+
+
+def decode_crop(face: dict, s3: Any, bucket: str) -> Image.Image:
+    """A face's crop, inline or claim-checked in S3 (S3 faults propagate: they are transient)."""
+    if "crop" in face:
+        try:
             data = base64.b64decode(face["crop"], validate=True)
-        else:
-            data = s3.get_object(Bucket=bucket, Key=face["crop_key"])["Body"].read()
+        except ValueError:
+            raise InvalidMessageError(f"face {face.get('index')}: crop is not base64") from None
+    else:
+        data = read_object(s3, f"face {face.get('index')} crop", Bucket=bucket, Key=face["crop_key"])
+    try:
         return Image.open(io.BytesIO(data)).convert("RGB")
     except (ValueError, OSError) as exc:
         raise InvalidMessageError(f"face {face.get('index')}: crop is not a decodable JPEG ({exc})") from None
@@ -274,7 +293,7 @@ class Recognizer:
         kwargs = {"Bucket": photo.bucket, "Key": photo.key}
         if photo.version_id and photo.version_id != "null":
             kwargs["VersionId"] = photo.version_id
-        data = self.s3.get_object(**kwargs)["Body"].read()
+        data = read_object(self.s3, request_id, **kwargs)
         try:
             frame = open_image(data, self.settings.max_image_pixels)
         except InvalidRequestError as exc:
