@@ -19,10 +19,13 @@ import os
 import sys
 from typing import Any
 
-DIMENSIONS = {"facenet-vggface2": 512, "dlib-resnet": 128}
+from facepipe.embedding import dimension_of
+from facepipe.settings import EMBEDDING_MODELS, Settings
+
+DIMENSIONS = {model: dimension_of(model) for model in EMBEDDING_MODELS}
 METRIC = "cosine"
-DEFAULT_INDEX_NAME = "facepipe"
-DEFAULT_SSM_PARAMETER = "/pinecone/facepipe"
+DEFAULT_INDEX_NAME = Settings().pinecone_index_name
+DEFAULT_SSM_PARAMETER = Settings().pinecone_ssm_parameter_name
 #: what terraform puts in the parameter before the real key is set
 PLACEHOLDER = "set-by-scripts/set-pinecone-key.sh"
 
