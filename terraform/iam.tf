@@ -40,6 +40,12 @@ data "aws_iam_policy_document" "detection" {
   }
 
   statement {
+    sid       = "IdempotencyRecords" # Powertools idempotency: one accepted frame per request_id
+    actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.this.arn]
+  }
+
+  statement {
     sid       = "UseStackKey" # its environment and the crops it writes are encrypted with it
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [aws_kms_key.this.arn]

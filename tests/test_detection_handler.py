@@ -188,3 +188,26 @@ def test_handler_group_photo_faces_ordered_left_to_right(invoke, queued, url_eve
     centres = [(f["box"][0] + f["box"][2]) / 2 for f in faces]
     assert centres == sorted(centres)
     assert len(set(centres)) == 3
+
+
+def test_handler_retried_post_is_accepted_once(invoke, queued, url_event, grace_hopper_bytes) -> None:
+    # GIVEN a frame with a face, POSTed twice with the same request_id (a client retry)
+    event = url_event(frame_body(grace_hopper_bytes))
+    first, second = invoke(event), invoke(event)
+    # THEN both replies are the same 200, and only one message was queued
+    assert first["statusCode"] == second["statusCode"] == 200
+    assert json_reply(first) == json_reply(second)
+    requests, responses = queued()
+    assert len(requests) == 1 and responses == []
+
+
+def test_handler_request_id_reused_for_another_image_is_409(invoke, queued, url_event, grace_hopper_bytes) -> None:
+    # GIVEN a request_id already used for one frame
+    assert invoke(url_event(frame_body(grace_hopper_bytes)))["statusCode"] == 200
+    queued()
+    # WHEN the same request_id comes with another image
+    other = url_event(frame_body(encode(Image.new("RGB", (64, 48), (10, 200, 10)))))
+    reply = invoke(other)
+    # THEN it is refused with 409 and nothing more is queued
+    assert (reply["statusCode"], json_reply(reply)["error"]) == (409, "request_id_reused")
+    assert queued() == ([], [])

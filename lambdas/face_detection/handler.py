@@ -6,6 +6,10 @@ import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
 
 from facepipe.exceptions import InvalidRequestError
 from facepipe.frames import parse_frame_request
@@ -31,7 +35,13 @@ def handler(event: dict, context: Any) -> dict:
         return _reply(exc.status, body)
     logger.append_keys(request_id=request.request_id)
     try:
-        return _reply(200, runtime.frames.process(request))
+        return _reply(200, runtime.accept(request, context))
+    except IdempotencyValidationError:
+        return _reply(409, {"error": "request_id_reused", "message": "this request_id was already used for another image",
+                            "request_id": request.request_id})
+    except IdempotencyAlreadyInProgressError:
+        return _reply(409, {"error": "in_progress", "message": "this request_id is being processed; retry later",
+                            "request_id": request.request_id})
     except Exception:
         logger.exception("internal error")
         return _reply(500, {"error": "internal_error", "message": "internal error; see the function logs", "request_id": request.request_id})

@@ -8,11 +8,14 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import hashlib
 import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from PIL import Image
 
 from facepipe import aws
@@ -36,6 +39,7 @@ class FrameRequest:
     image: Image.Image
     image_bytes: int
     captured_at: str | None = None
+    content_sha256: str = ""
 
 
 def request_id_of(body: Any) -> str | None:
@@ -109,7 +113,8 @@ def _frame_request(body: dict, settings: Settings) -> FrameRequest:
             raise InvalidRequestError("invalid_field", "'captured_at' must be an ISO-8601 timestamp") from None
     image_bytes = decode_base64(body["content"])
     image = open_image(image_bytes, settings.max_image_pixels)
-    return FrameRequest(request_id, filename, source, image, len(image_bytes), captured_at)
+    digest = hashlib.sha256(image_bytes).hexdigest()
+    return FrameRequest(request_id, filename, source, image, len(image_bytes), captured_at, digest)
 
 
 def face_crops(frame: Image.Image, faces: list[DetectedFace], cropper: Cropper) -> list[Image.Image]:
@@ -187,3 +192,33 @@ class FrameProcessor:
         message = self.claim_check(self.build_message(request, faces))
         self.sqs.send_message(QueueUrl=self.settings.request_queue_url, MessageBody=encode(message))
         return {"request_id": request.request_id, "faces": len(faces), "status": "queued"}
+
+
+class FrameAcceptor:
+    """``frames.process`` at most once per request_id when a persistence layer is given: a
+    client's retry gets the same reply and queues nothing; the same request_id with another
+    image raises IdempotencyValidationError."""
+
+    def __init__(self, frames: FrameProcessor, persistence: BasePersistenceLayer | None) -> None:
+        self.frames = frames
+        self.config = IdempotencyConfig(
+            event_key_jmespath="request_id",
+            payload_validation_jmespath="content_sha256",
+            raise_on_no_idempotency_key=True,
+            expires_after_seconds=3600,
+        )
+        self._once = None
+        if persistence is not None:
+            self._once = idempotent_function(data_keyword_argument="work", persistence_store=persistence, config=self.config)(
+                self._process
+            )
+
+    def _process(self, work: dict, request: FrameRequest) -> dict:
+        return self.frames.process(request)
+
+    def __call__(self, request: FrameRequest, context: Any = None) -> dict:
+        if self._once is None:
+            return self.frames.process(request)
+        if context is not None:
+            self.config.register_lambda_context(context)
+        return self._once(work={"request_id": request.request_id, "content_sha256": request.content_sha256}, request=request)

@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from facepipe.consumer import RecognitionConsumer
 from facepipe.detection import FaceDetector
 from facepipe.embedding import dimension_of, load_cropper, load_embedder
-from facepipe.frames import FrameProcessor
+from facepipe.frames import FrameAcceptor, FrameProcessor
 from facepipe.index import make_index
 from facepipe.people import PeopleStore
 from facepipe.recognition import Recognizer
@@ -43,6 +43,7 @@ def _threads() -> None:
 class DetectionRuntime:
     settings: Settings
     frames: FrameProcessor
+    accept: FrameAcceptor  # frames.process, once per request_id when a table is set
     init_seconds: float
 
 
@@ -61,9 +62,10 @@ def detection_runtime() -> DetectionRuntime:
     _threads()
     detector = FaceDetector(settings.min_face_size, settings.min_face_score, settings.detection_max_side)
     frames = FrameProcessor(settings, detector, load_cropper(settings.embedding_model))
+    accept = FrameAcceptor(frames, idempotency_store(settings) if settings.ddb_table_name else None)
     seconds = time.perf_counter() - started
     logger.info("detection initialised", init_seconds=round(seconds, 3), embedding_model=settings.embedding_model)
-    return DetectionRuntime(settings, frames, seconds)
+    return DetectionRuntime(settings, frames, accept, seconds)
 
 
 @functools.cache

@@ -30,6 +30,10 @@ EXPECTED_ACTIONS = {
     "detection": {
         "sqs:SendMessage",  # request queue (frames), response queue (frames without faces)
         "s3:PutObject",  # crops/ claim checks
+        "dynamodb:DeleteItem",  # idempotency: one accepted frame per request_id
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
         "kms:Decrypt",  # its environment
         "kms:GenerateDataKey",  # SSE-KMS crops
         "logs:CreateLogStream",
