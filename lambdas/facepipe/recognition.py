@@ -26,6 +26,7 @@ from facepipe import aws
 from facepipe.detection import FaceDetector
 from facepipe.embedding import Embedder
 from facepipe.exceptions import InvalidMessageError, InvalidRequestError
+from facepipe.frames import face_crops
 from facepipe.images import encode_jpeg, open_image
 from facepipe.index import Match, Vector, VectorIndex
 from facepipe.messages import FaceResult, RequestMessage, ResponseMessage, encode, response_message
@@ -299,7 +300,7 @@ class Recognizer:
         except InvalidRequestError as exc:
             raise InvalidMessageError(f"{request_id}: {exc.message}") from None
         faces = self.detector.detect(frame)
-        crops = [self.embedder.crop(frame, face) for face in faces]
+        crops = face_crops(frame, faces, self.embedder)
         vectors = self.embed(crops)
         results = [
             self.resolve(FaceToResolve(request_id, i, [round(v, 1) for v in face.box], vector, crop, f"s3://{photo.bucket}"))
