@@ -62,7 +62,7 @@ def grace_hopper(grace_hopper_bytes) -> Image.Image:
 def detector():
     from facepipe.detection import FaceDetector
 
-    return FaceDetector(min_face_size=40, min_score=0.95, max_side=1024)
+    return FaceDetector()  # the defaults the functions run with
 
 
 @pytest.fixture(scope="session")

@@ -114,7 +114,7 @@ def test_recognition_enrolled_person_is_named(pipeline, sqs, settings, grace_hop
     (answer,) = responses(sqs, settings)
     assert answer["result"] == "grace_hopper"
     assert answer["faces"][0]["new_person"] is False
-    assert answer["faces"][0]["similarity"] >= settings.similarity_threshold
+    assert answer["faces"][0]["similarity"] >= recognizer.calibration.good
     assert len(recognizer.people.list_people()) == 1
 
 

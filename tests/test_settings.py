@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from facepipe.exceptions import ConfigurationError
-from facepipe.settings import DEFAULT_THRESHOLDS, DETECTION, RECOGNITION, SETTINGS, Settings, settings_for
+from facepipe.matching import CALIBRATIONS, calibration_for
+from facepipe.settings import DETECTION, RECOGNITION, SETTINGS, Settings, settings_for
 
 
 def test_settings_defaults_from_empty_environment():
@@ -13,7 +14,8 @@ def test_settings_defaults_from_empty_environment():
     assert settings.embedding_model == "facenet-vggface2"
     assert settings.vector_backend == "pinecone"
     assert settings.pinecone_ssm_parameter_name == "/pinecone/facepipe"
-    assert settings.similarity_threshold == DEFAULT_THRESHOLDS["facenet-vggface2"]
+    assert settings.good_threshold is None  # the model's calibration applies
+    assert settings.min_face_size == 16 and settings.detection_pixel_budget == 2_000_000
     assert settings.namespace == "faces-facenet-vggface2"
 
 
@@ -46,15 +48,25 @@ def test_settings_bad_values_fail_at_start_up(environ, message):
 
 def test_settings_explicit_threshold_wins():
     settings = Settings.from_env({"FACE_SIMILARITY_THRESHOLD": "0.7", "FACE_RECOGNITION_TOLERANCE": "0.6"})
-    assert settings.similarity_threshold == 0.7
+    assert settings.good_threshold == 0.7
 
 
 def test_settings_seed_tolerance_maps_to_similarity_per_model():
     dlib = Settings.from_env({"EMBEDDING_MODEL": "dlib-resnet", "FACE_RECOGNITION_TOLERANCE": "0.6"})
     facenet = Settings.from_env({"EMBEDDING_MODEL": "facenet-vggface2", "FACE_RECOGNITION_TOLERANCE": "0.6"})
-    assert facenet.similarity_threshold == pytest.approx(1 - 0.6**2 / 2)  # unit vectors: d <-> 1 - d^2/2
-    assert dlib.similarity_threshold == pytest.approx(1 - (0.6 / 1.41) ** 2 / 2)  # dlib descriptors have norm ~1.41
-    assert 0.90 < dlib.similarity_threshold < 0.92
+    assert facenet.good_threshold == pytest.approx(1 - 0.6**2 / 2)  # unit vectors: d <-> 1 - d^2/2
+    assert dlib.good_threshold == pytest.approx(1 - (0.6 / 1.41) ** 2 / 2)  # dlib descriptors have norm ~1.41
+    assert 0.90 < dlib.good_threshold < 0.92
+
+
+def test_settings_threshold_moves_every_band_by_the_calibrated_steps():
+    calibrated = CALIBRATIONS["dlib-resnet"]
+    moved = calibration_for("dlib-resnet", calibrated.good + 0.02, margin=0.1)
+    assert moved.good == pytest.approx(calibrated.good + 0.02)
+    assert moved.fair - moved.good == pytest.approx(calibrated.fair - calibrated.good)
+    assert moved.poor - moved.good == pytest.approx(calibrated.poor - calibrated.good)
+    assert moved.margin == 0.1
+    assert calibration_for("dlib-resnet") == calibrated
 
 
 def test_settings_require_names_what_is_missing():

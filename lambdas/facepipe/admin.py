@@ -17,6 +17,7 @@ from facepipe.exceptions import FacepipeError, InvalidRequestError
 from facepipe.images import open_image
 from facepipe.index import make_index
 from facepipe.people import PeopleStore, Person, PersonNotFoundError
+from facepipe.quality import assess
 from facepipe.recognition import FaceToResolve, Recognizer
 from facepipe.settings import Settings
 
@@ -37,7 +38,7 @@ def build_recognizer(settings: Settings) -> Recognizer:
     settings.require("DDB_TABLE_NAME")
     embedder = load_embedder(settings.embedding_model, settings.facenet_weights_path)
     index = make_index(settings, dimension_of(settings.embedding_model))
-    detector = FaceDetector(settings.min_face_size, settings.min_face_score, settings.detection_max_side)
+    detector = FaceDetector(settings.min_face_size, settings.min_face_score, settings.detection_pixel_budget)
     return Recognizer(settings, embedder, index, PeopleStore(settings.ddb_table_name), detector=detector)
 
 
@@ -62,7 +63,10 @@ class Admin:
         raise EnrollError(f"{len(named)} people are named {ref!r}; use an id: {', '.join(p.person_id for p in named)}")
 
     def enroll(self, name: str, images: Sequence[tuple[str, bytes]]) -> EnrollReport:
-        """Add the largest confident face of each image to ``name`` (created if new)."""
+        """Add the largest face of each image to ``name`` (created if new).
+
+        Any face the pipeline finds is accepted, camera-sized ones too; a face below good
+        quality is enrolled with a warning (its matches need more similarity)."""
         if not name.strip():
             raise EnrollError("a name is required")
         prepared = []
@@ -75,21 +79,31 @@ class Admin:
             faces = self.recognizer.detector.detect(frame)
             face = largest_face(faces)
             if face is None:
-                raise EnrollError(f"{filename}: no face found (MIN_FACE_SCORE={self.recognizer.settings.min_face_score})")
+                settings = self.recognizer.settings
+                raise EnrollError(
+                    f"{filename}: no face found in {frame.width}x{frame.height} (faces of "
+                    f"{self.recognizer.detector.smallest_face(frame.width, frame.height):.0f} px and up, MIN_FACE_SCORE={settings.min_face_score})"
+                )
             if len(faces) > 1:
                 warnings.append(f"{filename}: {len(faces)} faces found; enrolled the largest")
-            prepared.append((filename, data, frame, face))
+            quality = assess(frame, face)
+            if quality.band != "good":
+                warnings.append(
+                    f"{filename}: {quality.band} quality ({quality.size:.0f} px, sharpness {quality.sharpness:.0f}, "
+                    f"yaw {quality.yaw:+.0f}); enrolled, but matches against it need more similarity: add a larger, sharper photo"
+                )
+            prepared.append((filename, data, frame, face, quality))
         existing = self.people.find_by_name(name)
         if len(existing) > 1:
             raise EnrollError(f"{len(existing)} people are named {name!r}; rename one first")
         person_id = existing[0].person_id if existing else uuid.uuid4().hex
-        crops = [self.recognizer.embedder.crop(frame, face) for _, _, frame, face in prepared]
+        crops = [self.recognizer.embedder.crop(frame, face) for _, _, frame, face, _ in prepared]
         vectors = self.recognizer.embed(crops)
         face_ids = []
-        for (filename, data, _, face), crop, vector in zip(prepared, crops, vectors, strict=True):
+        for (filename, data, _, face, quality), crop, vector in zip(prepared, crops, vectors, strict=True):
             request_id = f"enroll:{hashlib.sha256(data).hexdigest()[:24]}"  # same photo again = same face
             face_ids.append(
-                self.recognizer.enroll(person_id, name, FaceToResolve(request_id, 0, face.box, vector, crop, f"enroll:{filename}"))
+                self.recognizer.enroll(person_id, name, FaceToResolve(request_id, 0, face.box, vector, crop, f"enroll:{filename}", quality))
             )
         return EnrollReport(self.people.get_person(person_id), not existing, face_ids, warnings)
 

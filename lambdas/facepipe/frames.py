@@ -23,6 +23,7 @@ from facepipe.detection import DetectedFace, FaceDetector
 from facepipe.embedding import Cropper
 from facepipe.exceptions import InvalidRequestError
 from facepipe.images import decode_base64, encode_jpeg, open_image
+from facepipe.quality import assess
 from facepipe.messages import MAX_MESSAGE_BYTES, MESSAGE_VERSION, FaceEntry, RequestMessage, encode, response_message
 from facepipe.settings import Settings
 
@@ -152,6 +153,7 @@ class FrameProcessor:
                 "box": [round(v, 1) for v in face.box],
                 "score": round(face.score, 5),
                 "landmarks": [[round(x, 1), round(y, 1)] for x, y in face.landmarks],
+                "quality": assess(request.image, face).as_dict(),
                 "crop": base64.b64encode(encode_jpeg(crop)).decode("ascii"),
             }
             for i, (face, crop) in enumerate(zip(faces, crops, strict=True))

@@ -17,6 +17,7 @@ class FaceEntry(TypedDict):
     box: list[float]
     score: float
     landmarks: list[list[float]]
+    quality: NotRequired[dict[str, float | str]]  # facepipe.quality.FaceQuality.as_dict(), measured on the frame
     crop: NotRequired[str]  # base64 JPEG
     crop_key: NotRequired[str]  # S3 key of the JPEG when the message would be too large
 
@@ -36,10 +37,11 @@ class RequestMessage(TypedDict):
 class FaceResult(TypedDict):
     index: int
     box: list[float]
-    person_id: str
-    name: str
+    person_id: str | None  # None: too poor to place with confidence and matching nobody (§1.3)
+    name: str  # "" when person_id is None
     similarity: float
     new_person: bool
+    quality: NotRequired[dict[str, float | str]]
 
 
 class ResponseMessage(TypedDict):
@@ -49,10 +51,14 @@ class ResponseMessage(TypedDict):
     faces: list[FaceResult]
 
 
+UNKNOWN = "unknown"
+
+
 def result_string(faces: list[FaceResult]) -> str:
-    """Names left to right, joined by ", " (the seed client's ``result``)."""
+    """Names left to right, joined by ", " (the seed client's ``result``); a face placed with
+    nobody contributes ``unknown``."""
     ordered = sorted(faces, key=lambda f: ((f["box"][0] + f["box"][2]) / 2, f["index"]))
-    return ", ".join(f["name"] for f in ordered)
+    return ", ".join(f["name"] if f["person_id"] else UNKNOWN for f in ordered)
 
 
 def response_message(request_id: str, filename: str, faces: list[FaceResult]) -> ResponseMessage:
@@ -81,5 +87,7 @@ def parse_request_message(body: str) -> RequestMessage:
             raise InvalidMessageError(f"face {position} lacks an integer 'index' or a 'box'")
         if not isinstance(face.get("crop"), str) and not isinstance(face.get("crop_key"), str):
             raise InvalidMessageError(f"face {position} has neither 'crop' nor 'crop_key'")
+        if "quality" in face and not isinstance(face["quality"], dict):
+            raise InvalidMessageError(f"face {position}: 'quality' is not an object")
     message.setdefault("source", "default")
     return message  # type: ignore[return-value]

@@ -1,9 +1,9 @@
 """People, their faces and the tags of each frame/photo in one DynamoDB table (§5).
 
 Keys:
-  PERSON#<person_id> / PROFILE          name, face_count; GSI1 ("PEOPLE", name#id) lists people
-  PERSON#<person_id> / FACE#<face_id>   one sighting or enrolled face (model, preprocessing, crop_key)
-  MEDIA#<request_id> / FACE#<index>     the tag of one face of a frame or photo
+  PERSON#<person_id> / PROFILE          name, face_count, indexed_faces; GSI1 ("PEOPLE", name#id) lists people
+  PERSON#<person_id> / FACE#<face_id>   one sighting or enrolled face (model, preprocessing, crop_key, quality)
+  MEDIA#<request_id> / FACE#<index>     the tag of one face of a frame or photo (no person_id: unknown)
   MEDIA#<request_id> / META             filename, source, result
 Ids are derived from the work (request_id + face index), and first writes are
 conditional, so a repeated delivery writes nothing new (face_count moves only
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -74,6 +74,7 @@ class Person:
     name: str
     face_count: int = 0
     created_at: str = ""
+    indexed_faces: int = 0  # faces of this person in the vector index (enrolled + confident sightings)
 
 
 @dataclass(frozen=True)
@@ -90,17 +91,19 @@ class FaceRecord:
     indexed: bool
     crop_key: str = ""
     enrolled: bool = False
+    quality: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Tag:
     index: int
     face_id: str
-    person_id: str
+    person_id: str | None  # None: an unknown face (too poor to place, matching nobody)
     name: str
     similarity: float
     new_person: bool
     box: Sequence[float]
+    quality: Mapping[str, Any] = field(default_factory=dict)
 
 
 class PersonNotFoundError(LookupError):
@@ -136,6 +139,7 @@ class PeopleStore:
             "person_id": person_id,
             "name": name,
             "face_count": 0,
+            "indexed_faces": 0,
             "created_at": _now(),
             "created_from": created_from,
             "GSI1PK": PEOPLE_PARTITION,
@@ -218,6 +222,7 @@ class PeopleStore:
                 "indexed": face.indexed,
                 "enrolled": face.enrolled,
                 "crop_key": face.crop_key or None,
+                "quality": dict(face.quality) or None,
                 "created_at": _now(),
             }
         )
@@ -236,9 +241,9 @@ class PeopleStore:
                         "Update": {
                             "TableName": self.table_name,
                             "Key": {"PK": f"PERSON#{face.person_id}", "SK": "PROFILE"},
-                            "UpdateExpression": "ADD face_count :one",
+                            "UpdateExpression": "ADD face_count :one, indexed_faces :indexed",
                             "ConditionExpression": "attribute_exists(PK)",
-                            "ExpressionAttributeValues": {":one": 1},
+                            "ExpressionAttributeValues": {":one": 1, ":indexed": 1 if face.indexed else 0},
                         }
                     },
                 ]
@@ -295,9 +300,11 @@ class PeopleStore:
                             "face_id": tag.face_id,
                             "person_id": tag.person_id,
                             "name": tag.name,
+                            "unknown": tag.person_id is None,
                             "similarity": tag.similarity,
                             "new_person": tag.new_person,
                             "box": list(tag.box),
+                            "quality": dict(tag.quality) or None,
                         }
                     )
                 )
@@ -327,6 +334,7 @@ class PeopleStore:
                     indexed=bool(moved.get("indexed")),
                     crop_key=moved.get("crop_key", ""),
                     enrolled=bool(moved.get("enrolled")),
+                    quality=moved.get("quality") or {},
                 )
             )
             self._retag(moved["request_id"], moved["face_index"], target_id)
@@ -361,4 +369,6 @@ class PeopleStore:
     @staticmethod
     def _person(item: dict) -> Person:
         item = _py(item)
-        return Person(item["person_id"], item["name"], int(item.get("face_count", 0)), item.get("created_at", ""))
+        return Person(
+            item["person_id"], item["name"], int(item.get("face_count", 0)), item.get("created_at", ""), int(item.get("indexed_faces", 0))
+        )

@@ -1,9 +1,9 @@
 """Recognition side: face crops -> embeddings -> match or new person -> tags -> response.
 
 ``Recognizer`` holds the pieces (embedder, index, people store, queues) and offers
-the steps separately: ``embed_frame`` (crops of a request message),
-``resolve`` (one face: match or create a person), ``finish`` (tags + response).
-``process_frame`` and ``process_photo`` chain them for one record.
+the steps separately: ``crops_of`` (crops of a request message), ``embed``,
+``resolve`` (one face: match, new person or unknown, facepipe.matching), ``finish``
+(tags + response). ``process_frame`` and ``process_photo`` chain them for one record.
 """
 
 from __future__ import annotations
@@ -29,11 +29,13 @@ from facepipe.exceptions import InvalidMessageError, InvalidRequestError
 from facepipe.frames import face_crops
 from facepipe.images import encode_jpeg, open_image
 from facepipe.index import Match, Vector, VectorIndex
-from facepipe.messages import FaceResult, RequestMessage, ResponseMessage, encode, response_message
+from facepipe.matching import TOP_K, Candidate, Decision, adds_to_person, calibration_for, decide
+from facepipe.messages import FaceEntry, FaceResult, RequestMessage, ResponseMessage, encode, response_message
 from facepipe.people import FaceRecord, PeopleStore, Tag, face_id_for, generated_name, person_id_for
+from facepipe.quality import FaceQuality, assess, band_of, pose
+from facepipe.quality import sharpness as sharpness_of
 from facepipe.settings import Settings
 
-TOP_K = 5
 #: Pinecone upserts become queryable after a delay; vectors we wrote stay visible here this long
 RECENT_SECONDS = 120.0
 
@@ -46,6 +48,22 @@ class FaceToResolve:
     vector: np.ndarray
     crop: Image.Image
     source: str
+    quality: FaceQuality
+
+
+def quality_of_entry(face: FaceEntry, crop: Image.Image) -> FaceQuality:
+    """The quality detection measured; for a message without it, an estimate from the entry and
+    the crop (sharpness of an aligned crop reads lower than on the frame: it errs to the strict side)."""
+    if isinstance(face.get("quality"), dict):
+        return FaceQuality.from_dict(face["quality"])
+    x1, y1, x2, y2 = (float(v) for v in face["box"])
+    size = max(0.0, min(x2 - x1, y2 - y1))
+    sharp, brightness = sharpness_of(crop, (0, 0, crop.width, crop.height))
+    try:
+        yaw, pitch, roll = pose(tuple((float(x), float(y)) for x, y in face["landmarks"]))
+    except (KeyError, TypeError, ValueError):
+        yaw = pitch = roll = 0.0
+    return FaceQuality(size, float(face.get("score", 0.0)), sharp, yaw, pitch, roll, brightness, band_of(size, sharp, yaw, pitch))
 
 
 class RecentVectors:
@@ -159,7 +177,7 @@ class Recognizer:
         self.embedder = embedder
         self.index = index
         self.people = people
-        self.threshold = settings.similarity_threshold
+        self.calibration = calibration_for(embedder.model, settings.good_threshold, settings.face_match_margin)
         self.namespace = settings.namespace
         self.recent = recent or RecentVectors()
         self._sqs = sqs
@@ -179,7 +197,7 @@ class Recognizer:
     def detector(self) -> FaceDetector:
         if self._detector is None:
             s = self.settings
-            self._detector = FaceDetector(s.min_face_size, s.min_face_score, s.detection_max_side)
+            self._detector = FaceDetector(s.min_face_size, s.min_face_score, s.detection_pixel_budget)
         return self._detector
 
     # --- steps ----------------------------------------------------------------------------
@@ -198,32 +216,44 @@ class Recognizer:
     def embed(self, crops: Sequence[Image.Image]) -> np.ndarray:
         return self.embedder.embed(crops)
 
-    def candidates(self, vector: np.ndarray) -> list[Match]:
+    def candidates(self, vector: np.ndarray) -> list[Candidate]:
+        """Indexed faces near ``vector`` (the index, plus what this container upserted lately)."""
         found = {m.id: m for m in self.index.query(vector, TOP_K, self.namespace)}
         for match in self.recent.matches(vector):
             found.setdefault(match.id, match)
-        return sorted(found.values(), key=lambda m: m.score, reverse=True)
+        candidates = (Candidate.from_metadata(m.id, m.score, m.metadata) for m in found.values())
+        return [c for c in candidates if c is not None]
+
+    def decide(self, face: FaceToResolve) -> Decision:
+        return decide(self.candidates(face.vector), face.quality, self.calibration)
 
     def resolve(self, face: FaceToResolve) -> FaceResult:
-        """Match ``face`` to a known person or create a new one; record the face. Repeat-safe."""
+        """Match ``face`` to a known person, create a new one, or leave it unknown; record it. Repeat-safe."""
         face_id = face_id_for(face.request_id, face.index)
+        person_id: str | None = None
+        indexed = False
         with self._new_person_lock:  # one container decides about one stranger at a time
-            best = next(iter(self.candidates(face.vector)), None)
-            if best is not None and best.score >= self.threshold and best.metadata.get("person_id"):
-                person_id, new_person, indexed = str(best.metadata["person_id"]), False, False
-            else:
-                person_id, new_person, indexed = person_id_for(face_id), True, True
+            decision = self.decide(face)
+            if decision.kind == "match":
+                person_id = decision.person_id
+                faces = self.people.get_person(person_id).indexed_faces if person_id else 0
+                indexed = adds_to_person(decision, face.quality, self.calibration, faces)
+            elif decision.kind == "new":
+                person_id, indexed = person_id_for(face_id), True
                 self.people.create_person(person_id, generated_name(person_id), face.request_id)
+            if person_id and indexed:
                 self._index_face(face, face_id, person_id)
-        similarity = float(best.score) if best is not None else 0.0
-        self._record_face(face, face_id, person_id, round(similarity, 4), indexed=indexed)
+        similarity = round(decision.similarity, 4)
+        if person_id:
+            self._record_face(face, face_id, person_id, similarity, indexed=indexed)
         return {
             "index": face.index,
             "box": [float(v) for v in face.box],
             "person_id": person_id,
             "name": "",
-            "similarity": round(similarity, 4),
-            "new_person": new_person,
+            "similarity": similarity,
+            "new_person": decision.kind == "new",
+            "quality": face.quality.as_dict(),
         }
 
     def _index_face(self, face: FaceToResolve, face_id: str, person_id: str, enrolled: bool = False) -> None:
@@ -234,6 +264,8 @@ class Recognizer:
             "model": self.embedder.model,
             "preprocessing": self.embedder.preprocessing,
             "enrolled": enrolled,
+            "band": face.quality.band,
+            "size": round(face.quality.size, 1),
         }
         if self.settings.s3_bucket_name:  # keep the crop so the face can be re-embedded later (§9)
             self.s3.put_object(
@@ -259,17 +291,21 @@ class Recognizer:
                 indexed=indexed,
                 crop_key=f"faces/{face_id}.jpg" if indexed and self.settings.s3_bucket_name else "",
                 enrolled=enrolled,
+                quality=face.quality.as_dict(),
             )
         )
 
     def finish(self, request_id: str, filename: str, source: str, results: list[FaceResult]) -> ResponseMessage:
         """Fill in names, write the tags, build the response (§1.3)."""
-        names = {pid: p.name for pid, p in self.people.get_people(r["person_id"] for r in results).items()}
+        placed = [r["person_id"] for r in results if r["person_id"]]
+        names = {pid: p.name for pid, p in self.people.get_people(placed).items()}
         for result in results:
-            result["name"] = names.get(result["person_id"]) or generated_name(result["person_id"])
+            person_id = result["person_id"]
+            result["name"] = (names.get(person_id) or generated_name(person_id)) if person_id else ""
         response = response_message(request_id, filename, results)
         tags = [
-            Tag(r["index"], face_id_for(request_id, r["index"]), r["person_id"], r["name"], r["similarity"], r["new_person"], r["box"])
+            Tag(r["index"], face_id_for(request_id, r["index"]), r["person_id"], r["name"], r["similarity"], r["new_person"], r["box"],
+                r.get("quality", {}))
             for r in results
         ]
         self.people.tag_media(request_id, filename, source, response["result"], tags)
@@ -279,7 +315,9 @@ class Recognizer:
     def process_frame(self, message: RequestMessage, vectors: np.ndarray, crops: Sequence[Image.Image]) -> ResponseMessage:
         """One request message whose crops are already embedded; sends the response."""
         results = [
-            self.resolve(FaceToResolve(message["request_id"], face["index"], face["box"], vector, crop, message["source"]))
+            self.resolve(
+                FaceToResolve(message["request_id"], face["index"], face["box"], vector, crop, message["source"], quality_of_entry(face, crop))
+            )
             for face, vector, crop in zip(message["faces"], vectors, crops, strict=True)
         ]
         response = self.finish(message["request_id"], message["filename"], message["source"], results)
@@ -303,7 +341,9 @@ class Recognizer:
         crops = face_crops(frame, faces, self.embedder)
         vectors = self.embed(crops)
         results = [
-            self.resolve(FaceToResolve(request_id, i, [round(v, 1) for v in face.box], vector, crop, f"s3://{photo.bucket}"))
+            self.resolve(
+                FaceToResolve(request_id, i, [round(v, 1) for v in face.box], vector, crop, f"s3://{photo.bucket}", assess(frame, face))
+            )
             for i, (face, vector, crop) in enumerate(zip(faces, vectors, crops, strict=True))
         ]
         response = self.finish(request_id, photo.key.rsplit("/", 1)[-1], f"s3://{photo.bucket}", results)

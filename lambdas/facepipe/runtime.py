@@ -60,7 +60,7 @@ def detection_runtime() -> DetectionRuntime:
     started = time.perf_counter()
     settings = Settings.from_env()
     _threads()
-    detector = FaceDetector(settings.min_face_size, settings.min_face_score, settings.detection_max_side)
+    detector = FaceDetector(settings.min_face_size, settings.min_face_score, settings.detection_pixel_budget)
     frames = FrameProcessor(settings, detector, load_cropper(settings.embedding_model))
     accept = FrameAcceptor(frames, idempotency_store(settings) if settings.ddb_table_name else None)
     seconds = time.perf_counter() - started

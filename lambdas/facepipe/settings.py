@@ -22,13 +22,6 @@ BOTH = (DETECTION, RECOGNITION)
 EMBEDDING_MODELS = ("facenet-vggface2", "dlib-resnet")
 VECTOR_BACKENDS = ("pinecone", "local")
 
-# Similarity needed to call two faces one person when FACE_SIMILARITY_THRESHOLD is unset.
-# dlib-resnet, measured on ../shared/fixtures with `facepipe eval`: same person >= 0.935,
-# different people <= 0.896 -> 0.92 (on the strict side: users forgive a split more
-# than a merge). facenet-vggface2: distance 1.0 on unit vectors -> 0.5, stricter than
-# the ~1.1 commonly used for LFW verification; not calibrated here (no weights offline).
-DEFAULT_THRESHOLDS = {"dlib-resnet": 0.92, "facenet-vggface2": 0.5}
-
 # Typical L2 norm of a raw descriptor: dlib's are not unit vectors (measured 1.32-1.58,
 # mean 1.41 on the fixtures), so seed 000's Euclidean tolerance d maps to the cosine
 # similarity 1 - (d / norm)**2 / 2 (0.6 -> 0.91 for dlib; 1 - d**2/2 for unit vectors).
@@ -57,11 +50,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PINECONE_SSM_PARAMETER_NAME", "/pinecone/facepipe", "SSM SecureString holding the Pinecone API key.", (RECOGNITION,)),
     Setting("EMBEDDING_MODEL", "facenet-vggface2", "`facenet-vggface2` (512-d) or `dlib-resnet` (128-d).", BOTH),
     Setting("FACENET_WEIGHTS_PATH", "", "VGGFace2 weights file (`make weights`); empty means the default cache path.", (RECOGNITION,)),
-    Setting("FACE_SIMILARITY_THRESHOLD", "", "Cosine similarity to call two faces one person; empty means the model's calibrated default.", (RECOGNITION,)),
+    Setting("FACE_SIMILARITY_THRESHOLD", "", "Cosine similarity two good-quality faces need to be one person; fair and poor faces need the model's calibrated steps more. Empty means the model's calibrated default (dlib 0.93, facenet 0.70).", (RECOGNITION,)),
     Setting("FACE_RECOGNITION_TOLERANCE", "", "Seed 000's dlib Euclidean distance; mapped to a similarity (see DESCRIPTOR_NORMS) when no threshold is set.", (RECOGNITION,)),
-    Setting("MIN_FACE_SCORE", "0.95", "MTCNN probability below which a detection is dropped.", BOTH),
-    Setting("MIN_FACE_SIZE", "40", "Smallest face side in pixels (on the capped frame) MTCNN looks for.", BOTH),
-    Setting("DETECTION_MAX_SIDE", "1024", "Frames are detected on a copy whose long side is capped to this.", BOTH),
+    Setting("FACE_MATCH_MARGIN", "", "How much the best person must beat the second-best by; empty means the model's calibrated default (dlib 0.06, facenet 0.10).", (RECOGNITION,)),
+    Setting("MIN_FACE_SCORE", "0.90", "MTCNN probability a face needs; faces under 128 px need at least 0.95, under 64 px 0.97.", BOTH),
+    Setting("MIN_FACE_SIZE", "16", "Smallest face (pixels of the original frame) searched for.", BOTH),
+    Setting("DETECTION_PIXEL_BUDGET", "2000000", "Frames up to this many pixels are searched down to MIN_FACE_SIZE; above, the smallest face grows with sqrt(pixels / budget).", BOTH),
     Setting("MAX_BODY_BYTES", "6291456", "Largest function URL body accepted (413 above).", (DETECTION,)),
     Setting("MAX_IMAGE_PIXELS", "40000000", "Largest image (width x height) decoded (413 above).", BOTH),
     Setting("PHOTO_PREFIX", "photos/", "Key prefix of photo uploads that are recognised.", (RECOGNITION,)),
@@ -113,9 +107,10 @@ class Settings:
     facenet_weights_path: str = ""
     face_similarity_threshold: float | None = None
     face_recognition_tolerance: float | None = None
-    min_face_score: float = 0.95
-    min_face_size: int = 40
-    detection_max_side: int = 1024
+    face_match_margin: float | None = None
+    min_face_score: float = 0.90
+    min_face_size: int = 16
+    detection_pixel_budget: int = 2_000_000
     max_body_bytes: int = 6 * 1024 * 1024
     max_image_pixels: int = 40_000_000
     photo_prefix: str = "photos/"
@@ -135,16 +130,19 @@ class Settings:
             raise ConfigurationError("FACE_SIMILARITY_THRESHOLD must be a cosine similarity in [-1, 1]")
         if self.face_recognition_tolerance is not None and not (0.0 < self.face_recognition_tolerance <= 2.0):
             raise ConfigurationError("FACE_RECOGNITION_TOLERANCE must be a distance in (0, 2]")
+        if self.face_match_margin is not None and not (0.0 <= self.face_match_margin <= 1.0):
+            raise ConfigurationError("FACE_MATCH_MARGIN must be a similarity difference in [0, 1]")
 
     @property
-    def similarity_threshold(self) -> float:
-        """Threshold in cosine similarity: explicit, else mapped tolerance, else model default."""
+    def good_threshold(self) -> float | None:
+        """An explicit similarity for good faces: FACE_SIMILARITY_THRESHOLD, else the mapped
+        FACE_RECOGNITION_TOLERANCE, else None (the model's calibration, facepipe.matching)."""
         if self.face_similarity_threshold is not None:
             return self.face_similarity_threshold
         if self.face_recognition_tolerance is not None:
             unit_distance = self.face_recognition_tolerance / DESCRIPTOR_NORMS[self.embedding_model]
             return 1.0 - unit_distance**2 / 2.0
-        return DEFAULT_THRESHOLDS[self.embedding_model]
+        return None
 
     @property
     def namespace(self) -> str:
@@ -177,9 +175,10 @@ class Settings:
             "facenet_weights_path": raw("FACENET_WEIGHTS_PATH"),
             "face_similarity_threshold": optional_float("FACE_SIMILARITY_THRESHOLD", -1.0, 1.0),
             "face_recognition_tolerance": optional_float("FACE_RECOGNITION_TOLERANCE", 0.0, 2.0),
+            "face_match_margin": optional_float("FACE_MATCH_MARGIN", 0.0, 1.0),
             "min_face_score": _parse_number("MIN_FACE_SCORE", raw("MIN_FACE_SCORE"), float, 0.0, 1.0),
             "min_face_size": _parse_number("MIN_FACE_SIZE", raw("MIN_FACE_SIZE"), int, 12, 4096),
-            "detection_max_side": _parse_number("DETECTION_MAX_SIDE", raw("DETECTION_MAX_SIDE"), int, 160, 8192),
+            "detection_pixel_budget": _parse_number("DETECTION_PIXEL_BUDGET", raw("DETECTION_PIXEL_BUDGET"), int, 100_000, 100_000_000),
             "max_body_bytes": _parse_number("MAX_BODY_BYTES", raw("MAX_BODY_BYTES"), int, 1024, 64 * 2**20),
             "max_image_pixels": _parse_number("MAX_IMAGE_PIXELS", raw("MAX_IMAGE_PIXELS"), int, 10_000, 2**31),
             "photo_prefix": raw("PHOTO_PREFIX"),

@@ -1,0 +1,155 @@
+"""Quality-aware matching: which person a face is, a new person, or ``unknown`` (§1.3).
+
+A person is several indexed faces; a person's score is the similarity of their closest face
+(best-of: measured better than the mean of the two closest, 696 vs 653 correct at 0 wrong
+names on the calibration sweep). A face is that person only when
+
+* the score reaches the threshold of the pair's quality band (the worse of the probe's and
+  the matched face's band: smaller, blurrier, more turned faces need more similarity), and
+* it beats the second-best *person* by ``margin`` (look-alikes are left unnamed).
+
+A face that matches nobody becomes a new person only when its own quality is ``good``
+(it can be recognised again); anything else is ``unknown`` and creates nobody. A wrong
+name is the worst answer; ``unknown`` or a new person is always preferred to it.
+
+Thresholds per model (cosine similarity of unit vectors), from ``facepipe calibrate``
+(docs/calibration.md): dlib-resnet on 25 identities (shared fixtures + 18 held-out
+identities), each face at full size and at 16-96 px, blurred and JPEG-damaged, in open-set
+splits (half the identities never enrolled). Impostor similarity reached 0.938 on good
+faces (Angelina Jolie vs Kate Siegel, DiCaprio vs Damon), 0.946/0.958 on fair/poor ones;
+with the values below the sweep gave 0 wrong names, and 1 when every threshold is 0.01
+lower. facenet-vggface2 could not be calibrated here (its weights cannot be downloaded on
+this machine): its values start from deepface's published tuning of the same
+20180402-114759 weights (cosine distance 0.30) with the same band steps; calibrate them
+on your data with ``facepipe calibrate --model facenet-vggface2``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from facepipe.quality import Band, FaceQuality, worse
+
+#: a person keeps at most this many indexed faces (enrolled + confident sightings)
+MAX_FACES_PER_PERSON = 16
+#: candidates asked of the index: enough to see past one person's faces to the second person
+TOP_K = 2 * MAX_FACES_PER_PERSON + 8
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Similarity a match needs per quality band, the margin over the second person, and the
+    similarity above which a new sighting adds nothing to a person (a near-duplicate)."""
+
+    good: float
+    fair: float
+    poor: float
+    margin: float
+    near_duplicate: float
+
+    def threshold(self, band: Band) -> float:
+        return {"good": self.good, "fair": self.fair, "poor": self.poor}[band]
+
+    def shifted_to(self, good: float | None, margin: float | None = None) -> Calibration:
+        """The same band steps from another ``good`` threshold (FACE_SIMILARITY_THRESHOLD)."""
+        step = 0.0 if good is None else good - self.good
+        return dataclasses.replace(
+            self,
+            good=self.good + step,
+            fair=min(1.0, self.fair + step),
+            poor=min(1.0, self.poor + step),
+            margin=self.margin if margin is None else margin,
+        )
+
+
+CALIBRATIONS: Mapping[str, Calibration] = {
+    "dlib-resnet": Calibration(good=0.93, fair=0.945, poor=0.955, margin=0.06, near_duplicate=0.985),
+    "facenet-vggface2": Calibration(good=0.70, fair=0.75, poor=0.80, margin=0.10, near_duplicate=0.95),
+}
+
+
+def calibration_for(model: str, good: float | None = None, margin: float | None = None) -> Calibration:
+    """The model's calibration, moved to an explicit good-face threshold and margin when set."""
+    return CALIBRATIONS[model].shifted_to(good, margin)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One indexed face the index returned: its person, similarity and quality band."""
+
+    face_id: str
+    person_id: str
+    similarity: float
+    band: Band = "good"
+
+    @classmethod
+    def from_metadata(cls, face_id: str, similarity: float, metadata: Mapping[str, Any]) -> Candidate | None:
+        person_id = metadata.get("person_id")
+        if not person_id:
+            return None
+        band = metadata.get("band")
+        return cls(face_id, str(person_id), float(similarity), band if band in ("good", "fair", "poor") else "good")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a face is: ``match`` (``person_id``), ``new`` (create a person) or ``unknown``."""
+
+    kind: Literal["match", "new", "unknown"]
+    person_id: str | None
+    similarity: float  # the best person's score (0.0 when the index knows nobody)
+    second: float | None  # the second-best person's score
+    threshold: float  # what the best person needed
+    band: Band  # the pair's band the threshold came from
+    reason: str
+
+    @property
+    def margin(self) -> float | None:
+        return None if self.second is None else self.similarity - self.second
+
+
+def rank_people(candidates: Iterable[Candidate], probe: Band) -> list[tuple[Candidate, Band]]:
+    """Each person's closest face with the pair's band, best first."""
+    best: dict[str, Candidate] = {}
+    for candidate in candidates:
+        if candidate.person_id not in best or candidate.similarity > best[candidate.person_id].similarity:
+            best[candidate.person_id] = candidate
+    ranked = sorted(best.values(), key=lambda c: c.similarity, reverse=True)
+    return [(c, worse(probe, c.band)) for c in ranked]
+
+
+def decide(candidates: Iterable[Candidate], probe: FaceQuality, calibration: Calibration) -> Decision:
+    """Match, new person or unknown for a face of quality ``probe`` (see the module docstring)."""
+    people = rank_people(candidates, probe.band)
+    if not people:
+        if probe.band == "good":
+            return Decision("new", None, 0.0, None, calibration.good, probe.band, "nobody indexed yet")
+        return Decision("unknown", None, 0.0, None, calibration.good, probe.band, f"{probe.band} quality: too poor to start a person")
+    (best, band), second = people[0], (people[1][0].similarity if len(people) > 1 else None)
+    threshold = calibration.threshold(band)
+    margin = None if second is None else best.similarity - second
+    if best.similarity >= threshold:
+        if margin is None or margin >= calibration.margin:
+            return Decision("match", best.person_id, best.similarity, second, threshold, band, "match")
+        return Decision("unknown", None, best.similarity, second, threshold, band, f"ambiguous: margin {margin:.3f} < {calibration.margin}")
+    if best.similarity >= calibration.good:
+        # similar enough to someone to be them, not enough for this quality: neither name nor new person
+        return Decision("unknown", None, best.similarity, second, threshold, band, f"{band} pair needs {threshold}")
+    if probe.band == "good":
+        return Decision("new", None, best.similarity, second, threshold, band, "matches nobody")
+    return Decision("unknown", None, best.similarity, second, threshold, band, f"{probe.band} quality: too poor to start a person")
+
+
+def adds_to_person(decision: Decision, probe: FaceQuality, calibration: Calibration, person_faces: int) -> bool:
+    """Whether a matched sighting joins its person's indexed faces: a good face, a good pair,
+    not a near-duplicate of one of the person's faces, and room left under the cap."""
+    return (
+        decision.kind == "match"
+        and probe.band == "good"
+        and decision.band == "good"
+        and decision.similarity < calibration.near_duplicate
+        and person_faces < MAX_FACES_PER_PERSON
+    )
