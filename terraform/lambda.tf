@@ -61,7 +61,7 @@ resource "aws_lambda_function" "detection" {
       EMBEDDING_MODEL    = var.embedding_model
       MIN_FACE_SCORE     = tostring(var.min_face_score)
       MIN_FACE_SIZE      = tostring(var.min_face_size)
-      DETECTION_MAX_SIDE = tostring(var.detection_max_side)
+      DETECTION_PIXEL_BUDGET = tostring(var.detection_pixel_budget)
       MAX_BODY_BYTES     = tostring(var.max_body_bytes)
       MAX_IMAGE_PIXELS   = tostring(var.max_image_pixels)
       LOG_LEVEL          = var.log_level
@@ -160,9 +160,10 @@ resource "aws_lambda_function" "recognition" {
       FACENET_WEIGHTS_PATH        = local.facenet_weights_path
       FACE_SIMILARITY_THRESHOLD   = var.face_similarity_threshold
       FACE_RECOGNITION_TOLERANCE  = var.face_recognition_tolerance
+      FACE_MATCH_MARGIN           = var.face_match_margin
       MIN_FACE_SCORE              = tostring(var.min_face_score)
       MIN_FACE_SIZE               = tostring(var.min_face_size)
-      DETECTION_MAX_SIDE          = tostring(var.detection_max_side)
+      DETECTION_PIXEL_BUDGET      = tostring(var.detection_pixel_budget)
       MAX_IMAGE_PIXELS            = tostring(var.max_image_pixels)
       PHOTO_PREFIX                = var.photo_prefix
       PHOTO_RESPONSES             = tostring(var.photo_responses)

@@ -217,7 +217,7 @@ variable "embedding_model" {
 }
 
 variable "face_similarity_threshold" {
-  description = "FACE_SIMILARITY_THRESHOLD: cosine similarity to call two faces one person; empty = the model's calibrated default."
+  description = "FACE_SIMILARITY_THRESHOLD: cosine similarity two good-quality faces need to be one person (fair/poor faces need the model's calibrated steps more); empty = the model's calibrated default (dlib 0.93, facenet 0.70)."
   type        = string
   default     = ""
 
@@ -235,6 +235,17 @@ variable "face_recognition_tolerance" {
   validation {
     condition     = var.face_recognition_tolerance == "" || try(tonumber(var.face_recognition_tolerance) > 0 && tonumber(var.face_recognition_tolerance) <= 2, false)
     error_message = "face_recognition_tolerance must be empty or a number in (0, 2]."
+  }
+}
+
+variable "face_match_margin" {
+  description = "FACE_MATCH_MARGIN: how much the best person must beat the second-best by; empty = the model's calibrated default (dlib 0.06, facenet 0.10)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.face_match_margin == "" || try(tonumber(var.face_match_margin) >= 0 && tonumber(var.face_match_margin) <= 1, false)
+    error_message = "face_match_margin must be empty or a number in [0, 1]."
   }
 }
 
@@ -280,9 +291,9 @@ variable "pinecone_ssm_parameter_name" {
 # --- detection settings (both functions read some) -----------------------------------------
 
 variable "min_face_score" {
-  description = "MIN_FACE_SCORE: MTCNN probability below which a detection is dropped."
+  description = "MIN_FACE_SCORE: MTCNN probability a face needs; faces under 128 px need at least 0.95, under 64 px 0.97."
   type        = number
-  default     = 0.95
+  default     = 0.9
 
   validation {
     condition     = var.min_face_score >= 0 && var.min_face_score <= 1
@@ -291,9 +302,9 @@ variable "min_face_score" {
 }
 
 variable "min_face_size" {
-  description = "MIN_FACE_SIZE: smallest face side in pixels (on the capped frame) MTCNN looks for."
+  description = "MIN_FACE_SIZE: smallest face (pixels of the original frame) searched for."
   type        = number
-  default     = 40
+  default     = 16
 
   validation {
     condition     = var.min_face_size >= 12 && var.min_face_size <= 4096 && floor(var.min_face_size) == var.min_face_size
@@ -301,14 +312,14 @@ variable "min_face_size" {
   }
 }
 
-variable "detection_max_side" {
-  description = "DETECTION_MAX_SIDE: frames are detected on a copy whose long side is capped to this."
+variable "detection_pixel_budget" {
+  description = "DETECTION_PIXEL_BUDGET: frames up to this many pixels are searched down to MIN_FACE_SIZE; above, the smallest face grows with sqrt(pixels / budget)."
   type        = number
-  default     = 1024
+  default     = 2000000
 
   validation {
-    condition     = var.detection_max_side >= 160 && var.detection_max_side <= 8192 && floor(var.detection_max_side) == var.detection_max_side
-    error_message = "detection_max_side must be an integer between 160 and 8192."
+    condition     = var.detection_pixel_budget >= 100000 && var.detection_pixel_budget <= 100000000 && floor(var.detection_pixel_budget) == var.detection_pixel_budget
+    error_message = "detection_pixel_budget must be an integer between 100000 and 100000000."
   }
 }
 

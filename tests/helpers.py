@@ -7,6 +7,8 @@ import io
 
 from PIL import Image
 
+from facepipe.scenes import camera_frame, crowd  # noqa: F401 (re-exported for tests)
+
 
 def encode(image: Image.Image, fmt: str = "JPEG", **params) -> bytes:
     buffer = io.BytesIO()
@@ -29,3 +31,4 @@ def drain(sqs, queue_url: str, wait: int = 0) -> list[dict]:
         for message in batch:
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
         found += batch
+

@@ -211,3 +211,32 @@ def test_handler_request_id_reused_for_another_image_is_409(invoke, queued, url_
     # THEN it is refused with 409 and nothing more is queued
     assert (reply["statusCode"], json_reply(reply)["error"]) == (409, "request_id_reused")
     assert queued() == ([], [])
+
+
+@pytest.mark.parametrize("size", [(1, 1), (16, 16), (30, 30), (2000, 50)])
+def test_handler_frame_smaller_than_any_face_is_answered_with_no_face(invoke, url_event, queued, size):
+    """MTCNN's empty pyramid used to be a 500: such a frame has zero faces and gets its "" answer."""
+    image = encode(Image.new("RGB", size, (120, 110, 100)), "PNG")
+
+    reply = invoke(url_event(frame_body(image, request_id=f"tiny-{size[0]}x{size[1]}")))
+
+    assert reply["statusCode"] == 200, reply
+    assert json_reply(reply) == {"request_id": f"tiny-{size[0]}x{size[1]}", "faces": 0, "status": "queued"}
+    requests, responses = queued()
+    assert requests == []
+    assert [(r["request_id"], r["result"]) for r in responses] == [(f"tiny-{size[0]}x{size[1]}", "")]
+
+
+def test_handler_camera_frame_with_a_20px_face_is_queued_with_its_quality(invoke, url_event, queued, grace_hopper):
+    from facepipe.detection import FaceDetector
+    from helpers import camera_frame
+
+    box = FaceDetector().detect(grace_hopper)[0].box
+    reply = invoke(url_event(frame_body(encode(camera_frame(grace_hopper, box, 20, 64)), request_id="cam-64")))
+
+    assert reply["statusCode"] == 200 and json_reply(reply)["faces"] == 1
+    (request,), _ = queued()
+    (face,) = request["faces"]
+    assert request["image"] == {"width": 64, "height": 64}
+    assert 14 <= face["quality"]["size"] <= 28 and face["quality"]["band"] == "poor"
+    assert set(face["quality"]) == {"size", "score", "sharpness", "yaw", "pitch", "roll", "brightness", "band"}

@@ -232,3 +232,22 @@ def test_local_stack_people_rename_and_delete_through_the_cli(stack, tmp_path, g
     assert "commodore" not in cli(stack, "people", "list").stdout
     missing = cli(stack, "people", "delete", "commodore")
     assert missing.returncode == 2 and "no person" in missing.stderr
+
+
+def test_local_stack_camera_frame_with_a_20px_face_enrolls_and_is_named(stack, boto, tmp_path, grace_hopper):
+    """Acceptance: a 64x64 camera frame with a 20 px face is accepted by `enroll` and named through the function URL."""
+    from facepipe.detection import FaceDetector
+    from helpers import camera_frame
+
+    frame = camera_frame(grace_hopper, FaceDetector().detect(grace_hopper)[0].box, 20, 64)
+    path = tmp_path / "camera.jpg"
+    frame.save(path, quality=90)
+    enrolled = cli(stack, "enroll", "--name", "camera_grace", str(path))
+    assert enrolled.returncode == 0, enrolled.stderr
+    assert "poor quality" in enrolled.stderr  # warned, not refused
+    try:
+        (outcome,) = send_frames(stack["function_url"], boto.client("sqs"), stack["response_queue_url"], [("camera.jpg", path.read_bytes())])
+        assert outcome.status == 200 and outcome.reply["faces"] == 1
+        assert outcome.result == "camera_grace"
+    finally:
+        cli(stack, "people", "delete", "camera_grace")  # the stack is shared: leave no second Grace Hopper behind

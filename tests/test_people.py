@@ -8,6 +8,8 @@ from PIL import Image, ImageOps
 from facepipe.admin import Admin, EnrollError
 from facepipe.index import EmbeddedIndex
 from facepipe.people import PeopleStore, PersonNotFoundError
+from facepipe.matching import calibration_for
+from facepipe.quality import assess
 from facepipe.recognition import FaceToResolve, Recognizer
 from helpers import encode
 
@@ -59,8 +61,10 @@ def test_enroll_photo_with_two_faces_enrolls_the_largest_and_warns(admin, grace_
 def test_rename_changes_the_name_used_in_results(admin, grace_hopper_bytes, grace_hopper):
     person = admin.enroll("grace", [("g.jpg", grace_hopper_bytes)]).person
     admin.rename("grace", "Grace Hopper")
-    vector = admin.recognizer.embed([admin.recognizer.embedder.crop(grace_hopper, admin.recognizer.detector.detect(grace_hopper)[0])])[0]
-    result = admin.recognizer.resolve(FaceToResolve("r-1", 0, [0, 0, 1, 1], vector, grace_hopper, "cam"))
+    face = admin.recognizer.detector.detect(grace_hopper)[0]
+    crop = admin.recognizer.embedder.crop(grace_hopper, face)
+    vector = admin.recognizer.embed([crop])[0]
+    result = admin.recognizer.resolve(FaceToResolve("r-1", 0, [0, 0, 1, 1], vector, crop, "cam", assess(grace_hopper, face)))
     response = admin.recognizer.finish("r-1", "f.jpg", "cam", [result])
     assert response["result"] == "Grace Hopper" and result["person_id"] == person.person_id
 
@@ -68,10 +72,11 @@ def test_rename_changes_the_name_used_in_results(admin, grace_hopper_bytes, grac
 def test_merge_moves_faces_vectors_and_tags(admin, grace_hopper_bytes, grace_hopper):
     keep = admin.enroll("grace", [("g.jpg", grace_hopper_bytes)]).person
     other = admin.enroll("admiral", [("m.jpg", encode(ImageOps.mirror(grace_hopper)))]).person
-    crop = admin.recognizer.embedder.crop(grace_hopper, admin.recognizer.detector.detect(grace_hopper)[0])
+    face = admin.recognizer.detector.detect(grace_hopper)[0]
+    crop = admin.recognizer.embedder.crop(grace_hopper, face)
     vector = admin.recognizer.embed([crop])[0]
-    admin.recognizer.threshold = 1.01  # force a new person for this sighting, then merge it away too
-    stranger = admin.recognizer.resolve(FaceToResolve("r-2", 0, [0, 0, 1, 1], vector, crop, "cam"))
+    admin.recognizer.calibration = calibration_for("dlib-resnet", 1.01)  # force a new person for this sighting, then merge it away too
+    stranger = admin.recognizer.resolve(FaceToResolve("r-2", 0, [0, 0, 1, 1], vector, crop, "cam", assess(grace_hopper, face)))
     admin.recognizer.finish("r-2", "f.jpg", "cam", [stranger])
 
     merged = admin.merge("admiral", "grace")

@@ -9,7 +9,7 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from PIL import Image, ImageOps
 
-from helpers import drain, encode
+from helpers import camera_frame, drain, encode
 from facepipe.admin import Admin
 from facepipe.consumer import RecognitionConsumer
 from facepipe.embedding import load_cropper
@@ -355,3 +355,92 @@ def test_recognition_unreadable_claim_check_fails_only_its_record(pipeline, sqs,
     failed_id = next(r["messageId"] for r in event["Records"] if "r-15" in r["body"])
     assert result == {"batchItemFailures": [{"itemIdentifier": failed_id}]}
     assert [a["request_id"] for a in responses(sqs, settings)] == ["r-14"]
+
+
+# --- quality-aware matching (camera frames, unknown faces, a person is several faces) -----------
+
+
+@pytest.fixture
+def grace_box(grace_hopper, detector):
+    return detector.detect(grace_hopper)[0].box
+
+
+def send_frames_through(frames, consumer, sqs, settings, *named_images):
+    bodies = [encode_message(frames.build_message(frame(rid, img), frames.detector.detect(img))) for rid, img in named_images]
+    consumer.handle(queue_and_receive(sqs, settings.request_queue_url, bodies), LambdaContext())
+    return {a["request_id"]: a for a in responses(sqs, settings)}
+
+
+def test_recognition_camera_sized_stranger_is_unknown_and_creates_nobody(pipeline, sqs, settings, grace_hopper, grace_box):
+    frames, recognizer, consumer = pipeline()
+    camera = camera_frame(grace_hopper, grace_box, 20, 64)
+
+    answers = send_frames_through(frames, consumer, sqs, settings, ("cam-1", camera))
+
+    (face,) = answers["cam-1"]["faces"]
+    assert answers["cam-1"]["result"] == "unknown"
+    assert face["person_id"] is None and face["name"] == "" and face["new_person"] is False
+    assert face["quality"]["band"] == "poor" and face["quality"]["size"] < 30
+    assert recognizer.people.list_people() == []
+    assert recognizer.index.count(settings.namespace) == 0
+    tag = next(t for t in recognizer.people.media("cam-1") if t["SK"] == "FACE#0000")
+    assert tag["unknown"] is True and "person_id" not in tag and tag["quality"]["band"] == "poor"
+
+
+def test_recognition_camera_frame_enrolled_is_named(pipeline, sqs, settings, grace_hopper, grace_box):
+    frames, recognizer, consumer = pipeline()
+    camera = camera_frame(grace_hopper, grace_box, 20, 64)
+    report = Admin(recognizer).enroll("grace_hopper", [("cam.jpg", encode(camera))])
+    assert report.faces and any("poor quality" in w for w in report.warnings)
+
+    answers = send_frames_through(frames, consumer, sqs, settings, ("cam-2", camera))
+
+    assert answers["cam-2"]["result"] == "grace_hopper"
+
+
+@pytest.mark.fixtures
+def test_recognition_confident_good_sighting_joins_its_person_once(pipeline, sqs, settings, fixtures_root):
+    frames, recognizer, consumer = pipeline()
+    report = Admin(recognizer).enroll("obama", [("obama.jpg", (fixtures_root / "train/obama/obama.jpg").read_bytes())])
+    person_id = report.person.person_id
+    sighting = Image.open(fixtures_root / "train/obama/obama2.jpg").convert("RGB")  # the same person, another photo
+
+    first = send_frames_through(frames, consumer, sqs, settings, ("r-20", sighting))["r-20"]["faces"][0]
+    again = send_frames_through(frames, consumer, sqs, settings, ("r-21", sighting))["r-21"]["faces"][0]
+
+    assert first["person_id"] == again["person_id"] == person_id
+    assert first["similarity"] < recognizer.calibration.near_duplicate <= again["similarity"]  # the second is a near-duplicate
+    assert recognizer.people.get_person(person_id).indexed_faces == 2
+    assert recognizer.index.count(settings.namespace) == 2
+    indexed = {f["face_id"]: f for f in recognizer.people.faces_of(person_id)}
+    assert sum(1 for f in indexed.values() if f["indexed"]) == 2 and len(indexed) == 3
+
+
+def test_recognition_sightings_stop_at_the_per_person_cap(pipeline, sqs, settings, grace_hopper, grace_hopper_bytes, monkeypatch):
+    monkeypatch.setattr("facepipe.matching.MAX_FACES_PER_PERSON", 1)
+    frames, recognizer, consumer = pipeline()
+    person_id = Admin(recognizer).enroll("grace_hopper", [("grace_hopper.jpg", grace_hopper_bytes)]).person.person_id
+
+    answers = send_frames_through(frames, consumer, sqs, settings, ("r-22", ImageOps.mirror(grace_hopper).rotate(6)))
+
+    assert answers["r-22"]["result"] == "grace_hopper"
+    assert recognizer.people.get_person(person_id).indexed_faces == 1
+    assert recognizer.index.count(settings.namespace) == 1
+
+
+@pytest.mark.parametrize("size", [(1, 1), (30, 30), (2000, 50)])
+def test_recognition_photo_too_small_for_a_face_is_recorded_without_retry(pipeline, sqs, resources, aws, size):
+    _, recognizer, consumer = pipeline()
+    aws.client("s3").put_object(Bucket=resources.bucket, Key="photos/tiny.png", Body=encode(Image.new("RGB", size, (90, 90, 90)), "PNG"))
+    (notification,) = s3_events(sqs, resources.photo_queue_url)
+
+    result = consumer.handle(queue_and_receive(sqs, resources.photo_queue_url, [notification["Body"]]), LambdaContext())
+
+    assert result == {"batchItemFailures": []}
+    assert drain(sqs, resources.photo_dlq_url) == []
+    (meta,) = [t for t in recognizer.people.media(next(iter(_media_ids(recognizer)))) if t["SK"] == "META"]
+    assert meta["result"] == "" and meta["faces"] == 0
+
+
+def _media_ids(recognizer) -> set[str]:
+    return {item["request_id"] for item in recognizer.people.table.scan()["Items"] if item["PK"].startswith("MEDIA#")}

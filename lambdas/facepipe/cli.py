@@ -21,6 +21,7 @@ from typing import Any
 from facepipe.exceptions import FacepipeError
 
 STATE_FILE = Path(".facepipe/local.json")
+BENCH_REPORT = "docs/reports/bench.md"
 
 
 # --- which stack ---------------------------------------------------------------------------
@@ -191,8 +192,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from facepipe.bench import run_bench
+    from facepipe.bench import run_bench, run_detection_bench
 
+    if args.detection:
+        if args.out == BENCH_REPORT:
+            args.out = "docs/reports/detection.md"
+        return run_detection_bench(args)
     return run_bench(args)
 
 
@@ -255,7 +260,10 @@ def parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="latency benchmark through a local stack; writes a report")
     bench.add_argument("--requests", type=int, default=100)
     bench.add_argument("--concurrency", type=int, default=10)
-    bench.add_argument("--out", default="docs/reports/bench.md")
+    bench.add_argument("--out", default=BENCH_REPORT)
+    bench.add_argument("--detection", action="store_true", help="detection time per frame size only (docs/reports/detection.md)")
+    bench.add_argument("--repeats", type=int, default=5, help="timed runs per frame (--detection)")
+    bench.add_argument("--threads", type=int, default=1, help="torch threads (--detection)")
     bench.set_defaults(func=cmd_bench)
     return root
 

@@ -53,7 +53,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("FACE_SIMILARITY_THRESHOLD", "", "Cosine similarity two good-quality faces need to be one person; fair and poor faces need the model's calibrated steps more. Empty means the model's calibrated default (dlib 0.93, facenet 0.70).", (RECOGNITION,)),
     Setting("FACE_RECOGNITION_TOLERANCE", "", "Seed 000's dlib Euclidean distance; mapped to a similarity (see DESCRIPTOR_NORMS) when no threshold is set.", (RECOGNITION,)),
     Setting("FACE_MATCH_MARGIN", "", "How much the best person must beat the second-best by; empty means the model's calibrated default (dlib 0.06, facenet 0.10).", (RECOGNITION,)),
-    Setting("MIN_FACE_SCORE", "0.90", "MTCNN probability a face needs; faces under 128 px need at least 0.95, under 64 px 0.97.", BOTH),
+    Setting("MIN_FACE_SCORE", "0.9", "MTCNN probability a face needs; faces under 128 px need at least 0.95, under 64 px 0.97.", BOTH),
     Setting("MIN_FACE_SIZE", "16", "Smallest face (pixels of the original frame) searched for.", BOTH),
     Setting("DETECTION_PIXEL_BUDGET", "2000000", "Frames up to this many pixels are searched down to MIN_FACE_SIZE; above, the smallest face grows with sqrt(pixels / budget).", BOTH),
     Setting("MAX_BODY_BYTES", "6291456", "Largest function URL body accepted (413 above).", (DETECTION,)),

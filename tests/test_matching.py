@@ -1,0 +1,87 @@
+"""Quality-aware matching: thresholds per band, the margin over the second person, new person or unknown."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from facepipe.matching import CALIBRATIONS, Candidate, adds_to_person, decide, rank_people
+from facepipe.quality import FaceQuality
+
+CAL = CALIBRATIONS["dlib-resnet"]
+
+
+def face(band: str) -> FaceQuality:
+    size = {"good": 120.0, "fair": 30.0, "poor": 20.0}[band]
+    return FaceQuality(size, 0.99, 900.0 if band == "good" else 100.0, 0.0, 0.0, 0.0, 120.0, band)  # type: ignore[arg-type]
+
+
+def candidate(person: str, similarity: float, band: str = "good", face_id: str | None = None) -> Candidate:
+    return Candidate(face_id or f"{person}-{similarity}", person, similarity, band)  # type: ignore[arg-type]
+
+
+def test_matching_good_face_above_threshold_with_margin_is_named():
+    decision = decide([candidate("ann", CAL.good + 0.01), candidate("bob", CAL.good - 0.10)], face("good"), CAL)
+    assert decision.kind == "match" and decision.person_id == "ann"
+    assert decision.threshold == CAL.good and decision.margin == pytest.approx(0.11)
+
+
+def test_matching_look_alikes_too_close_together_are_unknown():
+    decision = decide([candidate("ann", 0.97), candidate("bob", 0.97 - CAL.margin / 2)], face("good"), CAL)
+    assert decision.kind == "unknown" and decision.person_id is None
+    assert "ambiguous" in decision.reason
+
+
+@pytest.mark.parametrize("band", ["fair", "poor"])
+def test_matching_smaller_or_worse_faces_need_more_similarity(band):
+    similarity = CAL.good + 0.005  # enough for good faces, not for this band
+    decision = decide([candidate("ann", similarity)], face(band), CAL)
+    assert decision.kind == "unknown"
+    assert decision.threshold == CAL.threshold(band) > similarity
+    assert decide([candidate("ann", CAL.threshold(band) + 0.001)], face(band), CAL).kind == "match"
+
+
+def test_matching_pair_band_is_the_worse_of_probe_and_indexed_face():
+    similarity = CAL.good + 0.005
+    assert decide([candidate("ann", similarity, band="good")], face("good"), CAL).kind == "match"
+    decision = decide([candidate("ann", similarity, band="poor")], face("good"), CAL)  # enrolled from a camera frame
+    assert decision.kind == "unknown" and decision.band == "poor"
+
+
+def test_matching_stranger_of_good_quality_becomes_a_new_person():
+    assert decide([candidate("ann", CAL.good - 0.05)], face("good"), CAL).kind == "new"
+    assert decide([], face("good"), CAL).kind == "new"
+
+
+@pytest.mark.parametrize("band", ["fair", "poor"])
+def test_matching_stranger_too_poor_to_recognise_again_is_unknown(band):
+    assert decide([candidate("ann", 0.5)], face(band), CAL).kind == "unknown"
+    assert decide([], face(band), CAL).kind == "unknown"
+
+
+def test_matching_near_miss_is_neither_a_name_nor_a_new_person():
+    """Similar enough to be someone, not enough for this quality: creating a person would split them."""
+    decision = decide([candidate("ann", CAL.good + 0.005, band="fair")], face("good"), CAL)
+    assert decision.kind == "unknown"
+
+
+def test_matching_scores_a_person_by_their_closest_face():
+    ranked = rank_people([candidate("ann", 0.90, face_id="a1"), candidate("ann", 0.96, face_id="a2"), candidate("bob", 0.93)], "good")
+    assert [(c.person_id, c.face_id) for c, _ in ranked] == [("ann", "a2"), ("bob", "bob-0.93")]
+
+
+def test_matching_sightings_join_their_person_only_when_good_new_and_under_the_cap():
+    match = decide([candidate("ann", 0.96)], face("good"), CAL)
+    assert adds_to_person(match, face("good"), CAL, person_faces=3)
+    assert not adds_to_person(match, face("good"), CAL, person_faces=16)  # the cap
+    duplicate = dataclasses.replace(match, similarity=CAL.near_duplicate + 0.001)
+    assert not adds_to_person(duplicate, face("good"), CAL, person_faces=3)
+    poor = decide([candidate("ann", 0.99)], face("poor"), CAL)
+    assert poor.kind == "match" and not adds_to_person(poor, face("poor"), CAL, person_faces=3)
+
+
+def test_matching_candidates_from_index_metadata():
+    assert Candidate.from_metadata("f1", 0.9, {"person_id": "p1", "band": "fair"}) == Candidate("f1", "p1", 0.9, "fair")
+    assert Candidate.from_metadata("f1", 0.9, {"person_id": "p1"}).band == "good"  # vectors indexed before bands existed
+    assert Candidate.from_metadata("f1", 0.9, {}) is None
