@@ -149,16 +149,33 @@ def cmd_send(args: argparse.Namespace) -> int:
     use_stack(args.stack)
     function_url = args.function_url or os.environ.get("FACEPIPE_FUNCTION_URL")
     queue = os.environ.get("RESPONSE_QUEUE_URL")
+    if bool(args.frames) == bool(args.video):
+        raise FacepipeError("give frames to send, or --video CLIP (not both)")
+    request_ids = schedule = None
+    if args.video:
+        from facepipe.video import frames_of_video, request_stem
+
+        if args.repeat != 1:
+            raise FacepipeError("--repeat does not apply to --video (request ids are fixed per sampled frame)")
+        sampled = frames_of_video(args.video, args.fps)
+        stem = request_stem(args.video)
+        prefix = args.id_prefix or stem
+        frames = [(f"{stem}_{k:05d}.jpg", jpeg) for k, (_, jpeg) in enumerate(sampled)]
+        request_ids = [f"{prefix}-{k:05d}" for k in range(len(frames))]
+        schedule = None if args.no_pace else [k / args.fps for k in range(len(frames))]
+        pacing = "as fast as --concurrency allows" if args.no_pace else f"one every {1 / args.fps:.3g} s"
+        print(f"{args.video}: {len(frames)} frames sampled at {args.fps:g} fps of clip time, sent {pacing}", file=sys.stderr, flush=True)
+    else:
+        frames = [(Path(p).name, Path(p).read_bytes()) for p in args.frames] * args.repeat
     if not function_url or not queue:
         raise FacepipeError("no stack: start `facepipe local up`, or set FACEPIPE_FUNCTION_URL and RESPONSE_QUEUE_URL")
-    frames = [(Path(p).name, Path(p).read_bytes()) for p in args.frames] * args.repeat
     region = os.environ.get("AWS_REGION") if args.sign else None
 
     def progress(outcome):
         print(f"{outcome.filename:32} {outcome.status:4} {_seconds(outcome.latency):>8}s  {outcome.result!r}", flush=True)
 
     outcomes = send_frames(function_url, _sqs(), queue, frames, concurrency=args.concurrency, timeout=args.timeout,
-                           sign_region=region, progress=progress)
+                           sign_region=region, progress=progress, request_ids=request_ids, schedule=schedule)
     stats = summary(outcomes)
     print(_table([(stats["requests"], stats["answered"], stats["failed"], _seconds(stats["mean_s"]), _seconds(stats["p50_s"]),
                    _seconds(stats["p95_s"]), _seconds(stats["max_s"]))], ("requests", "answered", "failed", "mean s", "p50 s", "p95 s", "max s")))
@@ -235,8 +252,13 @@ def parser() -> argparse.ArgumentParser:
     delete.add_argument("person")
     people.set_defaults(func=cmd_people)
 
-    send = with_stack(sub.add_parser("send", help="camera client: POST frames, poll answers, report latency"))
-    send.add_argument("frames", nargs="+")
+    send = with_stack(sub.add_parser("send", help="camera client: POST frames (or a video's frames), poll answers, report latency"))
+    send.add_argument("frames", nargs="*", help="image files (or use --video)")
+    send.add_argument("--video", metavar="CLIP", help="sample this clip with OpenCV and stream its frames like a camera")
+    send.add_argument("--fps", type=float, default=1.0, help="--video: frames per second of clip time (default 1)")
+    send.add_argument("--no-pace", action="store_true", help="--video: send as fast as --concurrency allows, not in clip time")
+    send.add_argument("--id-prefix", help="--video: request id prefix (default the clip's name: <stem>-00000, ...; "
+                      "a request id sent again within an hour is not processed again)")
     send.add_argument("--concurrency", type=int, default=10)
     send.add_argument("--repeat", type=int, default=1, help="send the frames this many times")
     send.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each answer")
