@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -182,28 +183,80 @@ def cmd_send(args: argparse.Namespace) -> int:
     return 0 if stats["failed"] == 0 else 1
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    from facepipe.evaluate import run_eval
+def _ephemeral_stack():
+    """A local stack on free ports with no state file, as ``facepipe demo`` runs it."""
+    from facepipe.local.stack import LocalStack, StackOptions
 
-    info = use_stack(args.stack)
-    if info is None and not os.environ.get("FACEPIPE_FUNCTION_URL"):
-        raise FacepipeError("no stack: start `facepipe local up` first (or use `facepipe demo`)")
-    report = run_eval(_admin(), os.environ["FACEPIPE_FUNCTION_URL"], _sqs(), os.environ["RESPONSE_QUEUE_URL"], concurrency=args.concurrency)
+    return LocalStack(StackOptions(moto_port=0, detection_port=0, recognition_port=0, vector_port=0, state_file=None))
+
+
+def _command(args: argparse.Namespace) -> str:
+    return "facepipe " + shlex.join(getattr(args, "argv", None) or [args.command])
+
+
+def _labeller(model: str):
+    """The pipeline's detector and embedder for ``model``, to find and name a set's faces in process."""
+    import torch
+
+    from facepipe.detection import FaceDetector
+    from facepipe.embedding import load_embedder
+    from facepipe.labelled import FaceLabeller
+    from facepipe.settings import Settings
+
+    # One thread unless TORCH_NUM_THREADS says otherwise: this process shares the cores with the
+    # stack's functions (and anything else running); torch's default of one thread per core then
+    # spins against them (measured: MTCNN on small frames 12x slower with 2 threads on 2 busy cores).
+    torch.set_num_threads(max(1, int(os.environ.get("TORCH_NUM_THREADS", "0") or 0) or 1))
+    settings = Settings.from_env(embedding_model=model)
+    embedder = load_embedder(model, settings.facenet_weights_path)
+    detector = FaceDetector(settings.min_face_size, settings.min_face_score, settings.detection_pixel_budget)
+    return FaceLabeller(detector, embedder, settings.max_image_pixels)
+
+
+def _evaluate(args: argparse.Namespace, labelled, downscale_to: int | None = None, ephemeral: bool = False):
+    """Label the set (before any stack starts in this process: its threads would slow that down),
+    then enroll and probe on the stack in use (unless ``ephemeral``), else on an ephemeral one."""
+    from facepipe.evaluate import label_set, run_eval
+    from facepipe.local.stack import StackOptions
+    from facepipe.settings import Settings
+
+    info = None if ephemeral else use_stack(args.stack)
+    deployed = not ephemeral and info is None and bool(os.environ.get("FACEPIPE_FUNCTION_URL") and os.environ.get("RESPONSE_QUEUE_URL"))
+    model = info["embedding_model"] if info else Settings.from_env().embedding_model if deployed else StackOptions().embedding_model
+    labelling = label_set(labelled, _labeller(model), downscale_to, progress=True)
+
+    def run(function_url: str, queue_url: str):
+        return run_eval(_admin(), function_url, _sqs(), queue_url, labelling=labelling, concurrency=args.concurrency,
+                        downscale_to=downscale_to, progress=True, command=_command(args))
+
+    if info is not None or deployed:
+        return run(os.environ["FACEPIPE_FUNCTION_URL"], os.environ["RESPONSE_QUEUE_URL"])
+    print("starting an ephemeral local stack (moto, function URL, event source, embedded index) ...", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    with _ephemeral_stack() as stack:
+        print(f"stack up in {time.perf_counter() - started:.1f} s: function URL {stack.info['function_url']}", file=sys.stderr, flush=True)
+        os.environ.update(stack_environment(stack.info))
+        return run(stack.info["function_url"], stack.info["response_queue_url"])
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from facepipe.labelled import load_set
+
+    if args.downscale is not None and args.downscale < 16:
+        raise FacepipeError(f"--downscale {args.downscale}: frames must be at least 16 px (the smallest face searched for)")
+    report = _evaluate(args, load_set(args.set, args.enroll), args.downscale)
+    paths = report.write(Path(args.out))
     print(report.render())
-    return 0 if report.passed == report.total else 1
+    print("\nwritten: " + ", ".join(str(p) for p in paths.values()))
+    return 0 if not report.wrong_names else 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from facepipe.evaluate import run_eval
-    from facepipe.local.stack import LocalStack, StackOptions
+    """The default set through an ephemeral stack; nothing is written."""
+    from facepipe.labelled import default_workload
 
-    print("starting the local stack (moto, function URL, event source, embedded index) ...", flush=True)
-    started = time.perf_counter()
-    with LocalStack(StackOptions(moto_port=0, detection_port=0, recognition_port=0, vector_port=0, state_file=None)) as stack:
-        print(f"stack up in {time.perf_counter() - started:.1f} s: function URL {stack.info['function_url']}", flush=True)
-        os.environ.update(stack_environment(stack.info))
-        report = run_eval(_admin(), stack.info["function_url"], _sqs(), stack.info["response_queue_url"], concurrency=args.concurrency)
-        print(report.render())
+    report = _evaluate(args, default_workload(), ephemeral=True)
+    print(report.render())
     return 0 if report.passed == report.total else 1
 
 
@@ -266,7 +319,15 @@ def parser() -> argparse.ArgumentParser:
     send.add_argument("--sign", action="store_true", help="SigV4-sign requests (function URL auth AWS_IAM)")
     send.set_defaults(func=cmd_send)
 
-    evaluate = with_stack(sub.add_parser("eval", help="enroll the labelled set and score every probe"))
+    evaluate = with_stack(sub.add_parser(
+        "eval", help="enroll a labelled set, send its probes through the pipeline, judge every face; writes a report",
+        description="SET: a labels.json, a folder holding labels.json (or faces/labels.json), or an Image,Results CSV "
+                    "(default: the shared fixtures, else the packaged sample). Uses the running stack (.facepipe/local.json or "
+                    "--stack), else starts an ephemeral one. Exit 1 when any face gets a wrong name."))
+    evaluate.add_argument("set", nargs="?", metavar="SET", help="labels.json, its folder, or an Image,Results CSV")
+    evaluate.add_argument("--enroll", metavar="DIR", help="enroll from <name>/*.jpg folders (a CSV set otherwise enrolls the first image of each name)")
+    evaluate.add_argument("--downscale", type=int, metavar="N", help="camera case: every labelled face with its context in an NxN frame")
+    evaluate.add_argument("--out", default=".facepipe/eval", help="report folder: eval.md, eval.json, eval.png (default .facepipe/eval)")
     evaluate.add_argument("--concurrency", type=int, default=4)
     evaluate.set_defaults(func=cmd_eval)
 
@@ -284,6 +345,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "DEBUG" if args.verbose else "WARNING")
     try:
