@@ -260,6 +260,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if report.passed == report.total else 1
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from facepipe.calibrate import run_calibration
+    from facepipe.labelled import load_set
+
+    sets = [load_set(spec) for spec in args.sets] if args.sets else [load_set(None)]
+    names = [s.name for s in sets]
+    if len(set(names)) != len(names):
+        raise FacepipeError(f"a set is given twice: {', '.join(names)}")
+    report = run_calibration(sets, _labeller(args.model), args.model, command=_command(args), progress=True)
+    written = report.write(Path(args.out))
+    print(report.render())
+    print("\nwritten: " + ", ".join(str(p) for p in written))
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from facepipe.bench import run_bench
 
@@ -330,6 +345,14 @@ def parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", default=".facepipe/eval", help="report folder: eval.md, eval.json, eval.png (default .facepipe/eval)")
     evaluate.add_argument("--concurrency", type=int, default=4)
     evaluate.set_defaults(func=cmd_eval)
+
+    calibrate = sub.add_parser(
+        "calibrate", help="similarity of same/different people by size and quality band, open-set simulation of the thresholds",
+        description="In process, no stack: every labelled face of the sets at full size and degraded (16-96 px, blur, JPEG).")
+    calibrate.add_argument("sets", nargs="*", metavar="SET", help="labels.json files, their folders or Image,Results CSVs (default: the shared fixtures)")
+    calibrate.add_argument("--model", default="dlib-resnet", choices=("dlib-resnet", "facenet-vggface2"))
+    calibrate.add_argument("--out", default="docs/calibration.md", help="Markdown report; its plot (.png) and numbers (.json) go beside it")
+    calibrate.set_defaults(func=cmd_calibrate)
 
     demo = sub.add_parser("demo", help="start a stack, enroll, send sample frames, print results (make demo)")
     demo.add_argument("--concurrency", type=int, default=4)
