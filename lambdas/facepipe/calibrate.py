@@ -22,8 +22,9 @@ The report:
    is ``correct`` (its person), ``wrong`` (someone else: must stay 0), ``new`` (a new person
    for someone nobody enrolled: right), ``split`` (a new person for an enrolled person) or
    ``unknown``;
-4. the edges: per band, the lowest threshold with the others held at which wrong names are
-   still 0 (steps of 0.005), and the same for the margin (steps of 0.01).
+4. the edges: per band, the lowest threshold with the others held at which no wrong name is
+   decided in that band (steps of 0.005), and the lowest margin with no wrong name at all
+   (steps of 0.01).
 """
 
 from __future__ import annotations
@@ -213,8 +214,8 @@ class OpenSet:
 
     def run(self, calibration: Calibration) -> SimResult:
         result = SimResult()
-        for condition, cases in self.cases:
-            counts = result.by_condition.setdefault(condition, Counter())
+        for condition, cases in self.cases:  # a condition comes once per split
+            counts: Counter = Counter()
             for case in cases:
                 decision = decide(case.candidates, case.quality, calibration)
                 if decision.kind == "match":
@@ -232,36 +233,47 @@ class OpenSet:
                 counts[outcome] += 1
                 counts["known" if case.known else "stranger"] += 1
             result.counts.update(counts)
+            result.by_condition.setdefault(condition, Counter()).update(counts)
         return result
 
 
-def _sweep(run: Callable[[float], SimResult], current: float, step: float, floor: float, ceiling: float) -> dict[str, Any]:
-    """The lowest value (moving by ``step`` from ``current``) at which ``run`` gives no wrong name."""
+def _sweep(run: Callable[[float], SimResult], counts: Callable[[dict[str, Any]], bool], current: float, step: float, floor: float,
+           ceiling: float) -> dict[str, Any]:
+    """The lowest value (by ``step`` from ``current``) at which no wrong name that ``counts`` is
+    left; upwards from ``current`` when there is one there (edge None when even ``ceiling`` is not enough)."""
+
+    def wrong(result: SimResult) -> list[dict[str, Any]]:
+        return [w for w in result.wrong if counts(w)]
+
     value, result = current, run(current)
-    if result.counts["wrong"] == 0:
-        first_wrong = None
+    below = None
+    if not wrong(result):
         while value - step >= floor - 1e-9:
             trial = run(round(value - step, 4))
-            if trial.counts["wrong"]:
-                first_wrong = {"value": round(value - step, 4), "wrong": trial.counts["wrong"], "example": trial.wrong[0]}
+            if wrong(trial):
+                below = {"value": round(value - step, 4), "wrong": len(wrong(trial)), "example": wrong(trial)[0]}
                 break
             value, result = round(value - step, 4), trial
-        return {"current": current, "edge": value, "at_edge": result.row(), "below_edge": first_wrong}
-    while result.counts["wrong"] and value + step <= ceiling + 1e-9:
-        value = round(value + step, 4)
-        result = run(value)
-    edge = value if result.counts["wrong"] == 0 else None
-    return {"current": current, "edge": edge, "at_edge": result.row(), "below_edge": None}
+    else:
+        while wrong(result) and value + step <= ceiling + 1e-9:
+            value = round(value + step, 4)
+            result = run(value)
+        if wrong(result):
+            return {"current": current, "edge": None, "at_edge": None, "below_edge": None}
+    return {"current": current, "edge": value, "at_edge": result.row(), "below_edge": below}
 
 
 def edges(simulation: OpenSet, calibration: Calibration, progress: bool = False) -> dict[str, dict[str, Any]]:
+    """Per band: the lowest threshold (others held) with no wrong name decided in that band (a
+    band's threshold cannot undo another band's wrong names); for the margin: no wrong name at all."""
     found = {}
     bar = progress_bar(4, "edges", progress, unit="sweep")
     for band in ("good", "fair", "poor"):
         found[band] = _sweep(lambda t, b=band: simulation.run(dataclasses.replace(calibration, **{b: t})),
-                             calibration.threshold(band), THRESHOLD_STEP, 0.0, 1.0)
+                             lambda w, b=band: w["band"] == b, calibration.threshold(band), THRESHOLD_STEP, 0.0, 1.0)
         bar.update()
-    found["margin"] = _sweep(lambda m: simulation.run(dataclasses.replace(calibration, margin=m)), calibration.margin, MARGIN_STEP, 0.0, 1.0)
+    found["margin"] = _sweep(lambda m: simulation.run(dataclasses.replace(calibration, margin=m)), lambda w: True,
+                             calibration.margin, MARGIN_STEP, 0.0, 1.0)
     bar.update()
     bar.close()
     return found
@@ -305,9 +317,9 @@ class CalibrationReport:
         edge_rows = []
         for what, edge in self.edges.items():
             below = edge["below_edge"]
-            at = edge["at_edge"]
+            at = edge["at_edge"] or {}
             edge_rows.append([
-                what, num(edge["current"]), num(edge["edge"]), at["correct"], at["split"], at["unknown"],
+                what, num(edge["current"]), num(edge["edge"]), at.get("correct", "-"), at.get("split", "-"), at.get("unknown", "-"),
                 "-" if below is None else f"{below['value']}: {below['wrong']} wrong, e.g. {below['example']['person']} named "
                 f"{below['example']['named']} at {below['example']['similarity']} ({below['example']['condition']}, {below['example']['band']})",
             ])
@@ -323,8 +335,8 @@ class CalibrationReport:
             ("Simulation by condition (gallery variant -> probe variant)", ["condition", *OUTCOMES], condition_rows),
             ("Wrong names at the current calibration", ["file", "condition", "person", "named", "similarity", "margin", "band"],
              [[w["file"], w["condition"], w["person"], w["named"], w["similarity"], w["margin"], w["band"]] for w in sim.wrong[:30]]),
-            ("Edges: lowest value (others held) with 0 wrong names", ["band", "current", "edge", "correct", "split", "unknown",
-                                                                     "one step lower"], edge_rows),
+            ("Edges: lowest value (others held) with no wrong name (in that band; for the margin, at all)",
+             ["band", "current", "edge", "correct", "split", "unknown", "one step lower"], edge_rows),
         ]
 
     def facts(self) -> list[str]:
