@@ -73,6 +73,13 @@ def test_a_folder_without_labels_is_a_clear_error(tmp_path):
         load_set(tmp_path)
 
 
+def test_without_the_shared_fixtures_the_default_set_is_the_packaged_portrait(monkeypatch, tmp_path):
+    monkeypatch.setenv("FACEPIPE_FIXTURES", str(tmp_path))  # no faces/labels.json there
+    labelled = load_set(None)
+    assert "matplotlib" in labelled.name
+    assert list(labelled.enroll) == ["grace_hopper"] and len(labelled.probes) == 4
+
+
 # --- CSV --------------------------------------------------------------------------------------
 def test_csv_first_image_of_each_name_enrolls_and_extensions_are_optional(photos):
     csv = write_csv(photos / "results.csv", [("hopper", "grace"), ("hopper_mirrored", "grace"), ("sky.webp", "grace")])

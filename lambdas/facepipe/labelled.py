@@ -635,8 +635,8 @@ def band_summary(pairs: Pairs, calibration: Calibration) -> list[dict]:
 
 
 def plot_pairs(pairs: Pairs, calibration: Calibration, title: str, path: Path) -> Path:
-    """Histograms of same-person vs different-person similarity, one panel per quality band of
-    the pair, the band's threshold drawn as a vertical line. Written as PNG (Agg)."""
+    """Histograms (pair counts, log scale) of same-person vs different-person similarity, one
+    panel per quality band of the pair, the band's threshold drawn as a vertical line. PNG (Agg)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -649,9 +649,11 @@ def plot_pairs(pairs: Pairs, calibration: Calibration, title: str, path: Path) -
         selected = pairs.select(pairs.band == band)
         genuine, impostor = selected.similarity[selected.same], selected.similarity[~selected.same]
         if len(impostor):
-            panel.hist(impostor, bins=bins, density=True, alpha=0.6, color="tab:red", label=f"different people ({len(impostor)})")
+            panel.hist(impostor, bins=bins, alpha=0.6, color="tab:red", label=f"different people ({len(impostor)})")
         if len(genuine):
-            panel.hist(genuine, bins=bins, density=True, alpha=0.6, color="tab:green", label=f"same person ({len(genuine)})")
+            panel.hist(genuine, bins=bins, alpha=0.6, color="tab:green", label=f"same person ({len(genuine)})")
+        if len(selected.similarity):
+            panel.set_yscale("log")  # the tails are what a threshold is about
         threshold = calibration.threshold(band)
         panel.axvline(threshold, color="black", linestyle="--", linewidth=1, label=f"threshold {threshold:.3f}")
         panel.set_title(f"{band} pairs")
@@ -659,7 +661,7 @@ def plot_pairs(pairs: Pairs, calibration: Calibration, title: str, path: Path) -
         if not len(selected.similarity):
             panel.text(0.5, 0.5, "no pairs", transform=panel.transAxes, ha="center")
         panel.legend(fontsize=7, loc="upper left")
-    panels[0].set_ylabel("density")
+    panels[0].set_ylabel("pairs (log scale)")
     figure.suptitle(title, fontsize=10)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
