@@ -1,7 +1,8 @@
 """``facepipe``: the command line for people. Run ``facepipe --help``.
 
-Commands other than ``local up`` and ``demo`` act on the stack in ``.facepipe/local.json``
-when present (or ``--stack FILE``), otherwise on the deployed settings in the environment.
+Commands other than ``local up``, ``demo``, ``bench`` and ``calibrate`` act on the stack in
+``.facepipe/local.json`` when present (or ``--stack FILE``), otherwise on the deployed settings
+in the environment; ``eval`` with neither starts an ephemeral local stack, as ``demo`` does.
 """
 
 from __future__ import annotations
