@@ -128,7 +128,8 @@ def load_labels_json(path: Path, name: str | None = None) -> LabelledSet:
         raise LabelledSetError(f"cannot read {path} ({exc.strerror or exc})") from None
     except ValueError as exc:
         raise LabelledSetError(f"{path} is not JSON: {exc}") from None
-    enroll, probes = labels.get("enroll") if isinstance(labels, dict) else None, labels.get("probes") if isinstance(labels, dict) else None
+    enroll = labels.get("enroll") if isinstance(labels, dict) else None
+    probes = labels.get("probes") if isinstance(labels, dict) else None
     if not isinstance(enroll, dict) or not isinstance(probes, dict):
         raise LabelledSetError(f"{path} needs an 'enroll' object (name -> files) and a 'probes' object (file -> expect/unknown)")
     base = path.parent
@@ -141,7 +142,9 @@ def load_labels_json(path: Path, name: str | None = None) -> LabelledSet:
         if not isinstance(truth, dict) or not isinstance(truth.get("expect", []), list):
             raise LabelledSetError(f"{path}: probes[{filename!r}] must be {{'expect': [names], 'unknown': n}}")
         expect = tuple(str(n) for n in truth.get("expect", []))
-        unknown = int(truth.get("unknown", 0))
+        unknown = truth.get("unknown", 0)
+        if not isinstance(unknown, int) or unknown < 0:
+            raise LabelledSetError(f"{path}: probes[{filename!r}]['unknown'] must be a count of strangers' faces, got {unknown!r}")
         labelled.probes.append(Probe(filename, _read(base, filename, f"{path}: probe"), expect, unknown))
     return labelled
 
