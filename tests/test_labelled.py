@@ -213,3 +213,21 @@ def test_downscale_gives_one_64px_frame_per_labelled_face_with_18_to_25px_faces(
     assert len(sizes) >= 0.9 * (len(probe_faces) + 9)  # the detector finds (nearly) all of them again
     assert 18 <= statistics.median(sizes) <= 25
     assert all(14 <= s <= 28 for s in sizes), sorted(sizes)
+
+
+def test_pairs_leave_out_two_strangers_and_faces_of_one_file():
+    from facepipe.detection import DetectedFace
+    from facepipe.labelled import LabelledFace, pairs_of
+    from facepipe.quality import FaceQuality
+
+    def labelled(file, name, vector, band="good"):
+        return LabelledFace(file, "probe", name, DetectedFace((0, 0, 50, 50), 0.99, ((0, 0),) * 5),
+                            FaceQuality(50, 0.99, 500, 0, 0, 0, 100, band), unit(*vector), origin=file)
+
+    faces = [labelled("a.jpg", "obama", (1, 0)), labelled("a.jpg", None, (0, 1)), labelled("b.jpg", "obama", (1, 0.1), "poor"),
+             labelled("c.jpg", None, (0, 1))]
+    pairs = pairs_of(faces)
+    # of 6 pairs, a.jpg's two faces (one file) and the two strangers (one person or not?) are left out
+    assert len(pairs.similarity) == 4
+    assert sorted(pairs.same.tolist()) == [False, False, False, True]
+    assert pairs.band[pairs.same].tolist() == ["poor"]  # the worse face's band
