@@ -2,8 +2,8 @@
 size and quality band, and what the model's thresholds (``matching.calibration_for``) do.
 
 In process, no stack. For every labelled face of the given sets (``labelled.FaceLabeller``;
-the same name in two sets is one person, every stranger's face is its own person), the
-camera's degradations are built from the photo (``labelled.context_frame``): the face at 16,
+the same name in two sets is one person; a stranger's face is nobody enrolled, and a pair of
+two strangers' faces is left out of the statistics, ``labelled.pairs_of``), the camera's degradations are built from the photo (``labelled.context_frame``): the face at 16,
 20 and 24 px in 64x64 frames, at 32, 48, 64 and 96 px in frames 3x the face, and the 32 and
 64 px frames blurred (Gaussian, radius px/32) and JPEG-damaged (quality 15), each only when
 the photo's face is larger. Each variant goes through the pipeline's detection (the detected
@@ -344,7 +344,7 @@ class CalibrationReport:
         return [
             f"model: {self.model}; calibration: good {c.good}, fair {c.fair}, poor {c.poor}, margin {c.margin}",
             f"sets: {'; '.join(self.sets)}",
-            f"{self.faces} labelled faces of {self.identities} identities (strangers count one per face)",
+            f"{self.faces} labelled faces of {self.identities} identities (each stranger's face counted as one)",
         ]
 
     def render(self) -> str:
