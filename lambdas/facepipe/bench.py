@@ -132,7 +132,7 @@ def run_bench(args: argparse.Namespace) -> int:
     from facepipe.cli import stack_environment
     from facepipe.local.stack import LocalStack, StackOptions
     from facepipe.settings import Settings
-    from facepipe.workloads import default_workload
+    from facepipe.labelled import default_workload
 
     command = "facepipe bench " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["bench"] else "facepipe bench"
     workload = default_workload()

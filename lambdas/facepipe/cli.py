@@ -1,7 +1,8 @@
 """``facepipe``: the command line for people. Run ``facepipe --help``.
 
-Commands other than ``local up`` and ``demo`` act on the stack in ``.facepipe/local.json``
-when present (or ``--stack FILE``), otherwise on the deployed settings in the environment.
+Commands other than ``local up``, ``demo``, ``bench`` and ``calibrate`` act on the stack in
+``.facepipe/local.json`` when present (or ``--stack FILE``), otherwise on the deployed settings
+in the environment; ``eval`` with neither starts an ephemeral local stack, as ``demo`` does.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import json
 import logging
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -150,45 +152,129 @@ def cmd_send(args: argparse.Namespace) -> int:
     use_stack(args.stack)
     function_url = args.function_url or os.environ.get("FACEPIPE_FUNCTION_URL")
     queue = os.environ.get("RESPONSE_QUEUE_URL")
+    if bool(args.frames) == bool(args.video):
+        raise FacepipeError("give frames to send, or --video CLIP (not both)")
+    request_ids = schedule = None
+    if args.video:
+        from facepipe.video import frames_of_video, request_stem
+
+        if args.repeat != 1:
+            raise FacepipeError("--repeat does not apply to --video (request ids are fixed per sampled frame)")
+        sampled = frames_of_video(args.video, args.fps)
+        stem = request_stem(args.video)
+        prefix = args.id_prefix or stem
+        frames = [(f"{stem}_{k:05d}.jpg", jpeg) for k, (_, jpeg) in enumerate(sampled)]
+        request_ids = [f"{prefix}-{k:05d}" for k in range(len(frames))]
+        schedule = None if args.no_pace else [k / args.fps for k in range(len(frames))]
+        pacing = "as fast as --concurrency allows" if args.no_pace else f"one every {1 / args.fps:.3g} s"
+        print(f"{args.video}: {len(frames)} frames sampled at {args.fps:g} fps of clip time, sent {pacing}", file=sys.stderr, flush=True)
+    else:
+        frames = [(Path(p).name, Path(p).read_bytes()) for p in args.frames] * args.repeat
     if not function_url or not queue:
         raise FacepipeError("no stack: start `facepipe local up`, or set FACEPIPE_FUNCTION_URL and RESPONSE_QUEUE_URL")
-    frames = [(Path(p).name, Path(p).read_bytes()) for p in args.frames] * args.repeat
     region = os.environ.get("AWS_REGION") if args.sign else None
 
     def progress(outcome):
         print(f"{outcome.filename:32} {outcome.status:4} {_seconds(outcome.latency):>8}s  {outcome.result!r}", flush=True)
 
     outcomes = send_frames(function_url, _sqs(), queue, frames, concurrency=args.concurrency, timeout=args.timeout,
-                           sign_region=region, progress=progress)
+                           sign_region=region, progress=progress, request_ids=request_ids, schedule=schedule)
     stats = summary(outcomes)
     print(_table([(stats["requests"], stats["answered"], stats["failed"], _seconds(stats["mean_s"]), _seconds(stats["p50_s"]),
                    _seconds(stats["p95_s"]), _seconds(stats["max_s"]))], ("requests", "answered", "failed", "mean s", "p50 s", "p95 s", "max s")))
     return 0 if stats["failed"] == 0 else 1
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    from facepipe.evaluate import run_eval
+def _ephemeral_stack():
+    """A local stack on free ports with no state file, as ``facepipe demo`` runs it."""
+    from facepipe.local.stack import LocalStack, StackOptions
 
-    info = use_stack(args.stack)
-    if info is None and not os.environ.get("FACEPIPE_FUNCTION_URL"):
-        raise FacepipeError("no stack: start `facepipe local up` first (or use `facepipe demo`)")
-    report = run_eval(_admin(), os.environ["FACEPIPE_FUNCTION_URL"], _sqs(), os.environ["RESPONSE_QUEUE_URL"], concurrency=args.concurrency)
+    return LocalStack(StackOptions(moto_port=0, detection_port=0, recognition_port=0, vector_port=0, state_file=None))
+
+
+def _command(args: argparse.Namespace) -> str:
+    return "facepipe " + shlex.join(getattr(args, "argv", None) or [args.command])
+
+
+def _labeller(model: str):
+    """The pipeline's detector and embedder for ``model``, to find and name a set's faces in process."""
+    import torch
+
+    from facepipe.detection import FaceDetector
+    from facepipe.embedding import load_embedder
+    from facepipe.labelled import FaceLabeller
+    from facepipe.settings import Settings
+
+    # One thread unless TORCH_NUM_THREADS says otherwise: this process shares the cores with the
+    # stack's functions (and anything else running); torch's default of one thread per core then
+    # spins against them (measured: MTCNN on small frames 12x slower with 2 threads on 2 busy cores).
+    torch.set_num_threads(max(1, int(os.environ.get("TORCH_NUM_THREADS", "0") or 0) or 1))
+    settings = Settings.from_env(embedding_model=model)
+    embedder = load_embedder(model, settings.facenet_weights_path)
+    detector = FaceDetector(settings.min_face_size, settings.min_face_score, settings.detection_pixel_budget)
+    return FaceLabeller(detector, embedder, settings.max_image_pixels)
+
+
+def _evaluate(args: argparse.Namespace, labelled, downscale_to: int | None = None, ephemeral: bool = False):
+    """Label the set (before any stack starts in this process: its threads would slow that down),
+    then enroll and probe on the stack in use (unless ``ephemeral``), else on an ephemeral one."""
+    from facepipe.evaluate import label_set, run_eval
+    from facepipe.local.stack import StackOptions
+    from facepipe.settings import Settings
+
+    info = None if ephemeral else use_stack(args.stack)
+    deployed = not ephemeral and info is None and bool(os.environ.get("FACEPIPE_FUNCTION_URL") and os.environ.get("RESPONSE_QUEUE_URL"))
+    model = info["embedding_model"] if info else Settings.from_env().embedding_model if deployed else StackOptions().embedding_model
+    labelling = label_set(labelled, _labeller(model), downscale_to, progress=True)
+
+    def run(function_url: str, queue_url: str):
+        return run_eval(_admin(), function_url, _sqs(), queue_url, labelling=labelling, concurrency=args.concurrency,
+                        downscale_to=downscale_to, progress=True, command=_command(args))
+
+    if info is not None or deployed:
+        return run(os.environ["FACEPIPE_FUNCTION_URL"], os.environ["RESPONSE_QUEUE_URL"])
+    print("starting an ephemeral local stack (moto, function URL, event source, embedded index) ...", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    with _ephemeral_stack() as stack:
+        print(f"stack up in {time.perf_counter() - started:.1f} s: function URL {stack.info['function_url']}", file=sys.stderr, flush=True)
+        os.environ.update(stack_environment(stack.info))
+        return run(stack.info["function_url"], stack.info["response_queue_url"])
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from facepipe.labelled import load_set
+
+    if args.downscale is not None and args.downscale < 16:
+        raise FacepipeError(f"--downscale {args.downscale}: frames must be at least 16 px (the smallest face searched for)")
+    report = _evaluate(args, load_set(args.set, args.enroll), args.downscale)
+    paths = report.write(Path(args.out))
+    print(report.render())
+    print("\nwritten: " + ", ".join(str(p) for p in paths.values()))
+    return 0 if not report.wrong_names else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The default set through an ephemeral stack; nothing is written."""
+    from facepipe.labelled import default_workload
+
+    report = _evaluate(args, default_workload(), ephemeral=True)
     print(report.render())
     return 0 if report.passed == report.total else 1
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from facepipe.evaluate import run_eval
-    from facepipe.local.stack import LocalStack, StackOptions
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from facepipe.calibrate import run_calibration
+    from facepipe.labelled import load_set
 
-    print("starting the local stack (moto, function URL, event source, embedded index) ...", flush=True)
-    started = time.perf_counter()
-    with LocalStack(StackOptions(moto_port=0, detection_port=0, recognition_port=0, vector_port=0, state_file=None)) as stack:
-        print(f"stack up in {time.perf_counter() - started:.1f} s: function URL {stack.info['function_url']}", flush=True)
-        os.environ.update(stack_environment(stack.info))
-        report = run_eval(_admin(), stack.info["function_url"], _sqs(), stack.info["response_queue_url"], concurrency=args.concurrency)
-        print(report.render())
-    return 0 if report.passed == report.total else 1
+    sets = [load_set(spec) for spec in args.sets] if args.sets else [load_set(None)]
+    names = [s.name for s in sets]
+    if len(set(names)) != len(names):
+        raise FacepipeError(f"a set is given twice: {', '.join(names)}")
+    report = run_calibration(sets, _labeller(args.model), args.model, command=_command(args), progress=True)
+    written = report.write(Path(args.out))
+    print(report.render())
+    print("\nwritten: " + ", ".join(str(p) for p in written))
+    return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -240,8 +326,13 @@ def parser() -> argparse.ArgumentParser:
     delete.add_argument("person")
     people.set_defaults(func=cmd_people)
 
-    send = with_stack(sub.add_parser("send", help="camera client: POST frames, poll answers, report latency"))
-    send.add_argument("frames", nargs="+")
+    send = with_stack(sub.add_parser("send", help="camera client: POST frames (or a video's frames), poll answers, report latency"))
+    send.add_argument("frames", nargs="*", help="image files (or use --video)")
+    send.add_argument("--video", metavar="CLIP", help="sample this clip with OpenCV and stream its frames like a camera")
+    send.add_argument("--fps", type=float, default=1.0, help="--video: frames per second of clip time (default 1)")
+    send.add_argument("--no-pace", action="store_true", help="--video: send as fast as --concurrency allows, not in clip time")
+    send.add_argument("--id-prefix", help="--video: request id prefix (default the clip's name: <stem>-00000, ...; "
+                      "a request id sent again within an hour is not processed again)")
     send.add_argument("--concurrency", type=int, default=10)
     send.add_argument("--repeat", type=int, default=1, help="send the frames this many times")
     send.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each answer")
@@ -249,9 +340,25 @@ def parser() -> argparse.ArgumentParser:
     send.add_argument("--sign", action="store_true", help="SigV4-sign requests (function URL auth AWS_IAM)")
     send.set_defaults(func=cmd_send)
 
-    evaluate = with_stack(sub.add_parser("eval", help="enroll the labelled set and score every probe"))
+    evaluate = with_stack(sub.add_parser(
+        "eval", help="enroll a labelled set, send its probes through the pipeline, judge every face; writes a report",
+        description="SET: a labels.json, a folder holding labels.json (or faces/labels.json), or an Image,Results CSV "
+                    "(default: the shared fixtures, else the packaged sample). Uses the running stack (.facepipe/local.json or "
+                    "--stack), else starts an ephemeral one. Exit 1 when any face gets a wrong name."))
+    evaluate.add_argument("set", nargs="?", metavar="SET", help="labels.json, its folder, or an Image,Results CSV")
+    evaluate.add_argument("--enroll", metavar="DIR", help="enroll from <name>/*.jpg folders (a CSV set otherwise enrolls the first image of each name)")
+    evaluate.add_argument("--downscale", type=int, metavar="N", help="camera case: every labelled face with its context in an NxN frame")
+    evaluate.add_argument("--out", default=".facepipe/eval", help="report folder: eval.md, eval.json, eval.png (default .facepipe/eval)")
     evaluate.add_argument("--concurrency", type=int, default=4)
     evaluate.set_defaults(func=cmd_eval)
+
+    calibrate = sub.add_parser(
+        "calibrate", help="similarity of same/different people by size and quality band, open-set simulation of the thresholds",
+        description="In process, no stack: every labelled face of the sets at full size and degraded (16-96 px, blur, JPEG).")
+    calibrate.add_argument("sets", nargs="*", metavar="SET", help="labels.json files, their folders or Image,Results CSVs (default: the shared fixtures)")
+    calibrate.add_argument("--model", default="dlib-resnet", choices=("dlib-resnet", "facenet-vggface2"))
+    calibrate.add_argument("--out", default="docs/calibration.md", help="Markdown report; its plot (.png) and numbers (.json) go beside it")
+    calibrate.set_defaults(func=cmd_calibrate)
 
     demo = sub.add_parser("demo", help="start a stack, enroll, send sample frames, print results (make demo)")
     demo.add_argument("--concurrency", type=int, default=4)
@@ -270,6 +377,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "DEBUG" if args.verbose else "WARNING")
     try:

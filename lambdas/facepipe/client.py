@@ -136,13 +136,27 @@ def send_frames(
     timeout: float = 60.0,
     sign_region: str | None = None,
     progress: Callable[[Outcome], None] | None = None,
+    request_ids: Sequence[str] | None = None,
+    schedule: Sequence[float] | None = None,
 ) -> list[Outcome]:
-    """Send ``frames`` (filename, bytes), ``concurrency`` in flight, and wait for every answer."""
-    outcomes = [Outcome(uuid.uuid4().hex, name) for name, _ in frames]
+    """Send ``frames`` (filename, bytes), ``concurrency`` in flight, and wait for every answer.
+
+    ``request_ids``: one per frame (default: random). ``schedule``: seconds after the start at
+    which each frame is POSTed, like a camera (a frame whose turn comes while ``concurrency``
+    requests are in flight goes as soon as one returns)."""
+    if request_ids is not None and len(request_ids) != len(frames):
+        raise ValueError(f"{len(request_ids)} request ids for {len(frames)} frames")
+    if schedule is not None and len(schedule) != len(frames):
+        raise ValueError(f"{len(schedule)} send times for {len(frames)} frames")
+    ids = list(request_ids) if request_ids is not None else [uuid.uuid4().hex for _ in frames]
+    outcomes = [Outcome(request_id, name) for request_id, (name, _) in zip(ids, frames, strict=True)]
+    started = time.perf_counter()
     with ResponsePoller(sqs, response_queue_url) as poller:
 
         def one(i: int) -> Outcome:
             outcome, (_, content) = outcomes[i], frames[i]
+            if schedule is not None:
+                time.sleep(max(0.0, started + schedule[i] - time.perf_counter()))
             poller.expect(outcome)
             outcome.sent_at = time.perf_counter()
             outcome.status, outcome.reply = post_frame(function_url, outcome.request_id, outcome.filename, content, sign_region=sign_region)

@@ -1,61 +1,437 @@
-"""Enroll a labelled set, send its probes through the pipeline, score each against ground truth."""
+"""``facepipe eval``: enroll a labelled set through the pipeline, send its probes, judge every face.
+
+The set's faces are first found and named in process (``labelled.FaceLabeller``, the
+pipeline's own detector and embedder); ``--downscale N`` then builds the camera-sized
+version (``labelled.downscale``). Enrollment goes through ``Admin.enroll`` (photo by photo:
+a photo without a face is a warning, not the end), probes through the function URL
+(``client.send_frames``), answers come from the response queue.
+
+Each expected face of a probe gets a category:
+
+* ``correct``: the expected name;
+* ``wrong name``: an enrolled name that is not the expected one (the worst answer);
+* ``new person``: a face given a person nobody enrolled (for an enrolled person's face, a
+  split; for a stranger's face, the right answer);
+* ``unknown``: ``person_id: null`` (too poor to place, matching nobody);
+* ``no face``: the pipeline did not report the face.
+
+A stranger's face (and the face of a labelled name nobody enrolled) is fine as
+``new person``, ``unknown`` or ``no face``; an enrolled name on it is a ``wrong name``.
+
+Which response face is which expected face: by box, against the in-process full-size
+detection of the same frame (IoU >= 0.3, best overlaps first) — the same detector on the same
+bytes, so when both find the same faces this is left-to-right order. What is left on both
+sides is paired left to right; expected faces still left are ``no face``; response faces
+still left are judged as strangers' faces (an enrolled name there is a wrong name). In a
+downscaled frame, a neighbour face the context happens to show is judged only when the
+pipeline reports it.
+
+The classic "probes as labelled" count (``labelled.judge``: enrolled names left to right
+plus the right number of new people) is kept; it is what ``make demo`` prints.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
-from facepipe.admin import Admin
+from facepipe.admin import Admin, EnrollError
 from facepipe.client import Outcome, send_frames, summary
-from facepipe.workloads import Workload, default_workload, judge
+from facepipe.labelled import (
+    MIN_IOU,
+    ExpectedFace,
+    FaceLabeller,
+    LabelledSet,
+    Labelling,
+    Pairs,
+    Probe,
+    band_summary,
+    default_workload,
+    downscale,
+    iou,
+    judge,
+    pairs_of,
+    plot_pairs,
+    progress_bar,
+)
+from facepipe.matching import calibration_for
+
+CATEGORIES = ("correct", "wrong name", "new person", "unknown", "no face")
+#: categories that are the right answer for a stranger's face
+STRANGER_OK = ("new person", "unknown", "no face")
+STRANGER = "stranger"
+REPORT_NAMES = {"markdown": "eval.md", "json": "eval.json", "plot": "eval.png"}
+
+
+@dataclass(frozen=True)
+class FaceVerdict:
+    """One expected (or unexpected) face of a probe and what the pipeline said about it."""
+
+    expected: str | None  # the labelled name; None: a stranger
+    known: bool  # the expected name is enrolled
+    got: str | None  # the response's name ("" for unknown); None: not reported
+    category: str
+    similarity: float | None = None
+    band: str | None = None  # the response face's quality band
+    extra: bool = False  # a response face no required expected face accounts for
+
+    @property
+    def row(self) -> str:
+        return self.expected if self.known and self.expected else STRANGER
+
+    def column(self, enrolled: set[str]) -> str:
+        if self.got is None:
+            return "no face"
+        if self.got == "":
+            return "unknown"
+        return self.got if self.got in enrolled else "new"
+
+    @property
+    def label(self) -> str:
+        who = self.expected if self.expected else STRANGER
+        return f"{'+' if self.extra else ''}{who}: {self.category}"
+
+
+def categorize(expected: str | None, enrolled: set[str], face: dict | None) -> str:
+    if face is None:
+        return "no face"
+    if not face.get("person_id"):
+        return "unknown"
+    name = face.get("name", "")
+    if name in enrolled:
+        return "correct" if name == expected else "wrong name"
+    return "new person"
+
+
+def _centre(box: Sequence[float]) -> float:
+    return (float(box[0]) + float(box[2])) / 2
+
+
+def match_faces(expected: Sequence[ExpectedFace], faces: Sequence[dict]) -> list[tuple[ExpectedFace | None, dict | None]]:
+    """Pairs of (expected face, response face) as the module docstring says."""
+    pairs: list[tuple[ExpectedFace | None, dict | None]] = []
+    overlaps = sorted(
+        ((iou(e.box, f["box"]), i, j) for i, e in enumerate(expected) if e.box is not None for j, f in enumerate(faces)),
+        reverse=True,
+    )
+    used_expected: set[int] = set()
+    used_faces: set[int] = set()
+    for overlap, i, j in overlaps:
+        if overlap < MIN_IOU:
+            break
+        if i in used_expected or j in used_faces:
+            continue
+        used_expected.add(i)
+        used_faces.add(j)
+        pairs.append((expected[i], faces[j]))
+    left_expected = [e for i, e in enumerate(expected) if i not in used_expected and e.required]
+    left_expected.sort(key=lambda e: (e.box is None, _centre(e.box) if e.box else 0.0))
+    left_faces = sorted((f for j, f in enumerate(faces) if j not in used_faces), key=lambda f: _centre(f["box"]))
+    for k in range(max(len(left_expected), len(left_faces))):
+        pairs.append((left_expected[k] if k < len(left_expected) else None, left_faces[k] if k < len(left_faces) else None))
+    # in the labels' order; response faces nobody expected last, left to right
+    position = {id(e): i for i, e in enumerate(expected)}
+    return sorted(pairs, key=lambda p: (position[id(p[0])], 0.0) if p[0] is not None else (len(expected), _centre(p[1]["box"])))
+
+
+def judge_faces(probe: Probe, response: dict | None, enrolled: set[str]) -> list[FaceVerdict]:
+    """A verdict per expected face of ``probe`` (and per response face nobody expected)."""
+    expected = list(probe.faces) or [ExpectedFace(n) for n in probe.expect] + [ExpectedFace(None)] * probe.unknown
+    faces = list(response.get("faces", [])) if response else []
+    verdicts = []
+    for want, face in match_faces(expected, faces):
+        name = want.name if want is not None else None
+        quality = (face or {}).get("quality") or {}
+        verdicts.append(
+            FaceVerdict(
+                expected=name,
+                known=name in enrolled,
+                got=None if face is None else (face.get("name", "") if face.get("person_id") else ""),
+                category=categorize(name, enrolled, face),
+                similarity=None if face is None else face.get("similarity"),
+                band=quality.get("band"),
+                extra=want is None or not want.required,
+            )
+        )
+    return verdicts
+
+
+@dataclass
+class ProbeResult:
+    filename: str
+    expected: str
+    result: str | None
+    latency: float | None
+    status: int
+    as_labelled: bool
+    why: str
+    faces: list[FaceVerdict] = field(default_factory=list)
 
 
 @dataclass
 class EvalReport:
-    workload: str
+    workload: str  # the set's name
     enrolled: dict[str, int]
-    rows: list[tuple[str, str, str, bool, str, float | None]] = field(default_factory=list)
+    model: str = ""
+    command: str = "facepipe eval"
+    downscale: int | None = None
+    warnings: list[str] = field(default_factory=list)
+    probes: list[ProbeResult] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
+    similarity: list[dict] = field(default_factory=list)
+    pairs: Pairs | None = None
 
+    # --- numbers --------------------------------------------------------------------------
     @property
     def passed(self) -> int:
-        return sum(1 for row in self.rows if row[3])
+        return sum(1 for p in self.probes if p.as_labelled)
 
     @property
     def total(self) -> int:
-        return len(self.rows)
+        return len(self.probes)
+
+    @property
+    def verdicts(self) -> list[tuple[ProbeResult, FaceVerdict]]:
+        return [(p, v) for p in self.probes for v in p.faces]
+
+    @property
+    def wrong_names(self) -> list[tuple[ProbeResult, FaceVerdict]]:
+        return [(p, v) for p, v in self.verdicts if v.category == "wrong name"]
+
+    def totals(self) -> dict[str, dict[str, int]]:
+        """Faces per category, for enrolled people's faces ("known") and strangers' faces."""
+        counts = {kind: Counter() for kind in ("known", STRANGER)}
+        for _, verdict in self.verdicts:
+            counts["known" if verdict.known else STRANGER][verdict.category] += 1
+        table = {kind: {c: counts[kind][c] for c in CATEGORIES} for kind in counts}
+        table["all"] = {c: table["known"][c] + table[STRANGER][c] for c in CATEGORIES}
+        return table
+
+    def confusion(self) -> tuple[list[str], list[str], dict[str, dict[str, int]]]:
+        """(rows, columns, counts): expected name or ``stranger`` -> result name, new, unknown, no face."""
+        enrolled = set(self.enrolled)
+        counts: dict[str, Counter] = {}
+        for _, verdict in self.verdicts:
+            counts.setdefault(verdict.row, Counter())[verdict.column(enrolled)] += 1
+        names = sorted(enrolled)
+        rows = [n for n in names if n in counts] + ([STRANGER] if STRANGER in counts else [])
+        columns = [n for n in names if any(n in c for c in counts.values())] + ["new", "unknown", "no face"]
+        return rows, columns, {r: {c: counts[r][c] for c in columns} for r in rows}
+
+    def as_dict(self) -> dict[str, Any]:
+        rows, columns, confusion = self.confusion()
+        calibration = calibration_for(self.model) if self.model else None
+        return {
+            "command": self.command,
+            "set": self.workload,
+            "model": self.model,
+            "calibration": asdict(calibration) if calibration else None,
+            "downscale": self.downscale,
+            "enrolled": self.enrolled,
+            "warnings": self.warnings,
+            "probes_as_labelled": {"passed": self.passed, "total": self.total},
+            "wrong_names": len(self.wrong_names),
+            "faces": self.totals(),
+            "confusion": {"rows": rows, "columns": columns, "counts": confusion},
+            "similarity": self.similarity,
+            "latency": self.stats,
+            "probes": [
+                {
+                    "filename": p.filename,
+                    "expected": p.expected,
+                    "result": p.result,
+                    "latency_s": p.latency,
+                    "status": p.status,
+                    "as_labelled": p.as_labelled,
+                    "why": p.why,
+                    "faces": [asdict(v) for v in p.faces],
+                }
+                for p in self.probes
+            ],
+        }
+
+    # --- text -----------------------------------------------------------------------------
+    def _tables(self) -> dict[str, tuple[list[str], list[list[Any]]]]:
+        from facepipe.cli import _seconds
+
+        probe_rows = [
+            [p.filename, p.expected, repr(p.result), _seconds(p.latency), "; ".join(v.label for v in p.faces), "ok" if p.as_labelled else "FAIL"]
+            for p in self.probes
+        ]
+        totals = self.totals()
+        total_rows = [[kind, *(totals[kind][c] for c in CATEGORIES)] for kind in ("known", STRANGER, "all")]
+        rows, columns, confusion = self.confusion()
+        confusion_rows = [[r, *(confusion[r][c] or "" for c in columns)] for r in rows]
+
+        def num(value: float | None) -> str:
+            return "-" if value is None else f"{value:.3f}"
+
+        similarity_rows = [
+            [s["band"], num(s["threshold"]), s["same_pairs"], s["different_pairs"], num(s["same_min"]), num(s["same_median"]),
+             num(s["different_median"]), num(s["different_max"]), s["same_below_threshold"], s["different_at_or_above_threshold"]]
+            for s in self.similarity
+        ]
+        wrong_rows = [[p.filename, v.expected or STRANGER, v.got, num(v.similarity), v.band or "-"] for p, v in self.wrong_names]
+        return {
+            "probes": (["probe", "expected", "result", "latency s", "faces", "as labelled"], probe_rows),
+            "totals": (["faces", *CATEGORIES], total_rows),
+            "confusion": (["expected \\ result", *columns], confusion_rows),
+            "similarity": (
+                ["band", "threshold", "same pairs", "different pairs", "same min", "same median", "different median", "different max",
+                 "same < threshold", "different >= threshold"],
+                similarity_rows,
+            ),
+            "wrong": (["probe", "expected", "got", "similarity", "band"], wrong_rows),
+        }
+
+    def _headline(self) -> str:
+        from facepipe.cli import _seconds
+
+        s = self.stats
+        return (
+            f"{self.passed}/{self.total} probes as labelled; {len(self.wrong_names)} wrong names; latency mean {_seconds(s.get('mean_s'))} s, "
+            f"p50 {_seconds(s.get('p50_s'))} s, p95 {_seconds(s.get('p95_s'))} s"
+        )
+
+    def _facts(self) -> list[str]:
+        facts = [f"set: {self.workload}"]
+        if self.model:
+            c = calibration_for(self.model)
+            facts.append(f"model: {self.model} (thresholds good {c.good} / fair {c.fair} / poor {c.poor}, margin {c.margin})")
+        facts.append("enrolled: " + (", ".join(f"{n} ({c})" for n, c in self.enrolled.items()) or "nobody"))
+        return facts
 
     def render(self) -> str:
-        from facepipe.cli import _seconds, _table
+        from facepipe.cli import _table
 
-        lines = [f"workload: {self.workload}", "enrolled: " + ", ".join(f"{n} ({c})" for n, c in self.enrolled.items()), ""]
-        lines.append(
-            _table(
-                [(f, exp, got, "ok" if ok else "FAIL", _seconds(lat) + " s", why) for f, exp, got, ok, why, lat in self.rows],
-                ("probe", "expected", "result", "", "latency", "why"),
-            )
-        )
-        s = self.stats
-        lines += [
-            "",
-            f"{self.passed}/{self.total} probes as labelled; latency mean {_seconds(s.get('mean_s'))} s, "
-            f"p50 {_seconds(s.get('p50_s'))} s, p95 {_seconds(s.get('p95_s'))} s",
-        ]
+        tables = self._tables()
+        lines = [*self._facts()]
+        lines += [f"warning: {w}" for w in self.warnings]
+        titles = {"totals": "faces by category", "confusion": "confusion (faces)",
+                  "similarity": "similarity of the set's labelled faces (pairs from different files), by the pair's quality band"}
+        lines += ["", _table(tables["probes"][1], tables["probes"][0])]
+        for key in ("totals", "confusion", "similarity"):
+            lines += ["", titles[key] + ":", _table(tables[key][1], tables[key][0])]
+        if self.wrong_names:
+            lines += ["", "WRONG NAMES:", _table(tables["wrong"][1], tables["wrong"][0])]
+        lines += ["", self._headline()]
         return "\n".join(lines)
 
+    def markdown(self, plot: str | None = None) -> str:
+        def md(headers: list[str], rows: list[list[Any]]) -> list[str]:
+            def cell(value: Any) -> str:
+                return str(value).replace("|", "\\|")
 
-def run_eval(admin: Admin, function_url: str, sqs: Any, response_queue_url: str, workload: Workload | None = None, concurrency: int = 4) -> EvalReport:
-    workload = workload or default_workload()
-    report = EvalReport(workload.name, {})
-    for name, images in workload.enroll.items():
-        result = admin.enroll(name, images)
-        report.enrolled[name] = len(result.faces)
-    frames = [(p.filename, p.content) for p in workload.probes]
-    outcomes: list[Outcome] = send_frames(function_url, sqs, response_queue_url, frames, concurrency=concurrency)
-    enrolled = set(workload.enroll)
-    for probe, outcome in zip(workload.probes, outcomes, strict=True):
-        ok, why = judge(probe, outcome.response, enrolled)
-        expected = ", ".join(probe.expect) + (f" +{probe.unknown} new" if probe.unknown else "")
-        report.rows.append((probe.filename, expected, repr(outcome.result), ok, why, outcome.latency))
+            return [
+                "| " + " | ".join(headers) + " |",
+                "|" + "---|" * len(headers),
+                *("| " + " | ".join(cell(c) for c in row) + " |" for row in rows),
+            ]
+
+        tables = self._tables()
+        lines = [f"# `{self.command}`", "", *(f"- {fact}" for fact in self._facts()), "", f"**{self._headline()}**", ""]
+        if self.warnings:
+            lines += ["Warnings:", "", *(f"- {w}" for w in self.warnings), ""]
+        sections = (
+            ("Faces by category", "totals"),
+            ("Wrong names", "wrong"),
+            ("Confusion (faces)", "confusion"),
+            ("Probes", "probes"),
+            ("Similarity of the set's labelled faces (pairs from different files), by the pair's quality band", "similarity"),
+        )
+        for title, key in sections:
+            if key == "wrong" and not tables[key][1]:
+                continue
+            lines += [f"## {title}", "", *md(*tables[key]), ""]
+        if plot:
+            lines += [f"![similarity]({plot})", ""]
+        return "\n".join(lines)
+
+    def write(self, out: Path) -> dict[str, Path]:
+        """``eval.md``, ``eval.json`` and ``eval.png`` under ``out``."""
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {kind: out / name for kind, name in REPORT_NAMES.items()}
+        plot = None
+        if self.pairs is not None and self.model:
+            title = f"{self.model} on {self.workload}: same vs different person similarity"
+            plot = plot_pairs(self.pairs, calibration_for(self.model), title, paths["plot"]).name
+        else:
+            paths.pop("plot")
+        paths["markdown"].write_text(self.markdown(plot))
+        paths["json"].write_text(json.dumps(self.as_dict(), indent=2, default=float) + "\n")
+        return paths
+
+
+def _expected(probe: Probe) -> str:
+    strangers = [f"+{probe.unknown} stranger{'s' if probe.unknown > 1 else ''}"] if probe.unknown else []
+    return ", ".join([*probe.expect, *strangers]) or "no face"
+
+
+def enroll_set(admin: Admin, labelled: LabelledSet, progress: bool = False) -> tuple[dict[str, int], list[str]]:
+    """Enroll photo by photo; a photo the pipeline finds no face in is a warning."""
+    enrolled: dict[str, int] = {}
+    warnings: list[str] = []
+    bar = progress_bar(sum(len(f) for f in labelled.enroll.values()), "enrolling", progress)
+    for name, images in labelled.enroll.items():
+        for filename, data in images:
+            bar.update()
+            try:
+                report = admin.enroll(name, [(filename, data)])
+            except EnrollError as exc:
+                warnings.append(f"not enrolled: {exc}")
+                continue
+            enrolled[name] = enrolled.get(name, 0) + len(report.faces)
+    bar.close()
+    return enrolled, warnings
+
+
+def label_set(labelled: LabelledSet, labeller: FaceLabeller, downscale_to: int | None = None, progress: bool = False) -> Labelling:
+    """The set's faces found and named in process, and its camera-sized version when asked."""
+    labelling = labeller.label(labelled, progress=progress)
+    return downscale(labelling, downscale_to, labeller, progress=progress) if downscale_to else labelling
+
+
+def run_eval(
+    admin: Admin,
+    function_url: str,
+    sqs: Any,
+    response_queue_url: str,
+    workload: LabelledSet | None = None,
+    concurrency: int = 4,
+    *,
+    labelling: Labelling | None = None,
+    downscale_to: int | None = None,
+    progress: bool = False,
+    command: str = "facepipe eval",
+) -> EvalReport:
+    """Enroll, send every probe, judge. ``labelling`` (``label_set``) may be made beforehand,
+    e.g. before a local stack starts in this process; otherwise the set (default: the shared
+    fixtures) is labelled here with the admin's detector and embedder."""
+    recognizer = admin.recognizer
+    if labelling is None:
+        labeller = FaceLabeller(recognizer.detector, recognizer.embedder, recognizer.settings.max_image_pixels)
+        labelling = label_set(workload or default_workload(), labeller, downscale_to, progress)
+    labelled = labelling.set
+    enrolled, warnings = enroll_set(admin, labelled, progress)
+    report = EvalReport(labelled.name, enrolled, model=recognizer.embedder.model, command=command, downscale=downscale_to,
+                        warnings=labelling.warnings + warnings)
+
+    bar = progress_bar(len(labelled.probes), "probes", progress, unit="frame")
+    outcomes: list[Outcome] = send_frames(function_url, sqs, response_queue_url, [(p.filename, p.content) for p in labelled.probes],
+                                          concurrency=concurrency, progress=lambda _: bar.update())
+    bar.close()
+    names = set(enrolled)
+    for probe, outcome in zip(labelled.probes, outcomes, strict=True):
+        ok, why = judge(probe, outcome.response, names)
+        report.probes.append(
+            ProbeResult(probe.filename, _expected(probe), outcome.result, outcome.latency, outcome.status, ok, why,
+                        judge_faces(probe, outcome.response, names))
+        )
     report.stats = summary(outcomes)
+    report.pairs = pairs_of(labelling.faces)
+    report.similarity = band_summary(report.pairs, calibration_for(report.model))
     return report
