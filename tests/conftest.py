@@ -32,6 +32,15 @@ def _no_real_aws(monkeypatch):
     monkeypatch.delenv("AWS_PROFILE", raising=False)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    """One torch thread, as the local stack's functions run: with 2 cores and another busy process,
+    torch's default thread count makes MTCNN 10x slower (measured), which only adds noise to tests."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 @pytest.fixture(scope="session")
 def fixtures_root() -> Path:
     root = fixtures_dir()
