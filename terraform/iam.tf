@@ -125,11 +125,12 @@ data "aws_iam_policy_document" "recognition" {
   }
 
   statement {
-    # TransactWriteItems (a face + its person's count) is authorised as PutItem + UpdateItem;
+    # TransactWriteItems (a face + its person's count) is authorised as PutItem + UpdateItem and
+    # TransactGetItems (people's names) as GetItem: IAM has no actions of their own for them
+    # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html);
     # tag_media's batch_writer is BatchWriteItem; Powertools idempotency is Get/Put/Update/Delete.
     sid = "PeopleFacesTagsAndIdempotency"
     actions = [
-      "dynamodb:BatchGetItem",
       "dynamodb:BatchWriteItem",
       "dynamodb:DeleteItem",
       "dynamodb:GetItem",

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from facepipe.names import StackNames
-from facepipe.workloads import fixtures_dir
+from facepipe_tools.sets import fixtures_dir
 
 REGION = "us-east-1"
 
@@ -92,7 +92,7 @@ def aws():
 
 @pytest.fixture
 def resources(aws):
-    from facepipe.local.resources import create_resources
+    from facepipe_tools.local.resources import create_resources
 
     return create_resources(aws, StackNames(), request_visibility=30, max_receive_count=3)
 

@@ -7,7 +7,7 @@ import io
 
 from PIL import Image
 
-from facepipe.scenes import camera_frame, crowd  # noqa: F401 (re-exported for tests)
+from facepipe_tools.scenes import camera_frame, crowd  # noqa: F401 (re-exported for tests)
 
 
 def encode(image: Image.Image, fmt: str = "JPEG", **params) -> bytes:

@@ -15,7 +15,7 @@ ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "lambdas"), os.en
 
 
 def facepipe(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "facepipe.cli", *args], capture_output=True, text=True, cwd=cwd, env=env or ENV,
+    return subprocess.run([sys.executable, "-m", "facepipe_tools.cli", *args], capture_output=True, text=True, cwd=cwd, env=env or ENV,
                           timeout=600)
 
 

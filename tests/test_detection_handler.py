@@ -10,8 +10,8 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 from PIL import Image
 
-from facepipe.local.context import LambdaContext
-from facepipe.local.stack import load_handler
+from facepipe_tools.local.context import LambdaContext
+from facepipe_tools.local.handlers import load_handler
 from facepipe.runtime import detection_runtime
 from helpers import drain, encode
 from test_frames import BAD_REQUESTS, REQUEST_ID, Bad, frame_body, make_url_event

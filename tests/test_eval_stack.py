@@ -1,7 +1,7 @@
 """`facepipe eval` (labels.json and CSV) and `facepipe send --video` end to end through one local stack,
 and `facepipe eval --downscale 64` through the ephemeral stack eval starts when none runs.
 
-The CLI runs as ``python -m facepipe.cli`` with this checkout's ``lambdas`` first on the path.
+The CLI runs as ``python -m facepipe_tools.cli`` with this checkout's ``lambdas`` first on the path.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ CLIP = "misc/short_hamilton_clip.mp4"
 
 
 def facepipe(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "facepipe.cli", *args], capture_output=True, text=True, cwd=cwd, env=ENV, timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "facepipe_tools.cli", *args], capture_output=True, text=True, cwd=cwd, env=ENV, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def stack(tmp_path_factory, fixtures_root):
     """`facepipe local up` on free ports for this module; stopped with Ctrl-C (SIGINT)."""
     state = tmp_path_factory.mktemp("stack") / "local.json"
     process = subprocess.Popen(
-        [sys.executable, "-m", "facepipe.cli", "local", "up", "--port", "0", "--moto-port", "0", "--vector-port", "0",
+        [sys.executable, "-m", "facepipe_tools.cli", "local", "up", "--port", "0", "--moto-port", "0", "--vector-port", "0",
          "--visibility-timeout", "30", "--state-file", str(state)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=state.parent, env=ENV,
     )
@@ -86,7 +86,7 @@ def test_eval_csv_set_end_to_end(stack, tmp_path, fixtures_root):
 
 
 def test_send_video_gives_one_answer_per_sampled_frame(stack, tmp_path, fixtures_root):
-    from facepipe.video import frames_of_video
+    from facepipe_tools.video import frames_of_video
 
     sampled = frames_of_video(fixtures_root / CLIP, 1.0)
     done = facepipe("send", "--video", str(fixtures_root / CLIP), "--fps", "1", "--no-pace", "--id-prefix", uuid.uuid4().hex[:8],

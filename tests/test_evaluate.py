@@ -7,8 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from facepipe.evaluate import EvalReport, ProbeResult, judge_faces, match_faces
-from facepipe.labelled import ExpectedFace, Pairs, Probe
+from facepipe_tools.evaluate import EvalReport, ProbeResult
+from facepipe_tools.judging import judge_faces, match_faces
+from facepipe_tools.pairs import Pairs
+from facepipe_tools.sets import ExpectedFace, Probe
 from facepipe.matching import calibration_for
 
 ENROLLED = {"obama", "biden"}

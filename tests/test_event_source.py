@@ -23,7 +23,7 @@ def queues(aws):
 
 
 def test_event_source_delivers_a_batch_and_deletes_successes(queues):
-    from facepipe.local.event_source import SqsEventSource
+    from facepipe_tools.local.event_source import SqsEventSource
 
     sqs, work, _ = queues
     for i in range(3):
@@ -43,7 +43,7 @@ def test_event_source_delivers_a_batch_and_deletes_successes(queues):
 
 
 def test_event_source_redelivers_failures_then_dead_letters_them(queues):
-    from facepipe.local.event_source import SqsEventSource
+    from facepipe_tools.local.event_source import SqsEventSource
 
     sqs, work, dlq = queues
     sqs.send_message(QueueUrl=work, MessageBody="good")
@@ -70,7 +70,7 @@ def test_event_source_redelivers_failures_then_dead_letters_them(queues):
 
 
 def test_event_source_whole_batch_is_retried_when_the_invocation_raises(queues):
-    from facepipe.local.event_source import SqsEventSource
+    from facepipe_tools.local.event_source import SqsEventSource
 
     sqs, work, _ = queues
     sqs.send_message(QueueUrl=work, MessageBody="x")
@@ -86,7 +86,7 @@ def test_event_source_whole_batch_is_retried_when_the_invocation_raises(queues):
 
 
 def test_event_source_batching_window_gathers_messages(queues):
-    from facepipe.local.event_source import SqsEventSource
+    from facepipe_tools.local.event_source import SqsEventSource
 
     sqs, work, _ = queues
     batches = []

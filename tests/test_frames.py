@@ -16,7 +16,8 @@ from PIL import Image
 from facepipe import frames as frames_module
 from facepipe.embedding import load_cropper
 from facepipe.exceptions import ConfigurationError, InvalidRequestError
-from facepipe.frames import FrameProcessor, FrameRequest, parse_frame_request
+from facepipe.events import FrameRequest, parse_frame_request
+from facepipe.frames import FrameProcessor
 from facepipe.messages import MESSAGE_VERSION, parse_request_message
 from facepipe.settings import Settings
 from helpers import b64, drain, encode

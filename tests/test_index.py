@@ -17,7 +17,7 @@ from facepipe.exceptions import ConfigurationError, VectorIndexError
 from facepipe.index import EmbeddedIndex, Match, Vector, make_index
 from facepipe.index import pinecone as pinecone_module
 from facepipe.index.pinecone import PineconeIndex
-from facepipe.local.vector_server import VectorServer, serve_vector_index
+from facepipe_tools.local.vector_server import VectorServer, serve_vector_index
 from facepipe.settings import Settings
 
 DIM = 8

@@ -11,19 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from facepipe.labelled import (
-    FACE_FRACTION,
-    FaceLabeller,
-    LabelledSetError,
-    assign_names,
-    context_frame,
-    context_square,
-    downscale,
-    face_fraction,
-    fixture_workload,
-    load_csv,
-    load_set,
-)
+from facepipe_tools.labelling import FACE_FRACTION, FaceLabeller, assign_names, downscale, face_fraction
+from facepipe_tools.scenes import context_frame, context_square
+from facepipe_tools.sets import LabelledSetError, fixture_workload, load_csv, load_set
 
 
 @pytest.fixture
@@ -217,7 +207,8 @@ def test_downscale_gives_one_64px_frame_per_labelled_face_with_18_to_25px_faces(
 
 def test_pairs_leave_out_two_strangers_and_faces_of_one_file():
     from facepipe.detection import DetectedFace
-    from facepipe.labelled import LabelledFace, pairs_of
+    from facepipe_tools.labelling import LabelledFace
+    from facepipe_tools.pairs import pairs_of
     from facepipe.quality import FaceQuality
 
     def labelled(file, name, vector, band="good"):

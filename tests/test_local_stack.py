@@ -17,8 +17,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from facepipe.client import send_frames
-from facepipe.workloads import fixture_workload, judge
+from facepipe_tools.client import send_frames
+from facepipe_tools.sets import fixture_workload, judge
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,11 +121,11 @@ def test_local_stack_enrolled_people_are_recognised_in_every_probe(stack, boto, 
 
 def test_local_stack_demo_without_fixtures_uses_the_packaged_portrait(stack, boto, monkeypatch):
     """`make demo` on a machine without ../shared: matplotlib's Grace Hopper, enrolled and probed."""
-    from facepipe.admin import Admin, build_recognizer
-    from facepipe.cli import stack_environment
-    from facepipe.evaluate import run_eval
+    from facepipe_tools.admin import Admin, build_recognizer
+    from facepipe_tools.stacks import stack_environment
+    from facepipe_tools.evaluate import run_eval
     from facepipe.settings import Settings
-    from facepipe.workloads import packaged_workload
+    from facepipe_tools.sets import packaged_workload
 
     for key, value in stack_environment(stack).items():
         monkeypatch.setenv(key, value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image, ImageOps
 
-from facepipe.admin import Admin, EnrollError
+from facepipe_tools.admin import Admin, EnrollError
 from facepipe.index import EmbeddedIndex
 from facepipe.people import PeopleStore, PersonNotFoundError
 from facepipe.matching import calibration_for

@@ -10,13 +10,14 @@ from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from PIL import Image, ImageOps
 
 from helpers import camera_frame, drain, encode
-from facepipe.admin import Admin
+from facepipe_tools.admin import Admin
 from facepipe.consumer import RecognitionConsumer
 from facepipe.embedding import load_cropper
-from facepipe.frames import FrameProcessor, FrameRequest
+from facepipe.events import FrameRequest
+from facepipe.frames import FrameProcessor
 from facepipe.index import EmbeddedIndex
-from facepipe.local.context import LambdaContext
-from facepipe.local.event_source import sqs_record
+from facepipe_tools.local.context import LambdaContext
+from facepipe_tools.local.event_source import sqs_record
 from facepipe.messages import encode as encode_message
 from facepipe.people import PeopleStore
 from facepipe.queues import REASON

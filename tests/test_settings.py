@@ -6,7 +6,7 @@ import pytest
 
 from facepipe.exceptions import ConfigurationError
 from facepipe.matching import CALIBRATIONS, calibration_for
-from facepipe.settings import DETECTION, RECOGNITION, SETTINGS, Settings, settings_for
+from facepipe.settings import DETECTION, RECOGNITION, Settings, settings_for, table
 
 
 def test_settings_defaults_from_empty_environment():
@@ -20,12 +20,12 @@ def test_settings_defaults_from_empty_environment():
 
 
 def test_settings_every_name_is_read_by_from_env():
-    environ = {s.env: "x" for s in SETTINGS}
+    environ = {s.env: "x" for s in table()}
     with pytest.raises(ConfigurationError):  # "x" is not a valid value for the typed ones: each is parsed
         Settings.from_env(environ)
     assert {s.env for s in settings_for(DETECTION)} >= {"REQUEST_QUEUE_URL", "MAX_BODY_BYTES", "MAX_IMAGE_PIXELS"}
     assert {s.env for s in settings_for(RECOGNITION)} >= {"PINECONE_SSM_PARAMETER_NAME", "FACE_SIMILARITY_THRESHOLD"}
-    assert "PINECONE_API_KEY" not in {s.env for s in SETTINGS}  # the key lives in SSM, never in the environment
+    assert "PINECONE_API_KEY" not in {s.env for s in table()}  # the key lives in SSM, never in the environment
 
 
 @pytest.mark.parametrize(
@@ -72,3 +72,23 @@ def test_settings_threshold_moves_every_band_by_the_calibrated_steps():
 def test_settings_require_names_what_is_missing():
     with pytest.raises(ConfigurationError, match="REQUEST_QUEUE_URL"):
         Settings().require("REQUEST_QUEUE_URL")
+
+
+def test_settings_readme_table_is_the_settings_table():
+    from pathlib import Path
+
+    from facepipe.settings import markdown_table
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert markdown_table() in readme, "README's settings table differs: paste facepipe.settings.markdown_table() into it"
+
+
+def test_settings_table_is_the_one_place_of_names_defaults_and_ranges():
+    rows = {row.env: row for row in table()}
+    assert rows["MIN_FACE_SIZE"].default == Settings().min_face_size == 16
+    assert (rows["MIN_FACE_SIZE"].low, rows["MIN_FACE_SIZE"].high) == (12, 4096)
+    assert rows["EMBEDDING_MODEL"].choices == ("facenet-vggface2", "dlib-resnet")
+    assert rows["FACEPIPE_FUNCTION_URL"].field == "function_url" and not rows["FACEPIPE_FUNCTION_URL"].deployed
+    local = Settings(vector_backend="local", torch_num_threads=1).environment()
+    assert local == {"VECTOR_BACKEND": "local", "TORCH_NUM_THREADS": "1"}  # only what differs from the defaults
+    assert Settings.from_env(local) == Settings(vector_backend="local", torch_num_threads=1)

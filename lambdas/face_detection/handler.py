@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 
 from facepipe.exceptions import InvalidRequestError
-from facepipe.frames import parse_frame_request
+from facepipe.events import parse_frame_request
 from facepipe.runtime import detection_runtime
 
 logger = Logger(service="face-detection")

@@ -25,7 +25,8 @@ from PIL import Image
 from facepipe.exceptions import InvalidMessageError
 from facepipe.messages import RequestMessage, parse_request_message
 from facepipe.queues import DeadLetters
-from facepipe.recognition import PhotoRef, Recognizer, photo_refs
+from facepipe.events import PhotoRef, photo_refs
+from facepipe.recognition import Recognizer
 
 logger = Logger(service="face-recognition", child=True)
 

@@ -8,18 +8,12 @@ the steps separately: ``crops_of`` (crops of a request message), ``embed``,
 
 from __future__ import annotations
 
-import base64
-import io
 import threading
-import time
-from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote_plus
 
 import numpy as np
-from botocore.exceptions import ClientError
 from PIL import Image
 
 from facepipe import aws
@@ -27,18 +21,17 @@ from facepipe.detection import FaceDetector
 from facepipe.embedding import Embedder
 from facepipe.exceptions import InvalidMessageError, InvalidRequestError
 from facepipe.frames import face_crops
-from facepipe.images import encode_jpeg, open_image
-from facepipe.index import Match, Vector, VectorIndex
+from facepipe.events import PhotoRef
+from facepipe.images import decode_base64, open_image
+from facepipe.index import Vector, VectorIndex
+from facepipe.index.recent import RecentVectors
 from facepipe.matching import TOP_K, Candidate, Decision, adds_to_person, calibration_for, decide
 from facepipe.messages import FaceEntry, FaceResult, RequestMessage, ResponseMessage, encode, response_message
 from facepipe.people import FaceRecord, PeopleStore, Tag, face_id_for, generated_name, person_id_for
 from facepipe.quality import FaceQuality, assess, band_of, pose
 from facepipe.quality import sharpness as sharpness_of
 from facepipe.settings import Settings
-
-#: Pinecone upserts become queryable after a delay; vectors we wrote stay visible here this long
-RECENT_SECONDS = 120.0
-
+from facepipe.storage import face_crop_key, put_jpeg, read_object
 
 @dataclass(frozen=True)
 class FaceToResolve:
@@ -64,100 +57,6 @@ def quality_of_entry(face: FaceEntry, crop: Image.Image) -> FaceQuality:
     except (KeyError, TypeError, ValueError):
         yaw = pitch = roll = 0.0
     return FaceQuality(size, float(face.get("score", 0.0)), sharp, yaw, pitch, roll, brightness, band_of(size, sharp, yaw, pitch))
-
-
-class RecentVectors:
-    """Vectors this container upserted lately, so a stranger seen twice within the index's
-    read-after-write delay becomes one person, not two (§9)."""
-
-    def __init__(self, ttl: float = RECENT_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
-        self._ttl = ttl
-        self._clock = clock
-        self._items: deque[tuple[float, str, np.ndarray, dict]] = deque()
-        self._lock = threading.Lock()
-
-    def add(self, vector_id: str, vector: np.ndarray, metadata: dict) -> None:
-        with self._lock:
-            self._items.append((self._clock(), vector_id, np.asarray(vector, dtype=np.float32), dict(metadata)))
-
-    def matches(self, vector: np.ndarray) -> list[Match]:
-        with self._lock:
-            horizon = self._clock() - self._ttl
-            while self._items and self._items[0][0] < horizon:
-                self._items.popleft()
-            return [Match(i, float(np.dot(v, vector)), m) for _, i, v, m in self._items]
-
-    def forget_person(self, person_id: str) -> None:
-        with self._lock:
-            self._items = deque(item for item in self._items if item[3].get("person_id") != person_id)
-
-
-def _missing(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NoSuchVersion", "NoSuchBucket")
-
-
-def read_object(s3: Any, what: str, **location: str) -> bytes:
-    """An S3 object's bytes; a missing object can never appear later: InvalidMessageError."""
-    try:
-        return s3.get_object(**location)["Body"].read()
-    except ClientError as exc:
-        if _missing(exc):
-            raise InvalidMessageError(f"{what}: s3://{location['Bucket']}/{location['Key']} does not exist") from None
-        raise
-
-
-def decode_crop(face: dict, s3: Any, bucket: str) -> Image.Image:
-    """A face's crop, inline or claim-checked in S3 (S3 faults propagate: they are transient)."""
-    if "crop" in face:
-        try:
-            data = base64.b64decode(face["crop"], validate=True)
-        except ValueError:
-            raise InvalidMessageError(f"face {face.get('index')}: crop is not base64") from None
-    else:
-        data = read_object(s3, f"face {face.get('index')} crop", Bucket=bucket, Key=face["crop_key"])
-    try:
-        return Image.open(io.BytesIO(data)).convert("RGB")
-    except (ValueError, OSError) as exc:
-        raise InvalidMessageError(f"face {face.get('index')}: crop is not a decodable JPEG ({exc})") from None
-
-
-@dataclass(frozen=True)
-class PhotoRef:
-    bucket: str
-    key: str
-    version_id: str = ""
-    etag: str = ""
-    from_event: bool = False  # named by an S3 notification (PHOTO_PREFIX applies), not by hand
-
-    @property
-    def request_id(self) -> str:
-        """``s3://bucket/key#versionId-or-etag`` (§1.4)."""
-        tag = self.version_id or self.etag.strip('"')
-        return f"s3://{self.bucket}/{self.key}#{tag}" if tag else f"s3://{self.bucket}/{self.key}"
-
-
-def photo_refs(body: dict) -> list[PhotoRef]:
-    """Objects named by an S3 event or the legacy ``{"bucketName", "objectKey"}`` form;
-    [] for S3's test event."""
-    if "bucketName" in body or "objectKey" in body:
-        if not isinstance(body.get("bucketName"), str) or not isinstance(body.get("objectKey"), str):
-            raise InvalidMessageError("photo message needs string 'bucketName' and 'objectKey'")
-        return [PhotoRef(body["bucketName"], body["objectKey"])]
-    if body.get("Event") == "s3:TestEvent":
-        return []
-    records = body.get("Records")
-    if not isinstance(records, list):
-        raise InvalidMessageError("photo message is neither an S3 event nor {bucketName, objectKey}")
-    refs = []
-    for record in records:
-        try:
-            s3, obj = record["s3"], record["s3"]["object"]
-            refs.append(
-                PhotoRef(s3["bucket"]["name"], unquote_plus(obj["key"]), obj.get("versionId") or "", obj.get("eTag") or "", True)
-            )
-        except (KeyError, TypeError):
-            raise InvalidMessageError("S3 event record lacks s3.bucket.name / s3.object.key") from None
-    return refs
 
 
 class Recognizer:
@@ -207,11 +106,27 @@ class Recognizer:
                 f"crops were made for {message['preprocessing']!r} but this function embeds with "
                 f"{self.embedder.model} ({self.embedder.preprocessing!r}): set the same EMBEDDING_MODEL on both functions"
             )
-        crops = [decode_crop(face, self.s3, self.settings.s3_bucket_name) for face in message["faces"]]
-        for face, crop in zip(message["faces"], crops, strict=True):
-            if crop.size != (self.embedder.crop_size, self.embedder.crop_size):
-                raise InvalidMessageError(f"face {face['index']}: crop is {crop.size}, expected {self.embedder.crop_size} px square")
-        return crops
+        return [self._crop(face) for face in message["faces"]]
+
+    def _crop(self, face: FaceEntry) -> Image.Image:
+        """A face's crop, inline or claim-checked in S3, decoded only once its header shows the
+        embedder's size (S3 faults propagate: they are transient)."""
+        what = f"face {face['index']} crop"
+        if "crop" in face:
+            try:
+                data = decode_base64(face["crop"], what)
+            except InvalidRequestError:
+                raise InvalidMessageError(f"{what} is not base64") from None
+        else:
+            data = read_object(self.s3, self.settings.s3_bucket_name, face["crop_key"], what=what)
+        side = self.embedder.crop_size
+        try:
+            crop = open_image(data, side * side)
+        except InvalidRequestError as exc:
+            raise InvalidMessageError(f"{what}: {exc.message}; expected a {side} px square JPEG") from None
+        if crop.size != (side, side):
+            raise InvalidMessageError(f"{what} is {crop.size[0]}x{crop.size[1]}, expected {side} px square")
+        return crop
 
     def embed(self, crops: Sequence[Image.Image]) -> np.ndarray:
         return self.embedder.embed(crops)
@@ -268,9 +183,7 @@ class Recognizer:
             "size": round(face.quality.size, 1),
         }
         if self.settings.s3_bucket_name:  # keep the crop so the face can be re-embedded later (§9)
-            self.s3.put_object(
-                Bucket=self.settings.s3_bucket_name, Key=f"faces/{face_id}.jpg", Body=encode_jpeg(face.crop), ContentType="image/jpeg"
-            )
+            put_jpeg(self.s3, self.settings.s3_bucket_name, face_crop_key(face_id), face.crop)
         self.index.upsert([Vector(face_id, face.vector, metadata)], self.namespace)
         self.recent.add(face_id, face.vector, metadata)
 
@@ -289,7 +202,7 @@ class Recognizer:
                 model=self.embedder.model,
                 preprocessing=self.embedder.preprocessing,
                 indexed=indexed,
-                crop_key=f"faces/{face_id}.jpg" if indexed and self.settings.s3_bucket_name else "",
+                crop_key=face_crop_key(face_id) if indexed and self.settings.s3_bucket_name else "",
                 enrolled=enrolled,
                 quality=face.quality.as_dict(),
             )
@@ -329,10 +242,7 @@ class Recognizer:
         if photo.from_event and self.settings.photo_prefix and not photo.key.startswith(self.settings.photo_prefix):
             return None
         request_id = photo.request_id
-        kwargs = {"Bucket": photo.bucket, "Key": photo.key}
-        if photo.version_id and photo.version_id != "null":
-            kwargs["VersionId"] = photo.version_id
-        data = read_object(self.s3, request_id, **kwargs)
+        data = read_object(self.s3, photo.bucket, photo.key, photo.version_id, what=request_id)
         try:
             frame = open_image(data, self.settings.max_image_pixels)
         except InvalidRequestError as exc:

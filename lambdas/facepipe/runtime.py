@@ -31,12 +31,11 @@ def idempotency_store(settings: Settings) -> DynamoDBPersistenceLayer:
     return DynamoDBPersistenceLayer(table_name=settings.ddb_table_name, key_attr="PK", sort_key_attr="SK")
 
 
-def _threads() -> None:
+def _threads(settings: Settings) -> None:
     # torch sizes itself to the machine's cores; in Lambda that is the vCPUs the memory buys
     import torch
 
-    wanted = int(os.environ.get("TORCH_NUM_THREADS", "0") or 0) or (os.cpu_count() or 1)
-    torch.set_num_threads(max(1, wanted))
+    torch.set_num_threads(settings.torch_num_threads or os.cpu_count() or 1)
 
 
 @dataclass
@@ -59,7 +58,7 @@ class RecognitionRuntime:
 def detection_runtime() -> DetectionRuntime:
     started = time.perf_counter()
     settings = Settings.from_env()
-    _threads()
+    _threads(settings)
     detector = FaceDetector(settings.min_face_size, settings.min_face_score, settings.detection_pixel_budget)
     frames = FrameProcessor(settings, detector, load_cropper(settings.embedding_model))
     accept = FrameAcceptor(frames, idempotency_store(settings) if settings.ddb_table_name else None)
@@ -73,7 +72,7 @@ def recognition_runtime() -> RecognitionRuntime:
     started = time.perf_counter()
     settings = Settings.from_env()
     settings.require("RESPONSE_QUEUE_URL", "DDB_TABLE_NAME")
-    _threads()
+    _threads(settings)
     embedder = load_embedder(settings.embedding_model, settings.facenet_weights_path)
     index = make_index(settings, dimension_of(settings.embedding_model))
     recognizer = Recognizer(settings, embedder, index, PeopleStore(settings.ddb_table_name))

@@ -1,26 +1,34 @@
-"""One place for every setting: its environment name, default, meaning and readers.
+"""Every setting in one table: the fields of ``Settings``.
 
-The same table feeds the code (``Settings.from_env``), the local stack, the
-Terraform agreement test and the README. Resolution order: explicit argument,
-then environment variable, then default. Bad values fail here, at start-up.
+Each field says its environment name (the field's name in capitals unless given), type,
+default, range or choices, meaning, and which programs read it. ``Settings.from_env``, the
+local stack's environment (``Settings.environment``), the Terraform agreement test and the
+README's settings table (``markdown_table``; a test holds the README to it) all read this one
+table. Resolution order: explicit argument, then environment variable, then default. A bad
+value fails in the constructor, at start-up, never on the first request.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from facepipe.exceptions import ConfigurationError
 
 DETECTION = "face-detection"
 RECOGNITION = "face-recognition"
+TOOLS = "facepipe CLI"
 BOTH = (DETECTION, RECOGNITION)
 
 EMBEDDING_MODELS = ("facenet-vggface2", "dlib-resnet")
 VECTOR_BACKENDS = ("pinecone", "local")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 # Typical L2 norm of a raw descriptor: dlib's are not unit vectors (measured 1.32-1.58,
 # mean 1.41 on the fixtures), so seed 000's Euclidean tolerance d maps to the cosine
@@ -28,110 +36,117 @@ VECTOR_BACKENDS = ("pinecone", "local")
 DESCRIPTOR_NORMS = {"dlib-resnet": 1.41, "facenet-vggface2": 1.0}
 
 
+def setting(
+    default: Any,
+    help: str,
+    used_by: tuple[str, ...],
+    *,
+    env: str | None = None,
+    low: float | None = None,
+    high: float | None = None,
+    choices: tuple[str, ...] | None = None,
+    deployed: bool = True,
+) -> Any:
+    """A ``Settings`` field. ``deployed=False``: Terraform must not set it on the functions
+    (secrets, local-only knobs). ``low``/``high`` bound numbers; ``choices`` lists the values of a string."""
+    meta = {"env": env, "help": help, "used_by": used_by, "low": low, "high": high, "choices": choices, "deployed": deployed}
+    return dataclasses.field(default=default, metadata=meta)
+
+
 @dataclass(frozen=True)
 class Setting:
+    """One row of the table, for the programs and tests that read it as a table."""
+
+    field: str
     env: str
-    default: str | None
+    kind: str  # "str", "int", "float", "bool" or "float | None"
+    default: Any
     help: str
     used_by: tuple[str, ...]
-    #: deployed functions must not carry it (e.g. secrets) or it only matters locally
-    deployed: bool = True
+    low: float | None
+    high: float | None
+    choices: tuple[str, ...] | None
+    deployed: bool
+
+    @property
+    def default_text(self) -> str:
+        """The default as an environment value ("" for none)."""
+        return to_text(self.default)
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting("REQUEST_QUEUE_URL", None, "SQS queue detection writes face crops to (seed 003).", (DETECTION,)),
-    Setting("RESPONSE_QUEUE_URL", None, "SQS queue the client polls for {request_id, result}.", BOTH),
-    Setting("DDB_TABLE_NAME", None, "DynamoDB table: people, faces, tags, idempotency records.", BOTH),
-    Setting("S3_BUCKET_NAME", None, "Photo bucket: photo ingest and crop claim checks.", BOTH),
-    Setting("VECTOR_BACKEND", "pinecone", "`pinecone` (deployed) or `local` (embedded index).", (RECOGNITION,)),
-    Setting("PINECONE_INDEX_NAME", "facepipe", "Pinecone index name (used when no host is given).", (RECOGNITION,)),
-    Setting("PINECONE_INDEX_HOST", "", "Pinecone index host; set it to skip the describe call per cold start.", (RECOGNITION,)),
-    Setting("PINECONE_NAMESPACE", "", "Pinecone namespace; empty means `faces-<EMBEDDING_MODEL>`.", (RECOGNITION,)),
-    Setting("PINECONE_SSM_PARAMETER_NAME", "/pinecone/facepipe", "SSM SecureString holding the Pinecone API key.", (RECOGNITION,)),
-    Setting("EMBEDDING_MODEL", "facenet-vggface2", "`facenet-vggface2` (512-d) or `dlib-resnet` (128-d).", BOTH),
-    Setting("FACENET_WEIGHTS_PATH", "", "VGGFace2 weights file (`make weights`); empty means the default cache path.", (RECOGNITION,)),
-    Setting("FACE_SIMILARITY_THRESHOLD", "", "Cosine similarity two good-quality faces need to be one person; fair and poor faces need the model's calibrated steps more. Empty means the model's calibrated default (dlib 0.93, facenet 0.70).", (RECOGNITION,)),
-    Setting("FACE_RECOGNITION_TOLERANCE", "", "Seed 000's dlib Euclidean distance; mapped to a similarity (see DESCRIPTOR_NORMS) when no threshold is set.", (RECOGNITION,)),
-    Setting("FACE_MATCH_MARGIN", "", "How much the best person must beat the second-best by; empty means the model's calibrated default (dlib 0.06, facenet 0.10).", (RECOGNITION,)),
-    Setting("MIN_FACE_SCORE", "0.9", "MTCNN probability a face needs; faces under 128 px need at least 0.95, under 64 px 0.97.", BOTH),
-    Setting("MIN_FACE_SIZE", "16", "Smallest face (pixels of the original frame) searched for.", BOTH),
-    Setting("DETECTION_PIXEL_BUDGET", "2000000", "Frames up to this many pixels are searched down to MIN_FACE_SIZE; above, the smallest face grows with sqrt(pixels / budget).", BOTH),
-    Setting("MAX_BODY_BYTES", "6291456", "Largest function URL body accepted (413 above).", (DETECTION,)),
-    Setting("MAX_IMAGE_PIXELS", "40000000", "Largest image (width x height) decoded (413 above).", BOTH),
-    Setting("PHOTO_PREFIX", "photos/", "Key prefix of photo uploads that are recognised.", (RECOGNITION,)),
-    Setting("PHOTO_RESPONSES", "false", "Also send a response-queue message for each S3 photo.", (RECOGNITION,)),
-    Setting("LOG_LEVEL", "INFO", "Log level.", BOTH),
-)
-
-_BY_ENV = {s.env: s for s in SETTINGS}
-
-
-def settings_for(function: str) -> tuple[Setting, ...]:
-    """Settings the given function (``face-detection`` / ``face-recognition``) reads."""
-    return tuple(s for s in SETTINGS if function in s.used_by)
-
-
-def _parse_bool(name: str, raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off", ""):
-        return False
-    raise ConfigurationError(f"{name}={raw!r} is not a boolean; use true or false")
-
-
-def _parse_number(name: str, raw: str, kind: type, low: float, high: float) -> float | int:
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name}={raw!r} is not a {kind.__name__}") from None
-    if not (low <= value <= high) or (isinstance(value, float) and math.isnan(value)):
-        raise ConfigurationError(f"{name}={raw!r} must be between {low} and {high}")
-    return value
+def to_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Resolved, validated settings. Build with :meth:`from_env` or directly in tests."""
+    """Resolved, validated settings. Build with :meth:`from_env`, or directly in tests."""
 
-    request_queue_url: str = ""
-    response_queue_url: str = ""
-    ddb_table_name: str = ""
-    s3_bucket_name: str = ""
-    vector_backend: str = "pinecone"
-    pinecone_index_name: str = "facepipe"
-    pinecone_index_host: str = ""
-    pinecone_namespace: str = ""
-    pinecone_ssm_parameter_name: str = "/pinecone/facepipe"
-    embedding_model: str = "facenet-vggface2"
-    facenet_weights_path: str = ""
-    face_similarity_threshold: float | None = None
-    face_recognition_tolerance: float | None = None
-    face_match_margin: float | None = None
-    min_face_score: float = 0.90
-    min_face_size: int = 16
-    detection_pixel_budget: int = 2_000_000
-    max_body_bytes: int = 6 * 1024 * 1024
-    max_image_pixels: int = 40_000_000
-    photo_prefix: str = "photos/"
-    photo_responses: bool = False
-    log_level: str = "INFO"
+    request_queue_url: str = setting("", "SQS queue detection writes face crops to (seed 003).", (DETECTION,))
+    response_queue_url: str = setting("", "SQS queue the client polls for `{request_id, result}`.", BOTH)
+    ddb_table_name: str = setting("", "DynamoDB table: people, faces, tags, idempotency records (seed 000).", BOTH)
+    s3_bucket_name: str = setting("", "Photo bucket: photo ingest, crop claim checks, indexed face crops (seed 000).", BOTH)
+    vector_backend: str = setting("pinecone", "`pinecone` (deployed) or `local` (embedded faiss index).", (RECOGNITION,), choices=VECTOR_BACKENDS)
+    pinecone_index_name: str = setting("facepipe", "Pinecone index (used when no host is given).", (RECOGNITION,))
+    pinecone_index_host: str = setting("", "Pinecone index host; set it to skip the describe call per cold start.", (RECOGNITION,))
+    pinecone_namespace: str = setting("", "Pinecone namespace; empty means `faces-<EMBEDDING_MODEL>` (models never share one).", (RECOGNITION,))
+    pinecone_ssm_parameter_name: str = setting(
+        "/pinecone/facepipe", "SSM SecureString with the Pinecone API key (read at run time, cached, never logged).", (RECOGNITION,)
+    )
+    embedding_model: str = setting(
+        "facenet-vggface2", "`facenet-vggface2` (512-d) or `dlib-resnet` (128-d); both functions must agree.", BOTH, choices=EMBEDDING_MODELS
+    )
+    facenet_weights_path: str = setting("", "VGGFace2 weights file (`make weights`), SHA-256 checked at load; empty: the baked or cached path.", (RECOGNITION,))
+    face_similarity_threshold: float | None = setting(
+        None,
+        "Cosine similarity two good faces need to be one person; fair and poor faces need the model's calibrated steps more. "
+        "Empty: the model's calibration (dlib 0.93, facenet 0.70).",
+        (RECOGNITION,),
+        low=-1.0,
+        high=1.0,
+    )
+    face_recognition_tolerance: float | None = setting(
+        None, "Seed 000's dlib Euclidean distance, mapped to a similarity when no threshold is set.", (RECOGNITION,), low=0.0, high=2.0
+    )
+    face_match_margin: float | None = setting(
+        None, "How much the best person must beat the second-best by; empty: the model's calibration (dlib 0.06, facenet 0.10).", (RECOGNITION,),
+        low=0.0, high=1.0,
+    )
+    min_face_score: float = setting(0.9, "MTCNN probability a face needs; faces under 128 px need 0.95, under 64 px 0.97.", BOTH, low=0.0, high=1.0)
+    min_face_size: int = setting(16, "Smallest face searched for, in pixels of the original frame.", BOTH, low=12, high=4096)
+    detection_pixel_budget: int = setting(
+        2_000_000, "Frames up to this many pixels are searched down to `MIN_FACE_SIZE`; above, the floor grows with √(pixels / budget).",
+        BOTH, low=100_000, high=100_000_000,
+    )
+    max_body_bytes: int = setting(6 * 1024 * 1024, "Largest function URL body (413 above).", (DETECTION,), low=1024, high=64 * 2**20)
+    max_image_pixels: int = setting(
+        40_000_000, "Largest image, width × height, checked from the header before decoding (413 above).", BOTH, low=10_000, high=2**31
+    )
+    photo_prefix: str = setting("photos/", "Key prefix of uploads that are recognised.", (RECOGNITION,))
+    photo_responses: bool = setting(False, "Also send a response-queue message for each S3 photo.", (RECOGNITION,))
+    torch_num_threads: int = setting(
+        0, "Torch threads per function; 0: the vCPUs the function's memory buys.", BOTH, low=0, high=64, deployed=False
+    )
+    log_level: str = setting("INFO", "Log level.", BOTH, choices=LOG_LEVELS)
+    function_url: str = setting("", "The function URL `facepipe send`/`eval` post to when no local stack runs.", (TOOLS,),
+                                env="FACEPIPE_FUNCTION_URL", deployed=False)
+    fixtures: str = setting("", "Labelled photos (`faces/labels.json`) for demo, eval and tests; empty: `../shared/fixtures`.", (TOOLS,),
+                            env="FACEPIPE_FIXTURES", deployed=False)
 
     def __post_init__(self) -> None:
-        if self.embedding_model not in EMBEDDING_MODELS:
-            raise ConfigurationError(
-                f"EMBEDDING_MODEL={self.embedding_model!r} is unknown; choose one of {', '.join(EMBEDDING_MODELS)}"
-            )
-        if self.vector_backend not in VECTOR_BACKENDS:
-            raise ConfigurationError(
-                f"VECTOR_BACKEND={self.vector_backend!r} is unknown; choose one of {', '.join(VECTOR_BACKENDS)}"
-            )
-        if self.face_similarity_threshold is not None and not (-1.0 <= self.face_similarity_threshold <= 1.0):
-            raise ConfigurationError("FACE_SIMILARITY_THRESHOLD must be a cosine similarity in [-1, 1]")
-        if self.face_recognition_tolerance is not None and not (0.0 < self.face_recognition_tolerance <= 2.0):
-            raise ConfigurationError("FACE_RECOGNITION_TOLERANCE must be a distance in (0, 2]")
-        if self.face_match_margin is not None and not (0.0 <= self.face_match_margin <= 1.0):
-            raise ConfigurationError("FACE_MATCH_MARGIN must be a similarity difference in [0, 1]")
+        for row in table():
+            value = getattr(self, row.field)
+            if value is None:
+                continue
+            if row.choices is not None and value not in row.choices:
+                raise ConfigurationError(f"{row.env}={value!r} is unknown; choose one of {', '.join(row.choices)}")
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                if math.isnan(value) or (row.low is not None and value < row.low) or (row.high is not None and value > row.high):
+                    raise ConfigurationError(f"{row.env}={value!r} must be between {row.low} and {row.high}")
 
     @property
     def good_threshold(self) -> float | None:
@@ -150,49 +165,78 @@ class Settings:
         return self.pinecone_namespace or f"faces-{self.embedding_model}"
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for row in table():
+            if row.field in overrides:
+                values[row.field] = overrides[row.field]
+            elif row.env in env:
+                values[row.field] = _parse(row, env[row.env])
+        return cls(**values)
 
-        def raw(name: str) -> str:
-            value = env.get(name)
-            return _BY_ENV[name].default or "" if value is None else value
-
-        def optional_float(name: str, low: float, high: float) -> float | None:
-            value = raw(name).strip()
-            return None if value == "" else float(_parse_number(name, value, float, low, high))
-
-        values: dict[str, object] = {
-            "request_queue_url": raw("REQUEST_QUEUE_URL"),
-            "response_queue_url": raw("RESPONSE_QUEUE_URL"),
-            "ddb_table_name": raw("DDB_TABLE_NAME"),
-            "s3_bucket_name": raw("S3_BUCKET_NAME"),
-            "vector_backend": raw("VECTOR_BACKEND"),
-            "pinecone_index_name": raw("PINECONE_INDEX_NAME"),
-            "pinecone_index_host": raw("PINECONE_INDEX_HOST"),
-            "pinecone_namespace": raw("PINECONE_NAMESPACE"),
-            "pinecone_ssm_parameter_name": raw("PINECONE_SSM_PARAMETER_NAME"),
-            "embedding_model": raw("EMBEDDING_MODEL"),
-            "facenet_weights_path": raw("FACENET_WEIGHTS_PATH"),
-            "face_similarity_threshold": optional_float("FACE_SIMILARITY_THRESHOLD", -1.0, 1.0),
-            "face_recognition_tolerance": optional_float("FACE_RECOGNITION_TOLERANCE", 0.0, 2.0),
-            "face_match_margin": optional_float("FACE_MATCH_MARGIN", 0.0, 1.0),
-            "min_face_score": _parse_number("MIN_FACE_SCORE", raw("MIN_FACE_SCORE"), float, 0.0, 1.0),
-            "min_face_size": _parse_number("MIN_FACE_SIZE", raw("MIN_FACE_SIZE"), int, 12, 4096),
-            "detection_pixel_budget": _parse_number("DETECTION_PIXEL_BUDGET", raw("DETECTION_PIXEL_BUDGET"), int, 100_000, 100_000_000),
-            "max_body_bytes": _parse_number("MAX_BODY_BYTES", raw("MAX_BODY_BYTES"), int, 1024, 64 * 2**20),
-            "max_image_pixels": _parse_number("MAX_IMAGE_PIXELS", raw("MAX_IMAGE_PIXELS"), int, 10_000, 2**31),
-            "photo_prefix": raw("PHOTO_PREFIX"),
-            "photo_responses": _parse_bool("PHOTO_RESPONSES", raw("PHOTO_RESPONSES")),
-            "log_level": raw("LOG_LEVEL").upper(),
+    def environment(self, for_function: str | None = None) -> dict[str, str]:
+        """These settings as environment variables (all, or those ``for_function`` reads)."""
+        return {
+            row.env: to_text(getattr(self, row.field))
+            for row in table()
+            if (for_function is None or for_function in row.used_by) and getattr(self, row.field) != row.default
         }
-        values.update(overrides)
-        return cls(**values)  # type: ignore[arg-type]
 
     def require(self, *names: str) -> None:
         """Fail clearly when settings a component needs are empty (names are env names)."""
-        missing = [n for n in names if not getattr(self, n.lower())]
+        by_env = {row.env: row.field for row in table()}
+        missing = [n for n in names if not getattr(self, by_env[n])]
         if missing:
             raise ConfigurationError(f"missing setting(s): {', '.join(missing)}")
 
-    def replace(self, **changes: object) -> Settings:
+    def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
+
+
+@functools.cache
+def table() -> tuple[Setting, ...]:
+    """The table: one ``Setting`` per field of ``Settings``, in order."""
+    hints = typing.get_type_hints(Settings)
+    rows = []
+    for field in dataclasses.fields(Settings):
+        meta = field.metadata
+        kind = {str: "str", int: "int", float: "float", bool: "bool"}.get(hints[field.name], "float | None")
+        rows.append(
+            Setting(field.name, meta["env"] or field.name.upper(), kind, field.default, meta["help"], meta["used_by"], meta["low"],
+                    meta["high"], meta["choices"], meta["deployed"])
+        )
+    return tuple(rows)
+
+
+def settings_for(function: str) -> tuple[Setting, ...]:
+    """Settings the given program (``face-detection``, ``face-recognition``, the CLI) reads."""
+    return tuple(row for row in table() if function in row.used_by)
+
+
+def _parse(row: Setting, raw: str) -> Any:
+    text = raw.strip()
+    if row.kind == "str":
+        return raw.upper() if row.choices == LOG_LEVELS else raw
+    if row.kind == "bool":
+        if text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text.lower() in ("0", "false", "no", "off", ""):
+            return False
+        raise ConfigurationError(f"{row.env}={raw!r} is not a boolean; use true or false")
+    if row.kind == "float | None" and text == "":
+        return None
+    kind = int if row.kind == "int" else float
+    try:
+        return kind(text)
+    except ValueError:
+        raise ConfigurationError(f"{row.env}={raw!r} is not {'an integer' if kind is int else 'a number'}") from None
+
+
+def markdown_table() -> str:
+    """The README's settings table, from this table."""
+    lines = ["| name | default | read by | meaning |", "|---|---|---|---|"]
+    for row in table():
+        default = f"`{row.default_text}`" if row.default_text else ""
+        lines.append(f"| `{row.env}` | {default} | {', '.join(row.used_by)} | {row.help} |")
+    return "\n".join(lines)

@@ -13,15 +13,18 @@ from moto import mock_aws
 from PIL import Image
 from test_deploy_terraform import role_actions
 
-from facepipe.local.context import LambdaContext
-from facepipe.local.event_source import sqs_record
-from facepipe.local.resources import create_resources
-from facepipe.local.stack import load_handler
+from facepipe_tools.local.context import LambdaContext
+from facepipe_tools.local.event_source import sqs_record
+from facepipe_tools.local.resources import create_resources
+from facepipe_tools.local.handlers import load_handler
 from facepipe.names import StackNames
 from helpers import b64, encode
 
 # API operations whose IAM authorisation is other actions (per item of a transaction)
-AUTHORISED_AS = {"dynamodb:TransactWriteItems": {"dynamodb:PutItem", "dynamodb:UpdateItem"}}
+AUTHORISED_AS = {
+    "dynamodb:TransactWriteItems": {"dynamodb:PutItem", "dynamodb:UpdateItem"},
+    "dynamodb:TransactGetItems": {"dynamodb:GetItem"},
+}
 
 
 @pytest.fixture
@@ -45,7 +48,7 @@ def actions(recorded: list[str]) -> set[str]:
 def stack(monkeypatch):
     """moto resources, the functions' environment, and a Pinecone-compatible index server."""
     from facepipe.index import EmbeddedIndex
-    from facepipe.local.vector_server import serve_vector_index
+    from facepipe_tools.local.vector_server import serve_vector_index
 
     for key, value in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t", "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch.setenv(key, value)
@@ -120,7 +123,7 @@ def test_recognition_calls_are_granted_to_its_role(tf, stack, calls, grace_hoppe
         for message in received:
             sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
     used = actions(recognition_runtime_calls)
-    assert {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "s3:GetObject",
+    assert {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:BatchWriteItem", "s3:GetObject",
             "s3:PutObject", "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"} <= used
     assert used - role_actions(tf, "recognition") == set()
 

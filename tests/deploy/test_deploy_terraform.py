@@ -20,7 +20,7 @@ from deploy_support import (
 )
 from facepipe import names
 from facepipe.names import StackNames
-from facepipe.settings import BOTH, DETECTION, RECOGNITION, SETTINGS, settings_for
+from facepipe.settings import BOTH, DETECTION, RECOGNITION, settings_for, table
 
 FUNCTION_RESOURCE = {DETECTION: "detection", RECOGNITION: "recognition"}
 
@@ -51,10 +51,9 @@ EXPECTED_ACTIONS = {
         "s3:GetObject",  # photos, claim-check crops
         "s3:GetObjectVersion",  # photos by version id
         "s3:PutObject",  # faces/
-        "dynamodb:BatchGetItem",  # get_people
         "dynamodb:BatchWriteItem",  # tag_media
         "dynamodb:DeleteItem",  # idempotency
-        "dynamodb:GetItem",
+        "dynamodb:GetItem",  # get_person, get_people (TransactGetItems), idempotency
         "dynamodb:PutItem",  # create_person, record_face (transaction), idempotency
         "dynamodb:Query",  # faces_of, media, people by GSI1
         "dynamodb:UpdateItem",  # record_face (transaction), idempotency
@@ -126,7 +125,7 @@ def test_environment_is_exactly_the_settings_the_function_reads(tf, name):
 
 
 def test_setting_defaults_are_the_variable_defaults(tf):
-    by_env = {s.env: s for s in SETTINGS}
+    by_env = {s.env: s for s in table()}
     checked = 0
     for name in BOTH:
         for env, value in environment(tf, name).items():
@@ -139,7 +138,7 @@ def test_setting_defaults_are_the_variable_defaults(tf):
                 default = str(default).lower()
             elif isinstance(default, float) and default.is_integer():
                 default = int(default)
-            assert str(default) == (by_env[env].default or ""), (
+            assert str(default) == by_env[env].default_text, (
                 f"{env}: variable {match.group(1)} defaults to {default!r}"
             )
             checked += 1

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-log = logging.getLogger("facepipe.local")
+log = logging.getLogger("facepipe_tools.local")
 
 
 def sqs_record(message: dict, queue_arn: str, region: str) -> dict:

@@ -13,7 +13,7 @@ import threading
 import traceback
 from typing import Any
 
-from facepipe.local.context import LambdaContext
+from facepipe_tools.local.context import LambdaContext
 
 
 class FunctionError(RuntimeError):
@@ -26,12 +26,12 @@ def _serve(conn: Any, function_dir: str, environment: dict[str, str], vector_por
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us cleanly on Ctrl-C
     os.environ.update(environment)
     try:
-        from facepipe.local.stack import load_handler
+        from facepipe_tools.local.handlers import load_handler
 
         module = load_handler(function_dir)
         ready: dict[str, Any] = {"namespace": module.runtime.settings.namespace}
         if vector_port is not None:
-            from facepipe.local.vector_server import serve_vector_index
+            from facepipe_tools.local.vector_server import serve_vector_index
 
             ready["vector_url"] = serve_vector_index(module.runtime.recognizer.index, port=vector_port).url
     except Exception as exc:

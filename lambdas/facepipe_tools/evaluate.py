@@ -1,163 +1,36 @@
 """``facepipe eval``: enroll a labelled set through the pipeline, send its probes, judge every face.
 
-The set's faces are first found and named in process (``labelled.FaceLabeller``, the
+The set's faces are first found and named in process (``labelling.FaceLabeller``, the
 pipeline's own detector and embedder); ``--downscale N`` then builds the camera-sized
-version (``labelled.downscale``). Enrollment goes through ``Admin.enroll`` (photo by photo:
+version (``labelling.downscale``). Enrollment goes through ``Admin.enroll`` (photo by photo:
 a photo without a face is a warning, not the end), probes through the function URL
 (``client.send_frames``), answers come from the response queue.
 
-Each expected face of a probe gets a category:
+Each face is judged as ``judging`` says: correct, wrong name, new person, unknown or no face.
 
-* ``correct``: the expected name;
-* ``wrong name``: an enrolled name that is not the expected one (the worst answer);
-* ``new person``: a face given a person nobody enrolled (for an enrolled person's face, a
-  split; for a stranger's face, the right answer);
-* ``unknown``: ``person_id: null`` (too poor to place, matching nobody);
-* ``no face``: the pipeline did not report the face.
-
-A stranger's face (and the face of a labelled name nobody enrolled) is fine as
-``new person``, ``unknown`` or ``no face``; an enrolled name on it is a ``wrong name``.
-
-Which response face is which expected face: by box, against the in-process full-size
-detection of the same frame (IoU >= 0.3, best overlaps first) — the same detector on the same
-bytes, so when both find the same faces this is left-to-right order. What is left on both
-sides is paired left to right; expected faces still left are ``no face``; response faces
-still left are judged as strangers' faces (an enrolled name there is a wrong name). In a
-downscaled frame, a neighbour face the context happens to show is judged only when the
-pipeline reports it.
-
-The classic "probes as labelled" count (``labelled.judge``: enrolled names left to right
+The classic "probes as labelled" count (``sets.judge``: enrolled names left to right
 plus the right number of new people) is kept; it is what ``make demo`` prints.
+
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from facepipe.admin import Admin, EnrollError
-from facepipe.client import Outcome, send_frames, summary
-from facepipe.labelled import (
-    MIN_IOU,
-    ExpectedFace,
-    FaceLabeller,
-    LabelledSet,
-    Labelling,
-    Pairs,
-    Probe,
-    band_summary,
-    default_workload,
-    downscale,
-    iou,
-    judge,
-    pairs_of,
-    plot_pairs,
-    progress_bar,
-)
+from facepipe_tools.admin import Admin, EnrollError
+from facepipe_tools.client import Outcome, send_frames, summary
+from facepipe_tools.judging import CATEGORIES, STRANGER, FaceVerdict, judge_faces
+from facepipe_tools.labelling import FaceLabeller, Labelling, downscale
+from facepipe_tools.pairs import Pairs, band_summary, pairs_of, plot_pairs
+from facepipe_tools.report import progress_bar, seconds, table
+from facepipe_tools.sets import LabelledSet, Probe, default_workload, judge
 from facepipe.matching import calibration_for
 
-CATEGORIES = ("correct", "wrong name", "new person", "unknown", "no face")
-#: categories that are the right answer for a stranger's face
-STRANGER_OK = ("new person", "unknown", "no face")
-STRANGER = "stranger"
 REPORT_NAMES = {"markdown": "eval.md", "json": "eval.json", "plot": "eval.png"}
-
-
-@dataclass(frozen=True)
-class FaceVerdict:
-    """One expected (or unexpected) face of a probe and what the pipeline said about it."""
-
-    expected: str | None  # the labelled name; None: a stranger
-    known: bool  # the expected name is enrolled
-    got: str | None  # the response's name ("" for unknown); None: not reported
-    category: str
-    similarity: float | None = None
-    band: str | None = None  # the response face's quality band
-    extra: bool = False  # a response face no required expected face accounts for
-
-    @property
-    def row(self) -> str:
-        return self.expected if self.known and self.expected else STRANGER
-
-    def column(self, enrolled: set[str]) -> str:
-        if self.got is None:
-            return "no face"
-        if self.got == "":
-            return "unknown"
-        return self.got if self.got in enrolled else "new"
-
-    @property
-    def label(self) -> str:
-        who = self.expected if self.expected else STRANGER
-        return f"{'+' if self.extra else ''}{who}: {self.category}"
-
-
-def categorize(expected: str | None, enrolled: set[str], face: dict | None) -> str:
-    if face is None:
-        return "no face"
-    if not face.get("person_id"):
-        return "unknown"
-    name = face.get("name", "")
-    if name in enrolled:
-        return "correct" if name == expected else "wrong name"
-    return "new person"
-
-
-def _centre(box: Sequence[float]) -> float:
-    return (float(box[0]) + float(box[2])) / 2
-
-
-def match_faces(expected: Sequence[ExpectedFace], faces: Sequence[dict]) -> list[tuple[ExpectedFace | None, dict | None]]:
-    """Pairs of (expected face, response face) as the module docstring says."""
-    pairs: list[tuple[ExpectedFace | None, dict | None]] = []
-    overlaps = sorted(
-        ((iou(e.box, f["box"]), i, j) for i, e in enumerate(expected) if e.box is not None for j, f in enumerate(faces)),
-        reverse=True,
-    )
-    used_expected: set[int] = set()
-    used_faces: set[int] = set()
-    for overlap, i, j in overlaps:
-        if overlap < MIN_IOU:
-            break
-        if i in used_expected or j in used_faces:
-            continue
-        used_expected.add(i)
-        used_faces.add(j)
-        pairs.append((expected[i], faces[j]))
-    left_expected = [e for i, e in enumerate(expected) if i not in used_expected and e.required]
-    left_expected.sort(key=lambda e: (e.box is None, _centre(e.box) if e.box else 0.0))
-    left_faces = sorted((f for j, f in enumerate(faces) if j not in used_faces), key=lambda f: _centre(f["box"]))
-    for k in range(max(len(left_expected), len(left_faces))):
-        pairs.append((left_expected[k] if k < len(left_expected) else None, left_faces[k] if k < len(left_faces) else None))
-    # in the labels' order; response faces nobody expected last, left to right
-    position = {id(e): i for i, e in enumerate(expected)}
-    return sorted(pairs, key=lambda p: (position[id(p[0])], 0.0) if p[0] is not None else (len(expected), _centre(p[1]["box"])))
-
-
-def judge_faces(probe: Probe, response: dict | None, enrolled: set[str]) -> list[FaceVerdict]:
-    """A verdict per expected face of ``probe`` (and per response face nobody expected)."""
-    expected = list(probe.faces) or [ExpectedFace(n) for n in probe.expect] + [ExpectedFace(None)] * probe.unknown
-    faces = list(response.get("faces", [])) if response else []
-    verdicts = []
-    for want, face in match_faces(expected, faces):
-        name = want.name if want is not None else None
-        quality = (face or {}).get("quality") or {}
-        verdicts.append(
-            FaceVerdict(
-                expected=name,
-                known=name in enrolled,
-                got=None if face is None else (face.get("name", "") if face.get("person_id") else ""),
-                category=categorize(name, enrolled, face),
-                similarity=None if face is None else face.get("similarity"),
-                band=quality.get("band"),
-                extra=want is None or not want.required,
-            )
-        )
-    return verdicts
 
 
 @dataclass
@@ -256,10 +129,8 @@ class EvalReport:
 
     # --- text -----------------------------------------------------------------------------
     def _tables(self) -> dict[str, tuple[list[str], list[list[Any]]]]:
-        from facepipe.cli import _seconds
-
         probe_rows = [
-            [p.filename, p.expected, repr(p.result), _seconds(p.latency), "; ".join(v.label for v in p.faces), "ok" if p.as_labelled else "FAIL"]
+            [p.filename, p.expected, repr(p.result), seconds(p.latency), "; ".join(v.label for v in p.faces), "ok" if p.as_labelled else "FAIL"]
             for p in self.probes
         ]
         totals = self.totals()
@@ -289,12 +160,10 @@ class EvalReport:
         }
 
     def _headline(self) -> str:
-        from facepipe.cli import _seconds
-
         s = self.stats
         return (
-            f"{self.passed}/{self.total} probes as labelled; {len(self.wrong_names)} wrong names; latency mean {_seconds(s.get('mean_s'))} s, "
-            f"p50 {_seconds(s.get('p50_s'))} s, p95 {_seconds(s.get('p95_s'))} s"
+            f"{self.passed}/{self.total} probes as labelled; {len(self.wrong_names)} wrong names; latency mean {seconds(s.get('mean_s'))} s, "
+            f"p50 {seconds(s.get('p50_s'))} s, p95 {seconds(s.get('p95_s'))} s"
         )
 
     def _facts(self) -> list[str]:
@@ -306,18 +175,17 @@ class EvalReport:
         return facts
 
     def render(self) -> str:
-        from facepipe.cli import _table
 
         tables = self._tables()
         lines = [*self._facts()]
         lines += [f"warning: {w}" for w in self.warnings]
         titles = {"totals": "faces by category", "confusion": "confusion (faces)",
                   "similarity": "similarity of the set's labelled faces (pairs from different files), by the pair's quality band"}
-        lines += ["", _table(tables["probes"][1], tables["probes"][0])]
+        lines += ["", table(tables["probes"][1], tables["probes"][0])]
         for key in ("totals", "confusion", "similarity"):
-            lines += ["", titles[key] + ":", _table(tables[key][1], tables[key][0])]
+            lines += ["", titles[key] + ":", table(tables[key][1], tables[key][0])]
         if self.wrong_names:
-            lines += ["", "WRONG NAMES:", _table(tables["wrong"][1], tables["wrong"][0])]
+            lines += ["", "WRONG NAMES:", table(tables["wrong"][1], tables["wrong"][0])]
         lines += ["", self._headline()]
         return "\n".join(lines)
 

@@ -16,14 +16,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from facepipe.local.context import LambdaContext
+from facepipe_tools.local.context import LambdaContext
 
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 #: read no more than this from a request (Lambda's own payload cap is 6 MB; we read enough to answer 413)
 READ_LIMIT = 64 * 2**20
 _TEXT_TYPES = ("text/", "json", "xml", "javascript", "x-www-form-urlencoded")
 
-log = logging.getLogger("facepipe.local")
+log = logging.getLogger("facepipe_tools.local")
 Handler = Callable[[dict, Any], Any]
 
 

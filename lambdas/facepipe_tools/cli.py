@@ -8,80 +8,33 @@ in the environment; ``eval`` with neither starts an ephemeral local stack, as ``
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
-import shlex
 import signal
 import sys
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from facepipe.exceptions import FacepipeError
+from facepipe.names import REQUEST_VISIBILITY_SECONDS
+from facepipe.settings import EMBEDDING_MODELS, Settings
+from facepipe_tools.report import command_line, seconds, table
+from facepipe_tools.stacks import STATE_FILE, ephemeral_stack, stack_environment, use_stack
 
-STATE_FILE = Path(".facepipe/local.json")
 BENCH_REPORT = "docs/reports/bench.md"
 
 
-# --- which stack ---------------------------------------------------------------------------
-def stack_environment(info: dict[str, Any]) -> dict[str, str]:
-    """Environment that points this process (boto3, settings) at a local stack."""
-    return {
-        "AWS_ENDPOINT_URL": info["endpoint_url"],
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": info["region"],
-        "AWS_REGION": info["region"],
-        "REQUEST_QUEUE_URL": info["request_queue_url"],
-        "RESPONSE_QUEUE_URL": info["response_queue_url"],
-        "DDB_TABLE_NAME": info["table"],
-        "S3_BUCKET_NAME": info["photo_bucket"],
-        "EMBEDDING_MODEL": info["embedding_model"],
-        "VECTOR_BACKEND": "pinecone",  # the stack serves its embedded index on Pinecone's data-plane API
-        "PINECONE_INDEX_HOST": info["vector_url"],
-        "PINECONE_NAMESPACE": info["namespace"],
-        "PINECONE_SSM_PARAMETER_NAME": info["ssm_parameter"],
-        "FACEPIPE_FUNCTION_URL": info["function_url"],
-    }
-
-
-def use_stack(path: str | None) -> dict[str, Any] | None:
-    """Point this process at the local stack in ``path`` (default .facepipe/local.json) if any."""
-    state = Path(path) if path else STATE_FILE
-    if not state.is_file():
-        if path:
-            raise FacepipeError(f"{state} not found: start a stack with `facepipe local up`")
-        return None
-    info = json.loads(state.read_text())
-    os.environ.update(stack_environment(info))
-    return info
-
-
 def _admin():
-    from facepipe.admin import Admin, build_recognizer
-    from facepipe.settings import Settings
+    from facepipe_tools.admin import Admin, build_recognizer
 
     return Admin(build_recognizer(Settings.from_env()))
 
 
-def _table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
-    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()  # noqa: E731
-    return "\n".join([line(cells[0]), line(["-" * w for w in widths])] + [line(r) for r in cells[1:]])
-
-
-def _seconds(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
-
-
 # --- commands -------------------------------------------------------------------------------
 def cmd_local_up(args: argparse.Namespace) -> int:
-    from facepipe.local.stack import LocalStack, StackOptions
+    from facepipe_tools.local.stack import LocalStack, StackOptions
 
     options = StackOptions(
         moto_port=args.moto_port,
@@ -99,7 +52,7 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     print(f"starting the local stack ({args.model}) ...", flush=True)
     try:
         info = stack.start()
-        print(_table([(k, v) for k, v in info.items() if k != "pid"], ("endpoint", "value")))
+        print(table([(k, v) for k, v in info.items() if k != "pid"], ("endpoint", "value")))
         print(f"\nwritten to {args.state_file}; Ctrl-C stops everything", flush=True)
         while not stopping.wait(0.5):
             pass
@@ -127,7 +80,7 @@ def cmd_people(args: argparse.Namespace) -> int:
     admin = _admin()
     if args.action == "list":
         people = admin.list()
-        print(_table([(p.person_id, p.name, p.face_count, p.created_at) for p in people], ("id", "name", "faces", "created")))
+        print(table([(p.person_id, p.name, p.face_count, p.created_at) for p in people], ("id", "name", "faces", "created")))
     elif args.action == "rename":
         person = admin.rename(args.person, args.name)
         print(f"{person.person_id} is now {person.name}")
@@ -147,16 +100,16 @@ def _sqs():
 
 
 def cmd_send(args: argparse.Namespace) -> int:
-    from facepipe.client import send_frames, summary
+    from facepipe_tools.client import send_frames, summary
 
     use_stack(args.stack)
-    function_url = args.function_url or os.environ.get("FACEPIPE_FUNCTION_URL")
+    function_url = args.function_url or Settings.from_env().function_url
     queue = os.environ.get("RESPONSE_QUEUE_URL")
     if bool(args.frames) == bool(args.video):
         raise FacepipeError("give frames to send, or --video CLIP (not both)")
     request_ids = schedule = None
     if args.video:
-        from facepipe.video import frames_of_video, request_stem
+        from facepipe_tools.video import frames_of_video, request_stem
 
         if args.repeat != 1:
             raise FacepipeError("--repeat does not apply to --video (request ids are fixed per sampled frame)")
@@ -175,25 +128,18 @@ def cmd_send(args: argparse.Namespace) -> int:
     region = os.environ.get("AWS_REGION") if args.sign else None
 
     def progress(outcome):
-        print(f"{outcome.filename:32} {outcome.status:4} {_seconds(outcome.latency):>8}s  {outcome.result!r}", flush=True)
+        print(f"{outcome.filename:32} {outcome.status:4} {seconds(outcome.latency):>8}s  {outcome.result!r}", flush=True)
 
     outcomes = send_frames(function_url, _sqs(), queue, frames, concurrency=args.concurrency, timeout=args.timeout,
                            sign_region=region, progress=progress, request_ids=request_ids, schedule=schedule)
     stats = summary(outcomes)
-    print(_table([(stats["requests"], stats["answered"], stats["failed"], _seconds(stats["mean_s"]), _seconds(stats["p50_s"]),
-                   _seconds(stats["p95_s"]), _seconds(stats["max_s"]))], ("requests", "answered", "failed", "mean s", "p50 s", "p95 s", "max s")))
+    print(table([(stats["requests"], stats["answered"], stats["failed"], seconds(stats["mean_s"]), seconds(stats["p50_s"]),
+                   seconds(stats["p95_s"]), seconds(stats["max_s"]))], ("requests", "answered", "failed", "mean s", "p50 s", "p95 s", "max s")))
     return 0 if stats["failed"] == 0 else 1
 
 
-def _ephemeral_stack():
-    """A local stack on free ports with no state file, as ``facepipe demo`` runs it."""
-    from facepipe.local.stack import LocalStack, StackOptions
-
-    return LocalStack(StackOptions(moto_port=0, detection_port=0, recognition_port=0, vector_port=0, state_file=None))
-
-
 def _command(args: argparse.Namespace) -> str:
-    return "facepipe " + shlex.join(getattr(args, "argv", None) or [args.command])
+    return command_line(getattr(args, "argv", None) or [args.command])
 
 
 def _labeller(model: str):
@@ -202,14 +148,13 @@ def _labeller(model: str):
 
     from facepipe.detection import FaceDetector
     from facepipe.embedding import load_embedder
-    from facepipe.labelled import FaceLabeller
-    from facepipe.settings import Settings
+    from facepipe_tools.labelling import FaceLabeller
 
     # One thread unless TORCH_NUM_THREADS says otherwise: this process shares the cores with the
     # stack's functions (and anything else running); torch's default of one thread per core then
     # spins against them (measured: MTCNN on small frames 12x slower with 2 threads on 2 busy cores).
-    torch.set_num_threads(max(1, int(os.environ.get("TORCH_NUM_THREADS", "0") or 0) or 1))
     settings = Settings.from_env(embedding_model=model)
+    torch.set_num_threads(settings.torch_num_threads or 1)
     embedder = load_embedder(model, settings.facenet_weights_path)
     detector = FaceDetector(settings.min_face_size, settings.min_face_score, settings.detection_pixel_budget)
     return FaceLabeller(detector, embedder, settings.max_image_pixels)
@@ -218,13 +163,13 @@ def _labeller(model: str):
 def _evaluate(args: argparse.Namespace, labelled, downscale_to: int | None = None, ephemeral: bool = False):
     """Label the set (before any stack starts in this process: its threads would slow that down),
     then enroll and probe on the stack in use (unless ``ephemeral``), else on an ephemeral one."""
-    from facepipe.evaluate import label_set, run_eval
-    from facepipe.local.stack import StackOptions
-    from facepipe.settings import Settings
+    from facepipe_tools.evaluate import label_set, run_eval
+    from facepipe_tools.local.stack import StackOptions
 
     info = None if ephemeral else use_stack(args.stack)
-    deployed = not ephemeral and info is None and bool(os.environ.get("FACEPIPE_FUNCTION_URL") and os.environ.get("RESPONSE_QUEUE_URL"))
-    model = info["embedding_model"] if info else Settings.from_env().embedding_model if deployed else StackOptions().embedding_model
+    settings = Settings.from_env()
+    deployed = not ephemeral and info is None and bool(settings.function_url and settings.response_queue_url)
+    model = info["embedding_model"] if info else settings.embedding_model if deployed else StackOptions().embedding_model
     labelling = label_set(labelled, _labeller(model), downscale_to, progress=True)
 
     def run(function_url: str, queue_url: str):
@@ -232,17 +177,18 @@ def _evaluate(args: argparse.Namespace, labelled, downscale_to: int | None = Non
                         downscale_to=downscale_to, progress=True, command=_command(args))
 
     if info is not None or deployed:
-        return run(os.environ["FACEPIPE_FUNCTION_URL"], os.environ["RESPONSE_QUEUE_URL"])
+        settings = Settings.from_env()
+        return run(settings.function_url, settings.response_queue_url)
     print("starting an ephemeral local stack (moto, function URL, event source, embedded index) ...", file=sys.stderr, flush=True)
     started = time.perf_counter()
-    with _ephemeral_stack() as stack:
+    with ephemeral_stack() as stack:
         print(f"stack up in {time.perf_counter() - started:.1f} s: function URL {stack.info['function_url']}", file=sys.stderr, flush=True)
         os.environ.update(stack_environment(stack.info))
         return run(stack.info["function_url"], stack.info["response_queue_url"])
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from facepipe.labelled import load_set
+    from facepipe_tools.sets import load_set
 
     if args.downscale is not None and args.downscale < 16:
         raise FacepipeError(f"--downscale {args.downscale}: frames must be at least 16 px (the smallest face searched for)")
@@ -255,7 +201,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The default set through an ephemeral stack; nothing is written."""
-    from facepipe.labelled import default_workload
+    from facepipe_tools.sets import default_workload
 
     report = _evaluate(args, default_workload(), ephemeral=True)
     print(report.render())
@@ -263,8 +209,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from facepipe.calibrate import run_calibration
-    from facepipe.labelled import load_set
+    from facepipe_tools.calibrate import run_calibration
+    from facepipe_tools.sets import load_set
 
     sets = [load_set(spec) for spec in args.sets] if args.sets else [load_set(None)]
     names = [s.name for s in sets]
@@ -278,7 +224,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from facepipe.bench import run_bench, run_detection_bench
+    from facepipe_tools.bench import run_bench, run_detection_bench
 
     if args.detection:
         if args.out == BENCH_REPORT:
@@ -295,12 +241,12 @@ def parser() -> argparse.ArgumentParser:
 
     local = sub.add_parser("local", help="the local stack").add_subparsers(dest="local_command", required=True)
     up = local.add_parser("up", help="run the whole pipeline on this machine until Ctrl-C")
-    up.add_argument("--model", default="dlib-resnet", choices=("dlib-resnet", "facenet-vggface2"))
+    up.add_argument("--model", default="dlib-resnet", choices=EMBEDDING_MODELS)
     up.add_argument("--port", type=int, default=9000, help="function URL port (recognition's invoke port is +1; 0 = any)")
     up.add_argument("--moto-port", type=int, default=5000)
     up.add_argument("--vector-port", type=int, default=5081)
     up.add_argument("--batching-window", type=float, default=0.0, help="event source batching window, seconds")
-    up.add_argument("--visibility-timeout", type=int, default=360, help="request/photo queue visibility timeout, seconds")
+    up.add_argument("--visibility-timeout", type=int, default=REQUEST_VISIBILITY_SECONDS, help="request/photo queue visibility timeout, seconds")
     up.add_argument("--state-file", default=str(STATE_FILE))
     up.set_defaults(func=cmd_local_up)
 
@@ -356,7 +302,7 @@ def parser() -> argparse.ArgumentParser:
         "calibrate", help="similarity of same/different people by size and quality band, open-set simulation of the thresholds",
         description="In process, no stack: every labelled face of the sets at full size and degraded (16-96 px, blur, JPEG).")
     calibrate.add_argument("sets", nargs="*", metavar="SET", help="labels.json files, their folders or Image,Results CSVs (default: the shared fixtures)")
-    calibrate.add_argument("--model", default="dlib-resnet", choices=("dlib-resnet", "facenet-vggface2"))
+    calibrate.add_argument("--model", default="dlib-resnet", choices=EMBEDDING_MODELS)
     calibrate.add_argument("--out", default="docs/calibration.md", help="Markdown report; its plot (.png) and numbers (.json) go beside it")
     calibrate.set_defaults(func=cmd_calibrate)
 

@@ -9,31 +9,28 @@ other processes (the CLI) share it.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import boto3
 
 from facepipe import names as n
-from facepipe.local.event_source import SqsEventSource
-from facepipe.local.functions import FunctionServer
-from facepipe.local.resources import Resources, create_resources
-from facepipe.local.worker import FunctionPool, FunctionProcess
+from facepipe_tools.local.event_source import SqsEventSource
+from facepipe_tools.local.functions import FunctionServer
+from facepipe_tools.local.resources import Resources, create_resources
+from facepipe_tools.local.worker import FunctionPool, FunctionProcess
+from facepipe_tools.stacks import LOCAL_CREDENTIALS
+from facepipe.settings import Settings
 from facepipe.names import StackNames
 
-log = logging.getLogger("facepipe.local")
+log = logging.getLogger("facepipe_tools.local")
 
 REGION = "us-east-1"
-LAMBDAS_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_STATE_FILE = Path(".facepipe/local.json")
-LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 
 
 @dataclass
@@ -57,20 +54,6 @@ class StackOptions:
     environment: dict[str, str] = field(default_factory=dict)
 
 
-def load_handler(function_dir: str) -> ModuleType:
-    """Import ``lambdas/<function_dir>/handler.py`` the way the Lambda runtime does (task root on sys.path)."""
-    path = LAMBDAS_DIR / function_dir / "handler.py"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: run from a source checkout installed with `make install`")
-    if str(LAMBDAS_DIR) not in sys.path:
-        sys.path.insert(0, str(LAMBDAS_DIR))
-    spec = importlib.util.spec_from_file_location(f"_facepipe_local_{function_dir}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 class LocalStack:
     def __init__(self, options: StackOptions | None = None) -> None:
         self.options = options or StackOptions()
@@ -81,22 +64,18 @@ class LocalStack:
 
     def environment(self, endpoint: str, resources: Resources) -> dict[str, str]:
         """What the two functions see: the same names Terraform sets (facepipe.settings)."""
-        return {
-            **LOCAL_CREDENTIALS,
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_REGION": REGION,
-            "REQUEST_QUEUE_URL": resources.request_queue_url,
-            "RESPONSE_QUEUE_URL": resources.response_queue_url,
-            "DDB_TABLE_NAME": resources.table,
-            "S3_BUCKET_NAME": resources.bucket,
-            "PINECONE_SSM_PARAMETER_NAME": resources.ssm_parameter,
-            "VECTOR_BACKEND": "local",
-            "EMBEDDING_MODEL": self.options.embedding_model,
-            # the two functions share this machine's cores; in Lambda each gets its own vCPUs
-            "TORCH_NUM_THREADS": "1",
-            **self.options.environment,
-        }
+        settings = Settings(
+            request_queue_url=resources.request_queue_url,
+            response_queue_url=resources.response_queue_url,
+            ddb_table_name=resources.table,
+            s3_bucket_name=resources.bucket,
+            pinecone_ssm_parameter_name=resources.ssm_parameter,
+            vector_backend="local",
+            embedding_model=self.options.embedding_model,
+            torch_num_threads=1,  # the two functions share this machine's cores; in Lambda each gets its own vCPUs
+        )
+        aws = {**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}
+        return {**aws, **settings.environment(), **self.options.environment}
 
     def start(self) -> dict[str, Any]:
         from moto.server import ThreadedMotoServer

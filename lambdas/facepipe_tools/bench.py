@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from facepipe.client import post_frame
+from facepipe_tools.client import post_frame
 
 
 @dataclass
@@ -128,11 +128,11 @@ def write_report(samples: list[Sample], out: Path, command: str, context: dict[s
 
 def run_bench(args: argparse.Namespace) -> int:
     from facepipe import aws
-    from facepipe.admin import Admin, build_recognizer
-    from facepipe.cli import stack_environment
-    from facepipe.local.stack import LocalStack, StackOptions
+    from facepipe_tools.admin import Admin, build_recognizer
+    from facepipe_tools.stacks import stack_environment
+    from facepipe_tools.local.stack import LocalStack, StackOptions
     from facepipe.settings import Settings
-    from facepipe.labelled import default_workload
+    from facepipe_tools.sets import default_workload
 
     command = "facepipe bench " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["bench"] else "facepipe bench"
     workload = default_workload()
@@ -160,7 +160,7 @@ def run_bench(args: argparse.Namespace) -> int:
 
 
 def detection_by_frame_size(repeats: int = 5, threads: int = 1) -> list[dict[str, Any]]:
-    """Detection time per frame on the frame sizes detection must serve (facepipe.scenes), with the
+    """Detection time per frame on the frame sizes detection must serve (facepipe_tools.scenes), with the
     functions' default settings and ``threads`` torch threads. One warm-up run per frame, then
     ``repeats`` timed runs."""
     import matplotlib.cbook
@@ -168,7 +168,7 @@ def detection_by_frame_size(repeats: int = 5, threads: int = 1) -> list[dict[str
     from PIL import Image
 
     from facepipe.detection import FaceDetector
-    from facepipe.scenes import frames_by_size
+    from facepipe_tools.scenes import frames_by_size
     from facepipe.settings import Settings
 
     torch.set_num_threads(threads)

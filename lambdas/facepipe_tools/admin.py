@@ -16,7 +16,7 @@ from facepipe.embedding import dimension_of, load_embedder
 from facepipe.exceptions import FacepipeError, InvalidRequestError
 from facepipe.images import open_image
 from facepipe.index import make_index
-from facepipe.people import PeopleStore, Person, PersonNotFoundError
+from facepipe.people import FaceRecord, PeopleStore, Person, PersonNotFoundError
 from facepipe.quality import assess
 from facepipe.recognition import FaceToResolve, Recognizer
 from facepipe.settings import Settings
@@ -119,14 +119,22 @@ class Admin:
         source, target = self.person(source_ref), self.person(target_ref)
         if source.person_id == target.person_id:
             raise EnrollError("cannot merge a person into themselves")
-        faces = self.people.merge(source.person_id, target.person_id)
-        self.index.update_metadata(faces, {"person_id": target.person_id}, self.namespace)
+        faces = self.people.faces_of(source.person_id)
+        for face in faces:
+            self.people.record_face(FaceRecord.from_item(face, target.person_id))
+            self.people.retag(face["request_id"], face["face_index"], target.person_id, target.name)
+            self.people.delete_face(source.person_id, face["face_id"])
+        self.people.delete_profile(source.person_id)
+        self.index.update_metadata([f["face_id"] for f in faces], {"person_id": target.person_id}, self.namespace)
         self.recognizer.recent.forget_person(source.person_id)
         return self.people.get_person(target.person_id)
 
     def delete(self, ref: str) -> list[str]:
         person = self.person(ref)
-        faces = self.people.delete_person(person.person_id)
+        faces = [f["face_id"] for f in self.people.faces_of(person.person_id)]
+        for face_id in faces:
+            self.people.delete_face(person.person_id, face_id)
+        self.people.delete_profile(person.person_id)
         self.index.delete(faces, self.namespace)
         self.recognizer.recent.forget_person(person.person_id)
         return faces

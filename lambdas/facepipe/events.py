@@ -1,0 +1,170 @@
+"""The events the functions receive, parsed into what the core works on.
+
+* A function URL request (§1.1, payload 2.0, read through Powertools' ``LambdaFunctionUrlEvent``)
+  becomes a ``FrameRequest``: every field and the image are checked here, before anything is
+  sent, so a bad request changes nothing.
+* A photo message (§1.4: an S3 object-created notification, read through Powertools'
+  ``S3Event``, or seed 000's ``{"bucketName", "objectKey"}``) becomes ``PhotoRef`` s.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent, S3Event
+from PIL import Image
+
+from facepipe.exceptions import InvalidMessageError, InvalidRequestError
+from facepipe.images import decode_base64, open_image
+from facepipe.settings import Settings
+
+T = TypeVar("T")
+
+
+def _get(read: Callable[[], T]) -> T | None:
+    """A data class property of a hand-made event that may lack the part it reads."""
+    try:
+        return read()
+    except (KeyError, TypeError, AttributeError):
+        return None
+
+
+# --- function URL -----------------------------------------------------------------------------
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+SOURCE = re.compile(r"[A-Za-z0-9._:/-]{1,128}")
+MAX_FILENAME = 255
+
+
+@dataclass(frozen=True)
+class FrameRequest:
+    request_id: str
+    filename: str
+    source: str
+    image: Image.Image
+    image_bytes: int
+    captured_at: str | None = None
+    content_sha256: str = ""
+
+
+def request_id_of(body: Any) -> str | None:
+    """The request_id to echo in an error reply, when the body has a well-formed one."""
+    if isinstance(body, dict) and isinstance(body.get("request_id"), str) and REQUEST_ID.fullmatch(body["request_id"]):
+        return body["request_id"]
+    return None
+
+
+def body_of(event: dict, max_body_bytes: int) -> bytes:
+    """The raw request body of a function URL event (payload 2.0), size-checked before parsing."""
+    url_event = LambdaFunctionUrlEvent(event)
+    method = (_get(lambda: url_event.request_context.http.method) or "POST").upper()
+    if method != "POST":
+        raise InvalidRequestError("method_not_allowed", f"use POST, not {method}", 405)
+    raw = url_event.get("body")
+    if raw is None or raw == "":
+        raise InvalidRequestError("empty_body", "the request body is empty; send a JSON object")
+    if not isinstance(raw, str):
+        raise InvalidRequestError("invalid_json", "the request body must be JSON text")
+    # refuse oversize before decoding anything (a base64 body is 4/3 of its bytes)
+    encoded = bool(url_event.get("isBase64Encoded"))
+    if len(raw) > (max_body_bytes * 4 // 3 + 4 if encoded else max_body_bytes):
+        raise InvalidRequestError("body_too_large", f"the body is larger than {max_body_bytes} bytes", 413)
+    # strict base64 here: the data class's decoded_body would accept any garbage
+    if encoded:
+        try:
+            data = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidRequestError("invalid_body_encoding", "isBase64Encoded is set but the body is not base64") from None
+    else:
+        data = raw.encode("utf-8")
+    if len(data) > max_body_bytes:
+        raise InvalidRequestError("body_too_large", f"the body is {len(data)} bytes; the limit is {max_body_bytes}", 413)
+    return data
+
+
+def parse_frame_request(event: dict, settings: Settings) -> FrameRequest:
+    """Validate a function URL event into a ``FrameRequest``; ``InvalidRequestError`` otherwise."""
+    data = body_of(event, settings.max_body_bytes)
+    try:
+        body = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidRequestError("invalid_json", "the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidRequestError("invalid_json", "the body must be a JSON object with request_id, content, filename")
+    try:
+        return _frame_request(body, settings)
+    except InvalidRequestError as exc:
+        exc.request_id = request_id_of(body)
+        raise
+
+
+def _frame_request(body: dict, settings: Settings) -> FrameRequest:
+    for name in ("request_id", "content", "filename"):
+        if name not in body:
+            raise InvalidRequestError("missing_field", f"'{name}' is required")
+    request_id = body["request_id"]
+    if not isinstance(request_id, str) or not REQUEST_ID.fullmatch(request_id):
+        raise InvalidRequestError("invalid_field", "'request_id' must be 1-128 characters of A-Z a-z 0-9 . _ : -")
+    filename = body["filename"]
+    if not isinstance(filename, str) or not filename or len(filename) > MAX_FILENAME or not filename.isprintable():
+        raise InvalidRequestError("invalid_field", f"'filename' must be a printable string of 1-{MAX_FILENAME} characters")
+    source = body.get("source", "default")
+    if not isinstance(source, str) or not SOURCE.fullmatch(source):
+        raise InvalidRequestError("invalid_field", "'source' must be 1-128 characters of A-Z a-z 0-9 . _ : / -")
+    captured_at = body.get("captured_at")
+    if captured_at is not None:
+        try:
+            if not isinstance(captured_at, str):
+                raise ValueError
+            dt.datetime.fromisoformat(captured_at.replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidRequestError("invalid_field", "'captured_at' must be an ISO-8601 timestamp") from None
+    image_bytes = decode_base64(body["content"])
+    image = open_image(image_bytes, settings.max_image_pixels)
+    digest = hashlib.sha256(image_bytes).hexdigest()
+    return FrameRequest(request_id, filename, source, image, len(image_bytes), captured_at, digest)
+
+
+# --- photos ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PhotoRef:
+    bucket: str
+    key: str
+    version_id: str = ""
+    etag: str = ""
+    from_event: bool = False  # named by an S3 notification (PHOTO_PREFIX applies), not by hand
+
+    @property
+    def request_id(self) -> str:
+        """``s3://bucket/key#versionId-or-etag`` (§1.4)."""
+        tag = self.version_id or self.etag.strip('"')
+        return f"s3://{self.bucket}/{self.key}#{tag}" if tag else f"s3://{self.bucket}/{self.key}"
+
+
+def photo_refs(body: dict) -> list[PhotoRef]:
+    """Objects named by an S3 event or the legacy ``{"bucketName", "objectKey"}`` form;
+    [] for S3's test event."""
+    if "bucketName" in body or "objectKey" in body:
+        if not isinstance(body.get("bucketName"), str) or not isinstance(body.get("objectKey"), str):
+            raise InvalidMessageError("photo message needs string 'bucketName' and 'objectKey'")
+        return [PhotoRef(body["bucketName"], body["objectKey"])]
+    if body.get("Event") == "s3:TestEvent":
+        return []
+    if not isinstance(body.get("Records"), list):
+        raise InvalidMessageError("photo message is neither an S3 event nor {bucketName, objectKey}")
+    refs = []
+    for record in S3Event(body).records:
+        try:
+            obj = record.s3.get_object
+            refs.append(PhotoRef(record.s3.bucket.name, unquote_plus(obj.key), obj.version_id or "", obj.etag or "", True))
+        except (KeyError, TypeError, AttributeError):
+            raise InvalidMessageError("S3 event record lacks s3.bucket.name / s3.object.key") from None
+    return refs

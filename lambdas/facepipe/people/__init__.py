@@ -1,0 +1,7 @@
+"""People, their faces and the tags of each frame/photo in one DynamoDB table (§5)."""
+
+from facepipe.people.items import FaceRecord, Person, Tag
+from facepipe.people.keys import face_id_for, generated_name, person_id_for
+from facepipe.people.store import PeopleStore, PersonNotFoundError
+
+__all__ = ["FaceRecord", "PeopleStore", "Person", "PersonNotFoundError", "Tag", "face_id_for", "generated_name", "person_id_for"]

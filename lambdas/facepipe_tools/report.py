@@ -1,0 +1,64 @@
+"""What the tools print and write for people: aligned tables, seconds, percentiles, progress bars, the command line."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+
+def table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> str:
+    """A plain-text table, columns aligned, for a terminal."""
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+
+    def line(row: Sequence[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+
+    return "\n".join([line(cells[0]), line(["-" * w for w in widths]), *(line(r) for r in cells[1:])])
+
+
+def markdown_table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> list[str]:
+    """The lines of a Markdown table."""
+    return [
+        "| " + " | ".join(str(h) for h in headers) + " |",
+        "|" + "---|" * len(headers),
+        *("| " + " | ".join("" if c is None else str(c) for c in row) + " |" for row in rows),
+    ]
+
+
+def seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def percentile(values: Sequence[float], p: float) -> float | None:
+    """The ``p``-th percentile (nearest rank, as latency reports use); None without values."""
+    if not len(values):
+        return None
+    return float(np.percentile(np.asarray(values, dtype=float), p, method="inverted_cdf"))
+
+
+def progress_bar(total: int, desc: str, enabled: bool = True, unit: str = "img") -> tqdm:
+    """A tqdm bar on stderr, silent when not ``enabled``: ``update()`` per step, ``close()`` at the end."""
+    return tqdm(total=total, desc=desc, unit=unit, leave=False, disable=not enabled)
+
+
+def command_line(argv: Sequence[str]) -> str:
+    """``facepipe ARGS`` as typed, for the first line of a report; absolute paths under the
+    working directory are shown relative to it, so reports carry no machine paths."""
+    here = Path.cwd()
+
+    def shown(arg: str) -> str:
+        path = Path(arg)
+        if path.is_absolute():
+            try:
+                return str(path.relative_to(here))
+            except ValueError:
+                return arg
+        return arg
+
+    return "facepipe " + shlex.join(shown(a) for a in argv)

@@ -1,0 +1,57 @@
+"""Which stack a command acts on: a local stack's endpoints (``.facepipe/local.json``), an ephemeral one,
+or the deployed settings already in the environment."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from facepipe.exceptions import FacepipeError
+
+if TYPE_CHECKING:
+    from facepipe_tools.local.stack import LocalStack
+
+STATE_FILE = Path(".facepipe/local.json")
+#: what local stacks accept as credentials (moto checks none)
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+
+
+def stack_environment(info: dict[str, Any]) -> dict[str, str]:
+    """Environment that points a process (boto3, settings, the CLI) at a running local stack."""
+    return {
+        **LOCAL_CREDENTIALS,
+        "AWS_ENDPOINT_URL": info["endpoint_url"],
+        "AWS_DEFAULT_REGION": info["region"],
+        "AWS_REGION": info["region"],
+        "REQUEST_QUEUE_URL": info["request_queue_url"],
+        "RESPONSE_QUEUE_URL": info["response_queue_url"],
+        "DDB_TABLE_NAME": info["table"],
+        "S3_BUCKET_NAME": info["photo_bucket"],
+        "EMBEDDING_MODEL": info["embedding_model"],
+        "VECTOR_BACKEND": "pinecone",  # the stack serves its embedded index on Pinecone's data-plane API
+        "PINECONE_INDEX_HOST": info["vector_url"],
+        "PINECONE_NAMESPACE": info["namespace"],
+        "PINECONE_SSM_PARAMETER_NAME": info["ssm_parameter"],
+        "FACEPIPE_FUNCTION_URL": info["function_url"],
+    }
+
+
+def use_stack(path: str | None) -> dict[str, Any] | None:
+    """Point this process at the local stack in ``path`` (default .facepipe/local.json) if any."""
+    state = Path(path) if path else STATE_FILE
+    if not state.is_file():
+        if path:
+            raise FacepipeError(f"{state} not found: start a stack with `facepipe local up`")
+        return None
+    info = json.loads(state.read_text())
+    os.environ.update(stack_environment(info))
+    return info
+
+
+def ephemeral_stack() -> LocalStack:
+    """A local stack on free ports that writes no state file (``facepipe demo``, ``eval``, ``bench``)."""
+    from facepipe_tools.local.stack import LocalStack, StackOptions
+
+    return LocalStack(StackOptions(moto_port=0, detection_port=0, recognition_port=0, vector_port=0, state_file=None))
