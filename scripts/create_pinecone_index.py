@@ -37,13 +37,9 @@ class IndexSetupError(RuntimeError):
 def api_key_from_ssm(parameter: str, region: str | None) -> str:
     import boto3  # only needed when the key is not in the environment
 
-    value = boto3.client("ssm", region_name=region).get_parameter(Name=parameter, WithDecryption=True)["Parameter"][
-        "Value"
-    ]
+    value = boto3.client("ssm", region_name=region).get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
     if not value or value == PLACEHOLDER:
-        raise IndexSetupError(
-            f"SSM parameter {parameter} still holds the placeholder: run scripts/set-pinecone-key.sh first"
-        )
+        raise IndexSetupError(f"SSM parameter {parameter} still holds the placeholder: run scripts/set-pinecone-key.sh first")
     return value
 
 
@@ -54,9 +50,7 @@ def _field(model: Any, name: str) -> Any:
     return value
 
 
-def ensure_index(
-    pc: Any, name: str, dimension: int, *, cloud: str, region: str, timeout: int | None, deletion_protection: bool
-) -> str:
+def ensure_index(pc: Any, name: str, dimension: int, *, cloud: str, region: str, timeout: int | None, deletion_protection: bool) -> str:
     """Create ``name`` (serverless, cosine, ``dimension``) unless it exists; return its host.
 
     An existing index must have the same dimension and metric, or IndexSetupError is raised:
@@ -116,9 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
         help="AWS region of the SSM parameter",
     )
-    parser.add_argument(
-        "--timeout", type=int, default=300, help="seconds to wait for a new index to be ready (-1: do not wait)"
-    )
+    parser.add_argument("--timeout", type=int, default=300, help="seconds to wait for a new index to be ready (-1: do not wait)")
     parser.add_argument("--deletion-protection", action="store_true", help="create the index with deletion protection")
     args = parser.parse_args(argv)
 

@@ -13,6 +13,7 @@ tests/deploy checks the two agree.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
 import sys
@@ -61,10 +62,11 @@ def download(destination: Path, url: str = URL, sha256: str = SHA256, quiet: boo
         return destination
     destination.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
-    stream = open(os.devnull, "w") if quiet else sys.stderr  # noqa: SIM115
-    handle = tempfile.NamedTemporaryFile(dir=destination.parent, prefix=f".{FILENAME}.", delete=False)  # noqa: SIM115
-    try:
-        with handle, urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - fixed https URL
+    with contextlib.ExitStack() as cleanup:
+        stream = cleanup.enter_context(open(os.devnull, "w")) if quiet else sys.stderr
+        handle = cleanup.enter_context(tempfile.NamedTemporaryFile(dir=destination.parent, prefix=f".{FILENAME}.", delete=False))
+        cleanup.callback(lambda: os.path.exists(handle.name) and os.unlink(handle.name))
+        with urllib.request.urlopen(url, timeout=60) as response:
             total = int(response.headers.get("Content-Length") or SIZE)
             done = 0
             for block in iter(lambda: response.read(CHUNK), b""):
@@ -72,6 +74,7 @@ def download(destination: Path, url: str = URL, sha256: str = SHA256, quiet: boo
                 digest.update(block)
                 done += len(block)
                 _progress(done, total, stream)
+        handle.flush()
         if stream.isatty():
             print(file=stream)
         actual = digest.hexdigest()
@@ -79,11 +82,6 @@ def download(destination: Path, url: str = URL, sha256: str = SHA256, quiet: boo
             raise ValueError(f"{url} downloaded with SHA-256 {actual}, expected {sha256}; not installed")
         os.chmod(handle.name, 0o644)
         os.replace(handle.name, destination)
-    finally:
-        if os.path.exists(handle.name):
-            os.unlink(handle.name)
-        if stream is not sys.stderr:
-            stream.close()
     print(f"{destination}: downloaded, SHA-256 verified", file=sys.stderr)
     return destination
 

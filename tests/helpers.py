@@ -7,8 +7,6 @@ import io
 
 from PIL import Image
 
-from facepipe_tools.scenes import camera_frame, crowd  # noqa: F401 (re-exported for tests)
-
 
 def encode(image: Image.Image, fmt: str = "JPEG", **params) -> bytes:
     buffer = io.BytesIO()
@@ -24,11 +22,11 @@ def drain(sqs, queue_url: str, wait: int = 0) -> list[dict]:
     """Every message on a queue (received and deleted)."""
     found = []
     while True:
-        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait, MessageAttributeNames=["All"],
-                                    AttributeNames=["All"]).get("Messages", [])
+        batch = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait, MessageAttributeNames=["All"], AttributeNames=["All"]
+        ).get("Messages", [])
         if not batch:
             return found
         for message in batch:
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
         found += batch
-

@@ -15,19 +15,25 @@ ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "lambdas"), os.en
 
 
 def facepipe(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "facepipe_tools.cli", *args], capture_output=True, text=True, cwd=cwd, env=env or ENV,
-                          timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "facepipe_tools.cli", *args], capture_output=True, text=True, cwd=cwd, env=env or ENV, timeout=600
+    )
 
 
 @pytest.mark.slow
 @pytest.mark.fixtures
 def test_calibrate_two_people_writes_a_sane_report(tmp_path, fixtures_root):
-    at = lambda f: str(fixtures_root / f)  # noqa: E731 (labels.json paths may be absolute)
+    def at(f: str) -> str:
+        return str(fixtures_root / f)
+
     labels = {
         "enroll": {"obama": [at("train/obama/obama.jpg")], "biden": [at("train/biden/biden.jpg")]},
-        "probes": {at("test/obama1.jpg"): {"expect": ["obama"], "unknown": 0}, at("train/obama/obama2.jpg"): {"expect": ["obama"], "unknown": 0},
-                   at("train/biden/biden2.jpg"): {"expect": ["biden"], "unknown": 0},
-                   at("misc/two_people.jpg"): {"expect": ["obama", "biden"], "unknown": 0}},
+        "probes": {
+            at("test/obama1.jpg"): {"expect": ["obama"], "unknown": 0},
+            at("train/obama/obama2.jpg"): {"expect": ["obama"], "unknown": 0},
+            at("train/biden/biden2.jpg"): {"expect": ["biden"], "unknown": 0},
+            at("misc/two_people.jpg"): {"expect": ["obama", "biden"], "unknown": 0},
+        },
     }
     (tmp_path / "labels.json").write_text(json.dumps(labels))
 
@@ -38,7 +44,8 @@ def test_calibrate_two_people_writes_a_sane_report(tmp_path, fixtures_root):
     assert (tmp_path / "cal" / "calibration.md").read_text().startswith("# `facepipe calibrate ")
     assert (tmp_path / "cal" / "calibration.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     report = json.loads((tmp_path / "cal" / "calibration.json").read_text())
-    assert report["faces"] == 7 and report["identities"] == 2
+    assert report["faces"] == 7
+    assert report["identities"] == 2
     assert report["variants"]["20px"][0] >= 5  # most faces are found again at 20 px
     compared = 0
     for row in report["size_bands"] + report["quality_bands"]:
@@ -47,7 +54,8 @@ def test_calibrate_two_people_writes_a_sane_report(tmp_path, fixtures_root):
             compared += 1
     assert compared >= 4
     full = report["simulation_by_condition"]["full -> full"]
-    assert full["correct"] > 0 and full.get("wrong", 0) == 0
+    assert full["correct"] > 0
+    assert full.get("wrong", 0) == 0
     assert set(report["edges"]) == {"good", "fair", "poor", "margin"}
 
 
@@ -55,5 +63,6 @@ def test_calibrate_facenet_without_its_weights_is_a_clear_error(tmp_path):
     env = {**ENV, "FACENET_WEIGHTS_PATH": str(tmp_path / "missing.pt")}
     done = facepipe("calibrate", "--model", "facenet-vggface2", "--out", str(tmp_path / "c.md"), cwd=tmp_path, env=env)
     assert done.returncode == 2
-    assert "missing.pt" in done.stderr and "make weights" in done.stderr
+    assert "missing.pt" in done.stderr
+    assert "make weights" in done.stderr
     assert not (tmp_path / "c.md").exists()

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from facepipe.detection import FaceDetector, required_score
-from helpers import camera_frame, crowd
+from facepipe_tools.scenes import camera_frame, crowd
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,13 @@ from types import ModuleType
 import pytest
 from botocore.exceptions import EndpointConnectionError
 from PIL import Image
-
-from facepipe_tools.local.context import LambdaContext
-from facepipe_tools.local.handlers import load_handler
-from facepipe.runtime import detection_runtime
-from helpers import drain, encode
 from test_frames import BAD_REQUESTS, REQUEST_ID, Bad, frame_body, make_url_event
 from test_images import handmade_png
+
+from facepipe.runtime import detection_runtime
+from facepipe_tools.local.context import LambdaContext
+from facepipe_tools.local.handlers import load_handler
+from helpers import drain, encode
 
 SECRET_DETAIL = "boom: connection to sqs.internal:4566 refused"
 
@@ -133,7 +133,8 @@ def test_handler_bad_input_returns_4xx_and_queues_nothing(invoke, queued, bad: B
     assert 400 <= reply["statusCode"] < 500
     body = json_reply(reply)
     assert body["error"] == bad.code
-    assert isinstance(body["message"], str) and body["message"]
+    assert isinstance(body["message"], str)
+    assert body["message"]
     assert body.get("request_id") == bad.request_id
     assert set(body) <= {"error", "message", "request_id"}
     # AND nothing was sent anywhere
@@ -165,7 +166,8 @@ def test_handler_internal_fault_is_500_without_stack_trace(
     assert body["request_id"] == REQUEST_ID
     assert body["error"] == "internal_error"
     assert "Traceback" not in reply["body"]
-    assert "sqs.internal" not in reply["body"] and "EndpointConnectionError" not in reply["body"]
+    assert "sqs.internal" not in reply["body"]
+    assert "EndpointConnectionError" not in reply["body"]
     assert queued() == ([], [])
 
 
@@ -198,7 +200,8 @@ def test_handler_retried_post_is_accepted_once(invoke, queued, url_event, grace_
     assert first["statusCode"] == second["statusCode"] == 200
     assert json_reply(first) == json_reply(second)
     requests, responses = queued()
-    assert len(requests) == 1 and responses == []
+    assert len(requests) == 1
+    assert responses == []
 
 
 def test_handler_request_id_reused_for_another_image_is_409(invoke, queued, url_event, grace_hopper_bytes) -> None:
@@ -229,14 +232,16 @@ def test_handler_frame_smaller_than_any_face_is_answered_with_no_face(invoke, ur
 
 def test_handler_camera_frame_with_a_20px_face_is_queued_with_its_quality(invoke, url_event, queued, grace_hopper):
     from facepipe.detection import FaceDetector
-    from helpers import camera_frame
+    from facepipe_tools.scenes import camera_frame
 
     box = FaceDetector().detect(grace_hopper)[0].box
     reply = invoke(url_event(frame_body(encode(camera_frame(grace_hopper, box, 20, 64)), request_id="cam-64")))
 
-    assert reply["statusCode"] == 200 and json_reply(reply)["faces"] == 1
+    assert reply["statusCode"] == 200
+    assert json_reply(reply)["faces"] == 1
     (request,), _ = queued()
     (face,) = request["faces"]
     assert request["image"] == {"width": 64, "height": 64}
-    assert 14 <= face["quality"]["size"] <= 28 and face["quality"]["band"] == "poor"
+    assert 14 <= face["quality"]["size"] <= 28
+    assert face["quality"]["band"] == "poor"
     assert set(face["quality"]) == {"size", "score", "sharpness", "yaw", "pitch", "roll", "brightness", "band"}

@@ -24,7 +24,9 @@ CLIP = "misc/short_hamilton_clip.mp4"
 
 
 def facepipe(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "facepipe_tools.cli", *args], capture_output=True, text=True, cwd=cwd, env=ENV, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "facepipe_tools.cli", *args], capture_output=True, text=True, cwd=cwd, env=ENV, timeout=timeout
+    )
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +34,28 @@ def stack(tmp_path_factory, fixtures_root):
     """`facepipe local up` on free ports for this module; stopped with Ctrl-C (SIGINT)."""
     state = tmp_path_factory.mktemp("stack") / "local.json"
     process = subprocess.Popen(
-        [sys.executable, "-m", "facepipe_tools.cli", "local", "up", "--port", "0", "--moto-port", "0", "--vector-port", "0",
-         "--visibility-timeout", "30", "--state-file", str(state)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=state.parent, env=ENV,
+        [
+            sys.executable,
+            "-m",
+            "facepipe_tools.cli",
+            "local",
+            "up",
+            "--port",
+            "0",
+            "--moto-port",
+            "0",
+            "--vector-port",
+            "0",
+            "--visibility-timeout",
+            "30",
+            "--state-file",
+            str(state),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=state.parent,
+        env=ENV,
     )
     deadline = time.monotonic() + 180
     while not state.exists():
@@ -68,8 +89,14 @@ def test_eval_shared_photos_full_size_17_of_17_and_no_wrong_name(stack, tmp_path
 
 def test_eval_csv_set_end_to_end(stack, tmp_path, fixtures_root):
     """The seed's Image,Results format, images without extensions, first image of each name enrolled."""
-    photos = {"o1": "train/obama/obama.jpg", "o2": "train/obama/obama2.jpg", "o3": "test/obama1.jpg",
-              "b1": "train/biden/biden.jpg", "b2": "train/biden/biden2.jpg", "k1": "train/kit_harington/john1.jpeg"}
+    photos = {
+        "o1": "train/obama/obama.jpg",
+        "o2": "train/obama/obama2.jpg",
+        "o3": "test/obama1.jpg",
+        "b1": "train/biden/biden.jpg",
+        "b2": "train/biden/biden2.jpg",
+        "k1": "train/kit_harington/john1.jpeg",
+    }
     for name, source in photos.items():
         (tmp_path / f"{name}{Path(source).suffix}").write_bytes((fixtures_root / source).read_bytes())
     rows = ["o1,obama", "b1,biden", "o2,obama", "o3.jpg,obama", "b2,biden", "k1,kit_harington"]
@@ -82,15 +109,27 @@ def test_eval_csv_set_end_to_end(stack, tmp_path, fixtures_root):
     report = report_of(tmp_path / "out")
     assert set(report["enrolled"]) == {"obama", "biden", "kit_harington"}  # kit_harington: enrolled from his one image, never probed
     assert [p["filename"] for p in report["probes"]] == ["o2.jpg", "o3.jpg", "b2.jpg"]
-    assert report["faces"]["known"]["correct"] == 3 and report["wrong_names"] == 0
+    assert report["faces"]["known"]["correct"] == 3
+    assert report["wrong_names"] == 0
 
 
 def test_send_video_gives_one_answer_per_sampled_frame(stack, tmp_path, fixtures_root):
     from facepipe_tools.video import frames_of_video
 
     sampled = frames_of_video(fixtures_root / CLIP, 1.0)
-    done = facepipe("send", "--video", str(fixtures_root / CLIP), "--fps", "1", "--no-pace", "--id-prefix", uuid.uuid4().hex[:8],
-                    "--stack", str(stack), cwd=tmp_path)
+    done = facepipe(
+        "send",
+        "--video",
+        str(fixtures_root / CLIP),
+        "--fps",
+        "1",
+        "--no-pace",
+        "--id-prefix",
+        uuid.uuid4().hex[:8],
+        "--stack",
+        str(stack),
+        cwd=tmp_path,
+    )
     print(done.stdout)
     assert done.returncode == 0, done.stdout + done.stderr
     lines = [line for line in done.stdout.splitlines() if line.startswith("short_hamilton_clip_")]
@@ -108,7 +147,8 @@ def test_eval_downscaled_to_64_gives_no_wrong_name(tmp_path):
     print(done.stdout)
     assert done.returncode == 0, done.stdout + done.stderr  # exit 1 would mean a wrong name
     report = report_of(tmp_path / "out")
-    assert report["downscale"] == 64 and report["set"].endswith("64x64 frames")
+    assert report["downscale"] == 64
+    assert report["set"].endswith("64x64 frames")
     assert report["wrong_names"] == 0
     assert len(report["probes"]) == 21  # one frame per labelled face of the 17 probes
     assert sum(report["enrolled"].values()) >= 8  # (nearly) every 64x64 enrollment frame has its face found

@@ -7,18 +7,25 @@ import json
 import numpy as np
 import pytest
 
+from facepipe.matching import calibration_for
 from facepipe_tools.evaluate import EvalReport, ProbeResult
 from facepipe_tools.judging import judge_faces, match_faces
 from facepipe_tools.pairs import Pairs
 from facepipe_tools.sets import ExpectedFace, Probe
-from facepipe.matching import calibration_for
 
 ENROLLED = {"obama", "biden"}
 
 
 def face(box, name="", person_id="p", new=False, similarity=0.9, band="good"):
-    return {"index": 0, "box": list(box), "person_id": person_id if (name or new) else None, "name": name, "similarity": similarity,
-            "new_person": new, "quality": {"band": band}}
+    return {
+        "index": 0,
+        "box": list(box),
+        "person_id": person_id if (name or new) else None,
+        "name": name,
+        "similarity": similarity,
+        "new_person": new,
+        "quality": {"band": band},
+    }
 
 
 def probe(*faces: ExpectedFace, expect=(), unknown=0) -> Probe:
@@ -33,10 +40,11 @@ def categories(verdicts):
 
 
 def test_each_expected_face_gets_its_category_by_box():
-    labelled = probe(ExpectedFace("biden", LEFT), ExpectedFace("obama", MIDDLE), ExpectedFace(None, RIGHT), expect=("biden", "obama"), unknown=1)
+    labelled = probe(
+        ExpectedFace("biden", LEFT), ExpectedFace("obama", MIDDLE), ExpectedFace(None, RIGHT), expect=("biden", "obama"), unknown=1
+    )
     answer = {"faces": [face(RIGHT, "person-1", new=True), face(MIDDLE, "biden"), face(LEFT, "biden")]}
-    assert categories(judge_faces(labelled, answer, ENROLLED)) == [
-        ("biden", "correct"), ("obama", "wrong name"), (None, "new person")]
+    assert categories(judge_faces(labelled, answer, ENROLLED)) == [("biden", "correct"), ("obama", "wrong name"), (None, "new person")]
 
 
 def test_a_stranger_named_as_someone_enrolled_is_a_wrong_name_and_unknown_or_missing_faces_are_not():
@@ -71,7 +79,9 @@ def test_a_neighbour_in_a_downscaled_frame_counts_only_when_reported():
 def test_without_boxes_faces_pair_left_to_right_and_missing_answers_are_no_face():
     labelled = Probe("p.jpg", b"", ("biden", "obama"), 0)  # no in-process labelling
     assert categories(judge_faces(labelled, {"faces": [face(MIDDLE, "obama"), face(LEFT, "biden")]}, ENROLLED)) == [
-        ("biden", "correct"), ("obama", "correct")]
+        ("biden", "correct"),
+        ("obama", "correct"),
+    ]
     assert categories(judge_faces(labelled, None, ENROLLED)) == [("biden", "no face"), ("obama", "no face")]
 
 
@@ -84,14 +94,32 @@ def test_match_faces_prefers_the_best_overlap():
 
 @pytest.fixture
 def report() -> EvalReport:
-    labelled = probe(ExpectedFace("biden", LEFT), ExpectedFace("obama", MIDDLE), ExpectedFace(None, RIGHT), expect=("biden", "obama"), unknown=1)
+    labelled = probe(
+        ExpectedFace("biden", LEFT), ExpectedFace("obama", MIDDLE), ExpectedFace(None, RIGHT), expect=("biden", "obama"), unknown=1
+    )
     answer = {"faces": [face(LEFT, "biden"), face(MIDDLE, "biden", similarity=0.951, band="fair"), face(RIGHT)]}
-    rows = [ProbeResult("p.jpg", "biden, obama, +1 stranger", "biden, biden, unknown", 1.2, 200, False, "why", judge_faces(labelled, answer, ENROLLED))]
+    rows = [
+        ProbeResult(
+            "p.jpg", "biden, obama, +1 stranger", "biden, biden, unknown", 1.2, 200, False, "why", judge_faces(labelled, answer, ENROLLED)
+        )
+    ]
     rng = np.random.default_rng(0)
-    pairs = Pairs(np.concatenate([rng.uniform(0.6, 0.9, 50), rng.uniform(0.9, 1.0, 20)]), np.array([False] * 50 + [True] * 20),
-                  np.array(["good"] * 40 + ["poor"] * 30), np.full(70, 50.0), np.zeros(70, bool))
-    return EvalReport("tiny set", {"biden": 1, "obama": 2}, model="dlib-resnet", command="facepipe eval tiny.csv --downscale 64",
-                      probes=rows, stats={"mean_s": 1.2}, pairs=pairs)
+    pairs = Pairs(
+        np.concatenate([rng.uniform(0.6, 0.9, 50), rng.uniform(0.9, 1.0, 20)]),
+        np.array([False] * 50 + [True] * 20),
+        np.array(["good"] * 40 + ["poor"] * 30),
+        np.full(70, 50.0),
+        np.zeros(70, bool),
+    )
+    return EvalReport(
+        "tiny set",
+        {"biden": 1, "obama": 2},
+        model="dlib-resnet",
+        command="facepipe eval tiny.csv --downscale 64",
+        probes=rows,
+        stats={"mean_s": 1.2},
+        pairs=pairs,
+    )
 
 
 def test_report_totals_confusion_and_wrong_names(report):
@@ -101,7 +129,8 @@ def test_report_totals_confusion_and_wrong_names(report):
     rows, columns, counts = report.confusion()
     assert rows == ["biden", "obama", "stranger"]
     assert columns == ["biden", "new", "unknown", "no face"]
-    assert counts["obama"]["biden"] == 1 and counts["stranger"]["unknown"] == 1
+    assert counts["obama"]["biden"] == 1
+    assert counts["stranger"]["unknown"] == 1
     ((_, wrong),) = report.wrong_names
     assert (wrong.expected, wrong.got, wrong.band) == ("obama", "biden", "fair")
 
@@ -111,7 +140,8 @@ def test_report_files_markdown_starts_with_the_command_json_has_the_same_numbers
     assert {p.name for p in paths.values()} == {"eval.md", "eval.json", "eval.png"}
     markdown = paths["markdown"].read_text()
     assert markdown.splitlines()[0] == "# `facepipe eval tiny.csv --downscale 64`"
-    assert "## Wrong names" in markdown and "![similarity](eval.png)" in markdown
+    assert "## Wrong names" in markdown
+    assert "![similarity](eval.png)" in markdown
     data = json.loads(paths["json"].read_text())
     assert data["wrong_names"] == 1
     assert data["faces"] == report.totals()

@@ -37,7 +37,8 @@ def test_event_source_delivers_a_batch_and_deletes_successes(queues):
 
     source = SqsEventSource(sqs, work, handler, batch_size=10)
     failed = source.deliver(source._receive(10, 0))
-    assert failed == set() and sorted(seen) == ["m0", "m1", "m2"]
+    assert failed == set()
+    assert sorted(seen) == ["m0", "m1", "m2"]
     time.sleep(1.2)
     assert drain(sqs, work) == []
 
@@ -57,9 +58,13 @@ def test_event_source_redelivers_failures_then_dead_letters_them(queues):
     source = SqsEventSource(sqs, work, handler).start()
     try:
         deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and not sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])[
-            "Attributes"
-        ]["ApproximateNumberOfMessages"] != "0":
+        while (
+            time.monotonic() < deadline
+            and sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
+                "ApproximateNumberOfMessages"
+            ]
+            == "0"
+        ):
             time.sleep(0.2)
     finally:
         source.stop()

@@ -12,16 +12,16 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from test_images import handmade_png
 
 from facepipe import frames as frames_module
 from facepipe.embedding import load_cropper
-from facepipe.exceptions import ConfigurationError, InvalidRequestError
 from facepipe.events import FrameRequest, parse_frame_request
+from facepipe.exceptions import ConfigurationError, InvalidRequestError
 from facepipe.frames import FrameProcessor
 from facepipe.messages import MESSAGE_VERSION, parse_request_message
 from facepipe.settings import Settings
 from helpers import b64, drain, encode
-from test_images import handmade_png
 
 REQUEST_ID = "cam-7:frame_0001.a"
 CROP_SIZES = {"dlib-resnet": 150, "facenet-vggface2": 160}
@@ -36,9 +36,7 @@ EIGHT_MB = 8 * 2**20
 
 
 # --------------------------------------------------------------------------- helpers and factories
-def make_url_event(
-    body: dict | list | str | bytes | int | float | None, base64_body: bool = False, method: str = "POST"
-) -> dict:
+def make_url_event(body: dict | list | str | bytes | int | float | None, base64_body: bool = False, method: str = "POST") -> dict:
     """A Lambda function URL event (payload format 2.0).
 
     ``body``: a str or bytes is sent as is, anything else as JSON; ``None`` leaves the body out.
@@ -189,7 +187,8 @@ def test_parse_frame_request_bad_input_refused_with_code_and_status(bad: Bad) ->
     error = refusal(event, Settings())
     # THEN it is refused with the stable code and HTTP status, a message, and the request_id only when valid
     assert (error.code, error.status) == (bad.code, bad.status)
-    assert isinstance(error.message, str) and error.message
+    assert isinstance(error.message, str)
+    assert error.message
     assert error.request_id == bad.request_id
 
 
@@ -236,7 +235,8 @@ def test_parse_frame_request_valid_json_body(url_event, grace_hopper_bytes: byte
 def test_parse_frame_request_base64_encoded_body_accepted(url_event) -> None:
     # GIVEN the same body sent base64-encoded (isBase64Encoded: true)
     event = url_event(frame_body(), base64_body=True)
-    assert event["isBase64Encoded"] is True and not event["body"].startswith("{")
+    assert event["isBase64Encoded"] is True
+    assert not event["body"].startswith("{")
     # WHEN it is parsed
     request = parse_frame_request(event, Settings())
     # THEN it is read like a plain JSON body
@@ -349,7 +349,8 @@ def test_frame_processor_one_face_queues_request_message(
     assert face["index"] == 0
     assert_box_inside(face["box"], 512, 600)
     assert face["score"] >= 0.95
-    assert len(face["landmarks"]) == 5 and all(len(point) == 2 for point in face["landmarks"])
+    assert len(face["landmarks"]) == 5
+    assert all(len(point) == 2 for point in face["landmarks"])
     x1, y1, x2, y2 = face["box"]
     assert all(x1 <= x <= x2 and y1 <= y <= y2 for x, y in face["landmarks"])  # eyes, nose, mouth inside the face
     assert "crop_key" not in face

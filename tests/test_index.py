@@ -17,8 +17,8 @@ from facepipe.exceptions import ConfigurationError, VectorIndexError
 from facepipe.index import EmbeddedIndex, Match, Vector, make_index
 from facepipe.index import pinecone as pinecone_module
 from facepipe.index.pinecone import PineconeIndex
-from facepipe_tools.local.vector_server import VectorServer, serve_vector_index
 from facepipe.settings import Settings
+from facepipe_tools.local.vector_server import VectorServer, serve_vector_index
 
 DIM = 8
 NS = "faces-test"
@@ -33,9 +33,7 @@ def make_vectors(count: int, seed: int = 0, **metadata: object) -> list[Vector]:
     """``count`` random (not unit) vectors ``f<i>``; metadata person_id = p<i % 3>, source = cam<i % 2>."""
     rng = np.random.default_rng(seed)
     values = rng.normal(size=(count, DIM)).astype(np.float32)
-    return [
-        Vector(f"f{i}", values[i], {"person_id": f"p{i % 3}", "source": f"cam{i % 2}"} | metadata) for i in range(count)
-    ]
+    return [Vector(f"f{i}", values[i], {"person_id": f"p{i % 3}", "source": f"cam{i % 2}"} | metadata) for i in range(count)]
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
@@ -108,7 +106,8 @@ def test_embedded_query_orders_by_cosine_similarity(embedded: EmbeddedIndex) -> 
     expected = sorted(((cosine(query, v.values), v.id) for v in vectors), reverse=True)[:3]
     assert [m.id for m in matches] == [i for _, i in expected]
     assert [m.score for m in matches] == pytest.approx([s for s, _ in expected], abs=1e-5)
-    assert matches[0].id == "f2" and matches[0].metadata == {"person_id": "p2", "source": "cam0"}
+    assert matches[0].id == "f2"
+    assert matches[0].metadata == {"person_id": "p2", "source": "cam0"}
 
 
 @pytest.mark.parametrize(
@@ -167,11 +166,13 @@ def test_embedded_update_metadata_then_filter_by_new_value(embedded: EmbeddedInd
 @pytest.mark.parametrize("operation", ["upsert", "query"])
 def test_embedded_wrong_dimension_raises_vector_index_error(embedded: EmbeddedIndex, operation: str) -> None:
     # GIVEN an 8-d index WHEN a 4-d vector arrives THEN it is refused
+    call = (
+        (lambda: embedded.upsert([Vector("f0", np.ones(4))], NS))
+        if operation == "upsert"
+        else (lambda: embedded.query(np.ones(4), top_k=1, namespace=NS))
+    )
     with pytest.raises(VectorIndexError, match="dimension 4"):
-        if operation == "upsert":
-            embedded.upsert([Vector("f0", np.ones(4))], NS)
-        else:
-            embedded.query(np.ones(4), top_k=1, namespace=NS)
+        call()
 
 
 def test_embedded_namespaces_are_isolated(embedded: EmbeddedIndex) -> None:
@@ -181,7 +182,8 @@ def test_embedded_namespaces_are_isolated(embedded: EmbeddedIndex) -> None:
     # WHEN one namespace is queried and changed
     embedded.delete(["f0"], "faces-b")
     # THEN the other is untouched
-    assert embedded.count("faces-a") == 1 and embedded.count("faces-b") == 1
+    assert embedded.count("faces-a") == 1
+    assert embedded.count("faces-b") == 1
     assert embedded.query(basis(0), top_k=5, namespace="faces-a") == [Match("f0", pytest.approx(1.0), {"model": "a"})]
     assert embedded.query(basis(0), top_k=5, namespace="other") == []
 
@@ -200,7 +202,8 @@ def test_pinecone_round_trip_matches_embedded_index(index: PineconeIndex, embedd
         got = index.query(query, top_k=top_k, namespace=NS, filter=condition)
         want = embedded.query(query, top_k=top_k, namespace=NS, filter=condition)
         # THEN ids, order, metadata and cosine scores agree
-        assert [m.id for m in got] == [m.id for m in want] and len(got) == min(top_k, 7 if condition is None else 5)
+        assert [m.id for m in got] == [m.id for m in want]
+        assert len(got) == min(top_k, 7 if condition is None else 5)
         assert [m.score for m in got] == pytest.approx([m.score for m in want], abs=1e-5)
         assert [m.metadata for m in got] == [m.metadata for m in want]
     assert all(isinstance(m, Match) for m in got)
@@ -226,9 +229,7 @@ def test_pinecone_upsert_sends_chunks_of_100(index: PineconeIndex, requests_seen
     assert index.count(NS) == 250
 
 
-def test_pinecone_dimension_mismatch_at_construction_raises_configuration_error(
-    settings: Settings, ssm: object
-) -> None:
+def test_pinecone_dimension_mismatch_at_construction_raises_configuration_error(settings: Settings, ssm: object) -> None:
     # GIVEN an 8-d index WHEN a 512-d embedder is configured against it THEN start-up fails clearly
     with pytest.raises(ConfigurationError, match=r"holds 8-d vectors.*512-d.*EMBEDDING_MODEL.*PINECONE_INDEX_HOST"):
         PineconeIndex.from_settings(settings, 512, ssm_client=ssm)
@@ -244,11 +245,13 @@ def test_pinecone_api_key_comes_from_ssm_and_goes_in_api_key_header(
     index.upsert(make_vectors(2), NS)
     # THEN every request carried the decrypted key, the dimension check came first, and the key was never logged
     assert isinstance(index, PineconeIndex)
-    assert requests_seen and {h.get("Api-Key") for _, _, h in requests_seen} == {API_KEY}
+    assert requests_seen
+    assert {h.get("Api-Key") for _, _, h in requests_seen} == {API_KEY}
     assert requests_seen[0][1] == "/describe_index_stats"
     # (botocore's own DEBUG log prints the decrypted SSM response: keep botocore above DEBUG when deployed)
     ours = [r for r in caplog.records if r.name.split(".")[0] in ("facepipe", "pinecone", "httpx", "httpcore")]
-    assert ours and not any(API_KEY in r.getMessage() for r in ours)
+    assert ours
+    assert not any(API_KEY in r.getMessage() for r in ours)
 
 
 def test_pinecone_api_key_read_by_powertools_default_provider_without_a_client(
@@ -311,14 +314,13 @@ def test_vector_server_without_api_key_answers_401(server: VectorServer) -> None
     # GIVEN no Api-Key header WHEN calling any route THEN 401 in Pinecone's error shape
     response = httpx.post(f"{server.url}/describe_index_stats", json={})
     assert response.status_code == 401
-    assert response.json()["code"] == 16 and "Api-Key" in response.json()["message"]
+    assert response.json()["code"] == 16
+    assert "Api-Key" in response.json()["message"]
 
 
 def test_vector_server_wrong_dimension_answers_400(server: VectorServer) -> None:
     # GIVEN an 8-d index WHEN a 3-d vector is upserted THEN 400 with code and message
-    response = httpx.post(
-        f"{server.url}/vectors/upsert", headers={"Api-Key": "x"}, json={"vectors": [{"id": "a", "values": [1, 0, 0]}]}
-    )
+    response = httpx.post(f"{server.url}/vectors/upsert", headers={"Api-Key": "x"}, json={"vectors": [{"id": "a", "values": [1, 0, 0]}]})
     assert response.status_code == 400
     assert response.json() == {
         "code": 3,

@@ -32,8 +32,10 @@ def write_csv(path: Path, rows: list[tuple[str, str]], header: str = "Image,Resu
 
 # --- labels.json ----------------------------------------------------------------------------
 def test_labels_json_loads_from_the_file_and_from_its_folder(photos):
-    labels = {"enroll": {"hopper": ["hopper.jpg"]},
-              "probes": {"hopper_mirrored.png": {"expect": ["hopper"], "unknown": 0}, "sky.webp": {"expect": [], "unknown": 0}}}
+    labels = {
+        "enroll": {"hopper": ["hopper.jpg"]},
+        "probes": {"hopper_mirrored.png": {"expect": ["hopper"], "unknown": 0}, "sky.webp": {"expect": [], "unknown": 0}},
+    }
     (photos / "labels.json").write_text(json.dumps(labels))
 
     from_file, from_folder = load_set(photos / "labels.json"), load_set(photos)
@@ -41,7 +43,10 @@ def test_labels_json_loads_from_the_file_and_from_its_folder(photos):
     for labelled in (from_file, from_folder):
         assert list(labelled.enroll) == ["hopper"]
         assert labelled.enroll["hopper"][0] == ("hopper.jpg", (photos / "hopper.jpg").read_bytes())
-        assert [(p.filename, p.expect, p.unknown) for p in labelled.probes] == [("hopper_mirrored.png", ("hopper",), 0), ("sky.webp", (), 0)]
+        assert [(p.filename, p.expect, p.unknown) for p in labelled.probes] == [
+            ("hopper_mirrored.png", ("hopper",), 0),
+            ("sky.webp", (), 0),
+        ]
 
 
 @pytest.mark.fixtures
@@ -59,7 +64,7 @@ def test_labels_json_missing_image_is_a_clear_error(photos):
 
 
 def test_a_folder_without_labels_is_a_clear_error(tmp_path):
-    with pytest.raises(LabelledSetError, match="neither labels.json nor faces/labels.json"):
+    with pytest.raises(LabelledSetError, match=r"neither labels\.json nor faces/labels\.json"):
         load_set(tmp_path)
 
 
@@ -67,7 +72,8 @@ def test_without_the_shared_fixtures_the_default_set_is_the_packaged_portrait(mo
     monkeypatch.setenv("FACEPIPE_FIXTURES", str(tmp_path))  # no faces/labels.json there
     labelled = load_set(None)
     assert "matplotlib" in labelled.name
-    assert list(labelled.enroll) == ["grace_hopper"] and len(labelled.probes) == 4
+    assert list(labelled.enroll) == ["grace_hopper"]
+    assert len(labelled.probes) == 4
 
 
 # --- CSV --------------------------------------------------------------------------------------
@@ -144,11 +150,15 @@ def test_context_frame_shows_the_face_at_its_fraction_and_stays_inside_the_photo
     assert frame.size == (64, 64)
     x1, y1, x2, y2 = square.map(box)
     assert x2 - x1 == pytest.approx(20.0)  # 200 px face at 0.3125 of the side -> 20 of 64 px
-    assert 0 <= x1 and x2 <= 64 and 0 <= y1 and y2 <= 64
+    assert x1 >= 0
+    assert x2 <= 64
+    assert y1 >= 0
+    assert y2 <= 64
     near_edge = context_square(grace_hopper.width, grace_hopper.height, (0, 0, 100, 100), 0.3, 64)
     assert (near_edge.left, near_edge.top) == (0.0, 0.0)  # shifted in, not padded
     too_big, _ = context_frame(grace_hopper, (0, 0, 400, 400), 0.3, 64)  # the square exceeds the photo: black beyond it
-    assert too_big.size == (64, 64) and too_big.getpixel((63, 63)) == (0, 0, 0)
+    assert too_big.size == (64, 64)
+    assert too_big.getpixel((63, 63)) == (0, 0, 0)
 
 
 # --- faces of the shared photos, full size and at 64x64 ----------------------------------------
@@ -207,16 +217,27 @@ def test_downscale_gives_one_64px_frame_per_labelled_face_with_18_to_25px_faces(
 
 def test_pairs_leave_out_two_strangers_and_faces_of_one_file():
     from facepipe.detection import DetectedFace
+    from facepipe.quality import FaceQuality
     from facepipe_tools.labelling import LabelledFace
     from facepipe_tools.pairs import pairs_of
-    from facepipe.quality import FaceQuality
 
     def labelled(file, name, vector, band="good"):
-        return LabelledFace(file, "probe", name, DetectedFace((0, 0, 50, 50), 0.99, ((0, 0),) * 5),
-                            FaceQuality(50, 0.99, 500, 0, 0, 0, 100, band), unit(*vector), origin=file)
+        return LabelledFace(
+            file,
+            "probe",
+            name,
+            DetectedFace((0, 0, 50, 50), 0.99, ((0, 0),) * 5),
+            FaceQuality(50, 0.99, 500, 0, 0, 0, 100, band),
+            unit(*vector),
+            origin=file,
+        )
 
-    faces = [labelled("a.jpg", "obama", (1, 0)), labelled("a.jpg", None, (0, 1)), labelled("b.jpg", "obama", (1, 0.1), "poor"),
-             labelled("c.jpg", None, (0, 1))]
+    faces = [
+        labelled("a.jpg", "obama", (1, 0)),
+        labelled("a.jpg", None, (0, 1)),
+        labelled("b.jpg", "obama", (1, 0.1), "poor"),
+        labelled("c.jpg", None, (0, 1)),
+    ]
     pairs = pairs_of(faces)
     # of 6 pairs, a.jpg's two faces (one file) and the two strangers (one person or not?) are left out
     assert len(pairs.similarity) == 4

@@ -30,9 +30,25 @@ def stack(tmp_path_factory):
     """`facepipe local up` on free ports; stopped with Ctrl-C (SIGINT) at the end."""
     state = tmp_path_factory.mktemp("stack") / "local.json"
     process = subprocess.Popen(
-        [FACEPIPE, "local", "up", "--port", "0", "--moto-port", "0", "--vector-port", "0", "--visibility-timeout", "2",
-         "--state-file", str(state)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+        [
+            FACEPIPE,
+            "local",
+            "up",
+            "--port",
+            "0",
+            "--moto-port",
+            "0",
+            "--vector-port",
+            "0",
+            "--visibility-timeout",
+            "2",
+            "--state-file",
+            str(state),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
     )
     deadline = time.monotonic() + 180
     while not state.exists():
@@ -86,8 +102,16 @@ def eventually(check, timeout: float = 30.0):
 
 
 def test_local_stack_writes_its_endpoints(stack):
-    for key in ("function_url", "endpoint_url", "request_queue_url", "response_queue_url", "photo_bucket",
-                "detection_invoke_url", "recognition_invoke_url", "region"):
+    for key in (
+        "function_url",
+        "endpoint_url",
+        "request_queue_url",
+        "response_queue_url",
+        "photo_bucket",
+        "detection_invoke_url",
+        "recognition_invoke_url",
+        "region",
+    ):
         assert stack[key], key
     assert stack["detection_invoke_url"].endswith("/2015-03-31/functions/function/invocations")
     assert stack["region"] == "us-east-1"
@@ -102,8 +126,13 @@ def test_local_stack_enrolled_people_are_recognised_in_every_probe(stack, boto, 
         done = cli(stack, "enroll", "--name", name, *files)
         assert done.returncode == 0, done.stderr
         assert name in done.stdout
-    outcomes = send_frames(stack["function_url"], boto.client("sqs"), stack["response_queue_url"],
-                           [(p.filename, p.content) for p in workload.probes], concurrency=4)
+    outcomes = send_frames(
+        stack["function_url"],
+        boto.client("sqs"),
+        stack["response_queue_url"],
+        [(p.filename, p.content) for p in workload.probes],
+        concurrency=4,
+    )
     verdicts = {p.filename: judge(p, o.response, set(workload.enroll)) for p, o in zip(workload.probes, outcomes, strict=True)}
     failures = {name: why for name, (ok, why) in verdicts.items() if not ok}
     assert failures == {}
@@ -121,16 +150,21 @@ def test_local_stack_enrolled_people_are_recognised_in_every_probe(stack, boto, 
 
 def test_local_stack_demo_without_fixtures_uses_the_packaged_portrait(stack, boto, monkeypatch):
     """`make demo` on a machine without ../shared: matplotlib's Grace Hopper, enrolled and probed."""
-    from facepipe_tools.admin import Admin, build_recognizer
-    from facepipe_tools.stacks import stack_environment
-    from facepipe_tools.evaluate import run_eval
     from facepipe.settings import Settings
+    from facepipe_tools.admin import Admin, build_recognizer
+    from facepipe_tools.evaluate import run_eval
     from facepipe_tools.sets import packaged_workload
+    from facepipe_tools.stacks import stack_environment
 
     for key, value in stack_environment(stack).items():
         monkeypatch.setenv(key, value)
-    report = run_eval(Admin(build_recognizer(Settings.from_env())), stack["function_url"], boto.client("sqs"),
-                      stack["response_queue_url"], workload=packaged_workload())
+    report = run_eval(
+        Admin(build_recognizer(Settings.from_env())),
+        stack["function_url"],
+        boto.client("sqs"),
+        stack["response_queue_url"],
+        workload=packaged_workload(),
+    )
     assert (report.passed, report.total) == (4, 4), report.render()
     assert "matplotlib" in report.workload
 
@@ -141,9 +175,21 @@ def test_local_stack_external_client_gets_100_answers(stack, fixtures_root):
     images = sorted(str(p) for p in (fixtures_root / "test").iterdir())
     env = {**os.environ, "AWS_ENDPOINT_URL": stack["endpoint_url"], "AWS_DEFAULT_REGION": stack["region"]}
     done = subprocess.run(
-        [sys.executable, str(ROOT / "tests/clients/seed_client.py"), stack["function_url"], stack["response_queue_url"], *images,
-         "--requests", "100", "--concurrency", "10"],
-        capture_output=True, text=True, env=env, timeout=600,
+        [
+            sys.executable,
+            str(ROOT / "tests/clients/seed_client.py"),
+            stack["function_url"],
+            stack["response_queue_url"],
+            *images,
+            "--requests",
+            "100",
+            "--concurrency",
+            "10",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
@@ -169,7 +215,9 @@ BAD_BODIES = {
 def test_local_stack_bad_input_gets_4xx_and_queues_nothing(stack, boto, case):
     sqs = boto.client("sqs")
     status, reply = post(stack["function_url"], BAD_BODIES[case])
-    assert 400 <= status < 500 and isinstance(reply.get("error"), str) and reply.get("message")
+    assert 400 <= status < 500
+    assert isinstance(reply.get("error"), str)
+    assert reply.get("message")
     time.sleep(0.3)
     assert queue_depth(sqs, stack["request_queue_url"]) == 0
     answers = sqs.receive_message(QueueUrl=stack["response_queue_url"], MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
@@ -181,9 +229,12 @@ def test_local_stack_seed_000_documented_curl_test_works(stack, boto, grace_hopp
     boto.client("s3").put_object(Bucket=stack["photo_bucket"], Key="test-image.jpg", Body=grace_hopper_bytes)
     event = {"Records": [{"body": json.dumps({"bucketName": stack["photo_bucket"], "objectKey": "test-image.jpg"})}]}
     status, result = post(stack["recognition_invoke_url"], json.dumps(event).encode(), "application/x-www-form-urlencoded")
-    assert status == 200 and result == {"batchItemFailures": []}
+    assert status == 200
+    assert result == {"batchItemFailures": []}
     table = boto.resource("dynamodb").Table(stack["table"])
-    tags = table.query(KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": f"MEDIA#s3://{stack['photo_bucket']}/test-image.jpg"})
+    tags = table.query(
+        KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": f"MEDIA#s3://{stack['photo_bucket']}/test-image.jpg"}
+    )
     assert {item["SK"] for item in tags["Items"]} == {"META", "FACE#0000"}
 
 
@@ -193,18 +244,22 @@ def test_local_stack_photo_upload_is_tagged_through_the_photo_queue(stack, boto,
     table = boto.resource("dynamodb").Table(stack["table"])
 
     def tagged():
-        items = table.scan(FilterExpression="begins_with(PK, :pk)", ExpressionAttributeValues={":pk": f"MEDIA#s3://{stack['photo_bucket']}/{key}#"})["Items"]
+        items = table.scan(
+            FilterExpression="begins_with(PK, :pk)", ExpressionAttributeValues={":pk": f"MEDIA#s3://{stack['photo_bucket']}/{key}#"}
+        )["Items"]
         return [i for i in items if i["SK"] == "META"]
 
     (meta,) = eventually(tagged, 60)
-    assert meta["faces"] == 1 and meta["result"]
+    assert meta["faces"] == 1
+    assert meta["result"]
 
 
 def test_local_stack_detection_is_invocable_like_the_runtime_emulator(stack, grace_hopper_bytes):
     body = json.dumps({"request_id": "rie-1", "filename": "g.jpg", "content": base64.b64encode(grace_hopper_bytes).decode()})
     event = {"version": "2.0", "requestContext": {"http": {"method": "POST"}}, "body": body, "isBase64Encoded": False}
     status, result = post(stack["detection_invoke_url"], json.dumps(event).encode())
-    assert status == 200 and result["statusCode"] == 200
+    assert status == 200
+    assert result["statusCode"] == 200
     assert json.loads(result["body"]) == {"request_id": "rie-1", "faces": 1, "status": "queued"}
 
 
@@ -224,20 +279,24 @@ def test_local_stack_people_rename_and_delete_through_the_cli(stack, tmp_path, g
     photo.write_bytes(grace_hopper_bytes)
     assert cli(stack, "enroll", "--name", "rear_admiral", str(photo)).returncode == 0
     renamed = cli(stack, "people", "rename", "rear_admiral", "commodore")
-    assert renamed.returncode == 0 and "commodore" in renamed.stdout
+    assert renamed.returncode == 0
+    assert "commodore" in renamed.stdout
     listed = cli(stack, "people", "list").stdout
-    assert "commodore" in listed and "rear_admiral" not in listed
+    assert "commodore" in listed
+    assert "rear_admiral" not in listed
     deleted = cli(stack, "people", "delete", "commodore")
-    assert deleted.returncode == 0 and "1 face" in deleted.stdout
+    assert deleted.returncode == 0
+    assert "1 face" in deleted.stdout
     assert "commodore" not in cli(stack, "people", "list").stdout
     missing = cli(stack, "people", "delete", "commodore")
-    assert missing.returncode == 2 and "no person" in missing.stderr
+    assert missing.returncode == 2
+    assert "no person" in missing.stderr
 
 
 def test_local_stack_camera_frame_with_a_20px_face_enrolls_and_is_named(stack, boto, tmp_path, grace_hopper):
     """Acceptance: a 64x64 camera frame with a 20 px face is accepted by `enroll` and named through the function URL."""
     from facepipe.detection import FaceDetector
-    from helpers import camera_frame
+    from facepipe_tools.scenes import camera_frame
 
     frame = camera_frame(grace_hopper, FaceDetector().detect(grace_hopper)[0].box, 20, 64)
     path = tmp_path / "camera.jpg"
@@ -246,8 +305,11 @@ def test_local_stack_camera_frame_with_a_20px_face_enrolls_and_is_named(stack, b
     assert enrolled.returncode == 0, enrolled.stderr
     assert "poor quality" in enrolled.stderr  # warned, not refused
     try:
-        (outcome,) = send_frames(stack["function_url"], boto.client("sqs"), stack["response_queue_url"], [("camera.jpg", path.read_bytes())])
-        assert outcome.status == 200 and outcome.reply["faces"] == 1
+        (outcome,) = send_frames(
+            stack["function_url"], boto.client("sqs"), stack["response_queue_url"], [("camera.jpg", path.read_bytes())]
+        )
+        assert outcome.status == 200
+        assert outcome.reply["faces"] == 1
         assert outcome.result == "camera_grace"
     finally:
         cli(stack, "people", "delete", "camera_grace")  # the stack is shared: leave no second Grace Hopper behind

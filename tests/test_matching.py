@@ -23,13 +23,16 @@ def candidate(person: str, similarity: float, band: str = "good", face_id: str |
 
 def test_matching_good_face_above_threshold_with_margin_is_named():
     decision = decide([candidate("ann", CAL.good + 0.01), candidate("bob", CAL.good - 0.10)], face("good"), CAL)
-    assert decision.kind == "match" and decision.person_id == "ann"
-    assert decision.threshold == CAL.good and decision.margin == pytest.approx(0.11)
+    assert decision.kind == "match"
+    assert decision.person_id == "ann"
+    assert decision.threshold == CAL.good
+    assert decision.margin == pytest.approx(0.11)
 
 
 def test_matching_look_alikes_too_close_together_are_unknown():
     decision = decide([candidate("ann", 0.97), candidate("bob", 0.97 - CAL.margin / 2)], face("good"), CAL)
-    assert decision.kind == "unknown" and decision.person_id is None
+    assert decision.kind == "unknown"
+    assert decision.person_id is None
     assert "ambiguous" in decision.reason
 
 
@@ -46,7 +49,8 @@ def test_matching_pair_band_is_the_worse_of_probe_and_indexed_face():
     similarity = CAL.good + 0.005
     assert decide([candidate("ann", similarity, band="good")], face("good"), CAL).kind == "match"
     decision = decide([candidate("ann", similarity, band="poor")], face("good"), CAL)  # enrolled from a camera frame
-    assert decision.kind == "unknown" and decision.band == "poor"
+    assert decision.kind == "unknown"
+    assert decision.band == "poor"
 
 
 def test_matching_stranger_of_good_quality_becomes_a_new_person():
@@ -78,7 +82,8 @@ def test_matching_sightings_join_their_person_only_when_good_new_and_under_the_c
     duplicate = dataclasses.replace(match, similarity=CAL.near_duplicate + 0.001)
     assert not adds_to_person(duplicate, face("good"), CAL, person_faces=3)
     poor = decide([candidate("ann", 0.99)], face("poor"), CAL)
-    assert poor.kind == "match" and not adds_to_person(poor, face("poor"), CAL, person_faces=3)
+    assert poor.kind == "match"
+    assert not adds_to_person(poor, face("poor"), CAL, person_faces=3)
 
 
 def test_matching_candidates_from_index_metadata():

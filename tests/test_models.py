@@ -24,7 +24,8 @@ def test_mtcnn_finds_the_one_face_of_a_portrait(detector, grace_hopper):
     assert len(faces) == 1
     face = faces[0]
     assert face.score >= 0.99
-    assert 0 <= face.box[0] < face.box[2] <= grace_hopper.width and 0 <= face.box[1] < face.box[3] <= grace_hopper.height
+    assert 0 <= face.box[0] < face.box[2] <= grace_hopper.width
+    assert 0 <= face.box[1] < face.box[3] <= grace_hopper.height
     left_eye, right_eye, nose = face.landmarks[:3]
     assert left_eye[0] < nose[0] < right_eye[0]
 
@@ -50,7 +51,8 @@ def test_dlib_embedder_gives_unit_128d_vectors_and_same_person_close(dlib_embedd
     crops = [dlib_embedder.crop(img, largest_face(detector.detect(img))) for img in (grace_hopper, mirrored)]
     assert all(c.size == (150, 150) for c in crops)
     vectors = dlib_embedder.embed(crops)
-    assert vectors.shape == (2, dimension_of("dlib-resnet")) and vectors.dtype == np.float32
+    assert vectors.shape == (2, dimension_of("dlib-resnet"))
+    assert vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert float(vectors[0] @ vectors[1]) >= CALIBRATIONS["dlib-resnet"].good
 
@@ -82,7 +84,8 @@ def test_dlib_golden_similarity_matrix_separates_people(dlib_embedder, detector,
     same, different = [], []
     for i, j in itertools.combinations(range(len(vectors)), 2):
         (same if people[i] == people[j] else different).append(float(vectors[i] @ vectors[j]))
-    assert len(same) == 4 and len(different) == 32
+    assert len(same) == 4
+    assert len(different) == 32
     assert min(same) >= threshold, same
     assert max(different) < threshold, different
 
@@ -144,4 +147,5 @@ def test_facenet_loads_a_verified_state_dict(tmp_path, monkeypatch, random_facen
 def test_published_vggface2_weights_are_pinned():
     pinned = weights_module.VGGFACE2
     assert pinned.url.startswith("https://github.com/timesler/facenet-pytorch/releases/download/")
-    assert len(pinned.sha256) == 64 and int(pinned.sha256, 16)
+    assert len(pinned.sha256) == 64
+    assert int(pinned.sha256, 16)

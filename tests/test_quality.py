@@ -6,7 +6,7 @@ import pytest
 from PIL import ImageFilter, ImageOps
 
 from facepipe.quality import FaceQuality, assess, band_of, pose, worse
-from helpers import camera_frame
+from facepipe_tools.scenes import camera_frame
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,8 @@ def test_quality_of_a_sharp_frontal_portrait_is_good(grace_hopper, grace_face):
     assert quality.size == pytest.approx(grace_face.size)
     assert quality.score == grace_face.score
     assert quality.sharpness > 250
-    assert abs(quality.yaw) < 20 and abs(quality.roll) < 15
+    assert abs(quality.yaw) < 20
+    assert abs(quality.roll) < 15
     assert quality.band == "good"
 
 
@@ -45,7 +46,9 @@ def test_quality_camera_sized_face_is_poor(grace_hopper, grace_face):
 
 def test_quality_pose_reads_roll_and_turns(grace_face):
     yaw, pitch, roll = pose(grace_face.landmarks)
-    assert abs(yaw) < 20 and abs(pitch) < 25 and abs(roll) < 15
+    assert abs(yaw) < 20
+    assert abs(pitch) < 25
+    assert abs(roll) < 15
     # the same landmarks rotated by 30 degrees: roll follows, yaw and pitch do not
     import math
 
@@ -57,7 +60,8 @@ def test_quality_pose_reads_roll_and_turns(grace_face):
     )
     yaw2, pitch2, roll2 = pose(rotated)
     assert roll2 == pytest.approx(roll + 30, abs=0.5)
-    assert yaw2 == pytest.approx(yaw, abs=1) and pitch2 == pytest.approx(pitch, abs=1)
+    assert yaw2 == pytest.approx(yaw, abs=1)
+    assert pitch2 == pytest.approx(pitch, abs=1)
     # a nose shifted towards the right eye reads as a turned head
     (le, re, nose, ml, mr) = grace_face.landmarks
     turned = (le, re, (nose[0] + 0.6 * (re[0] - le[0]), nose[1]), ml, mr)
@@ -96,4 +100,5 @@ def test_quality_round_trips_through_a_message():
     assert FaceQuality.from_dict(quality.as_dict()) == quality
     recomputed = FaceQuality.from_dict({"size": 80, "score": 0.99, "sharpness": 900})
     assert recomputed.band == "good"
-    assert worse("good", "poor") == "poor" and worse("fair", "good") == "fair"
+    assert worse("good", "poor") == "poor"
+    assert worse("fair", "good") == "fair"

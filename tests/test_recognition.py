@@ -9,19 +9,20 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from PIL import Image, ImageOps
 
-from helpers import camera_frame, drain, encode
-from facepipe_tools.admin import Admin
 from facepipe.consumer import RecognitionConsumer
 from facepipe.embedding import load_cropper
 from facepipe.events import FrameRequest
 from facepipe.frames import FrameProcessor
 from facepipe.index import EmbeddedIndex
-from facepipe_tools.local.context import LambdaContext
-from facepipe_tools.local.event_source import sqs_record
 from facepipe.messages import encode as encode_message
 from facepipe.people import PeopleStore
 from facepipe.queues import REASON
 from facepipe.recognition import Recognizer
+from facepipe_tools.admin import Admin
+from facepipe_tools.local.context import LambdaContext
+from facepipe_tools.local.event_source import sqs_record
+from facepipe_tools.scenes import camera_frame
+from helpers import drain, encode
 
 
 class DelayedIndex(EmbeddedIndex):
@@ -94,10 +95,13 @@ def test_recognition_unknown_face_becomes_a_new_person(pipeline, sqs, settings, 
     assert result == {"batchItemFailures": []}
     (answer,) = responses(sqs, settings)
     (face,) = answer["faces"]
-    assert answer["request_id"] == "r-1" and face["new_person"] is True
-    assert answer["result"] == face["name"] and face["name"].startswith("person-")
+    assert answer["request_id"] == "r-1"
+    assert face["new_person"] is True
+    assert answer["result"] == face["name"]
+    assert face["name"].startswith("person-")
     people = recognizer.people.list_people()
-    assert [p.person_id for p in people] == [face["person_id"]] and people[0].face_count == 1
+    assert [p.person_id for p in people] == [face["person_id"]]
+    assert people[0].face_count == 1
     assert recognizer.index.count(settings.namespace) == 1
     tags = recognizer.people.media("r-1")
     assert {t["SK"] for t in tags} == {"META", "FACE#0000"}
@@ -129,7 +133,8 @@ def test_recognition_redelivery_changes_nothing(pipeline, sqs, settings, grace_h
     again = consumer.handle(queue_and_receive(sqs, settings.request_queue_url, [body]), LambdaContext())  # SQS delivers it again
 
     assert again == {"batchItemFailures": []}
-    assert len(first) == 1 and responses(sqs, settings) == []
+    assert len(first) == 1
+    assert responses(sqs, settings) == []
     assert recognizer.people.table.scan()["Items"] == table_before
     assert recognizer.index.count(settings.namespace) == 1
 
@@ -183,7 +188,9 @@ def test_recognition_bad_record_is_dead_lettered_with_reason_and_others_answered
     frames, _, consumer = pipeline()
     good = encode_message(frames.build_message(frame("r-7", grace_hopper), frames.detector.detect(grace_hopper)))
 
-    result = consumer.handle(queue_and_receive(sqs, settings.request_queue_url, [good, '{"v": 1, "request_id": "x"}', "not json"]), LambdaContext())
+    result = consumer.handle(
+        queue_and_receive(sqs, settings.request_queue_url, [good, '{"v": 1, "request_id": "x"}', "not json"]), LambdaContext()
+    )
 
     assert result == {"batchItemFailures": []}
     assert [a["request_id"] for a in responses(sqs, settings)] == ["r-7"]
@@ -193,7 +200,7 @@ def test_recognition_bad_record_is_dead_lettered_with_reason_and_others_answered
 
 
 def test_recognition_crops_for_another_model_are_dead_lettered(pipeline, sqs, settings, resources, grace_hopper, detector):
-    frames, _, consumer = pipeline()
+    _, _, consumer = pipeline()
     facenet_frames = FrameProcessor(settings, detector, load_cropper("facenet-vggface2"), sqs=sqs)
     body = encode_message(facenet_frames.build_message(frame("r-8", grace_hopper), detector.detect(grace_hopper)))
 
@@ -234,7 +241,8 @@ def test_recognition_claim_checked_crops_are_read_from_s3(pipeline, sqs, setting
     frames, _, consumer = pipeline()
     monkeypatch.setattr("facepipe.frames.MAX_MESSAGE_BYTES", 100)
     message = frames.claim_check(frames.build_message(frame("r-10", grace_hopper), frames.detector.detect(grace_hopper)))
-    assert "crop" not in message["faces"][0] and message["faces"][0]["crop_key"] == "crops/r-10/0.jpg"
+    assert "crop" not in message["faces"][0]
+    assert message["faces"][0]["crop_key"] == "crops/r-10/0.jpg"
 
     consumer.handle(queue_and_receive(sqs, settings.request_queue_url, [encode_message(message)]), LambdaContext())
 
@@ -315,7 +323,8 @@ def test_recognition_vectors_record_model_and_preprocessing(pipeline, sqs, setti
     (answer,) = responses(sqs, settings)
     (match,) = recognizer.index.query(np.ones(128, dtype=np.float32), 1, settings.namespace)
     assert match.metadata["person_id"] == answer["faces"][0]["person_id"]
-    assert match.metadata["model"] == "dlib-resnet" and match.metadata["preprocessing"] == recognizer.embedder.preprocessing
+    assert match.metadata["model"] == "dlib-resnet"
+    assert match.metadata["preprocessing"] == recognizer.embedder.preprocessing
     assert match.metadata["request_id"] == "r-13"
     faces = recognizer.people.faces_of(answer["faces"][0]["person_id"])
     assert faces[0]["crop_key"] == f"faces/{match.id}.jpg"
@@ -380,19 +389,25 @@ def test_recognition_camera_sized_stranger_is_unknown_and_creates_nobody(pipelin
 
     (face,) = answers["cam-1"]["faces"]
     assert answers["cam-1"]["result"] == "unknown"
-    assert face["person_id"] is None and face["name"] == "" and face["new_person"] is False
-    assert face["quality"]["band"] == "poor" and face["quality"]["size"] < 30
+    assert face["person_id"] is None
+    assert face["name"] == ""
+    assert face["new_person"] is False
+    assert face["quality"]["band"] == "poor"
+    assert face["quality"]["size"] < 30
     assert recognizer.people.list_people() == []
     assert recognizer.index.count(settings.namespace) == 0
     tag = next(t for t in recognizer.people.media("cam-1") if t["SK"] == "FACE#0000")
-    assert tag["unknown"] is True and "person_id" not in tag and tag["quality"]["band"] == "poor"
+    assert tag["unknown"] is True
+    assert "person_id" not in tag
+    assert tag["quality"]["band"] == "poor"
 
 
 def test_recognition_camera_frame_enrolled_is_named(pipeline, sqs, settings, grace_hopper, grace_box):
     frames, recognizer, consumer = pipeline()
     camera = camera_frame(grace_hopper, grace_box, 20, 64)
     report = Admin(recognizer).enroll("grace_hopper", [("cam.jpg", encode(camera))])
-    assert report.faces and any("poor quality" in w for w in report.warnings)
+    assert report.faces
+    assert any("poor quality" in w for w in report.warnings)
 
     answers = send_frames_through(frames, consumer, sqs, settings, ("cam-2", camera))
 
@@ -414,7 +429,8 @@ def test_recognition_confident_good_sighting_joins_its_person_once(pipeline, sqs
     assert recognizer.people.get_person(person_id).indexed_faces == 2
     assert recognizer.index.count(settings.namespace) == 2
     indexed = {f["face_id"]: f for f in recognizer.people.faces_of(person_id)}
-    assert sum(1 for f in indexed.values() if f["indexed"]) == 2 and len(indexed) == 3
+    assert sum(1 for f in indexed.values() if f["indexed"]) == 2
+    assert len(indexed) == 3
 
 
 def test_recognition_sightings_stop_at_the_per_person_cap(pipeline, sqs, settings, grace_hopper, grace_hopper_bytes, monkeypatch):
@@ -440,7 +456,8 @@ def test_recognition_photo_too_small_for_a_face_is_recorded_without_retry(pipeli
     assert result == {"batchItemFailures": []}
     assert drain(sqs, resources.photo_dlq_url) == []
     (meta,) = [t for t in recognizer.people.media(next(iter(_media_ids(recognizer)))) if t["SK"] == "META"]
-    assert meta["result"] == "" and meta["faces"] == 0
+    assert meta["result"] == ""
+    assert meta["faces"] == 0
 
 
 def _media_ids(recognizer) -> set[str]:

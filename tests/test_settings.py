@@ -15,7 +15,8 @@ def test_settings_defaults_from_empty_environment():
     assert settings.vector_backend == "pinecone"
     assert settings.pinecone_ssm_parameter_name == "/pinecone/facepipe"
     assert settings.good_threshold is None  # the model's calibration applies
-    assert settings.min_face_size == 16 and settings.detection_pixel_budget == 2_000_000
+    assert settings.min_face_size == 16
+    assert settings.detection_pixel_budget == 2_000_000
     assert settings.namespace == "faces-facenet-vggface2"
 
 
@@ -88,7 +89,8 @@ def test_settings_table_is_the_one_place_of_names_defaults_and_ranges():
     assert rows["MIN_FACE_SIZE"].default == Settings().min_face_size == 16
     assert (rows["MIN_FACE_SIZE"].low, rows["MIN_FACE_SIZE"].high) == (12, 4096)
     assert rows["EMBEDDING_MODEL"].choices == ("facenet-vggface2", "dlib-resnet")
-    assert rows["FACEPIPE_FUNCTION_URL"].field == "function_url" and not rows["FACEPIPE_FUNCTION_URL"].deployed
+    assert rows["FACEPIPE_FUNCTION_URL"].field == "function_url"
+    assert not rows["FACEPIPE_FUNCTION_URL"].deployed
     local = Settings(vector_backend="local", torch_num_threads=1).environment()
     assert local == {"VECTOR_BACKEND": "local", "TORCH_NUM_THREADS": "1"}  # only what differs from the defaults
     assert Settings.from_env(local) == Settings(vector_backend="local", torch_num_threads=1)

@@ -11,8 +11,8 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 
-from facepipe.exceptions import InvalidRequestError
 from facepipe.events import parse_frame_request
+from facepipe.exceptions import InvalidRequestError
 from facepipe.runtime import detection_runtime
 
 logger = Logger(service="face-detection")
@@ -37,11 +37,20 @@ def handler(event: dict, context: Any) -> dict:
     try:
         return _reply(200, runtime.accept(request, context))
     except IdempotencyValidationError:
-        return _reply(409, {"error": "request_id_reused", "message": "this request_id was already used for another image",
-                            "request_id": request.request_id})
+        return _reply(
+            409,
+            {
+                "error": "request_id_reused",
+                "message": "this request_id was already used for another image",
+                "request_id": request.request_id,
+            },
+        )
     except IdempotencyAlreadyInProgressError:
-        return _reply(409, {"error": "in_progress", "message": "this request_id is being processed; retry later",
-                            "request_id": request.request_id})
+        return _reply(
+            409, {"error": "in_progress", "message": "this request_id is being processed; retry later", "request_id": request.request_id}
+        )
     except Exception:
         logger.exception("internal error")
-        return _reply(500, {"error": "internal_error", "message": "internal error; see the function logs", "request_id": request.request_id})
+        return _reply(
+            500, {"error": "internal_error", "message": "internal error; see the function logs", "request_id": request.request_id}
+        )

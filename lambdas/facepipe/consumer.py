@@ -22,10 +22,10 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from PIL import Image
 
+from facepipe.events import PhotoRef, photo_refs
 from facepipe.exceptions import InvalidMessageError
 from facepipe.messages import RequestMessage, parse_request_message
 from facepipe.queues import DeadLetters
-from facepipe.events import PhotoRef, photo_refs
 from facepipe.recognition import Recognizer
 
 logger = Logger(service="face-recognition", child=True)
@@ -94,7 +94,9 @@ class RecognitionConsumer:
 
     # --- units of work (idempotent per request_id) ------------------------------------------
     def _frame_work(self, work: dict, prepared: _Prepared) -> dict:
-        assert prepared.message is not None and prepared.vectors is not None and prepared.crops is not None
+        assert prepared.message is not None
+        assert prepared.vectors is not None
+        assert prepared.crops is not None
         return dict(self.recognizer.process_frame(prepared.message, prepared.vectors, prepared.crops))
 
     def _photo_work(self, work: dict) -> dict:

@@ -17,12 +17,13 @@ from PIL import Image
 from facepipe import aws
 from facepipe.detection import DetectedFace, FaceDetector
 from facepipe.embedding import Cropper
-from facepipe.images import encode_jpeg
-from facepipe.quality import assess
-from facepipe.messages import MAX_MESSAGE_BYTES, MESSAGE_VERSION, FaceEntry, RequestMessage, encode, response_message
 from facepipe.events import FrameRequest
+from facepipe.images import encode_jpeg
+from facepipe.messages import MAX_MESSAGE_BYTES, MESSAGE_VERSION, FaceEntry, RequestMessage, encode, response_message
+from facepipe.quality import assess
 from facepipe.settings import Settings
 from facepipe.storage import claim_check_key
+
 
 def face_crops(frame: Image.Image, faces: list[DetectedFace], cropper: Cropper) -> list[Image.Image]:
     return [cropper.crop(frame, face) for face in faces]
@@ -85,7 +86,9 @@ class FrameProcessor:
         self.settings.require("S3_BUCKET_NAME")
         for face in message["faces"]:
             key = claim_check_key(message["request_id"], face["index"])
-            self.s3.put_object(Bucket=self.settings.s3_bucket_name, Key=key, Body=base64.b64decode(face.pop("crop")), ContentType="image/jpeg")
+            self.s3.put_object(
+                Bucket=self.settings.s3_bucket_name, Key=key, Body=base64.b64decode(face.pop("crop")), ContentType="image/jpeg"
+            )
             face["crop_key"] = key
         return message
 
@@ -115,9 +118,7 @@ class FrameAcceptor:
         )
         self._once = None
         if persistence is not None:
-            self._once = idempotent_function(data_keyword_argument="work", persistence_store=persistence, config=self.config)(
-                self._process
-            )
+            self._once = idempotent_function(data_keyword_argument="work", persistence_store=persistence, config=self.config)(self._process)
 
     def _process(self, work: dict, request: FrameRequest) -> dict:
         return self.frames.process(request)

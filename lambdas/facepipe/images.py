@@ -47,16 +47,12 @@ def open_image(data: bytes, max_pixels: int) -> Image.Image:
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise InvalidRequestError("invalid_image", f"bytes are not a decodable image ({exc.__class__.__name__})") from None
     if image.format not in KNOWN_FORMATS:
-        raise InvalidRequestError(
-            "unsupported_format", f"image format {image.format} is not one of {', '.join(sorted(KNOWN_FORMATS))}"
-        )
+        raise InvalidRequestError("unsupported_format", f"image format {image.format} is not one of {', '.join(sorted(KNOWN_FORMATS))}")
     width, height = image.size
     if width <= 0 or height <= 0:
         raise InvalidRequestError("invalid_image", "image has no pixels")
     if width * height > max_pixels:
-        raise InvalidRequestError(
-            "image_too_large", f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}", 413
-        )
+        raise InvalidRequestError("image_too_large", f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}", 413)
     try:
         image.seek(0)
         image.load()

@@ -98,7 +98,7 @@ def sharpness(frame: Image.Image, box: tuple[float, float, float, float]) -> tup
     """(variance of the Laplacian, mean brightness 0-255) of the face in grey at 64x64."""
     import cv2
 
-    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    x1, y1, x2, y2 = (round(v) for v in box)
     x1, y1 = max(0, x1), max(0, y1)
     x2, y2 = min(frame.width, max(x1 + 1, x2)), min(frame.height, max(y1 + 1, y2))
     grey = np.asarray(frame.crop((x1, y1, x2, y2)).convert("L"))
@@ -115,7 +115,9 @@ def pose(landmarks: tuple[tuple[float, float], ...]) -> tuple[float, float, floa
     eyes = (left_eye + right_eye) / 2
     turn = math.radians(-roll)
     rotation = np.array([[math.cos(turn), -math.sin(turn)], [math.sin(turn), math.cos(turn)]])
-    left_eye, right_eye, nose, mouth_left, mouth_right = ((p - eyes) @ rotation.T for p in (left_eye, right_eye, nose, mouth_left, mouth_right))
+    left_eye, right_eye, nose, mouth_left, mouth_right = (
+        (p - eyes) @ rotation.T for p in (left_eye, right_eye, nose, mouth_left, mouth_right)
+    )
     half_eyes = max(1e-6, float(np.hypot(*(right_eye - left_eye))) / 2)
     mouth = (mouth_left + mouth_right) / 2
     midline = mouth[0] / 2  # the eyes' midpoint is the origin now

@@ -19,9 +19,9 @@ from PIL import Image
 from facepipe import aws
 from facepipe.detection import FaceDetector
 from facepipe.embedding import Embedder
+from facepipe.events import PhotoRef
 from facepipe.exceptions import InvalidMessageError, InvalidRequestError
 from facepipe.frames import face_crops
-from facepipe.events import PhotoRef
 from facepipe.images import decode_base64, open_image
 from facepipe.index import Vector, VectorIndex
 from facepipe.index.recent import RecentVectors
@@ -32,6 +32,7 @@ from facepipe.quality import FaceQuality, assess, band_of, pose
 from facepipe.quality import sharpness as sharpness_of
 from facepipe.settings import Settings
 from facepipe.storage import face_crop_key, put_jpeg, read_object
+
 
 @dataclass(frozen=True)
 class FaceToResolve:
@@ -217,8 +218,16 @@ class Recognizer:
             result["name"] = (names.get(person_id) or generated_name(person_id)) if person_id else ""
         response = response_message(request_id, filename, results)
         tags = [
-            Tag(r["index"], face_id_for(request_id, r["index"]), r["person_id"], r["name"], r["similarity"], r["new_person"], r["box"],
-                r.get("quality", {}))
+            Tag(
+                r["index"],
+                face_id_for(request_id, r["index"]),
+                r["person_id"],
+                r["name"],
+                r["similarity"],
+                r["new_person"],
+                r["box"],
+                r.get("quality", {}),
+            )
             for r in results
         ]
         self.people.tag_media(request_id, filename, source, response["result"], tags)
@@ -229,7 +238,9 @@ class Recognizer:
         """One request message whose crops are already embedded; sends the response."""
         results = [
             self.resolve(
-                FaceToResolve(message["request_id"], face["index"], face["box"], vector, crop, message["source"], quality_of_entry(face, crop))
+                FaceToResolve(
+                    message["request_id"], face["index"], face["box"], vector, crop, message["source"], quality_of_entry(face, crop)
+                )
             )
             for face, vector, crop in zip(message["faces"], vectors, crops, strict=True)
         ]

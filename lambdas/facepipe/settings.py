@@ -90,17 +90,26 @@ class Settings:
     response_queue_url: str = setting("", "SQS queue the client polls for `{request_id, result}`.", BOTH)
     ddb_table_name: str = setting("", "DynamoDB table: people, faces, tags, idempotency records (seed 000).", BOTH)
     s3_bucket_name: str = setting("", "Photo bucket: photo ingest, crop claim checks, indexed face crops (seed 000).", BOTH)
-    vector_backend: str = setting("pinecone", "`pinecone` (deployed) or `local` (embedded faiss index).", (RECOGNITION,), choices=VECTOR_BACKENDS)
+    vector_backend: str = setting(
+        "pinecone", "`pinecone` (deployed) or `local` (embedded faiss index).", (RECOGNITION,), choices=VECTOR_BACKENDS
+    )
     pinecone_index_name: str = setting("facepipe", "Pinecone index (used when no host is given).", (RECOGNITION,))
     pinecone_index_host: str = setting("", "Pinecone index host; set it to skip the describe call per cold start.", (RECOGNITION,))
-    pinecone_namespace: str = setting("", "Pinecone namespace; empty means `faces-<EMBEDDING_MODEL>` (models never share one).", (RECOGNITION,))
+    pinecone_namespace: str = setting(
+        "", "Pinecone namespace; empty means `faces-<EMBEDDING_MODEL>` (models never share one).", (RECOGNITION,)
+    )
     pinecone_ssm_parameter_name: str = setting(
         "/pinecone/facepipe", "SSM SecureString with the Pinecone API key (read at run time, cached, never logged).", (RECOGNITION,)
     )
     embedding_model: str = setting(
-        "facenet-vggface2", "`facenet-vggface2` (512-d) or `dlib-resnet` (128-d); both functions must agree.", BOTH, choices=EMBEDDING_MODELS
+        "facenet-vggface2",
+        "`facenet-vggface2` (512-d) or `dlib-resnet` (128-d); both functions must agree.",
+        BOTH,
+        choices=EMBEDDING_MODELS,
     )
-    facenet_weights_path: str = setting("", "VGGFace2 weights file (`make weights`), SHA-256 checked at load; empty: the baked or cached path.", (RECOGNITION,))
+    facenet_weights_path: str = setting(
+        "", "VGGFace2 weights file (`make weights`), SHA-256 checked at load; empty: the baked or cached path.", (RECOGNITION,)
+    )
     face_similarity_threshold: float | None = setting(
         None,
         "Cosine similarity two good faces need to be one person; fair and poor faces need the model's calibrated steps more. "
@@ -113,14 +122,22 @@ class Settings:
         None, "Seed 000's dlib Euclidean distance, mapped to a similarity when no threshold is set.", (RECOGNITION,), low=0.0, high=2.0
     )
     face_match_margin: float | None = setting(
-        None, "How much the best person must beat the second-best by; empty: the model's calibration (dlib 0.06, facenet 0.10).", (RECOGNITION,),
-        low=0.0, high=1.0,
+        None,
+        "How much the best person must beat the second-best by; empty: the model's calibration (dlib 0.06, facenet 0.10).",
+        (RECOGNITION,),
+        low=0.0,
+        high=1.0,
     )
-    min_face_score: float = setting(0.9, "MTCNN probability a face needs; faces under 128 px need 0.95, under 64 px 0.97.", BOTH, low=0.0, high=1.0)
+    min_face_score: float = setting(
+        0.9, "MTCNN probability a face needs; faces under 128 px need 0.95, under 64 px 0.97.", BOTH, low=0.0, high=1.0
+    )
     min_face_size: int = setting(16, "Smallest face searched for, in pixels of the original frame.", BOTH, low=12, high=4096)
     detection_pixel_budget: int = setting(
-        2_000_000, "Frames up to this many pixels are searched down to `MIN_FACE_SIZE`; above, the floor grows with √(pixels / budget).",
-        BOTH, low=100_000, high=100_000_000,
+        2_000_000,
+        "Frames up to this many pixels are searched down to `MIN_FACE_SIZE`; above, the floor grows with √(pixels / budget).",
+        BOTH,
+        low=100_000,
+        high=100_000_000,
     )
     max_body_bytes: int = setting(6 * 1024 * 1024, "Largest function URL body (413 above).", (DETECTION,), low=1024, high=64 * 2**20)
     max_image_pixels: int = setting(
@@ -132,10 +149,20 @@ class Settings:
         0, "Torch threads per function; 0: the vCPUs the function's memory buys.", BOTH, low=0, high=64, deployed=False
     )
     log_level: str = setting("INFO", "Log level.", BOTH, choices=LOG_LEVELS)
-    function_url: str = setting("", "The function URL `facepipe send`/`eval` post to when no local stack runs.", (TOOLS,),
-                                env="FACEPIPE_FUNCTION_URL", deployed=False)
-    fixtures: str = setting("", "Labelled photos (`faces/labels.json`) for demo, eval and tests; empty: `../shared/fixtures`.", (TOOLS,),
-                            env="FACEPIPE_FIXTURES", deployed=False)
+    function_url: str = setting(
+        "",
+        "The function URL `facepipe send`/`eval` post to when no local stack runs.",
+        (TOOLS,),
+        env="FACEPIPE_FUNCTION_URL",
+        deployed=False,
+    )
+    fixtures: str = setting(
+        "",
+        "Labelled photos (`faces/labels.json`) for demo, eval and tests; empty: `../shared/fixtures`.",
+        (TOOLS,),
+        env="FACEPIPE_FIXTURES",
+        deployed=False,
+    )
 
     def __post_init__(self) -> None:
         for row in table():
@@ -144,9 +171,9 @@ class Settings:
                 continue
             if row.choices is not None and value not in row.choices:
                 raise ConfigurationError(f"{row.env}={value!r} is unknown; choose one of {', '.join(row.choices)}")
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                if math.isnan(value) or (row.low is not None and value < row.low) or (row.high is not None and value > row.high):
-                    raise ConfigurationError(f"{row.env}={value!r} must be between {row.low} and {row.high}")
+            numeric = isinstance(value, int | float) and not isinstance(value, bool)
+            if numeric and (math.isnan(value) or (row.low is not None and value < row.low) or (row.high is not None and value > row.high)):
+                raise ConfigurationError(f"{row.env}={value!r} must be between {row.low} and {row.high}")
 
     @property
     def good_threshold(self) -> float | None:
@@ -203,8 +230,18 @@ def table() -> tuple[Setting, ...]:
         meta = field.metadata
         kind = {str: "str", int: "int", float: "float", bool: "bool"}.get(hints[field.name], "float | None")
         rows.append(
-            Setting(field.name, meta["env"] or field.name.upper(), kind, field.default, meta["help"], meta["used_by"], meta["low"],
-                    meta["high"], meta["choices"], meta["deployed"])
+            Setting(
+                field.name,
+                meta["env"] or field.name.upper(),
+                kind,
+                field.default,
+                meta["help"],
+                meta["used_by"],
+                meta["low"],
+                meta["high"],
+                meta["choices"],
+                meta["deployed"],
+            )
         )
     return tuple(rows)
 

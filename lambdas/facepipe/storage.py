@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 from PIL import Image
 
-from facepipe.images import encode_jpeg
 from facepipe.exceptions import InvalidMessageError
+from facepipe.images import encode_jpeg
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -51,8 +51,9 @@ def grader_request(function_url: str, sqs: Any, queue_url: str, filename: str, c
     return Sample(request_id, filename, status, None, None, foreign)
 
 
-def run_grader(function_url: str, sqs: Any, queue_url: str, frames: list[tuple[str, bytes]], requests: int, concurrency: int,
-               progress: bool = True) -> list[Sample]:
+def run_grader(
+    function_url: str, sqs: Any, queue_url: str, frames: list[tuple[str, bytes]], requests: int, concurrency: int, progress: bool = True
+) -> list[Sample]:
     samples: list[Sample] = []
     lock = threading.Lock()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
@@ -63,7 +64,12 @@ def run_grader(function_url: str, sqs: Any, queue_url: str, frames: list[tuple[s
                     samples.append(sample)
             if progress:
                 done = [s.latency for s in samples if s.latency is not None]
-                print(f"\r{len(samples)}/{requests} requests, mean {statistics.fmean(done) if done else 0:.3f} s", end="", file=sys.stderr, flush=True)
+                print(
+                    f"\r{len(samples)}/{requests} requests, mean {statistics.fmean(done) if done else 0:.3f} s",
+                    end="",
+                    file=sys.stderr,
+                    flush=True,
+                )
     if progress:
         print(file=sys.stderr)
     return samples
@@ -128,25 +134,26 @@ def write_report(samples: list[Sample], out: Path, command: str, context: dict[s
 
 def run_bench(args: argparse.Namespace) -> int:
     from facepipe import aws
-    from facepipe_tools.admin import Admin, build_recognizer
-    from facepipe_tools.stacks import stack_environment
-    from facepipe_tools.local.stack import LocalStack, StackOptions
     from facepipe.settings import Settings
+    from facepipe_tools.admin import Admin, build_recognizer
+    from facepipe_tools.local.stack import LocalStack
     from facepipe_tools.sets import default_workload
+    from facepipe_tools.stacks import stack_environment
 
     command = "facepipe bench " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["bench"] else "facepipe bench"
     workload = default_workload()
     print(f"starting a local stack; workload: {workload.name}", file=sys.stderr)
     started = time.perf_counter()
-    with LocalStack(StackOptions(moto_port=0, detection_port=0, recognition_port=0, vector_port=0, state_file=None)) as stack:
+    with LocalStack.ephemeral() as stack:
         stack_seconds = time.perf_counter() - started
         os.environ.update(stack_environment(stack.info))
         admin = Admin(build_recognizer(Settings.from_env()))
         for name, images in workload.enroll.items():
             admin.enroll(name, images)
         frames = [(p.filename, p.content) for p in workload.probes]
-        samples = run_grader(stack.info["function_url"], aws.client("sqs"), stack.info["response_queue_url"], frames,
-                             args.requests, args.concurrency)
+        samples = run_grader(
+            stack.info["function_url"], aws.client("sqs"), stack.info["response_queue_url"], frames, args.requests, args.concurrency
+        )
     context = {
         "workload": workload.name,
         "frames cycled": len(frames),
@@ -168,8 +175,8 @@ def detection_by_frame_size(repeats: int = 5, threads: int = 1) -> list[dict[str
     from PIL import Image
 
     from facepipe.detection import FaceDetector
-    from facepipe_tools.scenes import frames_by_size
     from facepipe.settings import Settings
+    from facepipe_tools.scenes import frames_by_size
 
     torch.set_num_threads(threads)
     settings = Settings.from_env()
@@ -184,14 +191,16 @@ def detection_by_frame_size(repeats: int = 5, threads: int = 1) -> list[dict[str
             started = time.perf_counter()
             detector.detect(frame)
             times.append((time.perf_counter() - started) * 1000)
-        rows.append({
-            "frame": name,
-            "faces": len(found),
-            "smallest_face_px": round(detector.smallest_face(frame.width, frame.height), 1),
-            "min_ms": round(min(times), 1),
-            "median_ms": round(statistics.median(times), 1),
-            "max_ms": round(max(times), 1),
-        })
+        rows.append(
+            {
+                "frame": name,
+                "faces": len(found),
+                "smallest_face_px": round(detector.smallest_face(frame.width, frame.height), 1),
+                "min_ms": round(min(times), 1),
+                "median_ms": round(statistics.median(times), 1),
+                "max_ms": round(max(times), 1),
+            }
+        )
     return rows
 
 

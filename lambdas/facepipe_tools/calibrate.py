@@ -35,12 +35,12 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageFilter
 
+from facepipe.matching import Calibration, calibration_for
 from facepipe_tools.labelling import FaceLabeller, LabelledFace
 from facepipe_tools.pairs import Pairs, pairs_of, plot_pairs
-from facepipe_tools.report import progress_bar
+from facepipe_tools.report import percentile, progress_bar
 from facepipe_tools.scenes import context_frame
 from facepipe_tools.sets import LabelledSet
-from facepipe.matching import Calibration, calibration_for
 from facepipe_tools.simulation import OUTCOMES, OpenSet, SimResult, edges
 
 
@@ -80,8 +80,13 @@ def degrade(frame: Image.Image, variant: Variant) -> Image.Image:
     return frame
 
 
-def measure_variants(faces: Sequence[LabelledFace], images: dict[tuple[str, str], bytes], labeller: FaceLabeller,
-                     variants: Sequence[Variant] = VARIANTS, progress: bool = False) -> tuple[list[LabelledFace], Counter]:
+def measure_variants(
+    faces: Sequence[LabelledFace],
+    images: dict[tuple[str, str], bytes],
+    labeller: FaceLabeller,
+    variants: Sequence[Variant] = VARIANTS,
+    progress: bool = False,
+) -> tuple[list[LabelledFace], Counter]:
     """Every variant of every face that the detector finds again (``file`` stays the photo's,
     so pairs of one photo's variants are never compared). Also: variants tried, per name."""
     tasks = [(f, v) for f in faces for v in variants if v.face_px < f.face.size]
@@ -106,24 +111,20 @@ def measure_variants(faces: Sequence[LabelledFace], images: dict[tuple[str, str]
 
 
 # --- tails ----------------------------------------------------------------------------------
-def _q(values: np.ndarray, p: float) -> float | None:
-    return float(values[min(len(values) - 1, int(p * len(values)))]) if len(values) else None
-
-
 def tails(pairs: Pairs) -> dict[str, Any]:
     impostor, genuine = np.sort(pairs.similarity[~pairs.same]), np.sort(pairs.similarity[pairs.same])
     return {
-        "impostor_n": int(len(impostor)),
-        "impostor_p50": _q(impostor, 0.50),
-        "impostor_p99": _q(impostor, 0.99),
-        "impostor_p99.9": _q(impostor, 0.999),
-        "impostor_p99.99": _q(impostor, 0.9999),
+        "impostor_n": len(impostor),
+        "impostor_p50": percentile(impostor, 50),
+        "impostor_p99": percentile(impostor, 99),
+        "impostor_p99.9": percentile(impostor, 99.9),
+        "impostor_p99.99": percentile(impostor, 99.99),
         "impostor_max": float(impostor[-1]) if len(impostor) else None,
-        "genuine_n": int(len(genuine)),
-        "genuine_p1": _q(genuine, 0.01),
-        "genuine_p5": _q(genuine, 0.05),
-        "genuine_p10": _q(genuine, 0.10),
-        "genuine_p50": _q(genuine, 0.50),
+        "genuine_n": len(genuine),
+        "genuine_p1": percentile(genuine, 1),
+        "genuine_p5": percentile(genuine, 5),
+        "genuine_p10": percentile(genuine, 10),
+        "genuine_p50": percentile(genuine, 50),
     }
 
 
@@ -160,19 +161,39 @@ class CalibrationReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "command": self.command, "model": self.model, "sets": self.sets, "calibration": dataclasses.asdict(self.calibration),
-            "faces": self.faces, "identities": self.identities, "variants": self.variants, "size_bands": self.size,
-            "quality_bands": self.band, "simulation": self.simulation.row(),
+            "command": self.command,
+            "model": self.model,
+            "sets": self.sets,
+            "calibration": dataclasses.asdict(self.calibration),
+            "faces": self.faces,
+            "identities": self.identities,
+            "variants": self.variants,
+            "size_bands": self.size,
+            "quality_bands": self.band,
+            "simulation": self.simulation.row(),
             "simulation_by_condition": {k: dict(v) for k, v in self.simulation.by_condition.items()},
-            "wrong": self.simulation.wrong, "edges": self.edges, "warnings": self.warnings,
+            "wrong": self.simulation.wrong,
+            "edges": self.edges,
+            "warnings": self.warnings,
         }
 
     def tables(self) -> list[tuple[str, list[str], list[list[Any]]]]:
         def num(value: Any) -> str:
             return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
 
-        keys = ["impostor_n", "impostor_p50", "impostor_p99", "impostor_p99.9", "impostor_p99.99", "impostor_max", "genuine_n", "genuine_p1", "genuine_p5",
-                "genuine_p10", "genuine_p50"]
+        keys = [
+            "impostor_n",
+            "impostor_p50",
+            "impostor_p99",
+            "impostor_p99.9",
+            "impostor_p99.99",
+            "impostor_max",
+            "genuine_n",
+            "genuine_p1",
+            "genuine_p5",
+            "genuine_p10",
+            "genuine_p50",
+        ]
         heads = ["impostors", "p50", "p99", "p99.9", "p99.99", "max", "genuine", "p1", "p5", "p10", "p50"]
         sim = self.simulation
         condition_rows = [[c, *(sim.by_condition[c][k] for k in OUTCOMES)] for c in sim.by_condition]
@@ -180,25 +201,52 @@ class CalibrationReport:
         for what, edge in self.edges.items():
             below = edge["below_edge"]
             at = edge["at_edge"] or {}
-            edge_rows.append([
-                what, num(edge["current"]), num(edge["edge"]), at.get("correct", "-"), at.get("split", "-"), at.get("unknown", "-"),
-                "-" if below is None else f"{below['value']}: {below['wrong']} wrong, e.g. {below['example']['person']} named "
-                f"{below['example']['named']} at {below['example']['similarity']} ({below['example']['condition']}, {below['example']['band']})",
-            ])
+            edge_rows.append(
+                [
+                    what,
+                    num(edge["current"]),
+                    num(edge["edge"]),
+                    at.get("correct", "-"),
+                    at.get("split", "-"),
+                    at.get("unknown", "-"),
+                    "-"
+                    if below is None
+                    else f"{below['value']}: {below['wrong']} wrong, e.g. {below['example']['person']} named "
+                    f"{below['example']['named']} at {below['example']['similarity']} ({below['example']['condition']}, {below['example']['band']})",
+                ]
+            )
         return [
-            ("Variants found again by the detector", ["variant", "found", "tried"],
-             [[name, found, tried] for name, (found, tried) in self.variants.items()]),
-            ("Similarity by size band of the pair (smaller face, px)", ["size", "degraded", *heads],
-             [[r["size"], "yes" if r["degraded"] else "no", *(num(r[k]) for k in keys)] for r in self.size]),
-            ("Similarity by quality band of the pair (worse face)", ["band", "threshold", *heads],
-             [[r["band"], num(r["threshold"]), *(num(r[k]) for k in keys)] for r in self.band]),
-            ("Open-set simulation at the current calibration (all conditions and splits)", [*OUTCOMES, "known probes", "stranger probes"],
-             [[*(sim.counts[k] for k in OUTCOMES), sim.counts["known"], sim.counts["stranger"]]]),
+            (
+                "Variants found again by the detector",
+                ["variant", "found", "tried"],
+                [[name, found, tried] for name, (found, tried) in self.variants.items()],
+            ),
+            (
+                "Similarity by size band of the pair (smaller face, px)",
+                ["size", "degraded", *heads],
+                [[r["size"], "yes" if r["degraded"] else "no", *(num(r[k]) for k in keys)] for r in self.size],
+            ),
+            (
+                "Similarity by quality band of the pair (worse face)",
+                ["band", "threshold", *heads],
+                [[r["band"], num(r["threshold"]), *(num(r[k]) for k in keys)] for r in self.band],
+            ),
+            (
+                "Open-set simulation at the current calibration (all conditions and splits)",
+                [*OUTCOMES, "known probes", "stranger probes"],
+                [[*(sim.counts[k] for k in OUTCOMES), sim.counts["known"], sim.counts["stranger"]]],
+            ),
             ("Simulation by condition (gallery variant -> probe variant)", ["condition", *OUTCOMES], condition_rows),
-            ("Wrong names at the current calibration", ["file", "condition", "person", "named", "similarity", "margin", "band"],
-             [[w["file"], w["condition"], w["person"], w["named"], w["similarity"], w["margin"], w["band"]] for w in sim.wrong[:30]]),
-            ("Edges: lowest value (others held) with no wrong name (in that band; for the margin, at all)",
-             ["band", "current", "edge", "correct", "split", "unknown", "one step lower"], edge_rows),
+            (
+                "Wrong names at the current calibration",
+                ["file", "condition", "person", "named", "similarity", "margin", "band"],
+                [[w["file"], w["condition"], w["person"], w["named"], w["similarity"], w["margin"], w["band"]] for w in sim.wrong[:30]],
+            ),
+            (
+                "Edges: lowest value (others held) with no wrong name (in that band; for the margin, at all)",
+                ["band", "current", "edge", "correct", "split", "unknown", "one step lower"],
+                edge_rows,
+            ),
         ]
 
     def facts(self) -> list[str]:
@@ -226,8 +274,14 @@ class CalibrationReport:
             if not rows:
                 continue
             cells = [[str(c).replace("|", "\\|") for c in row] for row in rows]
-            lines += [f"## {title}", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers),
-                      *("| " + " | ".join(row) + " |" for row in cells), ""]
+            lines += [
+                f"## {title}",
+                "",
+                "| " + " | ".join(headers) + " |",
+                "|" + "---|" * len(headers),
+                *("| " + " | ".join(row) + " |" for row in cells),
+                "",
+            ]
         if plot:
             lines += [f"![similarity by quality band]({plot})", ""]
         return "\n".join(lines)
@@ -245,8 +299,14 @@ class CalibrationReport:
         return [*written, out.with_suffix(".json")]
 
 
-def run_calibration(sets: Sequence[LabelledSet], labeller: FaceLabeller, model: str, command: str = "facepipe calibrate",
-                    progress: bool = False, variants: Sequence[Variant] = VARIANTS) -> CalibrationReport:
+def run_calibration(
+    sets: Sequence[LabelledSet],
+    labeller: FaceLabeller,
+    model: str,
+    command: str = "facepipe calibrate",
+    progress: bool = False,
+    variants: Sequence[Variant] = VARIANTS,
+) -> CalibrationReport:
     calibration = calibration_for(model)
     faces: list[LabelledFace] = []
     images: dict[tuple[str, str], bytes] = {}

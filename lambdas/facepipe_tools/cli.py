@@ -21,7 +21,7 @@ from facepipe.exceptions import FacepipeError
 from facepipe.names import REQUEST_VISIBILITY_SECONDS
 from facepipe.settings import EMBEDDING_MODELS, Settings
 from facepipe_tools.report import command_line, seconds, table
-from facepipe_tools.stacks import STATE_FILE, ephemeral_stack, stack_environment, use_stack
+from facepipe_tools.stacks import STATE_FILE, stack_environment, use_stack
 
 BENCH_REPORT = "docs/reports/bench.md"
 
@@ -130,11 +130,35 @@ def cmd_send(args: argparse.Namespace) -> int:
     def progress(outcome):
         print(f"{outcome.filename:32} {outcome.status:4} {seconds(outcome.latency):>8}s  {outcome.result!r}", flush=True)
 
-    outcomes = send_frames(function_url, _sqs(), queue, frames, concurrency=args.concurrency, timeout=args.timeout,
-                           sign_region=region, progress=progress, request_ids=request_ids, schedule=schedule)
+    outcomes = send_frames(
+        function_url,
+        _sqs(),
+        queue,
+        frames,
+        concurrency=args.concurrency,
+        timeout=args.timeout,
+        sign_region=region,
+        progress=progress,
+        request_ids=request_ids,
+        schedule=schedule,
+    )
     stats = summary(outcomes)
-    print(table([(stats["requests"], stats["answered"], stats["failed"], seconds(stats["mean_s"]), seconds(stats["p50_s"]),
-                   seconds(stats["p95_s"]), seconds(stats["max_s"]))], ("requests", "answered", "failed", "mean s", "p50 s", "p95 s", "max s")))
+    print(
+        table(
+            [
+                (
+                    stats["requests"],
+                    stats["answered"],
+                    stats["failed"],
+                    seconds(stats["mean_s"]),
+                    seconds(stats["p50_s"]),
+                    seconds(stats["p95_s"]),
+                    seconds(stats["max_s"]),
+                )
+            ],
+            ("requests", "answered", "failed", "mean s", "p50 s", "p95 s", "max s"),
+        )
+    )
     return 0 if stats["failed"] == 0 else 1
 
 
@@ -164,7 +188,7 @@ def _evaluate(args: argparse.Namespace, labelled, downscale_to: int | None = Non
     """Label the set (before any stack starts in this process: its threads would slow that down),
     then enroll and probe on the stack in use (unless ``ephemeral``), else on an ephemeral one."""
     from facepipe_tools.evaluate import label_set, run_eval
-    from facepipe_tools.local.stack import StackOptions
+    from facepipe_tools.local.stack import LocalStack, StackOptions
 
     info = None if ephemeral else use_stack(args.stack)
     settings = Settings.from_env()
@@ -173,15 +197,24 @@ def _evaluate(args: argparse.Namespace, labelled, downscale_to: int | None = Non
     labelling = label_set(labelled, _labeller(model), downscale_to, progress=True)
 
     def run(function_url: str, queue_url: str):
-        return run_eval(_admin(), function_url, _sqs(), queue_url, labelling=labelling, concurrency=args.concurrency,
-                        downscale_to=downscale_to, progress=True, command=_command(args))
+        return run_eval(
+            _admin(),
+            function_url,
+            _sqs(),
+            queue_url,
+            labelling=labelling,
+            concurrency=args.concurrency,
+            downscale_to=downscale_to,
+            progress=True,
+            command=_command(args),
+        )
 
     if info is not None or deployed:
         settings = Settings.from_env()
         return run(settings.function_url, settings.response_queue_url)
     print("starting an ephemeral local stack (moto, function URL, event source, embedded index) ...", file=sys.stderr, flush=True)
     started = time.perf_counter()
-    with ephemeral_stack() as stack:
+    with LocalStack.ephemeral() as stack:
         print(f"stack up in {time.perf_counter() - started:.1f} s: function URL {stack.info['function_url']}", file=sys.stderr, flush=True)
         os.environ.update(stack_environment(stack.info))
         return run(stack.info["function_url"], stack.info["response_queue_url"])
@@ -246,7 +279,9 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--moto-port", type=int, default=5000)
     up.add_argument("--vector-port", type=int, default=5081)
     up.add_argument("--batching-window", type=float, default=0.0, help="event source batching window, seconds")
-    up.add_argument("--visibility-timeout", type=int, default=REQUEST_VISIBILITY_SECONDS, help="request/photo queue visibility timeout, seconds")
+    up.add_argument(
+        "--visibility-timeout", type=int, default=REQUEST_VISIBILITY_SECONDS, help="request/photo queue visibility timeout, seconds"
+    )
     up.add_argument("--state-file", default=str(STATE_FILE))
     up.set_defaults(func=cmd_local_up)
 
@@ -277,8 +312,11 @@ def parser() -> argparse.ArgumentParser:
     send.add_argument("--video", metavar="CLIP", help="sample this clip with OpenCV and stream its frames like a camera")
     send.add_argument("--fps", type=float, default=1.0, help="--video: frames per second of clip time (default 1)")
     send.add_argument("--no-pace", action="store_true", help="--video: send as fast as --concurrency allows, not in clip time")
-    send.add_argument("--id-prefix", help="--video: request id prefix (default the clip's name: <stem>-00000, ...; "
-                      "a request id sent again within an hour is not processed again)")
+    send.add_argument(
+        "--id-prefix",
+        help="--video: request id prefix (default the clip's name: <stem>-00000, ...; "
+        "a request id sent again within an hour is not processed again)",
+    )
     send.add_argument("--concurrency", type=int, default=10)
     send.add_argument("--repeat", type=int, default=1, help="send the frames this many times")
     send.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each answer")
@@ -286,22 +324,32 @@ def parser() -> argparse.ArgumentParser:
     send.add_argument("--sign", action="store_true", help="SigV4-sign requests (function URL auth AWS_IAM)")
     send.set_defaults(func=cmd_send)
 
-    evaluate = with_stack(sub.add_parser(
-        "eval", help="enroll a labelled set, send its probes through the pipeline, judge every face; writes a report",
-        description="SET: a labels.json, a folder holding labels.json (or faces/labels.json), or an Image,Results CSV "
-                    "(default: the shared fixtures, else the packaged sample). Uses the running stack (.facepipe/local.json or "
-                    "--stack), else starts an ephemeral one. Exit 1 when any face gets a wrong name."))
+    evaluate = with_stack(
+        sub.add_parser(
+            "eval",
+            help="enroll a labelled set, send its probes through the pipeline, judge every face; writes a report",
+            description="SET: a labels.json, a folder holding labels.json (or faces/labels.json), or an Image,Results CSV "
+            "(default: the shared fixtures, else the packaged sample). Uses the running stack (.facepipe/local.json or "
+            "--stack), else starts an ephemeral one. Exit 1 when any face gets a wrong name.",
+        )
+    )
     evaluate.add_argument("set", nargs="?", metavar="SET", help="labels.json, its folder, or an Image,Results CSV")
-    evaluate.add_argument("--enroll", metavar="DIR", help="enroll from <name>/*.jpg folders (a CSV set otherwise enrolls the first image of each name)")
+    evaluate.add_argument(
+        "--enroll", metavar="DIR", help="enroll from <name>/*.jpg folders (a CSV set otherwise enrolls the first image of each name)"
+    )
     evaluate.add_argument("--downscale", type=int, metavar="N", help="camera case: every labelled face with its context in an NxN frame")
     evaluate.add_argument("--out", default=".facepipe/eval", help="report folder: eval.md, eval.json, eval.png (default .facepipe/eval)")
     evaluate.add_argument("--concurrency", type=int, default=4)
     evaluate.set_defaults(func=cmd_eval)
 
     calibrate = sub.add_parser(
-        "calibrate", help="similarity of same/different people by size and quality band, open-set simulation of the thresholds",
-        description="In process, no stack: every labelled face of the sets at full size and degraded (16-96 px, blur, JPEG).")
-    calibrate.add_argument("sets", nargs="*", metavar="SET", help="labels.json files, their folders or Image,Results CSVs (default: the shared fixtures)")
+        "calibrate",
+        help="similarity of same/different people by size and quality band, open-set simulation of the thresholds",
+        description="In process, no stack: every labelled face of the sets at full size and degraded (16-96 px, blur, JPEG).",
+    )
+    calibrate.add_argument(
+        "sets", nargs="*", metavar="SET", help="labels.json files, their folders or Image,Results CSVs (default: the shared fixtures)"
+    )
     calibrate.add_argument("--model", default="dlib-resnet", choices=EMBEDDING_MODELS)
     calibrate.add_argument("--out", default="docs/calibration.md", help="Markdown report; its plot (.png) and numbers (.json) go beside it")
     calibrate.set_defaults(func=cmd_calibrate)

@@ -63,7 +63,7 @@ def post_frame(
     if sign_region:
         sign_request(request, sign_region)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as reply:  # noqa: S310 (the stack's or the deployed URL)
+        with urllib.request.urlopen(request, timeout=timeout) as reply:
             return reply.status, json.loads(reply.read() or b"{}")
     except urllib.error.HTTPError as exc:
         try:

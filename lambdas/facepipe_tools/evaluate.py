@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from facepipe.matching import calibration_for
 from facepipe_tools.admin import Admin, EnrollError
 from facepipe_tools.client import Outcome, send_frames, summary
 from facepipe_tools.judging import CATEGORIES, STRANGER, FaceVerdict, judge_faces
@@ -28,7 +29,6 @@ from facepipe_tools.labelling import FaceLabeller, Labelling, downscale
 from facepipe_tools.pairs import Pairs, band_summary, pairs_of, plot_pairs
 from facepipe_tools.report import progress_bar, seconds, table
 from facepipe_tools.sets import LabelledSet, Probe, default_workload, judge
-from facepipe.matching import calibration_for
 
 REPORT_NAMES = {"markdown": "eval.md", "json": "eval.json", "plot": "eval.png"}
 
@@ -130,7 +130,14 @@ class EvalReport:
     # --- text -----------------------------------------------------------------------------
     def _tables(self) -> dict[str, tuple[list[str], list[list[Any]]]]:
         probe_rows = [
-            [p.filename, p.expected, repr(p.result), seconds(p.latency), "; ".join(v.label for v in p.faces), "ok" if p.as_labelled else "FAIL"]
+            [
+                p.filename,
+                p.expected,
+                repr(p.result),
+                seconds(p.latency),
+                "; ".join(v.label for v in p.faces),
+                "ok" if p.as_labelled else "FAIL",
+            ]
             for p in self.probes
         ]
         totals = self.totals()
@@ -142,8 +149,18 @@ class EvalReport:
             return "-" if value is None else f"{value:.3f}"
 
         similarity_rows = [
-            [s["band"], num(s["threshold"]), s["same_pairs"], s["different_pairs"], num(s["same_min"]), num(s["same_median"]),
-             num(s["different_median"]), num(s["different_max"]), s["same_below_threshold"], s["different_at_or_above_threshold"]]
+            [
+                s["band"],
+                num(s["threshold"]),
+                s["same_pairs"],
+                s["different_pairs"],
+                num(s["same_min"]),
+                num(s["same_median"]),
+                num(s["different_median"]),
+                num(s["different_max"]),
+                s["same_below_threshold"],
+                s["different_at_or_above_threshold"],
+            ]
             for s in self.similarity
         ]
         wrong_rows = [[p.filename, v.expected or STRANGER, v.got, num(v.similarity), v.band or "-"] for p, v in self.wrong_names]
@@ -152,8 +169,18 @@ class EvalReport:
             "totals": (["faces", *CATEGORIES], total_rows),
             "confusion": (["expected \\ result", *columns], confusion_rows),
             "similarity": (
-                ["band", "threshold", "same pairs", "different pairs", "same min", "same median", "different median", "different max",
-                 "same < threshold", "different >= threshold"],
+                [
+                    "band",
+                    "threshold",
+                    "same pairs",
+                    "different pairs",
+                    "same min",
+                    "same median",
+                    "different median",
+                    "different max",
+                    "same < threshold",
+                    "different >= threshold",
+                ],
                 similarity_rows,
             ),
             "wrong": (["probe", "expected", "got", "similarity", "band"], wrong_rows),
@@ -179,8 +206,11 @@ class EvalReport:
         tables = self._tables()
         lines = [*self._facts()]
         lines += [f"warning: {w}" for w in self.warnings]
-        titles = {"totals": "faces by category", "confusion": "confusion (faces)",
-                  "similarity": "similarity of the set's labelled faces (pairs from different files), by the pair's quality band"}
+        titles = {
+            "totals": "faces by category",
+            "confusion": "confusion (faces)",
+            "similarity": "similarity of the set's labelled faces (pairs from different files), by the pair's quality band",
+        }
         lines += ["", table(tables["probes"][1], tables["probes"][0])]
         for key in ("totals", "confusion", "similarity"):
             lines += ["", titles[key] + ":", table(tables[key][1], tables[key][0])]
@@ -285,19 +315,39 @@ def run_eval(
         labelling = label_set(workload or default_workload(), labeller, downscale_to, progress)
     labelled = labelling.set
     enrolled, warnings = enroll_set(admin, labelled, progress)
-    report = EvalReport(labelled.name, enrolled, model=recognizer.embedder.model, command=command, downscale=downscale_to,
-                        warnings=labelling.warnings + warnings)
+    report = EvalReport(
+        labelled.name,
+        enrolled,
+        model=recognizer.embedder.model,
+        command=command,
+        downscale=downscale_to,
+        warnings=labelling.warnings + warnings,
+    )
 
     bar = progress_bar(len(labelled.probes), "probes", progress, unit="frame")
-    outcomes: list[Outcome] = send_frames(function_url, sqs, response_queue_url, [(p.filename, p.content) for p in labelled.probes],
-                                          concurrency=concurrency, progress=lambda _: bar.update())
+    outcomes: list[Outcome] = send_frames(
+        function_url,
+        sqs,
+        response_queue_url,
+        [(p.filename, p.content) for p in labelled.probes],
+        concurrency=concurrency,
+        progress=lambda _: bar.update(),
+    )
     bar.close()
     names = set(enrolled)
     for probe, outcome in zip(labelled.probes, outcomes, strict=True):
         ok, why = judge(probe, outcome.response, names)
         report.probes.append(
-            ProbeResult(probe.filename, _expected(probe), outcome.result, outcome.latency, outcome.status, ok, why,
-                        judge_faces(probe, outcome.response, names))
+            ProbeResult(
+                probe.filename,
+                _expected(probe),
+                outcome.result,
+                outcome.latency,
+                outcome.status,
+                ok,
+                why,
+                judge_faces(probe, outcome.response, names),
+            )
         )
     report.stats = summary(outcomes)
     report.pairs = pairs_of(labelling.faces)

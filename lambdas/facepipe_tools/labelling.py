@@ -194,8 +194,17 @@ class FaceLabeller:
             expected += [ExpectedFace(None)] * max(0, probe.unknown - strangers_found)
             for i, (face, quality, vector) in enumerate(measured):
                 faces.append(
-                    LabelledFace(probe.filename, "probe", name_of.get(i), face, quality, vector, index=i, origin=probe.filename,
-                                 set_name=labelled.name)
+                    LabelledFace(
+                        probe.filename,
+                        "probe",
+                        name_of.get(i),
+                        face,
+                        quality,
+                        vector,
+                        index=i,
+                        origin=probe.filename,
+                        set_name=labelled.name,
+                    )
                 )
             missing = [name for name, i in zip(probe.expect, assigned, strict=True) if i is None]
             if missing:
@@ -242,8 +251,11 @@ def downscale(labelling: Labelling, size: int, labeller: FaceLabeller, progress:
                 derived.enroll.setdefault(f.name or "", []).append((filename, encode_jpeg(frame)))
             else:
                 filename = _derived_name(origin, size, f.index)
-                neighbours = [ExpectedFace(o.name, square.map(o.face.box), required=False)
-                              for o in labelled if o is not f and square.holds(o.face.box)]
+                neighbours = [
+                    ExpectedFace(o.name, square.map(o.face.box), required=False)
+                    for o in labelled
+                    if o is not f and square.holds(o.face.box)
+                ]
                 expected = (ExpectedFace(f.name, box), *neighbours)
                 derived.probes.append(Probe(filename, encode_jpeg(frame), (f.name,) if f.name else (), 0 if f.name else 1, expected))
             frames.append((f, filename, frame, box))

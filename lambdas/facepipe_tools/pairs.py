@@ -66,18 +66,20 @@ def band_summary(pairs: Pairs, calibration: Calibration) -> list[dict]:
         selected = pairs.select(pairs.band == band)
         genuine, impostor = selected.similarity[selected.same], selected.similarity[~selected.same]
         threshold = calibration.threshold(band)
-        rows.append({
-            "band": band,
-            "threshold": threshold,
-            "same_pairs": int(len(genuine)),
-            "different_pairs": int(len(impostor)),
-            "same_min": float(genuine.min()) if len(genuine) else None,
-            "same_median": float(np.median(genuine)) if len(genuine) else None,
-            "different_median": float(np.median(impostor)) if len(impostor) else None,
-            "different_max": float(impostor.max()) if len(impostor) else None,
-            "same_below_threshold": int((genuine < threshold).sum()),
-            "different_at_or_above_threshold": int((impostor >= threshold).sum()),
-        })
+        rows.append(
+            {
+                "band": band,
+                "threshold": threshold,
+                "same_pairs": len(genuine),
+                "different_pairs": len(impostor),
+                "same_min": float(genuine.min()) if len(genuine) else None,
+                "same_median": float(np.median(genuine)) if len(genuine) else None,
+                "different_median": float(np.median(impostor)) if len(impostor) else None,
+                "different_max": float(impostor.max()) if len(impostor) else None,
+                "same_below_threshold": int((genuine < threshold).sum()),
+                "different_at_or_above_threshold": int((impostor >= threshold).sum()),
+            }
+        )
     return rows
 
 

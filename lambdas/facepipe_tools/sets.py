@@ -28,8 +28,8 @@ from pathlib import Path
 from PIL import Image, ImageOps
 
 from facepipe.exceptions import FacepipeError
-from facepipe.settings import Settings
 from facepipe.images import encode_jpeg
+from facepipe.settings import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")

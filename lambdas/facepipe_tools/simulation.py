@@ -26,10 +26,27 @@ from facepipe_tools.report import progress_bar
 
 #: (gallery variant, probe variant) pairs of the simulation
 CONDITIONS: tuple[tuple[str, str], ...] = (
-    ("full", "full"), ("full", "20px"), ("20px", "20px"), ("full", "24px"), ("24px", "24px"), ("full", "32px"), ("32px", "32px"),
-    ("full", "48px"), ("48px", "48px"), ("full", "64px"), ("64px", "64px"), ("full", "96px"), ("full", "64px blur"),
-    ("full", "32px blur"), ("full", "32px jpeg15"), ("full", "64px jpeg15"), ("20px", "full"), ("32px", "full"), ("16px", "16px"),
-    ("full", "16px"), ("64px blur", "64px blur"),
+    ("full", "full"),
+    ("full", "20px"),
+    ("20px", "20px"),
+    ("full", "24px"),
+    ("24px", "24px"),
+    ("full", "32px"),
+    ("32px", "32px"),
+    ("full", "48px"),
+    ("48px", "48px"),
+    ("full", "64px"),
+    ("64px", "64px"),
+    ("full", "96px"),
+    ("full", "64px blur"),
+    ("full", "32px blur"),
+    ("full", "32px jpeg15"),
+    ("full", "64px jpeg15"),
+    ("20px", "full"),
+    ("32px", "full"),
+    ("16px", "16px"),
+    ("full", "16px"),
+    ("64px blur", "64px blur"),
 )
 OUTCOMES = ("correct", "wrong", "new", "split", "unknown")
 THRESHOLD_STEP = 0.005
@@ -94,11 +111,17 @@ class OpenSet:
                 if decision.kind == "match":
                     outcome = "correct" if decision.person_id == case.identity else "wrong"
                     if outcome == "wrong":
-                        result.wrong.append({
-                            "file": case.file, "condition": condition, "person": case.name, "named": decision.person_id,
-                            "similarity": round(decision.similarity, 4),
-                            "margin": None if decision.margin is None else round(decision.margin, 4), "band": decision.band,
-                        })
+                        result.wrong.append(
+                            {
+                                "file": case.file,
+                                "condition": condition,
+                                "person": case.name,
+                                "named": decision.person_id,
+                                "similarity": round(decision.similarity, 4),
+                                "margin": None if decision.margin is None else round(decision.margin, 4),
+                                "band": decision.band,
+                            }
+                        )
                 elif decision.kind == "new":
                     outcome = "split" if case.known else "new"
                 else:
@@ -110,8 +133,9 @@ class OpenSet:
         return result
 
 
-def _sweep(run: Callable[[float], SimResult], counts: Callable[[dict[str, Any]], bool], current: float, step: float, floor: float,
-           ceiling: float) -> dict[str, Any]:
+def _sweep(
+    run: Callable[[float], SimResult], counts: Callable[[dict[str, Any]], bool], current: float, step: float, floor: float, ceiling: float
+) -> dict[str, Any]:
     """The lowest value (by ``step`` from ``current``) at which no wrong name that ``counts`` is
     left; upwards from ``current`` when there is one there (edge None when even ``ceiling`` is not enough)."""
 
@@ -142,11 +166,18 @@ def edges(simulation: OpenSet, calibration: Calibration, progress: bool = False)
     found = {}
     bar = progress_bar(4, "edges", progress, unit="sweep")
     for band in ("good", "fair", "poor"):
-        found[band] = _sweep(lambda t, b=band: simulation.run(dataclasses.replace(calibration, **{b: t})),
-                             lambda w, b=band: w["band"] == b, calibration.threshold(band), THRESHOLD_STEP, 0.0, 1.0)
+        found[band] = _sweep(
+            lambda t, b=band: simulation.run(dataclasses.replace(calibration, **{b: t})),
+            lambda w, b=band: w["band"] == b,
+            calibration.threshold(band),
+            THRESHOLD_STEP,
+            0.0,
+            1.0,
+        )
         bar.update()
-    found["margin"] = _sweep(lambda m: simulation.run(dataclasses.replace(calibration, margin=m)), lambda w: True,
-                             calibration.margin, MARGIN_STEP, 0.0, 1.0)
+    found["margin"] = _sweep(
+        lambda m: simulation.run(dataclasses.replace(calibration, margin=m)), lambda w: True, calibration.margin, MARGIN_STEP, 0.0, 1.0
+    )
     bar.update()
     bar.close()
     return found

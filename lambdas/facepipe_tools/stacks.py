@@ -1,17 +1,14 @@
-"""Which stack a command acts on: a local stack's endpoints (``.facepipe/local.json``), an ephemeral one,
-or the deployed settings already in the environment."""
+"""Which stack a command acts on: a running local stack's endpoints (``.facepipe/local.json``), or the
+deployed settings already in the environment (``LocalStack.ephemeral`` starts one of its own)."""
 
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from facepipe.exceptions import FacepipeError
-
-if TYPE_CHECKING:
-    from facepipe_tools.local.stack import LocalStack
 
 STATE_FILE = Path(".facepipe/local.json")
 #: what local stacks accept as credentials (moto checks none)
@@ -48,10 +45,3 @@ def use_stack(path: str | None) -> dict[str, Any] | None:
     info = json.loads(state.read_text())
     os.environ.update(stack_environment(info))
     return info
-
-
-def ephemeral_stack() -> LocalStack:
-    """A local stack on free ports that writes no state file (``facepipe demo``, ``eval``, ``bench``)."""
-    from facepipe_tools.local.stack import LocalStack, StackOptions
-
-    return LocalStack(StackOptions(moto_port=0, detection_port=0, recognition_port=0, vector_port=0, state_file=None))

@@ -36,7 +36,13 @@ def one(url, sqs, queue_url, path):
             answer = json.loads(message["Body"])
             if answer["request_id"] == request_id:
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-                return {"request_id": request_id, "file": path.name, "status": status, "result": answer["result"], "latency": time.time() - started}
+                return {
+                    "request_id": request_id,
+                    "file": path.name,
+                    "status": status,
+                    "result": answer["result"],
+                    "latency": time.time() - started,
+                }
     return {"request_id": request_id, "file": path.name, "status": status, "result": None, "latency": None}
 
 

@@ -106,9 +106,7 @@ class Terraform:
             return expr
         return re.sub(
             r"\blocal\.([A-Za-z_][A-Za-z0-9_]*)",
-            lambda m: (
-                "(" + self.expand(str(self.locals[m.group(1)]).removeprefix("${").removesuffix("}"), depth + 1) + ")"
-            ),
+            lambda m: "(" + self.expand(str(self.locals[m.group(1)]).removeprefix("${").removesuffix("}"), depth + 1) + ")",
             expr,
         )
 
@@ -132,7 +130,8 @@ def _arithmetic(text: str) -> float:
 def block(body: dict, name: str) -> dict:
     """The single nested block ``name`` of a resource body (hcl2 gives a list)."""
     value = body[name]
-    assert isinstance(value, list) and len(value) == 1, f"expected one {name} block, got {value!r}"
+    assert isinstance(value, list), f"expected one {name} block, got {value!r}"
+    assert len(value) == 1, f"expected one {name} block, got {value!r}"
     return value[0]
 
 

@@ -13,11 +13,11 @@ from moto import mock_aws
 from PIL import Image
 from test_deploy_terraform import role_actions
 
+from facepipe.names import StackNames
 from facepipe_tools.local.context import LambdaContext
 from facepipe_tools.local.event_source import sqs_record
-from facepipe_tools.local.resources import create_resources
 from facepipe_tools.local.handlers import load_handler
-from facepipe.names import StackNames
+from facepipe_tools.local.resources import create_resources
 from helpers import b64, encode
 
 # API operations whose IAM authorisation is other actions (per item of a transaction)
@@ -37,7 +37,7 @@ def calls(monkeypatch) -> Iterator[list[str]]:
         return original(self, operation_name, api_params)
 
     monkeypatch.setattr(BaseClient, "_make_api_call", recording)
-    yield recorded
+    return recorded
 
 
 def actions(recorded: list[str]) -> set[str]:
@@ -91,7 +91,9 @@ def test_detection_calls_are_granted_to_its_role(tf, stack, calls, grace_hopper,
     calls.clear()
     monkeypatch.setattr("facepipe.frames.MAX_MESSAGE_BYTES", 100)  # take the claim-check path too
     for request_id, image in (("with-face", grace_hopper), ("no-face", Image.new("RGB", (64, 64)))):
-        reply = detection.handler(url_event({"request_id": request_id, "filename": "f.jpg", "content": b64(encode(image))}), LambdaContext())
+        reply = detection.handler(
+            url_event({"request_id": request_id, "filename": "f.jpg", "content": b64(encode(image))}), LambdaContext()
+        )
         assert reply["statusCode"] == 200
     assert {"sqs:SendMessage", "s3:PutObject"} <= actions(calls)
     assert actions(calls) - role_actions(tf, "detection") == set()
@@ -104,8 +106,11 @@ def test_recognition_calls_are_granted_to_its_role(tf, stack, calls, grace_hoppe
     detection.handler(url_event({"request_id": "r1", "filename": "f.jpg", "content": b64(encode(grace_hopper))}), LambdaContext())
     frame = sqs.receive_message(QueueUrl=resources.request_queue_url)["Messages"][0]["Body"]
     session.client("s3").put_object(Bucket=resources.bucket, Key="photos/p.jpg", Body=grace_hopper_bytes)
-    photo = next(m["Body"] for m in sqs.receive_message(QueueUrl=resources.photo_queue_url, MaxNumberOfMessages=10)["Messages"]
-                 if "Records" in json.loads(m["Body"]))
+    photo = next(
+        m["Body"]
+        for m in sqs.receive_message(QueueUrl=resources.photo_queue_url, MaxNumberOfMessages=10)["Messages"]
+        if "Records" in json.loads(m["Body"])
+    )
 
     recognition = load_handler("face_recognition")  # INIT: SSM key, index client
     arn = sqs.get_queue_attributes(QueueUrl=resources.request_queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -115,7 +120,7 @@ def test_recognition_calls_are_granted_to_its_role(tf, stack, calls, grace_hoppe
     for body, source in ((frame, arn), (frame, arn), ("poison", arn), (photo, photo_arn)):  # new person, redelivery, dead letter, photo
         sqs.send_message(QueueUrl=resources.request_queue_url if source == arn else resources.photo_queue_url, MessageBody=body)
         queue = resources.request_queue_url if source == arn else resources.photo_queue_url
-        received = [m for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]]
+        received = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]
         calls_before = len(calls)
         result = recognition.handler({"Records": [sqs_record(m, source, "us-east-1") for m in received]}, LambdaContext())
         assert result == {"batchItemFailures": []}
@@ -123,8 +128,17 @@ def test_recognition_calls_are_granted_to_its_role(tf, stack, calls, grace_hoppe
         for message in received:
             sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
     used = actions(recognition_runtime_calls)
-    assert {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:BatchWriteItem", "s3:GetObject",
-            "s3:PutObject", "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"} <= used
+    assert {
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:GetItem",
+        "dynamodb:BatchWriteItem",
+        "s3:GetObject",
+        "s3:PutObject",
+        "sqs:SendMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+    } <= used
     assert used - role_actions(tf, "recognition") == set()
 
 

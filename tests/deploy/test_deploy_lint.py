@@ -12,7 +12,7 @@ import subprocess
 from deploy_support import DOCKER_DIR, ROOT, SCRIPTS_DIR, TF_DIR, lint_tool
 
 DOCKERFILES = [DOCKER_DIR / "base.Dockerfile", DOCKER_DIR / "function.Dockerfile"]
-SHELL_SCRIPTS = sorted(SCRIPTS_DIR.glob("*.sh")) + [DOCKER_DIR / "lambda-entrypoint.sh"]
+SHELL_SCRIPTS = [*sorted(SCRIPTS_DIR.glob("*.sh")), DOCKER_DIR / "lambda-entrypoint.sh"]
 
 
 def test_checkov_finds_nothing():
@@ -60,15 +60,11 @@ def test_hadolint_is_clean():
         timeout=120,
     )
     findings = json.loads(run.stdout or "[]")
-    assert findings == [], "\n".join(
-        f"{f['file']}:{f['line']} {f['code']} {f['level']}: {f['message']}" for f in findings
-    )
+    assert findings == [], "\n".join(f"{f['file']}:{f['line']} {f['code']} {f['level']}: {f['message']}" for f in findings)
     assert run.returncode == 0, run.stderr
 
 
 def test_shellcheck_is_clean():
     shellcheck = lint_tool("shellcheck")
-    run = subprocess.run(
-        [str(shellcheck), *map(str, SHELL_SCRIPTS)], capture_output=True, text=True, cwd=ROOT, timeout=120
-    )
+    run = subprocess.run([str(shellcheck), *map(str, SHELL_SCRIPTS)], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr

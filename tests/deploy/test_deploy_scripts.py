@@ -13,8 +13,8 @@ import pytest
 from deploy_support import ROOT, SCRIPTS_DIR
 
 sys.path.insert(0, str(SCRIPTS_DIR))
-import create_pinecone_index  # noqa: E402
-import download_weights  # noqa: E402
+import create_pinecone_index
+import download_weights
 
 sys.path.remove(str(SCRIPTS_DIR))
 
@@ -90,23 +90,21 @@ def test_create_pinecone_index_creates_a_cosine_index_of_the_model_dimension(mod
     assert host == "facepipe-abc.svc.pinecone.io"
     (call,) = pc.created
     assert (call["dimension"], call["metric"]) == (dimension, "cosine")
-    assert call["spec"].cloud == "aws" and call["spec"].region == "us-east-1"
+    assert call["spec"].cloud == "aws"
+    assert call["spec"].region == "us-east-1"
 
 
 def test_create_pinecone_index_is_idempotent():
     pc = FakePinecone({"facepipe": FakeIndexModel("facepipe", 512)})
-    host = create_pinecone_index.ensure_index(
-        pc, "facepipe", 512, cloud="aws", region="us-east-1", timeout=5, deletion_protection=False
-    )
-    assert host == "facepipe-abc.svc.pinecone.io" and pc.created == []
+    host = create_pinecone_index.ensure_index(pc, "facepipe", 512, cloud="aws", region="us-east-1", timeout=5, deletion_protection=False)
+    assert host == "facepipe-abc.svc.pinecone.io"
+    assert pc.created == []
 
 
 def test_create_pinecone_index_refuses_another_models_index():
     pc = FakePinecone({"facepipe": FakeIndexModel("facepipe", 512)})
     with pytest.raises(create_pinecone_index.IndexSetupError, match="dimension 512, not 128"):
-        create_pinecone_index.ensure_index(
-            pc, "facepipe", 128, cloud="aws", region="us-east-1", timeout=5, deletion_protection=False
-        )
+        create_pinecone_index.ensure_index(pc, "facepipe", 128, cloud="aws", region="us-east-1", timeout=5, deletion_protection=False)
     assert pc.created == []
 
 
@@ -136,11 +134,7 @@ def fake_aws(tmp_path):
         "*put-parameter*) echo 2;; esac\n"
     )
     aws.chmod(0o755)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AWS_", "PINECONE_", "REQUEST_QUEUE", "RESPONSE_QUEUE"))
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PINECONE_", "REQUEST_QUEUE", "RESPONSE_QUEUE"))}
     env["PATH"] = f"{bin_dir}:/usr/bin:/bin"
     env["TF_DIR"] = str(tmp_path / "no-terraform")
     return env, log, tmp_path / "value"
@@ -161,7 +155,8 @@ def test_set_pinecone_key_reads_stdin_and_never_passes_the_key_as_an_argument(fa
     calls = log.read_text()
     assert key not in calls
     assert "put-parameter --region eu-west-1 --name /pinecone/facepipe --type SecureString" in calls
-    assert "--key-id arn:aws:kms:us-east-1:123456789012:key/abcd" in calls and "--overwrite" in calls
+    assert "--key-id arn:aws:kms:us-east-1:123456789012:key/abcd" in calls
+    assert "--overwrite" in calls
     assert value.read_text() == key  # the value file held exactly the key, no newline
 
 
@@ -190,7 +185,8 @@ def test_set_pinecone_key_refuses_an_empty_key(fake_aws):
         env=env,
         timeout=30,
     )
-    assert run.returncode == 1 and "no key" in run.stderr
+    assert run.returncode == 1
+    assert "no key" in run.stderr
     assert not log.exists()
 
 
@@ -211,7 +207,8 @@ def test_purge_queues_refuses_an_empty_queue_url(fake_aws):
         env=env,
         timeout=30,
     )
-    assert run.returncode == 1 and "response queue URL is empty" in run.stderr
+    assert run.returncode == 1
+    assert "response queue URL is empty" in run.stderr
     assert not log.exists()
 
 
@@ -231,7 +228,8 @@ def test_purge_queues_needs_confirmation(fake_aws):
         env=env,
         timeout=30,
     )
-    assert run.returncode == 1 and "--yes" in run.stderr
+    assert run.returncode == 1
+    assert "--yes" in run.stderr
     assert not log.exists()
     run = subprocess.run(
         ["bash", str(SCRIPTS_DIR / "purge-queues.sh"), "--yes", *urls],
@@ -259,14 +257,16 @@ def test_deploy_mk_has_its_targets():
         timeout=30,
     )
     assert dry.returncode == 0, dry.stderr
-    assert "scripts/build-and-push.sh" in dry.stdout and "-var 'region=eu-west-1'" in dry.stdout
+    assert "scripts/build-and-push.sh" in dry.stdout
+    assert "-var 'region=eu-west-1'" in dry.stdout
     assert "-target=aws_ecr_repository.this" in dry.stdout  # the repository exists before the push
 
 
 def test_checkov_runs_in_its_own_virtualenv():
     text = (ROOT / "deploy.mk").read_text()
     assert "CHECKOV_VERSION ?= 3.3.30" in text
-    assert "$(PYTHON3) -m venv $(LINT_VENV)" in text and "LINT_VENV ?= .venv-checkov" in text
+    assert "$(PYTHON3) -m venv $(LINT_VENV)" in text
+    assert "LINT_VENV ?= .venv-checkov" in text
 
 
 def test_dockerignore_keeps_secrets_and_state_out_of_the_build_context():
@@ -291,4 +291,5 @@ def test_entrypoint_execs_awslambdaric(tmp_path):
         env={"PATH": "/usr/bin:/bin"},
         timeout=10,
     )
-    assert run.returncode != 0 and "no handler" in run.stderr
+    assert run.returncode != 0
+    assert "no handler" in run.stderr

@@ -18,6 +18,7 @@ from deploy_support import (
     statements,
     strip_expr,
 )
+
 from facepipe import names
 from facepipe.names import StackNames
 from facepipe.settings import BOTH, DETECTION, RECOGNITION, settings_for, table
@@ -138,9 +139,7 @@ def test_setting_defaults_are_the_variable_defaults(tf):
                 default = str(default).lower()
             elif isinstance(default, float) and default.is_integer():
                 default = int(default)
-            assert str(default) == by_env[env].default_text, (
-                f"{env}: variable {match.group(1)} defaults to {default!r}"
-            )
+            assert str(default) == by_env[env].default_text, f"{env}: variable {match.group(1)} defaults to {default!r}"
             checked += 1
     assert checked >= 10
 
@@ -201,7 +200,8 @@ def test_function_dockerfile_default_handler_is_a_real_handler():
     text = (DOCKER_DIR / "function.Dockerfile").read_text()
     (command,) = re.findall(r"^ARG HANDLER=(\S+)$", text, re.M)
     source = handler_file(command)
-    assert source.is_file() and re.search(r"^def handler\(", source.read_text(), re.M), command
+    assert source.is_file(), command
+    assert re.search(r"^def handler\(", source.read_text(), re.M), command
     for package in ("facepipe", "face_detection", "face_recognition"):
         assert f"COPY lambdas/{package} ${{LAMBDA_TASK_ROOT}}/{package}" in text
 
@@ -225,7 +225,8 @@ def test_function_url_auth_is_iam_by_default_none_on_request(tf):
     assert url["authorization_type"] == "${var.function_url_auth_type}"
     variable = tf.variable["function_url_auth_type"]
     assert variable["default"] == "AWS_IAM"
-    assert "AWS_IAM" in variable["validation"][0]["condition"] and "NONE" in variable["validation"][0]["condition"]
+    assert "AWS_IAM" in variable["validation"][0]["condition"]
+    assert "NONE" in variable["validation"][0]["condition"]
     for permission in ("public_url", "public_url_invoke"):
         body = tf.res("aws_lambda_permission", permission)
         assert body["count"] == '${var.function_url_auth_type == "NONE" ? 1 : 0}'
@@ -327,7 +328,8 @@ def test_table_shape(tf):
     assert block(table, "ttl") == {"attribute_name": names.TTL_ATTRIBUTE, "enabled": True}
     assert block(table, "point_in_time_recovery")["enabled"] is True
     sse = block(table, "server_side_encryption")
-    assert sse["enabled"] is True and sse["kms_key_arn"] == "${aws_kms_key.this.arn}"
+    assert sse["enabled"] is True
+    assert sse["kms_key_arn"] == "${aws_kms_key.this.arn}"
 
 
 def test_bucket_is_private_versioned_encrypted_and_expires_crops(tf):
@@ -337,12 +339,11 @@ def test_bucket_is_private_versioned_encrypted_and_expires_crops(tf):
     assert block(tf.res("aws_s3_bucket_versioning", "this"), "versioning_configuration")["status"] == "Enabled"
     sse = block(tf.res("aws_s3_bucket_server_side_encryption_configuration", "this"), "rule")
     assert block(sse, "apply_server_side_encryption_by_default")["sse_algorithm"] == "aws:kms"
-    assert (
-        block(tf.res("aws_s3_bucket_ownership_controls", "this"), "rule")["object_ownership"] == "BucketOwnerEnforced"
-    )
+    assert block(tf.res("aws_s3_bucket_ownership_controls", "this"), "rule")["object_ownership"] == "BucketOwnerEnforced"
     rules = {r["id"]: r for r in tf.res("aws_s3_bucket_lifecycle_configuration", "this")["rule"]}
     crops = rules["expire-claim-check-crops"]
-    assert block(crops, "filter")["prefix"] == "${local.crops_prefix}" and tf.locals["crops_prefix"] == "crops/"
+    assert block(crops, "filter")["prefix"] == "${local.crops_prefix}"
+    assert tf.locals["crops_prefix"] == "crops/"
     assert block(crops, "expiration")["days"] == 1
 
 

@@ -26,6 +26,7 @@ PREPROCESSING = "dlib-5pt-chip-150-p25-v1"
 def _models():
     try:
         import dlib
+
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # face_recognition_models imports pkg_resources
             import face_recognition_models
@@ -48,7 +49,7 @@ class DlibCropper:
 
     def crop(self, frame: Image.Image, face: DetectedFace) -> Image.Image:
         pixels = np.asarray(frame)
-        x1, y1, x2, y2 = (int(round(v)) for v in face.box)
+        x1, y1, x2, y2 = (round(v) for v in face.box)
         shape = self._shape_predictor(pixels, self._dlib.rectangle(x1, y1, x2, y2))
         chip = self._dlib.get_face_chip(pixels, shape, size=CROP_SIZE, padding=PADDING)
         return Image.fromarray(chip)

@@ -61,7 +61,5 @@ def verified_path(path: str | Path | None, weights: WeightsFile = VGGFACE2, sett
         )
     actual = sha256_of(resolved)
     if actual != weights.sha256:
-        raise ModelUnavailableError(
-            f"{resolved} has SHA-256 {actual}, expected {weights.sha256}: delete it and run `make weights` again"
-        )
+        raise ModelUnavailableError(f"{resolved} has SHA-256 {actual}, expected {weights.sha256}: delete it and run `make weights` again")
     return resolved

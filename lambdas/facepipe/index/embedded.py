@@ -92,9 +92,7 @@ class EmbeddedIndex:
             space = self._namespaces.get(namespace)
             if space is None:
                 return []
-            return [
-                Vector(i, space.index.reconstruct(space.ids[i]), dict(space.metadata[i])) for i in ids if i in space.ids
-            ]
+            return [Vector(i, space.index.reconstruct(space.ids[i]), dict(space.metadata[i])) for i in ids if i in space.ids]
 
     def count(self, namespace: str) -> int:
         with self._lock:

@@ -70,9 +70,7 @@ def read_api_key(parameter_name: str, ssm_client: SSMClient | None = None) -> st
         if ssm_client is None:
             value = parameters.get_parameter(parameter_name, decrypt=True, max_age=KEY_MAX_AGE)
         else:
-            value = parameters.SSMProvider(boto3_client=ssm_client).get(
-                parameter_name, decrypt=True, max_age=KEY_MAX_AGE
-            )
+            value = parameters.SSMProvider(boto3_client=ssm_client).get(parameter_name, decrypt=True, max_age=KEY_MAX_AGE)
     except parameters.exceptions.GetParameterError as exc:
         raise ConfigurationError(
             f"cannot read the Pinecone API key from SSM parameter {parameter_name!r} ({exc}); "
@@ -104,8 +102,7 @@ def _resolve_host(api_key: str, index_name: str) -> str:
         ) from exc
     except PineconeError as exc:
         raise VectorIndexError(
-            f"cannot describe Pinecone index {index_name!r} ({exc}); "
-            "set PINECONE_INDEX_HOST to skip this lookup"
+            f"cannot describe Pinecone index {index_name!r} ({exc}); set PINECONE_INDEX_HOST to skip this lookup"
         ) from exc
     if not host:
         raise ConfigurationError(f"Pinecone index {index_name!r} has no host yet; wait until it is ready")
@@ -152,9 +149,7 @@ class PineconeIndex:
         self._name = name or index.host
 
     @classmethod
-    def from_settings(
-        cls, settings: Settings, dimension: int, ssm_client: SSMClient | None = None
-    ) -> PineconeIndex:
+    def from_settings(cls, settings: Settings, dimension: int, ssm_client: SSMClient | None = None) -> PineconeIndex:
         """Key from SSM, host from PINECONE_INDEX_HOST (else one describe call); checks the dimension."""
         api_key = read_api_key(settings.pinecone_ssm_parameter_name, ssm_client)
         host = settings.pinecone_index_host or _resolve_host(api_key, settings.pinecone_index_name)
@@ -225,9 +220,7 @@ class PineconeIndex:
         """Stored vectors (unit length) of ``ids`` in their order; unknown ids are left out."""
         found: dict[str, Vector] = {}
         for chunk in _chunks(list(dict.fromkeys(ids))):
-            response = self._send(
-                "fetch", namespace, lambda c=chunk: self._index.fetch(ids=list(c), namespace=namespace)
-            )
+            response = self._send("fetch", namespace, lambda c=chunk: self._index.fetch(ids=list(c), namespace=namespace))
             for vector_id, v in response.vectors.items():
                 found[vector_id] = Vector(vector_id, np.asarray(v.values, dtype=np.float32), dict(v.metadata or {}))
         return [found[i] for i in ids if i in found]

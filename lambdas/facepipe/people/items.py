@@ -52,7 +52,9 @@ class Person:
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> Person:
         data = from_item(item)
-        return cls(data["person_id"], data["name"], int(data.get("face_count", 0)), data.get("created_at", ""), int(data.get("indexed_faces", 0)))
+        return cls(
+            data["person_id"], data["name"], int(data.get("face_count", 0)), data.get("created_at", ""), int(data.get("indexed_faces", 0))
+        )
 
 
 def profile_item(person_id: str, name: str, created_from: str) -> dict[str, Any]:
@@ -87,24 +89,26 @@ class FaceRecord:
     quality: Mapping[str, Any] = field(default_factory=dict)
 
     def item(self) -> dict[str, Any]:
-        return to_item({
-            **keys.face_key(self.person_id, self.face_id),
-            "type": "face",
-            "face_id": self.face_id,
-            "person_id": self.person_id,
-            "request_id": self.request_id,
-            "face_index": self.face_index,
-            "source": self.source,
-            "box": list(self.box),
-            "similarity": self.similarity,
-            "model": self.model,
-            "preprocessing": self.preprocessing,
-            "indexed": self.indexed,
-            "enrolled": self.enrolled,
-            "crop_key": self.crop_key or None,
-            "quality": dict(self.quality) or None,
-            "created_at": now(),
-        })
+        return to_item(
+            {
+                **keys.face_key(self.person_id, self.face_id),
+                "type": "face",
+                "face_id": self.face_id,
+                "person_id": self.person_id,
+                "request_id": self.request_id,
+                "face_index": self.face_index,
+                "source": self.source,
+                "box": list(self.box),
+                "similarity": self.similarity,
+                "model": self.model,
+                "preprocessing": self.preprocessing,
+                "indexed": self.indexed,
+                "enrolled": self.enrolled,
+                "crop_key": self.crop_key or None,
+                "quality": dict(self.quality) or None,
+                "created_at": now(),
+            }
+        )
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any], person_id: str | None = None) -> FaceRecord:
@@ -139,30 +143,34 @@ class Tag:
     quality: Mapping[str, Any] = field(default_factory=dict)
 
     def item(self, request_id: str) -> dict[str, Any]:
-        return to_item({
-            **keys.tag_key(request_id, self.index),
-            "type": "tag",
-            "request_id": request_id,
-            "face_index": self.index,
-            "face_id": self.face_id,
-            "person_id": self.person_id,
-            "name": self.name,
-            "unknown": self.person_id is None,
-            "similarity": self.similarity,
-            "new_person": self.new_person,
-            "box": list(self.box),
-            "quality": dict(self.quality) or None,
-        })
+        return to_item(
+            {
+                **keys.tag_key(request_id, self.index),
+                "type": "tag",
+                "request_id": request_id,
+                "face_index": self.index,
+                "face_id": self.face_id,
+                "person_id": self.person_id,
+                "name": self.name,
+                "unknown": self.person_id is None,
+                "similarity": self.similarity,
+                "new_person": self.new_person,
+                "box": list(self.box),
+                "quality": dict(self.quality) or None,
+            }
+        )
 
 
 def media_item(request_id: str, filename: str, source: str, result: str, faces: int) -> dict[str, Any]:
-    return to_item({
-        **keys.meta_key(request_id),
-        "type": "media",
-        "request_id": request_id,
-        "filename": filename,
-        "source": source,
-        "result": result,
-        "faces": faces,
-        "tagged_at": now(),
-    })
+    return to_item(
+        {
+            **keys.meta_key(request_id),
+            "type": "media",
+            "request_id": request_id,
+            "filename": filename,
+            "source": source,
+            "result": result,
+            "faces": faces,
+            "tagged_at": now(),
+        }
+    )

@@ -77,7 +77,9 @@ class PeopleStore:
         client = self.table.meta.client
         for start in range(0, len(ids), TRANSACT_GET_LIMIT):
             chunk = ids[start : start + TRANSACT_GET_LIMIT]
-            reply = client.transact_get_items(TransactItems=[{"Get": {"TableName": self.table_name, "Key": keys.profile_key(i)}} for i in chunk])
+            reply = client.transact_get_items(
+                TransactItems=[{"Get": {"TableName": self.table_name, "Key": keys.profile_key(i)}} for i in chunk]
+            )
             for response in reply["Responses"]:
                 if "Item" in response:
                     person = Person.from_item(response["Item"])
@@ -85,7 +87,10 @@ class PeopleStore:
         return found
 
     def list_people(self) -> list[Person]:
-        return [Person.from_item(i) for i in self._query(IndexName=keys.PEOPLE_INDEX, KeyConditionExpression=Key("GSI1PK").eq(keys.PEOPLE_PARTITION))]
+        return [
+            Person.from_item(i)
+            for i in self._query(IndexName=keys.PEOPLE_INDEX, KeyConditionExpression=Key("GSI1PK").eq(keys.PEOPLE_PARTITION))
+        ]
 
     def find_by_name(self, name: str) -> list[Person]:
         return [p for p in self.list_people() if p.name == name]
@@ -165,4 +170,3 @@ class PeopleStore:
         except ClientError as exc:
             if not _failed_condition(exc):
                 raise
-

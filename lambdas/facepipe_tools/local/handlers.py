@@ -19,7 +19,8 @@ def load_handler(function_dir: str) -> ModuleType:
     if str(LAMBDAS_DIR) not in sys.path:
         sys.path.insert(0, str(LAMBDAS_DIR))
     spec = importlib.util.spec_from_file_location(f"_facepipe_local_{function_dir}", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

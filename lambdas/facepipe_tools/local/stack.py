@@ -19,13 +19,13 @@ from typing import Any
 import boto3
 
 from facepipe import names as n
+from facepipe.names import StackNames
+from facepipe.settings import Settings
 from facepipe_tools.local.event_source import SqsEventSource
 from facepipe_tools.local.functions import FunctionServer
 from facepipe_tools.local.resources import Resources, create_resources
 from facepipe_tools.local.worker import FunctionPool, FunctionProcess
 from facepipe_tools.stacks import LOCAL_CREDENTIALS
-from facepipe.settings import Settings
-from facepipe.names import StackNames
 
 log = logging.getLogger("facepipe_tools.local")
 
@@ -85,13 +85,16 @@ class LocalStack:
         moto = ThreadedMotoServer(ip_address="127.0.0.1", port=opts.moto_port, verbose=False)
         moto.start()
         self._stoppers.append(moto.stop)
-        endpoint = "http://127.0.0.1:%d" % moto.get_host_and_port()[1]
+        endpoint = f"http://127.0.0.1:{moto.get_host_and_port()[1]}"
         log.info("AWS emulator (moto) on %s", endpoint)
 
         session = boto3.session.Session(region_name=REGION, **{k.lower(): v for k, v in LOCAL_CREDENTIALS.items()})
         self._session = _EndpointSession(session, endpoint)
         resources = create_resources(
-            self._session, self.names, request_visibility=opts.request_visibility, max_receive_count=opts.max_receive_count,
+            self._session,
+            self.names,
+            request_visibility=opts.request_visibility,
+            max_receive_count=opts.max_receive_count,
             response_visibility=opts.response_visibility,
         )
         self.resources = resources
@@ -156,6 +159,11 @@ class LocalStack:
         state = self.options.state_file
         if state is not None and state.exists() and json.loads(state.read_text()).get("pid") == os.getpid():
             state.unlink()
+
+    @classmethod
+    def ephemeral(cls) -> LocalStack:
+        """A stack on free ports that writes no state file (``facepipe demo``, ``eval``, ``bench``)."""
+        return cls(StackOptions(moto_port=0, detection_port=0, recognition_port=0, vector_port=0, state_file=None))
 
     def __enter__(self) -> LocalStack:
         self.start()

@@ -7,6 +7,7 @@ One process serves one invocation at a time, like one Lambda execution environme
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import signal
 import threading
@@ -83,11 +84,8 @@ class FunctionProcess:
         return payload
 
     def stop(self) -> None:
-        with self._lock:
-            try:
-                self._conn.send(("stop",))
-            except (BrokenPipeError, OSError):
-                pass
+        with self._lock, contextlib.suppress(BrokenPipeError, OSError):
+            self._conn.send(("stop",))
         self._process.join(timeout=10)
         if self._process.is_alive():
             self._process.terminate()
