@@ -21,7 +21,7 @@ help:
 $(STAMP): pyproject.toml requirements/torch.txt requirements/no-deps.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q -r requirements/torch.txt
-	$(PIP) install -q -e '.[dlib,local,dev]'
+	$(PIP) install -q -e '.[dlib,local,cli,dev]'
 	$(PIP) install -q --no-deps -r requirements/no-deps.txt
 	$(PY) -c "import facenet_pytorch, dlib, faiss, pinecone, moto; print('facepipe environment ready')"
 	touch $(STAMP)
@@ -30,6 +30,8 @@ install: $(STAMP)
 
 test: install lint-tools
 	$(PY) -m ruff check lambdas tests scripts
+	$(PY) -m ruff format --check lambdas tests scripts
+	$(PY) -m mypy
 	$(PY) -m pytest -q -ra
 
 unit: install

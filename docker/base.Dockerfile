@@ -81,7 +81,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     FACENET_WEIGHTS_PATH=/opt/facepipe/weights/20180402-114759-vggface2.pt
 
 # Smoke test (the stack imports, torch is the CPU build), then an unprivileged user.
-RUN python -c "import torch, torchvision, facenet_pytorch, awslambdaric, PIL, numpy, boto3, pinecone, aws_lambda_powertools; \
+RUN python -c "import torch, torchvision, facenet_pytorch, awslambdaric, PIL, numpy, cv2, boto3, pinecone, fastjsonschema, aws_xray_sdk, aws_lambda_powertools; \
 assert not torch.cuda.is_available(); print('torch', torch.__version__, 'torchvision', torchvision.__version__)" \
     && useradd --uid 10001 --no-create-home --home-dir /tmp --shell /usr/sbin/nologin facepipe \
     && mkdir -p /var/task \

@@ -262,16 +262,26 @@ def test_open_image_unknown_format_raises_unsupported_format(fmt: str) -> None:
 
 
 def test_open_image_declared_huge_png_refused_without_decoding(load_calls: list) -> None:
-    # GIVEN a 100-byte PNG whose IHDR declares 30000x30000 (900 Mpx)
-    data = handmade_png(30000, 30000)
-    header = Image.open(io.BytesIO(data))
-    assert (header.format, header.size) == ("PNG", (30000, 30000))
+    # GIVEN a 100-byte PNG whose IHDR declares 12000x12000 (144 Mpx: over our limit, under Pillow's hard stop)
+    data = handmade_png(12000, 12000)
+    with pytest.warns(Image.DecompressionBombWarning):  # Pillow's own guard is on for the process
+        header = Image.open(io.BytesIO(data))
+    assert (header.format, header.size) == ("PNG", (12000, 12000))
     # WHEN it is opened with the 40 Mpx limit
     error = refused(data)
     # THEN it is image_too_large (413), and no pixel was decoded
     assert (error.code, error.status) == ("image_too_large", 413)
-    assert "30000x30000" in error.message
+    assert "12000x12000" in error.message
     assert load_calls == []
+
+
+def test_open_image_bomb_beyond_pillows_guard_is_413_too(load_calls: list) -> None:
+    # GIVEN a PNG that declares 30000x30000 (900 Mpx), beyond Pillow's own DecompressionBombError
+    error = refused(handmade_png(30000, 30000))
+    # THEN our caller still gets image_too_large (413), not a crash, and nothing was decoded
+    assert (error.code, error.status) == ("image_too_large", 413)
+    assert load_calls == []
+    assert Image.MAX_IMAGE_PIXELS is not None  # the guard is not switched off for the process
 
 
 def test_open_image_load_spy_sees_a_normal_decode(load_calls: list) -> None:

@@ -14,8 +14,9 @@ from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
 from facepipe.exceptions import ConfigurationError, VectorIndexError
-from facepipe.index import EmbeddedIndex, Match, Vector, make_index
+from facepipe.index import Match, Vector, make_index
 from facepipe.index import pinecone as pinecone_module
+from facepipe.index.embedded import EmbeddedIndex
 from facepipe.index.pinecone import PineconeIndex
 from facepipe.settings import Settings
 from facepipe_tools.local.vector_server import VectorServer, serve_vector_index

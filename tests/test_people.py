@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image, ImageOps
 
-from facepipe.index import EmbeddedIndex
+from facepipe.index.embedded import EmbeddedIndex
 from facepipe.matching import calibration_for
 from facepipe.people import PeopleStore, PersonNotFoundError
 from facepipe.quality import assess

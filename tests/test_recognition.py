@@ -13,7 +13,7 @@ from facepipe.consumer import RecognitionConsumer
 from facepipe.embedding import load_cropper
 from facepipe.events import FrameRequest
 from facepipe.frames import FrameProcessor
-from facepipe.index import EmbeddedIndex
+from facepipe.index.embedded import EmbeddedIndex
 from facepipe.messages import encode as encode_message
 from facepipe.people import PeopleStore
 from facepipe.queues import REASON

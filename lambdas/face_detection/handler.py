@@ -3,54 +3,56 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypedDict
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyValidationError,
-)
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError, IdempotencyValidationError
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from facepipe.events import parse_frame_request
 from facepipe.exceptions import InvalidRequestError
+from facepipe.observability import metrics, tracer
 from facepipe.runtime import detection_runtime
 
-logger = Logger(service="face-detection")
+logger = Logger()  # service: POWERTOOLS_SERVICE_NAME
 runtime = detection_runtime()  # INIT: load MTCNN once per container
 
 
-def _reply(status: int, body: dict) -> dict:
+class Reply(TypedDict):
+    """A function URL response (payload 2.0)."""
+
+    statusCode: int
+    headers: dict[str, str]
+    body: str
+
+
+def _reply(status: int, body: dict[str, Any]) -> Reply:
     return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
 
 
+def _error(status: int, code: str, message: str, request_id: str | None) -> Reply:
+    body: dict[str, Any] = {"error": code, "message": message}
+    if request_id is not None:
+        body["request_id"] = request_id
+    return _reply(status, body)
+
+
 @logger.inject_lambda_context(clear_state=True)
-def handler(event: dict, context: Any) -> dict:
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> Reply:
     try:
         request = parse_frame_request(event, runtime.settings)
     except InvalidRequestError as exc:
         logger.info("request refused", error=exc.code, detail=exc.message)
-        body = {"error": exc.code, "message": exc.message}
-        if exc.request_id is not None:
-            body["request_id"] = exc.request_id
-        return _reply(exc.status, body)
+        return _error(exc.status, exc.code, exc.message, exc.request_id)
     logger.append_keys(request_id=request.request_id)
     try:
-        return _reply(200, runtime.accept(request, context))
+        return _reply(200, dict(runtime.accept(request, context)))
     except IdempotencyValidationError:
-        return _reply(
-            409,
-            {
-                "error": "request_id_reused",
-                "message": "this request_id was already used for another image",
-                "request_id": request.request_id,
-            },
-        )
+        return _error(409, "request_id_reused", "this request_id was already used for another image", request.request_id)
     except IdempotencyAlreadyInProgressError:
-        return _reply(
-            409, {"error": "in_progress", "message": "this request_id is being processed; retry later", "request_id": request.request_id}
-        )
+        return _error(409, "in_progress", "this request_id is being processed; retry later", request.request_id)
     except Exception:
         logger.exception("internal error")
-        return _reply(
-            500, {"error": "internal_error", "message": "internal error; see the function logs", "request_id": request.request_id}
-        )
+        return _error(500, "internal_error", "internal error; see the function logs", request.request_id)

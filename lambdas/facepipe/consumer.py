@@ -14,23 +14,24 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from PIL import Image
 
 from facepipe.events import PhotoRef, photo_refs
 from facepipe.exceptions import InvalidMessageError
 from facepipe.messages import RequestMessage, parse_request_message
+from facepipe.names import IDEMPOTENCY_SECONDS
+from facepipe.observability import Metric, MetricUnit, child_logger, metrics
 from facepipe.queues import DeadLetters
 from facepipe.recognition import Recognizer
 
-logger = Logger(service="face-recognition", child=True)
-
-IDEMPOTENCY_SECONDS = 3600
+logger = child_logger()
 
 
 @dataclass
@@ -58,7 +59,7 @@ def _classify(body: str) -> _Prepared:
         return _Prepared(error=exc)
 
 
-def _with_record_defaults(event: dict) -> dict:
+def _with_record_defaults(event: dict[str, Any]) -> dict[str, Any]:
     """Hand-written events (seed 000's documented curl test) carry only ``body``: fill in the rest."""
     records = []
     for record in event.get("Records") or []:
@@ -93,18 +94,18 @@ class RecognitionConsumer:
             self._photo = once(self._photo_work)
 
     # --- units of work (idempotent per request_id) ------------------------------------------
-    def _frame_work(self, work: dict, prepared: _Prepared) -> dict:
+    def _frame_work(self, work: dict[str, Any], prepared: _Prepared) -> dict[str, Any]:
         assert prepared.message is not None
         assert prepared.vectors is not None
         assert prepared.crops is not None
         return dict(self.recognizer.process_frame(prepared.message, prepared.vectors, prepared.crops))
 
-    def _photo_work(self, work: dict) -> dict:
+    def _photo_work(self, work: dict[str, Any]) -> dict[str, Any]:
         response = self.recognizer.process_photo(PhotoRef(**{k: v for k, v in work.items() if k != "request_id"}))
         return dict(response) if response is not None else {"request_id": work["request_id"], "skipped": True}
 
     # --- batch ------------------------------------------------------------------------------
-    def prepare(self, records: list[dict]) -> dict[str, _Prepared]:
+    def prepare(self, records: list[dict[str, Any]]) -> dict[str, _Prepared]:
         """Parse every record and embed the crops of all frames in one forward pass."""
         prepared = {r["messageId"]: _classify(r["body"]) for r in records}
         frames = []
@@ -125,7 +126,7 @@ class RecognitionConsumer:
             start += count
         return prepared
 
-    def handle(self, event: dict, context: Any = None) -> dict:
+    def handle(self, event: dict[str, Any], context: LambdaContext | None = None) -> PartialItemFailureResponse:
         event = _with_record_defaults(event)
         records = event["Records"]
         if context is not None:
@@ -138,7 +139,7 @@ class RecognitionConsumer:
         processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
         return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
 
-    def _handle_record(self, record: dict, item: _Prepared) -> None:
+    def _handle_record(self, record: dict[str, Any], item: _Prepared) -> None:
         try:
             if item.error is not None:
                 raise item.error
@@ -158,7 +159,8 @@ class RecognitionConsumer:
                 raise
             self._dead_letter(record, "retries_exhausted", exc)
 
-    def _dead_letter(self, record: dict, reason: str, exc: Exception) -> None:
+    def _dead_letter(self, record: dict[str, Any], reason: str, exc: Exception) -> None:
         if not self.dead_letters.send(record, reason, f"{exc.__class__.__name__}: {exc}"):
             raise exc  # no DLQ configured: let SQS keep it rather than drop it
+        metrics.add_metric(name=Metric.DEAD_LETTERS, unit=MetricUnit.Count, value=1)
         logger.error("record dead-lettered", message_id=record["messageId"], reason=reason, error=str(exc))

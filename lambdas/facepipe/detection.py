@@ -21,17 +21,18 @@ scored 0.903).
 
 from __future__ import annotations
 
-import logging
 import math
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
+from facepipe.observability import child_logger, tracer
+
 Box = tuple[float, float, float, float]
 Point = tuple[float, float]
 
-logger = logging.getLogger(__name__)
+logger = child_logger()
 
 #: MTCNN's P-Net window: a face of ``min_face`` pixels is scanned at scale 12 / min_face
 PNET_WINDOW = 12
@@ -98,6 +99,7 @@ class FaceDetector:
             return float(self.min_face_size)
         return self.min_face_size * math.sqrt(pixels / self.pixel_budget)
 
+    @tracer.capture_method
     def detect(self, frame: Image.Image) -> list[DetectedFace]:
         min_face = self.smallest_face(frame.width, frame.height)
         if min(frame.size) < min_face:
@@ -105,7 +107,7 @@ class FaceDetector:
         scale = min(1.0, WORK_FACE_PX / min_face)
         work = frame
         if scale < 1.0:
-            work = frame.resize((max(1, round(frame.width * scale)), max(1, round(frame.height * scale))), Image.BILINEAR)
+            work = frame.resize((max(1, round(frame.width * scale)), max(1, round(frame.height * scale))), Image.Resampling.BILINEAR)
         boxes, points = self._run(np.asarray(work), min_face * scale)
         faces = []
         for row, marks in zip(boxes, points, strict=True):
@@ -133,7 +135,7 @@ class FaceDetector:
                 # every candidate of a stage fell outside the frame: MTCNN concatenates an empty list
                 if "non-empty" not in str(exc):
                     raise
-                logger.warning("MTCNN found no usable candidate (%s); treating the frame as faceless", exc)
+                logger.warning("MTCNN found no usable candidate; treating the frame as faceless", error=str(exc))
                 return np.zeros((0, 5)), np.zeros((0, 5, 2))
         return np.asarray(boxes[0], dtype=np.float64).reshape(-1, 5), np.asarray(points[0], dtype=np.float64).reshape(-1, 5, 2)
 

@@ -57,12 +57,11 @@ class FrameRequest:
 
 def request_id_of(body: Any) -> str | None:
     """The request_id to echo in an error reply, when the body has a well-formed one."""
-    if isinstance(body, dict) and isinstance(body.get("request_id"), str) and REQUEST_ID.fullmatch(body["request_id"]):
-        return body["request_id"]
-    return None
+    request_id = body.get("request_id") if isinstance(body, dict) else None
+    return request_id if isinstance(request_id, str) and REQUEST_ID.fullmatch(request_id) else None
 
 
-def body_of(event: dict, max_body_bytes: int) -> bytes:
+def body_of(event: dict[str, Any], max_body_bytes: int) -> bytes:
     """The raw request body of a function URL event (payload 2.0), size-checked before parsing."""
     url_event = LambdaFunctionUrlEvent(event)
     method = (_get(lambda: url_event.request_context.http.method) or "POST").upper()
@@ -90,7 +89,7 @@ def body_of(event: dict, max_body_bytes: int) -> bytes:
     return data
 
 
-def parse_frame_request(event: dict, settings: Settings) -> FrameRequest:
+def parse_frame_request(event: dict[str, Any], settings: Settings) -> FrameRequest:
     """Validate a function URL event into a ``FrameRequest``; ``InvalidRequestError`` otherwise."""
     data = body_of(event, settings.max_body_bytes)
     try:
@@ -106,7 +105,7 @@ def parse_frame_request(event: dict, settings: Settings) -> FrameRequest:
         raise
 
 
-def _frame_request(body: dict, settings: Settings) -> FrameRequest:
+def _frame_request(body: dict[str, Any], settings: Settings) -> FrameRequest:
     for name in ("request_id", "content", "filename"):
         if name not in body:
             raise InvalidRequestError("missing_field", f"'{name}' is required")
@@ -149,7 +148,7 @@ class PhotoRef:
         return f"s3://{self.bucket}/{self.key}#{tag}" if tag else f"s3://{self.bucket}/{self.key}"
 
 
-def photo_refs(body: dict) -> list[PhotoRef]:
+def photo_refs(body: dict[str, Any]) -> list[PhotoRef]:
     """Objects named by an S3 event or the legacy ``{"bucketName", "objectKey"}`` form;
     [] for S3's test event."""
     if "bucketName" in body or "objectKey" in body:

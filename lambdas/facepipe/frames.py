@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypedDict
 
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
@@ -18,11 +19,18 @@ from facepipe import aws
 from facepipe.detection import DetectedFace, FaceDetector
 from facepipe.embedding import Cropper
 from facepipe.events import FrameRequest
-from facepipe.images import encode_jpeg
+from facepipe.images import decode_base64, encode_jpeg
 from facepipe.messages import MAX_MESSAGE_BYTES, MESSAGE_VERSION, FaceEntry, RequestMessage, encode, response_message
+from facepipe.names import IDEMPOTENCY_SECONDS
+from facepipe.observability import Metric, MetricUnit, metrics, tracer
 from facepipe.quality import assess
 from facepipe.settings import Settings
 from facepipe.storage import claim_check_key
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
 
 
 def face_crops(frame: Image.Image, faces: list[DetectedFace], cropper: Cropper) -> list[Image.Image]:
@@ -33,10 +41,20 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+class Queued(TypedDict):
+    """The function URL's 200 reply (§1.1)."""
+
+    request_id: str
+    faces: int
+    status: str
+
+
 class FrameProcessor:
     """Detects faces in a validated frame and queues them for recognition (or answers "")."""
 
-    def __init__(self, settings: Settings, detector: FaceDetector, cropper: Cropper, sqs: Any = None, s3: Any = None) -> None:
+    def __init__(
+        self, settings: Settings, detector: FaceDetector, cropper: Cropper, sqs: SQSClient | None = None, s3: S3Client | None = None
+    ) -> None:
         settings.require("REQUEST_QUEUE_URL", "RESPONSE_QUEUE_URL")
         self.settings = settings
         self.detector = detector
@@ -45,12 +63,12 @@ class FrameProcessor:
         self._s3 = s3
 
     @property
-    def sqs(self) -> Any:
-        return self._sqs or aws.client("sqs")
+    def sqs(self) -> SQSClient:
+        return self._sqs or aws.sqs()
 
     @property
-    def s3(self) -> Any:
-        return self._s3 or aws.client("s3")
+    def s3(self) -> S3Client:
+        return self._s3 or aws.s3()
 
     def build_message(self, request: FrameRequest, faces: list[DetectedFace]) -> RequestMessage:
         crops = face_crops(request.image, faces, self.cropper)
@@ -84,17 +102,22 @@ class FrameProcessor:
         if len(encode(message).encode()) <= MAX_MESSAGE_BYTES:
             return message
         self.settings.require("S3_BUCKET_NAME")
+        metrics.add_metric(name=Metric.CLAIM_CHECKS, unit=MetricUnit.Count, value=1)
         for face in message["faces"]:
             key = claim_check_key(message["request_id"], face["index"])
             self.s3.put_object(
-                Bucket=self.settings.s3_bucket_name, Key=key, Body=base64.b64decode(face.pop("crop")), ContentType="image/jpeg"
+                Bucket=self.settings.s3_bucket_name, Key=key, Body=decode_base64(face.pop("crop"), "crop"), ContentType="image/jpeg"
             )
             face["crop_key"] = key
         return message
 
-    def process(self, request: FrameRequest) -> dict:
+    @tracer.capture_method
+    def process(self, request: FrameRequest) -> Queued:
         faces = self.detector.detect(request.image)
+        metrics.add_metric(name=Metric.FRAMES, unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=Metric.FACES_DETECTED, unit=MetricUnit.Count, value=len(faces))
         if not faces:
+            metrics.add_metric(name=Metric.FRAMES_WITHOUT_FACE, unit=MetricUnit.Count, value=1)
             answer = response_message(request.request_id, request.filename, [])
             self.sqs.send_message(QueueUrl=self.settings.response_queue_url, MessageBody=encode(answer))
             return {"request_id": request.request_id, "faces": 0, "status": "queued"}
@@ -114,16 +137,16 @@ class FrameAcceptor:
             event_key_jmespath="request_id",
             payload_validation_jmespath="content_sha256",
             raise_on_no_idempotency_key=True,
-            expires_after_seconds=3600,
+            expires_after_seconds=IDEMPOTENCY_SECONDS,
         )
-        self._once = None
+        self._once: Callable[..., Queued] | None = None
         if persistence is not None:
             self._once = idempotent_function(data_keyword_argument="work", persistence_store=persistence, config=self.config)(self._process)
 
-    def _process(self, work: dict, request: FrameRequest) -> dict:
+    def _process(self, work: dict[str, str], request: FrameRequest) -> Queued:
         return self.frames.process(request)
 
-    def __call__(self, request: FrameRequest, context: Any = None) -> dict:
+    def __call__(self, request: FrameRequest, context: LambdaContext | None = None) -> Queued:
         if self._once is None:
             return self.frames.process(request)
         if context is not None:

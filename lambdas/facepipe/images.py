@@ -18,10 +18,6 @@ from facepipe.exceptions import InvalidRequestError
 #: Pillow format names accepted (§1.1); MPO is the multi-picture JPEG phones write.
 KNOWN_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "BMP", "GIF"})
 
-# Pillow's own bomb guard would fire inside Image.open, before we know the size, and
-# with a different error; our MAX_IMAGE_PIXELS check (on the header) replaces it.
-Image.MAX_IMAGE_PIXELS = None
-
 
 def decode_base64(content: object, field: str = "content") -> bytes:
     """Strict base64 (standard alphabet, line breaks tolerated) -> bytes."""
@@ -43,7 +39,11 @@ def open_image(data: bytes, max_pixels: int) -> Image.Image:
     if not data:
         raise InvalidRequestError("invalid_image", "image is empty")
     try:
-        image = Image.open(io.BytesIO(data))
+        image = Image.open(io.BytesIO(data))  # reads the header only; Pillow's own bomb guard stays on
+    except Image.DecompressionBombError as exc:
+        raise InvalidRequestError(
+            "image_too_large", f"image is too large to decode ({exc}); the limit is {max_pixels} pixels", 413
+        ) from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise InvalidRequestError("invalid_image", f"bytes are not a decodable image ({exc.__class__.__name__})") from None
     if image.format not in KNOWN_FORMATS:
@@ -56,8 +56,7 @@ def open_image(data: bytes, max_pixels: int) -> Image.Image:
     try:
         image.seek(0)
         image.load()
-        image = ImageOps.exif_transpose(image)
-        return image.convert("RGB")
+        return ImageOps.exif_transpose(image).convert("RGB")
     except (OSError, ValueError, SyntaxError, MemoryError) as exc:
         raise InvalidRequestError("invalid_image", f"image data is corrupt or truncated: {exc}") from None
 
@@ -75,4 +74,4 @@ def cap_long_side(image: Image.Image, max_side: int) -> tuple[Image.Image, float
         return image, 1.0
     scale = max_side / long_side
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    return image.resize(size, Image.BILINEAR), long_side / max_side
+    return image.resize(size, Image.Resampling.BILINEAR), long_side / max_side

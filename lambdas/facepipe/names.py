@@ -19,6 +19,8 @@ RECOGNITION_TIMEOUT_SECONDS = 60
 REQUEST_VISIBILITY_SECONDS = 6 * RECOGNITION_TIMEOUT_SECONDS
 BATCH_SIZE = 10
 PEOPLE_INDEX = "GSI1"
+#: a request_id is processed once within this window (Powertools idempotency, both functions)
+IDEMPOTENCY_SECONDS = 3600
 TTL_ATTRIBUTE = "expiration"
 
 

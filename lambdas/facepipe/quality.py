@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from PIL import Image
@@ -61,7 +61,7 @@ class FaceQuality:
         return {k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(self).items()}
 
     @classmethod
-    def from_dict(cls, data: dict) -> FaceQuality:
+    def from_dict(cls, data: dict[str, Any]) -> FaceQuality:
         """From a message or a stored item; ``band`` is recomputed when missing."""
         values = {k: float(data.get(k, 0.0)) for k in ("size", "score", "sharpness", "yaw", "pitch", "roll", "brightness")}
         band = data.get("band")

@@ -11,23 +11,26 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from facepipe import aws
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
 
 REASON = "facepipe-reason"
 ERROR = "facepipe-error"
 
 
 class DeadLetters:
-    def __init__(self, sqs: Any = None) -> None:
+    def __init__(self, sqs: SQSClient | None = None) -> None:
         self._sqs = sqs
         self._policies: dict[str, tuple[str, int] | None] = {}
         self._lock = threading.Lock()
 
     @property
-    def sqs(self) -> Any:
-        return self._sqs or aws.client("sqs")
+    def sqs(self) -> SQSClient:
+        return self._sqs or aws.sqs()
 
     def policy(self, source_arn: str) -> tuple[str, int] | None:
         """(DLQ URL, maxReceiveCount) of the queue ``source_arn``; None without a redrive policy."""
@@ -48,14 +51,15 @@ class DeadLetters:
 
     def _url_of(self, arn: str) -> str:
         _, _, _, _, account, name = arn.split(":", 5)
-        return self.sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+        url: str = self.sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+        return url
 
-    def is_last_attempt(self, record: dict) -> bool:
+    def is_last_attempt(self, record: dict[str, Any]) -> bool:
         policy = self.policy(record["eventSourceARN"])
         receives = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
         return policy is not None and receives >= policy[1]
 
-    def send(self, record: dict, reason: str, error: str) -> bool:
+    def send(self, record: dict[str, Any], reason: str, error: str) -> bool:
         """Dead-letter ``record`` with its reason; False when its queue has no DLQ."""
         policy = self.policy(record["eventSourceARN"])
         if policy is None:

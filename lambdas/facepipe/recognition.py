@@ -27,6 +27,7 @@ from facepipe.index import Vector, VectorIndex
 from facepipe.index.recent import RecentVectors
 from facepipe.matching import TOP_K, Candidate, Decision, adds_to_person, calibration_for, decide
 from facepipe.messages import FaceEntry, FaceResult, RequestMessage, ResponseMessage, encode, response_message
+from facepipe.observability import Metric, MetricUnit, metrics, tracer
 from facepipe.people import FaceRecord, PeopleStore, Tag, face_id_for, generated_name, person_id_for
 from facepipe.quality import FaceQuality, assess, band_of, pose
 from facepipe.quality import sharpness as sharpness_of
@@ -60,6 +61,15 @@ def quality_of_entry(face: FaceEntry, crop: Image.Image) -> FaceQuality:
     return FaceQuality(size, float(face.get("score", 0.0)), sharp, yaw, pitch, roll, brightness, band_of(size, sharp, yaw, pitch))
 
 
+def _count(decision: Decision, indexed: bool) -> None:
+    kind = {"match": Metric.FACES_MATCHED, "new": Metric.NEW_PEOPLE, "unknown": Metric.UNKNOWN_FACES}[decision.kind]
+    metrics.add_metric(name=kind, unit=MetricUnit.Count, value=1)
+    if decision.kind == "match":
+        metrics.add_metric(name=Metric.SIMILARITY, unit=MetricUnit.NoUnit, value=round(decision.similarity, 4))
+        if indexed:
+            metrics.add_metric(name=Metric.SIGHTINGS_INDEXED, unit=MetricUnit.Count, value=1)
+
+
 class Recognizer:
     def __init__(
         self,
@@ -87,11 +97,11 @@ class Recognizer:
 
     @property
     def sqs(self) -> Any:
-        return self._sqs or aws.client("sqs")
+        return self._sqs or aws.sqs()
 
     @property
     def s3(self) -> Any:
-        return self._s3 or aws.client("s3")
+        return self._s3 or aws.s3()
 
     @property
     def detector(self) -> FaceDetector:
@@ -160,6 +170,7 @@ class Recognizer:
             if person_id and indexed:
                 self._index_face(face, face_id, person_id)
         similarity = round(decision.similarity, 4)
+        _count(decision, indexed)
         if person_id:
             self._record_face(face, face_id, person_id, similarity, indexed=indexed)
         return {
@@ -234,6 +245,7 @@ class Recognizer:
         return response
 
     # --- whole records --------------------------------------------------------------------
+    @tracer.capture_method
     def process_frame(self, message: RequestMessage, vectors: np.ndarray, crops: Sequence[Image.Image]) -> ResponseMessage:
         """One request message whose crops are already embedded; sends the response."""
         results = [
@@ -248,6 +260,7 @@ class Recognizer:
         self.sqs.send_message(QueueUrl=self.settings.response_queue_url, MessageBody=encode(response))
         return response
 
+    @tracer.capture_method
     def process_photo(self, photo: PhotoRef) -> ResponseMessage | None:
         """An uploaded photo: download, detect, embed, resolve, tag. None for an event outside PHOTO_PREFIX."""
         if photo.from_event and self.settings.photo_prefix and not photo.key.startswith(self.settings.photo_prefix):

@@ -11,7 +11,6 @@ import os
 import time
 from dataclasses import dataclass
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from facepipe.consumer import RecognitionConsumer
@@ -19,11 +18,12 @@ from facepipe.detection import FaceDetector
 from facepipe.embedding import dimension_of, load_cropper, load_embedder
 from facepipe.frames import FrameAcceptor, FrameProcessor
 from facepipe.index import make_index
+from facepipe.observability import Metric, MetricUnit, child_logger, metrics
 from facepipe.people import PeopleStore
 from facepipe.recognition import Recognizer
 from facepipe.settings import Settings
 
-logger = Logger(service="facepipe", child=True)
+logger = child_logger()
 
 
 def idempotency_store(settings: Settings) -> DynamoDBPersistenceLayer:
@@ -36,6 +36,14 @@ def _threads(settings: Settings) -> None:
     import torch
 
     torch.set_num_threads(settings.torch_num_threads or os.cpu_count() or 1)
+
+
+def _initialised(function: str, started: float, settings: Settings) -> float:
+    """INIT's duration: logged, and a metric flushed with the first invocation (its cold start)."""
+    seconds = time.perf_counter() - started
+    logger.info(f"{function} initialised", init_seconds=round(seconds, 3), embedding_model=settings.embedding_model)
+    metrics.add_metric(name=Metric.INIT_SECONDS, unit=MetricUnit.Seconds, value=round(seconds, 3))
+    return seconds
 
 
 @dataclass
@@ -62,8 +70,7 @@ def detection_runtime() -> DetectionRuntime:
     detector = FaceDetector(settings.min_face_size, settings.min_face_score, settings.detection_pixel_budget)
     frames = FrameProcessor(settings, detector, load_cropper(settings.embedding_model))
     accept = FrameAcceptor(frames, idempotency_store(settings) if settings.ddb_table_name else None)
-    seconds = time.perf_counter() - started
-    logger.info("detection initialised", init_seconds=round(seconds, 3), embedding_model=settings.embedding_model)
+    seconds = _initialised("detection", started, settings)
     return DetectionRuntime(settings, frames, accept, seconds)
 
 
@@ -77,6 +84,5 @@ def recognition_runtime() -> RecognitionRuntime:
     index = make_index(settings, dimension_of(settings.embedding_model))
     recognizer = Recognizer(settings, embedder, index, PeopleStore(settings.ddb_table_name))
     consumer = RecognitionConsumer(recognizer, idempotency_store(settings))
-    seconds = time.perf_counter() - started
-    logger.info("recognition initialised", init_seconds=round(seconds, 3), embedding_model=settings.embedding_model)
+    seconds = _initialised("recognition", started, settings)
     return RecognitionRuntime(settings, recognizer, consumer, seconds)

@@ -47,7 +47,7 @@ def actions(recorded: list[str]) -> set[str]:
 @pytest.fixture
 def stack(monkeypatch):
     """moto resources, the functions' environment, and a Pinecone-compatible index server."""
-    from facepipe.index import EmbeddedIndex
+    from facepipe.index.embedded import EmbeddedIndex
     from facepipe_tools.local.vector_server import serve_vector_index
 
     for key, value in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t", "AWS_DEFAULT_REGION": "us-east-1"}.items():

@@ -21,11 +21,11 @@ class Cropper(Protocol):
     def crop(self, frame: Image.Image, face: DetectedFace) -> Image.Image: ...
 
 
-class Embedder(Protocol):
+class Embedder(Cropper, Protocol):
+    """Crops (it is its own cropper) and embeds them."""
+
     model: str
     dimension: int
-    preprocessing: str
-    crop_size: int
 
     def embed(self, crops: Sequence[Image.Image]) -> np.ndarray:
         """Crops (RGB, ``crop_size`` square) -> float32 array (n, dimension), rows L2-normalised."""
@@ -35,7 +35,8 @@ class Embedder(Protocol):
 def l2_normalise(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.maximum(norms, 1e-12)
+    normalised: np.ndarray = vectors / np.maximum(norms, 1e-12)
+    return normalised
 
 
 def check_crops(crops: Sequence[Image.Image], size: int) -> None:

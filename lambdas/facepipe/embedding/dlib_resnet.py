@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -23,7 +24,7 @@ PADDING = 0.25
 PREPROCESSING = "dlib-5pt-chip-150-p25-v1"
 
 
-def _models():
+def _models() -> tuple[Any, Any]:
     try:
         import dlib
 

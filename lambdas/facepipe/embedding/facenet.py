@@ -27,17 +27,11 @@ class FacenetCropper:
     crop_size = CROP_SIZE
 
     def crop(self, frame: Image.Image, face: DetectedFace) -> Image.Image:
-        """facenet-pytorch's ``extract_face`` geometry: margin in final-image pixels."""
-        x1, y1, x2, y2 = face.box
-        margin_x = MARGIN * (x2 - x1) / (CROP_SIZE - MARGIN)
-        margin_y = MARGIN * (y2 - y1) / (CROP_SIZE - MARGIN)
-        box = (
-            int(max(x1 - margin_x / 2, 0)),
-            int(max(y1 - margin_y / 2, 0)),
-            int(min(x2 + margin_x / 2, frame.width)),
-            int(min(y2 + margin_y / 2, frame.height)),
-        )
-        return frame.crop(box).resize((CROP_SIZE, CROP_SIZE), Image.BILINEAR)
+        """facenet-pytorch's own ``extract_face`` (margin in final-image pixels), as an RGB image."""
+        from facenet_pytorch.models.utils.detect_face import extract_face
+
+        pixels = extract_face(frame, np.asarray(face.box, dtype=np.float32), image_size=CROP_SIZE, margin=MARGIN)
+        return Image.fromarray(pixels.permute(1, 2, 0).numpy().round().clip(0, 255).astype(np.uint8))
 
 
 class FacenetEmbedder(FacenetCropper):
@@ -63,8 +57,11 @@ class FacenetEmbedder(FacenetCropper):
         if not crops:
             return np.zeros((0, self.dimension), dtype=np.float32)
         check_crops(crops, CROP_SIZE)
-        batch = torch.from_numpy(np.stack([np.asarray(c, dtype=np.float32) for c in crops])).permute(0, 3, 1, 2)
-        batch = (batch - 127.5) / 128.0  # facenet_pytorch.fixed_image_standardization
+        from facenet_pytorch import fixed_image_standardization
+
+        batch = fixed_image_standardization(
+            torch.from_numpy(np.stack([np.asarray(c, dtype=np.float32) for c in crops])).permute(0, 3, 1, 2)
+        )
         with torch.inference_mode():
             vectors = self._network(batch).numpy()
         return l2_normalise(vectors)

@@ -29,7 +29,7 @@ def _compare(op: str, actual: Any, expected: Any) -> bool:
     if op in ("$gt", "$gte", "$lt", "$lte"):
         if isinstance(actual, bool) or not isinstance(actual, int | float):
             return False
-        return {"$gt": actual > expected, "$gte": actual >= expected, "$lt": actual < expected, "$lte": actual <= expected}[op]
+        return bool({"$gt": actual > expected, "$gte": actual >= expected, "$lt": actual < expected, "$lte": actual <= expected}[op])
     raise ValueError(f"unsupported filter operator {op!r}")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import faiss
 import numpy as np
@@ -22,7 +23,7 @@ class _Namespace:
         self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
         self.ids: dict[str, int] = {}
         self.keys: dict[int, str] = {}
-        self.metadata: dict[str, dict] = {}
+        self.metadata: dict[str, dict[str, Any]] = {}
         self.next_key = 0
 
 
@@ -65,7 +66,8 @@ class EmbeddedIndex:
                 allowed = [space.ids[i] for i, meta in space.metadata.items() if matches(meta, filter)]
                 if not allowed:
                     return []
-                params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64)))
+                selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
+                params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]  # faiss's stubs miss the SWIG keyword
             k = min(top_k, space.index.ntotal)
             scores, keys = space.index.search(query, k, params=params)
             return [
@@ -92,7 +94,7 @@ class EmbeddedIndex:
             space = self._namespaces.get(namespace)
             if space is None:
                 return []
-            return [Vector(i, space.index.reconstruct(space.ids[i]), dict(space.metadata[i])) for i in ids if i in space.ids]
+            return [Vector(i, np.asarray(space.index.reconstruct(space.ids[i])), dict(space.metadata[i])) for i in ids if i in space.ids]
 
     def count(self, namespace: str) -> int:
         with self._lock:
@@ -111,4 +113,4 @@ class EmbeddedIndex:
         for key, vector_id in zip(keys, ids, strict=True):
             del space.keys[key]
             space.metadata.pop(vector_id, None)
-        space.index.remove_ids(np.asarray(keys, dtype=np.int64))
+        space.index.remove_ids(np.asarray(keys, dtype=np.int64))  # type: ignore[arg-type]  # faiss's stubs list only the IDSelector overload

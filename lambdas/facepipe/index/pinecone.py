@@ -1,21 +1,20 @@
 """Pinecone vector index (§6, §9) over the official ``pinecone`` SDK's sync data plane.
 
 Lessons applied: the index is targeted by host (no describe call per cold start),
-the SDK client is created once per container, connection resets after idle are
-retried, and the index dimension is checked against the embedder's once. Pinecone
+the SDK client is created once per container (its transport retries connection resets
+after idle and throttling), and the index dimension is checked against the embedder's once. Pinecone
 does not guarantee read-after-write: an upsert becomes queryable after a delay.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpx
 import numpy as np
 from aws_lambda_powertools.utilities import parameters
 from pinecone import (
@@ -31,6 +30,7 @@ from pinecone import (
 from facepipe.embedding import l2_normalise
 from facepipe.exceptions import ConfigurationError, VectorIndexError
 from facepipe.index._base import Filter, Match, Metadata, Vector, check_dimension
+from facepipe.observability import tracer
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
@@ -45,12 +45,8 @@ T = TypeVar("T")
 
 CHUNK_SIZE = 100  # vectors (or ids) per request
 KEY_MAX_AGE = 300  # seconds the API key read from SSM is cached
-RETRY_DELAYS = (0.2, 0.5)  # our retries on top of the SDK's own, for connections dropped while idle
 COSINE_METRICS = ("cosine", "dotproduct")  # vectors are unit length, so both score cosine similarity
 _DEFAULT_NAMESPACE = "__default__"  # how describe_index_stats names the "" namespace
-# The SDK raises PineconeConnectionError once its own transport retries are spent;
-# httpx errors are listed in case one ever escapes it.
-_CONNECTION_ERRORS = (PineconeConnectionError, httpx.TransportError)
 
 # Per container: one data-plane client per (key, host), one host per index name, and
 # the (host, dimension) pairs already checked. Keys are hashed so no cache holds them.
@@ -68,7 +64,7 @@ def read_api_key(parameter_name: str, ssm_client: SSMClient | None = None) -> st
     """The Pinecone API key from an SSM SecureString, decrypted and cached for KEY_MAX_AGE seconds."""
     try:
         if ssm_client is None:
-            value = parameters.get_parameter(parameter_name, decrypt=True, max_age=KEY_MAX_AGE)
+            value: object = parameters.get_parameter(parameter_name, decrypt=True, max_age=KEY_MAX_AGE)
         else:
             value = parameters.SSMProvider(boto3_client=ssm_client).get(parameter_name, decrypt=True, max_age=KEY_MAX_AGE)
     except parameters.exceptions.GetParameterError as exc:
@@ -186,6 +182,7 @@ class PineconeIndex:
         with _lock:
             _checked.add(key)
 
+    @tracer.capture_method
     def upsert(self, vectors: Sequence[Vector], namespace: str) -> None:
         if not vectors:
             return
@@ -197,8 +194,9 @@ class PineconeIndex:
                 record["metadata"] = metadata
             records.append(record)
         for chunk in _chunks(records):
-            self._send("upsert", namespace, lambda c=chunk: self._index.upsert(vectors=c, namespace=namespace))
+            self._send("upsert", namespace, functools.partial(self._index.upsert, vectors=chunk, namespace=namespace))
 
+    @tracer.capture_method
     def query(self, vector: np.ndarray, top_k: int, namespace: str, filter: Filter | None = None) -> list[Match]:
         values = l2_normalise(check_dimension(vector, self.dimension)[None, :])[0].tolist()
         if top_k <= 0:
@@ -216,19 +214,22 @@ class PineconeIndex:
         )
         return [Match(m.id, float(m.score), dict(m.metadata or {})) for m in response.matches]
 
+    @tracer.capture_method
     def fetch(self, ids: Sequence[str], namespace: str) -> list[Vector]:
         """Stored vectors (unit length) of ``ids`` in their order; unknown ids are left out."""
         found: dict[str, Vector] = {}
         for chunk in _chunks(list(dict.fromkeys(ids))):
-            response = self._send("fetch", namespace, lambda c=chunk: self._index.fetch(ids=list(c), namespace=namespace))
+            response = self._send("fetch", namespace, functools.partial(self._index.fetch, ids=list(chunk), namespace=namespace))
             for vector_id, v in response.vectors.items():
                 found[vector_id] = Vector(vector_id, np.asarray(v.values, dtype=np.float32), dict(v.metadata or {}))
         return [found[i] for i in ids if i in found]
 
+    @tracer.capture_method
     def delete(self, ids: Sequence[str], namespace: str) -> None:
         for chunk in _chunks(list(ids)):
-            self._send("delete", namespace, lambda c=chunk: self._index.delete(ids=list(c), namespace=namespace))
+            self._send("delete", namespace, functools.partial(self._index.delete, ids=list(chunk), namespace=namespace))
 
+    @tracer.capture_method
     def update_metadata(self, ids: Sequence[str], metadata: Metadata, namespace: str) -> None:
         fields = _clean_metadata(metadata)
         if not fields:
@@ -241,32 +242,29 @@ class PineconeIndex:
                 logger.debug("update_metadata: vector %s not in namespace %s; ignored", vector_id, namespace)
 
         for vector_id in ids:
-            self._send("update metadata", namespace, lambda i=vector_id: update(i))
+            self._send("update metadata", namespace, functools.partial(update, vector_id))
 
+    @tracer.capture_method
     def count(self, namespace: str) -> int:
         stats = self._send("describe index stats", namespace, self._index.describe_index_stats)
         summary = stats.namespaces.get(namespace or _DEFAULT_NAMESPACE)
         return 0 if summary is None else int(summary.vector_count)
 
     def _send(self, action: str, namespace: str | None, call: Callable[[], T], *, check: bool = True) -> T:
-        """Run one SDK call: retry dropped connections, wrap SDK failures in VectorIndexError."""
+        """One SDK call, its failures wrapped in VectorIndexError with a hint. The SDK retries
+        dropped connections and 408/429/5xx itself (backoff with jitter, a per-host retry budget)."""
         if check:
             self.check()
         where = f"index {self._name!r}" + (f" namespace {namespace!r}" if namespace is not None else "")
-        for delay in (*RETRY_DELAYS, None):
-            try:
-                return call()
-            except _CONNECTION_ERRORS as exc:
-                if delay is None:
-                    raise VectorIndexError(
-                        f"Pinecone {action} on {where} failed: no connection after {len(RETRY_DELAYS) + 1} tries "
-                        f"({exc}); check PINECONE_INDEX_HOST and that the function reaches the internet (NAT, egress)"
-                    ) from exc
-                logger.warning("Pinecone %s on %s: connection error, retrying in %.1fs: %s", action, where, delay, exc)
-                time.sleep(delay)
-            except PineconeError as exc:
-                raise VectorIndexError(f"Pinecone {action} on {where} failed: {exc}; {_hint(exc)}") from exc
-        raise AssertionError("unreachable")
+        try:
+            return call()
+        except PineconeConnectionError as exc:
+            raise VectorIndexError(
+                f"Pinecone {action} on {where} failed: no connection after the SDK's retries ({exc}); "
+                "check PINECONE_INDEX_HOST and that the function reaches the internet (NAT, egress)"
+            ) from exc
+        except PineconeError as exc:
+            raise VectorIndexError(f"Pinecone {action} on {where} failed: {exc}; {_hint(exc)}") from exc
 
 
 def _hint(exc: PineconeError) -> str:

@@ -26,6 +26,12 @@ def to_item(value: Any) -> Any:
     return value
 
 
+def dict_item(values: Mapping[str, Any]) -> dict[str, Any]:
+    """An item to write: ``to_item`` of a mapping."""
+    item: dict[str, Any] = to_item(values)
+    return item
+
+
 def from_item(value: Any) -> Any:
     """Decimal back to int or float, recursively."""
     if isinstance(value, Decimal):
@@ -89,7 +95,7 @@ class FaceRecord:
     quality: Mapping[str, Any] = field(default_factory=dict)
 
     def item(self) -> dict[str, Any]:
-        return to_item(
+        return dict_item(
             {
                 **keys.face_key(self.person_id, self.face_id),
                 "type": "face",
@@ -143,7 +149,7 @@ class Tag:
     quality: Mapping[str, Any] = field(default_factory=dict)
 
     def item(self, request_id: str) -> dict[str, Any]:
-        return to_item(
+        return dict_item(
             {
                 **keys.tag_key(request_id, self.index),
                 "type": "tag",
@@ -162,7 +168,7 @@ class Tag:
 
 
 def media_item(request_id: str, filename: str, source: str, result: str, faces: int) -> dict[str, Any]:
-    return to_item(
+    return dict_item(
         {
             **keys.meta_key(request_id),
             "type": "media",

@@ -44,7 +44,7 @@ class PeopleStore:
     @property
     def table(self) -> Table:
         if self._table is None:
-            resource = self._dynamodb or aws.resource("dynamodb")
+            resource = self._dynamodb or aws.dynamodb()
             self._table = resource.Table(self.table_name)
         return self._table
 

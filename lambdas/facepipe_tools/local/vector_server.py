@@ -21,7 +21,8 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 
 from facepipe.exceptions import VectorIndexError
-from facepipe.index import EmbeddedIndex, Vector
+from facepipe.index import Vector
+from facepipe.index.embedded import EmbeddedIndex
 
 __all__ = ["VectorServer", "serve_vector_index"]
 

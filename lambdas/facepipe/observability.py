@@ -1,0 +1,43 @@
+"""Powertools logging, tracing and metrics, shared by both functions.
+
+* **Logger**: each function's service name comes from ``POWERTOOLS_SERVICE_NAME`` (Terraform and
+  the local stack set ``face-detection`` / ``face-recognition``). The handler's ``Logger()`` is
+  the parent; core modules log through ``logger(child=True)`` loggers named under it.
+* **Tracer**: X-Ray, active in Lambda only (Powertools disables it elsewhere). boto3 calls are
+  subsegments by Powertools' patching; the vector index's calls are captured by name.
+* **Metrics**: CloudWatch EMF in namespace ``facepipe``, flushed by the handlers'
+  ``log_metrics``; the names below are the whole set, so dashboards and alarms can rely on them.
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+__all__ = ["NAMESPACE", "Metric", "MetricUnit", "child_logger", "metrics", "tracer"]
+
+NAMESPACE = "facepipe"
+
+tracer = Tracer()
+metrics = Metrics(namespace=NAMESPACE)
+
+
+class Metric:
+    """Metric names (EMF) emitted by the functions."""
+
+    INIT_SECONDS = "InitSeconds"  # per cold start: models and clients loaded
+    FRAMES = "Frames"  # detection: frames accepted
+    FACES_DETECTED = "FacesDetected"  # detection: faces queued for recognition
+    FRAMES_WITHOUT_FACE = "FramesWithoutFace"  # detection: answered "" at once
+    CLAIM_CHECKS = "ClaimChecks"  # detection: messages whose crops went to S3
+    FACES_MATCHED = "FacesMatched"  # recognition: faces named as a known person
+    NEW_PEOPLE = "NewPeople"  # recognition: strangers made into people
+    UNKNOWN_FACES = "UnknownFaces"  # recognition: faces left unknown (too poor, or ambiguous)
+    SIMILARITY = "MatchSimilarity"  # recognition: the best person's similarity, per matched face
+    SIGHTINGS_INDEXED = "SightingsIndexed"  # recognition: matched faces added to their person
+    DEAD_LETTERS = "DeadLetters"  # recognition: records moved to a DLQ with their reason
+
+
+def child_logger() -> Logger:
+    """A logger of the calling module under the function's service logger."""
+    return Logger(child=True)
