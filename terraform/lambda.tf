@@ -54,17 +54,18 @@ resource "aws_lambda_function" "detection" {
 
   environment {
     variables = {
-      REQUEST_QUEUE_URL  = aws_sqs_queue.request.url
-      RESPONSE_QUEUE_URL = aws_sqs_queue.response.url
-      DDB_TABLE_NAME     = aws_dynamodb_table.this.name
-      S3_BUCKET_NAME     = aws_s3_bucket.this.bucket
-      EMBEDDING_MODEL    = var.embedding_model
-      MIN_FACE_SCORE     = tostring(var.min_face_score)
-      MIN_FACE_SIZE      = tostring(var.min_face_size)
-      DETECTION_PIXEL_BUDGET = tostring(var.detection_pixel_budget)
-      MAX_BODY_BYTES     = tostring(var.max_body_bytes)
-      MAX_IMAGE_PIXELS   = tostring(var.max_image_pixels)
-      LOG_LEVEL          = var.log_level
+      REQUEST_QUEUE_URL       = aws_sqs_queue.request.url
+      RESPONSE_QUEUE_URL      = aws_sqs_queue.response.url
+      DDB_TABLE_NAME          = aws_dynamodb_table.this.name
+      S3_BUCKET_NAME          = aws_s3_bucket.this.bucket
+      EMBEDDING_MODEL         = var.embedding_model
+      MIN_FACE_SCORE          = tostring(var.min_face_score)
+      MIN_FACE_SIZE           = tostring(var.min_face_size)
+      DETECTION_PIXEL_BUDGET  = tostring(var.detection_pixel_budget)
+      MAX_BODY_BYTES          = tostring(var.max_body_bytes)
+      MAX_IMAGE_PIXELS        = tostring(var.max_image_pixels)
+      LOG_LEVEL               = var.log_level
+      POWERTOOLS_SERVICE_NAME = "face-detection"
     }
   }
 
@@ -168,6 +169,7 @@ resource "aws_lambda_function" "recognition" {
       PHOTO_PREFIX                = var.photo_prefix
       PHOTO_RESPONSES             = tostring(var.photo_responses)
       LOG_LEVEL                   = var.log_level
+      POWERTOOLS_SERVICE_NAME     = "face-recognition"
     }
   }
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from PIL import Image, ImageOps
 
+from facepipe.gallery import FaceToResolve
 from facepipe.index.embedded import EmbeddedIndex
 from facepipe.matching import calibration_for
 from facepipe.people import PeopleStore, PersonNotFoundError
 from facepipe.quality import assess
-from facepipe.recognition import FaceToResolve, Recognizer
+from facepipe.recognition import Recognizer
 from facepipe_tools.admin import Admin, EnrollError
 from helpers import encode
 

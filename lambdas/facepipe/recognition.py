@@ -1,16 +1,15 @@
-"""Recognition side: face crops -> embeddings -> match or new person -> tags -> response.
+"""Recognition side: face crops -> embeddings -> match, new person or unknown -> tags -> response.
 
-``Recognizer`` holds the pieces (embedder, index, people store, queues) and offers
-the steps separately: ``crops_of`` (crops of a request message), ``embed``,
-``resolve`` (one face: match, new person or unknown, facepipe.matching), ``finish``
-(tags + response). ``process_frame`` and ``process_photo`` chain them for one record.
+``Recognizer`` offers the steps separately: ``crops_of`` (crops of a request message),
+``embed``, ``resolve`` (one face: ``matching.decide`` on the gallery's candidates, then the
+gallery's writes), ``finish`` (names, tags, the response). ``process_frame`` and
+``process_photo`` chain them for one record.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,28 +21,18 @@ from facepipe.embedding import Embedder
 from facepipe.events import PhotoRef
 from facepipe.exceptions import InvalidMessageError, InvalidRequestError
 from facepipe.frames import face_crops
+from facepipe.gallery import FaceToResolve, Gallery
 from facepipe.images import decode_base64, open_image
-from facepipe.index import Vector, VectorIndex
+from facepipe.index import VectorIndex
 from facepipe.index.recent import RecentVectors
-from facepipe.matching import TOP_K, Candidate, Decision, adds_to_person, calibration_for, decide
+from facepipe.matching import Decision, adds_to_person, calibration_for, decide
 from facepipe.messages import FaceEntry, FaceResult, RequestMessage, ResponseMessage, encode, response_message
 from facepipe.observability import Metric, MetricUnit, metrics, tracer
-from facepipe.people import FaceRecord, PeopleStore, Tag, face_id_for, generated_name, person_id_for
+from facepipe.people import PeopleStore, Tag, face_id_for, generated_name, person_id_for
 from facepipe.quality import FaceQuality, assess, band_of, pose
 from facepipe.quality import sharpness as sharpness_of
 from facepipe.settings import Settings
-from facepipe.storage import face_crop_key, put_jpeg, read_object
-
-
-@dataclass(frozen=True)
-class FaceToResolve:
-    request_id: str
-    index: int
-    box: Sequence[float]
-    vector: np.ndarray
-    crop: Image.Image
-    source: str
-    quality: FaceQuality
+from facepipe.storage import read_object
 
 
 def quality_of_entry(face: FaceEntry, crop: Image.Image) -> FaceQuality:
@@ -89,7 +78,7 @@ class Recognizer:
         self.people = people
         self.calibration = calibration_for(embedder.model, settings.good_threshold, settings.face_match_margin)
         self.namespace = settings.namespace
-        self.recent = recent or RecentVectors()
+        self.gallery = Gallery(index, people, self.namespace, embedder, bucket=settings.s3_bucket_name, s3=s3, recent=recent)
         self._sqs = sqs
         self._s3 = s3
         self._detector = detector
@@ -142,16 +131,8 @@ class Recognizer:
     def embed(self, crops: Sequence[Image.Image]) -> np.ndarray:
         return self.embedder.embed(crops)
 
-    def candidates(self, vector: np.ndarray) -> list[Candidate]:
-        """Indexed faces near ``vector`` (the index, plus what this container upserted lately)."""
-        found = {m.id: m for m in self.index.query(vector, TOP_K, self.namespace)}
-        for match in self.recent.matches(vector):
-            found.setdefault(match.id, match)
-        candidates = (Candidate.from_metadata(m.id, m.score, m.metadata) for m in found.values())
-        return [c for c in candidates if c is not None]
-
     def decide(self, face: FaceToResolve) -> Decision:
-        return decide(self.candidates(face.vector), face.quality, self.calibration)
+        return decide(self.gallery.candidates(face.vector), face.quality, self.calibration)
 
     def resolve(self, face: FaceToResolve) -> FaceResult:
         """Match ``face`` to a known person, create a new one, or leave it unknown; record it. Repeat-safe."""
@@ -168,11 +149,11 @@ class Recognizer:
                 person_id, indexed = person_id_for(face_id), True
                 self.people.create_person(person_id, generated_name(person_id), face.request_id)
             if person_id and indexed:
-                self._index_face(face, face_id, person_id)
+                self.gallery.add_face(face, face_id, person_id)
         similarity = round(decision.similarity, 4)
         _count(decision, indexed)
         if person_id:
-            self._record_face(face, face_id, person_id, similarity, indexed=indexed)
+            self.gallery.record_face(face, face_id, person_id, similarity, indexed=indexed)
         return {
             "index": face.index,
             "box": [float(v) for v in face.box],
@@ -182,43 +163,6 @@ class Recognizer:
             "new_person": decision.kind == "new",
             "quality": face.quality.as_dict(),
         }
-
-    def _index_face(self, face: FaceToResolve, face_id: str, person_id: str, enrolled: bool = False) -> None:
-        metadata = {
-            "person_id": person_id,
-            "source": face.source,
-            "request_id": face.request_id,
-            "model": self.embedder.model,
-            "preprocessing": self.embedder.preprocessing,
-            "enrolled": enrolled,
-            "band": face.quality.band,
-            "size": round(face.quality.size, 1),
-        }
-        if self.settings.s3_bucket_name:  # keep the crop so the face can be re-embedded later (§9)
-            put_jpeg(self.s3, self.settings.s3_bucket_name, face_crop_key(face_id), face.crop)
-        self.index.upsert([Vector(face_id, face.vector, metadata)], self.namespace)
-        self.recent.add(face_id, face.vector, metadata)
-
-    def _record_face(
-        self, face: FaceToResolve, face_id: str, person_id: str, similarity: float, indexed: bool, enrolled: bool = False
-    ) -> None:
-        self.people.record_face(
-            FaceRecord(
-                face_id=face_id,
-                person_id=person_id,
-                request_id=face.request_id,
-                face_index=face.index,
-                source=face.source,
-                box=list(face.box),
-                similarity=similarity,
-                model=self.embedder.model,
-                preprocessing=self.embedder.preprocessing,
-                indexed=indexed,
-                crop_key=face_crop_key(face_id) if indexed and self.settings.s3_bucket_name else "",
-                enrolled=enrolled,
-                quality=face.quality.as_dict(),
-            )
-        )
 
     def finish(self, request_id: str, filename: str, source: str, results: list[FaceResult]) -> ResponseMessage:
         """Fill in names, write the tags, build the response (§1.3)."""
@@ -284,12 +228,3 @@ class Recognizer:
         if self.settings.photo_responses:
             self.sqs.send_message(QueueUrl=self.settings.response_queue_url, MessageBody=encode(response))
         return response
-
-    # --- people administration (enroll) ------------------------------------------------------
-    def enroll(self, person_id: str, name: str, face: FaceToResolve) -> str:
-        """Add ``face`` to person ``person_id`` (created with ``name`` if new); returns the face id."""
-        face_id = face_id_for(face.request_id, face.index)
-        self.people.create_person(person_id, name, face.request_id)
-        self._index_face(face, face_id, person_id, enrolled=True)
-        self._record_face(face, face_id, person_id, 1.0, indexed=True, enrolled=True)
-        return face_id

@@ -149,6 +149,12 @@ class Settings:
         0, "Torch threads per function; 0: the vCPUs the function's memory buys.", BOTH, low=0, high=64, deployed=False
     )
     log_level: str = setting("INFO", "Log level.", BOTH, choices=LOG_LEVELS)
+    service_name: str = setting(
+        "",
+        "Powertools' service name (logs, traces, metrics): the function's name, `face-detection` or `face-recognition`.",
+        BOTH,
+        env="POWERTOOLS_SERVICE_NAME",
+    )
     function_url: str = setting(
         "",
         "The function URL `facepipe send`/`eval` post to when no local stack runs.",

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from facepipe.detection import FaceDetector, largest_face
 from facepipe.embedding import dimension_of, load_embedder
 from facepipe.exceptions import FacepipeError, InvalidRequestError
+from facepipe.gallery import FaceToResolve
 from facepipe.images import open_image
 from facepipe.index import make_index
 from facepipe.people import FaceRecord, PeopleStore, Person, PersonNotFoundError
 from facepipe.quality import assess
-from facepipe.recognition import FaceToResolve, Recognizer
+from facepipe.recognition import Recognizer
 from facepipe.settings import Settings
 
 
@@ -103,7 +104,7 @@ class Admin:
         for (filename, data, _, face, quality), crop, vector in zip(prepared, crops, vectors, strict=True):
             request_id = f"enroll:{hashlib.sha256(data).hexdigest()[:24]}"  # same photo again = same face
             face_ids.append(
-                self.recognizer.enroll(person_id, name, FaceToResolve(request_id, 0, face.box, vector, crop, f"enroll:{filename}", quality))
+                self.recognizer.gallery.enroll(person_id, name, FaceToResolve(request_id, 0, face.box, vector, crop, f"enroll:{filename}", quality))
             )
         return EnrollReport(self.people.get_person(person_id), not existing, face_ids, warnings)
 
@@ -126,7 +127,7 @@ class Admin:
             self.people.delete_face(source.person_id, face["face_id"])
         self.people.delete_profile(source.person_id)
         self.index.update_metadata([f["face_id"] for f in faces], {"person_id": target.person_id}, self.namespace)
-        self.recognizer.recent.forget_person(source.person_id)
+        self.recognizer.gallery.recent.forget_person(source.person_id)
         return self.people.get_person(target.person_id)
 
     def delete(self, ref: str) -> list[str]:
@@ -136,5 +137,5 @@ class Admin:
             self.people.delete_face(person.person_id, face_id)
         self.people.delete_profile(person.person_id)
         self.index.delete(faces, self.namespace)
-        self.recognizer.recent.forget_person(person.person_id)
+        self.recognizer.gallery.recent.forget_person(person.person_id)
         return faces
