@@ -5,7 +5,8 @@ default, range or choices, meaning, and which programs read it. ``Settings.from_
 local stack's environment (``Settings.environment``), the Terraform agreement test and the
 README's settings table (``markdown_table``; a test holds the README to it) all read this one
 table. Resolution order: explicit argument, then environment variable, then default. A bad
-value fails in the constructor, at start-up, never on the first request.
+value fails in the constructor, at start-up, never on the first request. (The module is long
+because every setting's row is here, by design: one table, one place.)
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@ Lessons applied: the index is targeted by host (no describe call per cold start)
 the SDK client is created once per container (its transport retries connection resets
 after idle and throttling), and the index dimension is checked against the embedder's once. Pinecone
 does not guarantee read-after-write: an upsert becomes queryable after a delay.
+(One adapter in one module: key, host, client cache, dimension check, and each data-plane
+call with the hint its failure needs; splitting it would scatter one SDK's handling.)
 """
 
 from __future__ import annotations
