@@ -19,8 +19,9 @@ from pinecone import Index, PineconeError
 from werkzeug.wrappers import Request
 
 from facepipe.exceptions import ConfigurationError, VectorIndexError
-from facepipe.index import EmbeddedIndex, Match, Vector, make_index
+from facepipe.index import Match, Vector, make_index
 from facepipe.index import pinecone as pinecone_module
+from facepipe.index.embedded import EmbeddedIndex
 from facepipe.index.pinecone import PineconeIndex
 from facepipe.settings import Settings
 from facepipe_tools.local.serving import LocalServer

@@ -23,7 +23,8 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from facepipe.exceptions import VectorIndexError
-from facepipe.index import EmbeddedIndex, Vector
+from facepipe.index import Vector
+from facepipe.index.embedded import EmbeddedIndex
 from facepipe_tools.local.serving import LocalServer
 
 if TYPE_CHECKING:
