@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from facepipe.matching import calibration_for
-from facepipe_tools.evaluate import EvalReport, ProbeResult
+from facepipe_tools.client import summary
+from facepipe_tools.eval_report import EvalReport, ProbeResult
 from facepipe_tools.judging import judge_faces, match_faces
 from facepipe_tools.pairs import Pairs
 from facepipe_tools.sets import ExpectedFace, Probe
@@ -117,7 +118,7 @@ def report() -> EvalReport:
         model="dlib-resnet",
         command="facepipe eval tiny.csv --downscale 64",
         probes=rows,
-        stats={"mean_s": 1.2},
+        stats={**summary([]), "mean_s": 1.2},
         pairs=pairs,
     )
 

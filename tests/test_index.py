@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import socket
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
 
 import boto3
 import httpx
@@ -12,6 +15,8 @@ import pinecone._internal.http_client as pinecone_http
 import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
+from pinecone import Index, PineconeError
+from werkzeug.wrappers import Request
 
 from facepipe.exceptions import ConfigurationError, VectorIndexError
 from facepipe.index import Match, Vector, make_index
@@ -19,7 +24,11 @@ from facepipe.index import pinecone as pinecone_module
 from facepipe.index.embedded import EmbeddedIndex
 from facepipe.index.pinecone import PineconeIndex
 from facepipe.settings import Settings
-from facepipe_tools.local.vector_server import VectorServer, serve_vector_index
+from facepipe_tools.local.serving import LocalServer
+from facepipe_tools.local.vector_server import DataPlane
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 DIM = 8
 NS = "faces-test"
@@ -59,16 +68,56 @@ def _fresh_pinecone_caches() -> Iterator[None]:
     pinecone_module._reset_caches()
 
 
-@pytest.fixture
-def requests_seen() -> list[tuple[str, str, dict[str, str]]]:
-    return []
+class Wire:
+    """WSGI middleware in front of the local data plane: notes every request (method, path,
+    headers) and can close the next connections without a reply, as an idle-timeout NAT or
+    load balancer does to a pooled connection (the client sees "server disconnected")."""
+
+    def __init__(self, app: WSGIApplication) -> None:
+        self.app = app
+        self.seen: list[tuple[str, str, dict[str, str]]] = []
+        self._drops = 0
+        self._lock = threading.Lock()
+
+    def drop_connections(self, count: int) -> None:
+        with self._lock:
+            self._drops = count
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        request = Request(environ)
+        self.seen.append((request.method, request.path, dict(request.headers)))
+        with self._lock:
+            drop, self._drops = self._drops > 0, max(0, self._drops - 1)
+        if drop:
+            environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)  # werkzeug's reply then meets a closed socket
+            start_response("200 OK", [])
+            return [b""]
+        return self.app(environ, start_response)
 
 
 @pytest.fixture
-def server(requests_seen: list) -> Iterator[VectorServer]:
-    """A local Pinecone data plane over a fresh 8-d embedded index; records (method, path, headers)."""
-    with serve_vector_index(EmbeddedIndex(DIM), on_request=lambda m, p, h: requests_seen.append((m, p, h))) as srv:
+def wire() -> Wire:
+    """The local data plane over a fresh 8-d embedded index, behind a ``Wire``."""
+    return Wire(DataPlane(EmbeddedIndex(DIM)))
+
+
+@pytest.fixture
+def requests_seen(wire: Wire) -> list[tuple[str, str, dict[str, str]]]:
+    return wire.seen
+
+
+@pytest.fixture
+def server(wire: Wire) -> Iterator[LocalServer]:
+    """The wire served on a free port, as ``serve_vector_index`` serves the data plane."""
+    with LocalServer(wire).start() as srv:
         yield srv
+
+
+@pytest.fixture
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK's retries without their sleeps, and its per-host retry budget full (hosts are all 127.0.0.1 here)."""
+    monkeypatch.setattr(pinecone_http, "_retry_sleep", lambda _: None)  # the SDK's seam for its backoff sleeps
+    pinecone_http.get_budget_registry()._reset()
 
 
 @pytest.fixture
@@ -84,7 +133,7 @@ def ssm(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
 
 
 @pytest.fixture
-def settings(server: VectorServer) -> Settings:
+def settings(server: LocalServer) -> Settings:
     return Settings(pinecone_index_host=server.url, pinecone_namespace=NS, pinecone_ssm_parameter_name=PARAMETER)
 
 
@@ -275,28 +324,34 @@ def test_pinecone_missing_ssm_parameter_raises_configuration_error(settings: Set
         PineconeIndex.from_settings(settings.replace(pinecone_ssm_parameter_name="/pinecone/nope"), DIM, ssm_client=ssm)
 
 
-def test_pinecone_retries_a_connection_dropped_after_idle(
-    index: PineconeIndex, server: VectorServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # GIVEN stored faces, and more dropped connections than the SDK's own retries absorb (4 attempts)
-    monkeypatch.setattr(pinecone_http, "_retry_sleep", lambda _: None)  # the SDK's seam for its backoff sleeps
+@pytest.mark.usefixtures("no_backoff")
+def test_pinecone_retries_a_connection_dropped_after_idle(index: PineconeIndex, wire: Wire) -> None:
+    # GIVEN stored faces, and the next three connections dropped without a reply (the SDK makes 4 attempts)
     index.upsert(make_vectors(3), NS)
-    server.drop_connections(5)
-    # WHEN querying THEN facepipe's retry gets through
+    wire.drop_connections(3)
+    # WHEN querying THEN the retries get through, and the caller sees nothing of it
     assert [m.id for m in index.query(make_vectors(3)[1].values, top_k=1, namespace=NS)] == ["f1"]
+    assert [p for _, p, _ in wire.seen[-4:]] == ["/query"] * 4
 
 
-def test_pinecone_gives_up_on_a_dead_host_with_vector_index_error(
-    index: PineconeIndex, server: VectorServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("no_backoff")
+def test_pinecone_sdk_itself_retries_a_dropped_connection(server: LocalServer, wire: Wire) -> None:
+    # GIVEN the raw SDK client (no facepipe retry around it) and one dropped connection
+    sdk = Index(host=server.url, api_key="any")
+    sdk.upsert(vectors=[("a", basis(0).tolist())], namespace=NS)
+    wire.drop_connections(1)
+    # WHEN querying THEN the SDK's own retry answers
+    assert [m.id for m in sdk.query(vector=basis(0).tolist(), top_k=1, namespace=NS).matches] == ["a"]
+    sdk.close()
+
+
+@pytest.mark.usefixtures("no_backoff")
+def test_pinecone_gives_up_on_a_dead_host_with_vector_index_error(index: PineconeIndex, server: LocalServer, wire: Wire) -> None:
     # GIVEN a host that drops every connection
-    monkeypatch.setattr(pinecone_http, "_retry_sleep", lambda _: None)
-    server.drop_connections(1000)
+    wire.drop_connections(1000)
     # WHEN querying THEN a VectorIndexError says what failed where and what to check
-    expected = rf"query on index '{server.url}' namespace '{NS}'.*3 tries.*PINECONE_INDEX_HOST"
-    with pytest.raises(VectorIndexError, match=expected):
+    with pytest.raises(VectorIndexError, match=rf"query on index '{server.url}' namespace '{NS}'.*PINECONE_INDEX_HOST"):
         index.query(basis(0), top_k=1, namespace=NS)
-    server.drop_connections(0)
 
 
 def test_pinecone_rejected_request_raises_vector_index_error(index: PineconeIndex) -> None:
@@ -311,7 +366,7 @@ def test_pinecone_rejected_request_raises_vector_index_error(index: PineconeInde
 # --------------------------------------------------------------------------- the local data plane itself
 
 
-def test_vector_server_without_api_key_answers_401(server: VectorServer) -> None:
+def test_vector_server_without_api_key_answers_401(server: LocalServer) -> None:
     # GIVEN no Api-Key header WHEN calling any route THEN 401 in Pinecone's error shape
     response = httpx.post(f"{server.url}/describe_index_stats", json={})
     assert response.status_code == 401
@@ -319,7 +374,7 @@ def test_vector_server_without_api_key_answers_401(server: VectorServer) -> None
     assert "Api-Key" in response.json()["message"]
 
 
-def test_vector_server_wrong_dimension_answers_400(server: VectorServer) -> None:
+def test_vector_server_wrong_dimension_answers_400(server: LocalServer) -> None:
     # GIVEN an 8-d index WHEN a 3-d vector is upserted THEN 400 with code and message
     response = httpx.post(f"{server.url}/vectors/upsert", headers={"Api-Key": "x"}, json={"vectors": [{"id": "a", "values": [1, 0, 0]}]})
     assert response.status_code == 400
@@ -330,23 +385,40 @@ def test_vector_server_wrong_dimension_answers_400(server: VectorServer) -> None
     }
 
 
-def test_vector_server_serves_list_fetch_and_delete_routes_to_the_sdk(server: VectorServer) -> None:
-    # GIVEN the raw SDK client on the local host, with faces in the default and a named namespace
-    from pinecone import Index
-
+def test_vector_server_serves_the_sdk_calls_facepipe_makes(server: LocalServer) -> None:
+    # GIVEN the raw SDK client on the local host, with faces in a named and in the default namespace
     sdk = Index(host=server.url, api_key="any")
     sdk.upsert(vectors=[(f"face-{i}", basis(i).tolist(), {"person_id": f"p{i % 2}"}) for i in range(5)], namespace=NS)
     sdk.upsert(vectors=[("other", basis(0).tolist())])
-    # WHEN listing by prefix in pages of two THEN every id comes once, in pages
-    pages = [[item.id for item in page.vectors] for page in sdk.list(prefix="face-", limit=2, namespace=NS)]
-    assert pages == [["face-0", "face-1"], ["face-2", "face-3"], ["face-4"]]
-    # WHEN fetching THEN values and metadata come back by id
-    assert sdk.fetch(ids=["face-1"], namespace=NS).vectors["face-1"].metadata == {"person_id": "p1"}
-    # WHEN deleting by filter, then everything THEN stats follow, the default namespace reported as __default__
-    sdk.delete(filter={"person_id": "p0"}, namespace=NS)
+    # WHEN querying by vector with a filter THEN matches come best first with their metadata
+    found = sdk.query(vector=basis(2).tolist(), top_k=2, namespace=NS, filter={"person_id": "p0"}, include_metadata=True)
+    assert [(m.id, m.metadata) for m in found.matches] == [("face-2", {"person_id": "p0"}), ("face-0", {"person_id": "p0"})]
+    # WHEN metadata is updated by id and vectors fetched THEN the new value shows, unknown ids are left out
+    sdk.update(id="face-1", set_metadata={"person_id": "p9"}, namespace=NS)
+    assert {i: v.metadata for i, v in sdk.fetch(ids=["face-1", "missing"], namespace=NS).vectors.items()} == {"face-1": {"person_id": "p9"}}
+    # WHEN deleting by ids THEN stats follow, the default namespace reported as __default__
+    sdk.delete(ids=["face-0", "face-1"], namespace=NS)
     stats = sdk.describe_index_stats()
-    assert (stats.dimension, stats.metric, stats.total_vector_count) == (DIM, "cosine", 3)
-    assert {name: s.vector_count for name, s in stats.namespaces.items()} == {NS: 2, "__default__": 1}
-    sdk.delete(delete_all=True, namespace=NS)
-    assert set(sdk.describe_index_stats().namespaces) == {"__default__"}
+    assert (stats.dimension, stats.metric, stats.total_vector_count) == (DIM, "cosine", 4)
+    assert {name: s.vector_count for name, s in stats.namespaces.items()} == {NS: 3, "__default__": 1}
+    sdk.close()
+
+
+@pytest.mark.parametrize(
+    ("call", "refused"),
+    [
+        (lambda sdk: sdk.delete(filter={"person_id": "p0"}, namespace=NS), "delete by filter"),
+        (lambda sdk: sdk.delete(delete_all=True, namespace=NS), "of everything"),
+        (lambda sdk: sdk.update(filter={"person_id": "p0"}, set_metadata={"x": "y"}, namespace=NS), "update by filter"),
+        (lambda sdk: sdk.query(id="face-0", top_k=1, namespace=NS), "query by id"),
+        (lambda sdk: next(iter(sdk.list(namespace=NS))), "no route GET /vectors/list"),
+    ],
+)
+def test_vector_server_refuses_what_facepipe_does_not_use(server: LocalServer, call: Callable[[Index], object], refused: str) -> None:
+    # GIVEN the raw SDK client WHEN it asks for something PineconeIndex never does THEN a clear error, nothing changed
+    sdk = Index(host=server.url, api_key="any")
+    sdk.upsert(vectors=[("face-0", basis(0).tolist(), {"person_id": "p0"})], namespace=NS)
+    with pytest.raises(PineconeError, match=refused):
+        call(sdk)
+    assert sdk.describe_index_stats().total_vector_count == 1
     sdk.close()

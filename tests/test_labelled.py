@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from facepipe_tools.labelling import FACE_FRACTION, FaceLabeller, assign_names, downscale, face_fraction
+from facepipe_tools.downscale import FACE_FRACTION, downscale, face_fraction
+from facepipe_tools.labelling import FaceLabeller, assign_names
 from facepipe_tools.scenes import context_frame, context_square
 from facepipe_tools.sets import LabelledSetError, fixture_workload, load_csv, load_set
 

@@ -49,13 +49,13 @@ def test_enroll_more_photos_add_faces_to_the_same_person(admin, grace_hopper, gr
     admin.enroll("grace", [("g.jpg", grace_hopper_bytes)])
     report = admin.enroll("grace", [("m.jpg", encode(ImageOps.mirror(grace_hopper)))])
     assert report.person.face_count == 2
-    assert len(admin.list()) == 1
+    assert len(admin.list_people()) == 1
 
 
 def test_enroll_photo_without_face_is_an_error_and_changes_nothing(admin):
     with pytest.raises(EnrollError, match="no face"):
         admin.enroll("nobody", [("sky.jpg", encode(Image.new("RGB", (300, 200), (90, 140, 220))))])
-    assert admin.list() == []
+    assert admin.list_people() == []
     assert admin.index.count(admin.namespace) == 0
 
 
@@ -95,7 +95,7 @@ def test_merge_moves_faces_vectors_and_tags(admin, grace_hopper_bytes, grace_hop
     admin.merge(stranger["person_id"], "grace")
 
     assert merged.person_id == keep.person_id
-    assert [p.person_id for p in admin.list()] == [keep.person_id]
+    assert [p.person_id for p in admin.list_people()] == [keep.person_id]
     assert admin.people.get_person(keep.person_id).face_count == 3
     assert {m.metadata["person_id"] for m in admin.index.query(vector, 10, admin.namespace)} == {keep.person_id}
     tag = next(t for t in admin.people.media("r-2") if t["SK"] == "FACE#0000")
@@ -110,7 +110,7 @@ def test_delete_removes_person_faces_and_vectors(admin, grace_hopper_bytes):
     person, (person_face_id,) = report.person, report.faces
     (face_id,) = admin.delete("grace")
     assert face_id == person_face_id
-    assert admin.list() == []
+    assert admin.list_people() == []
     assert admin.index.count(admin.namespace) == 0
     assert admin.people.faces_of(person.person_id) == []
 

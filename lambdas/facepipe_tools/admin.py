@@ -10,6 +10,7 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from facepipe.detection import FaceDetector, largest_face
 from facepipe.embedding import dimension_of, load_embedder
@@ -21,6 +22,12 @@ from facepipe.people import FaceRecord, PeopleStore, Person, PersonNotFoundError
 from facepipe.quality import assess
 from facepipe.recognition import Recognizer
 from facepipe.settings import Settings
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from facepipe.detection import DetectedFace
+    from facepipe.quality import FaceQuality
 
 
 class EnrollError(FacepipeError):
@@ -70,8 +77,8 @@ class Admin:
         quality is enrolled with a warning (its matches need more similarity)."""
         if not name.strip():
             raise EnrollError("a name is required")
-        prepared = []
-        warnings = []
+        prepared: list[tuple[str, bytes, Image.Image, DetectedFace, FaceQuality]] = []
+        warnings: list[str] = []
         for filename, data in images:
             try:
                 frame = open_image(data, self.recognizer.settings.max_image_pixels)
@@ -98,17 +105,21 @@ class Admin:
         if len(existing) > 1:
             raise EnrollError(f"{len(existing)} people are named {name!r}; rename one first")
         person_id = existing[0].person_id if existing else uuid.uuid4().hex
+        # every embedder is its model's cropper (DlibEmbedder(DlibCropper), FacenetEmbedder(FacenetCropper)), but
+        # facepipe.embedding.Embedder does not say so yet: it should extend Cropper
         crops = [self.recognizer.embedder.crop(frame, face) for _, _, frame, face, _ in prepared]
         vectors = self.recognizer.embed(crops)
         face_ids = []
         for (filename, data, _, face, quality), crop, vector in zip(prepared, crops, vectors, strict=True):
             request_id = f"enroll:{hashlib.sha256(data).hexdigest()[:24]}"  # same photo again = same face
             face_ids.append(
-                self.recognizer.gallery.enroll(person_id, name, FaceToResolve(request_id, 0, face.box, vector, crop, f"enroll:{filename}", quality))
+                self.recognizer.gallery.enroll(
+                    person_id, name, FaceToResolve(request_id, 0, face.box, vector, crop, f"enroll:{filename}", quality)
+                )
             )
         return EnrollReport(self.people.get_person(person_id), not existing, face_ids, warnings)
 
-    def list(self) -> list[Person]:
+    def list_people(self) -> list[Person]:
         return self.people.list_people()
 
     def rename(self, ref: str, name: str) -> Person:

@@ -20,9 +20,12 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from facepipe_tools.client import post_frame
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
 
 
 @dataclass
@@ -35,7 +38,7 @@ class Sample:
     foreign_receives: int
 
 
-def grader_request(function_url: str, sqs: Any, queue_url: str, filename: str, content: bytes, timeout: float = 60.0) -> Sample:
+def grader_request(function_url: str, sqs: SQSClient, queue_url: str, filename: str, content: bytes, timeout: float = 60.0) -> Sample:
     """One request exactly as the seed's grading client makes it."""
     request_id = str(uuid.uuid4())
     started = time.perf_counter()
@@ -52,7 +55,13 @@ def grader_request(function_url: str, sqs: Any, queue_url: str, filename: str, c
 
 
 def run_grader(
-    function_url: str, sqs: Any, queue_url: str, frames: list[tuple[str, bytes]], requests: int, concurrency: int, progress: bool = True
+    function_url: str,
+    sqs: SQSClient,
+    queue_url: str,
+    frames: list[tuple[str, bytes]],
+    requests: int,
+    concurrency: int,
+    progress: bool = True,
 ) -> list[Sample]:
     samples: list[Sample] = []
     lock = threading.Lock()
@@ -80,7 +89,7 @@ def _percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
 
 
-def write_report(samples: list[Sample], out: Path, command: str, context: dict[str, Any]) -> str:
+def write_report(samples: list[Sample], out: Path, command: str, context: dict[str, object]) -> str:
     latencies = [s.latency for s in samples if s.latency is not None]
     failed = [s for s in samples if s.latency is None or s.status != 200]
     rows = [
@@ -133,12 +142,11 @@ def write_report(samples: list[Sample], out: Path, command: str, context: dict[s
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from facepipe import aws
     from facepipe.settings import Settings
     from facepipe_tools.admin import Admin, build_recognizer
     from facepipe_tools.local.stack import LocalStack
     from facepipe_tools.sets import default_workload
-    from facepipe_tools.stacks import stack_environment
+    from facepipe_tools.stacks import sqs_client, stack_environment
 
     command = "facepipe bench " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["bench"] else "facepipe bench"
     workload = default_workload()
@@ -152,7 +160,7 @@ def run_bench(args: argparse.Namespace) -> int:
             admin.enroll(name, images)
         frames = [(p.filename, p.content) for p in workload.probes]
         samples = run_grader(
-            stack.info["function_url"], aws.client("sqs"), stack.info["response_queue_url"], frames, args.requests, args.concurrency
+            stack.info["function_url"], sqs_client(), stack.info["response_queue_url"], frames, args.requests, args.concurrency
         )
     context = {
         "workload": workload.name,
@@ -166,7 +174,7 @@ def run_bench(args: argparse.Namespace) -> int:
     return 0 if all(s.latency is not None for s in samples) else 1
 
 
-def detection_by_frame_size(repeats: int = 5, threads: int = 1) -> list[dict[str, Any]]:
+def detection_by_frame_size(repeats: int = 5, threads: int = 1) -> list[dict[str, object]]:
     """Detection time per frame on the frame sizes detection must serve (facepipe_tools.scenes), with the
     functions' default settings and ``threads`` torch threads. One warm-up run per frame, then
     ``repeats`` timed runs."""

@@ -18,7 +18,12 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+    from facepipe.messages import ResponseMessage
 
 
 @dataclass
@@ -26,8 +31,8 @@ class Outcome:
     request_id: str
     filename: str
     status: int = 0
-    reply: dict = field(default_factory=dict)
-    response: dict | None = None
+    reply: dict[str, Any] = field(default_factory=dict)  # the function URL's JSON reply (§1.1)
+    response: ResponseMessage | None = None  # the answer from the response queue (§1.3)
     sent_at: float = 0.0
     answered_at: float | None = None
 
@@ -57,7 +62,8 @@ def sign_request(request: urllib.request.Request, region: str) -> None:
 
 def post_frame(
     function_url: str, request_id: str, filename: str, content: bytes, *, sign_region: str | None = None, timeout: float = 30
-) -> tuple[int, dict]:
+) -> tuple[int, dict[str, Any]]:
+    """POST one frame (§1.1): (HTTP status, JSON reply); an error reply that is not JSON gives ``{}``."""
     body = json.dumps({"request_id": request_id, "filename": filename, "content": base64.b64encode(content).decode()}).encode()
     request = urllib.request.Request(function_url, data=body, method="POST", headers={"Content-Type": "application/json"})
     if sign_region:
@@ -75,7 +81,7 @@ def post_frame(
 class ResponsePoller:
     """Background pollers that hand each awaited answer to its request and delete it."""
 
-    def __init__(self, sqs: Any, queue_url: str, threads: int = 2) -> None:
+    def __init__(self, sqs: SQSClient, queue_url: str, threads: int = 2) -> None:
         self.sqs = sqs
         self.queue_url = queue_url
         self._waiting: dict[str, Outcome] = {}
@@ -128,14 +134,14 @@ class ResponsePoller:
 
 def send_frames(
     function_url: str,
-    sqs: Any,
+    sqs: SQSClient,
     response_queue_url: str,
     frames: Sequence[tuple[str, bytes]],
     *,
     concurrency: int = 10,
     timeout: float = 60.0,
     sign_region: str | None = None,
-    progress: Callable[[Outcome], None] | None = None,
+    progress: Callable[[Outcome], object] | None = None,
     request_ids: Sequence[str] | None = None,
     schedule: Sequence[float] | None = None,
 ) -> list[Outcome]:
@@ -170,7 +176,17 @@ def send_frames(
     return outcomes
 
 
-def summary(outcomes: Sequence[Outcome]) -> dict[str, Any]:
+class LatencySummary(TypedDict):
+    requests: int
+    answered: int
+    failed: int  # not 200, or no answer in time
+    mean_s: float | None
+    p50_s: float | None
+    p95_s: float | None
+    max_s: float | None
+
+
+def summary(outcomes: Sequence[Outcome]) -> LatencySummary:
     latencies = sorted(o.latency for o in outcomes if o.latency is not None)
 
     def pct(p: float) -> float | None:

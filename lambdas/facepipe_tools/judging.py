@@ -25,9 +25,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from facepipe_tools.labelling import MIN_IOU, iou
 from facepipe_tools.sets import ExpectedFace, Probe
+
+if TYPE_CHECKING:
+    from facepipe.messages import FaceResult, ResponseMessage
 
 CATEGORIES = ("correct", "wrong name", "new person", "unknown", "no face")
 #: categories that are the right answer for a stranger's face
@@ -64,7 +68,7 @@ class FaceVerdict:
         return f"{'+' if self.extra else ''}{who}: {self.category}"
 
 
-def categorize(expected: str | None, enrolled: set[str], face: dict | None) -> str:
+def categorize(expected: str | None, enrolled: set[str], face: FaceResult | None) -> str:
     if face is None:
         return "no face"
     if not face.get("person_id"):
@@ -79,9 +83,12 @@ def _centre(box: Sequence[float]) -> float:
     return (float(box[0]) + float(box[2])) / 2
 
 
-def match_faces(expected: Sequence[ExpectedFace], faces: Sequence[dict]) -> list[tuple[ExpectedFace | None, dict | None]]:
+Pair = tuple[ExpectedFace | None, "FaceResult | None"]
+
+
+def match_faces(expected: Sequence[ExpectedFace], faces: Sequence[FaceResult]) -> list[Pair]:
     """Pairs of (expected face, response face) as the module docstring says."""
-    pairs: list[tuple[ExpectedFace | None, dict | None]] = []
+    pairs: list[Pair] = []
     overlaps = sorted(
         ((iou(e.box, f["box"]), i, j) for i, e in enumerate(expected) if e.box is not None for j, f in enumerate(faces)),
         reverse=True,
@@ -103,17 +110,25 @@ def match_faces(expected: Sequence[ExpectedFace], faces: Sequence[dict]) -> list
         pairs.append((left_expected[k] if k < len(left_expected) else None, left_faces[k] if k < len(left_faces) else None))
     # in the labels' order; response faces nobody expected last, left to right
     position = {id(e): i for i, e in enumerate(expected)}
-    return sorted(pairs, key=lambda p: (position[id(p[0])], 0.0) if p[0] is not None else (len(expected), _centre(p[1]["box"])))
+
+    def order(pair: Pair) -> tuple[int, float]:
+        want, face = pair
+        if want is not None:
+            return position[id(want)], 0.0
+        assert face is not None  # a pair always holds at least one face
+        return len(expected), _centre(face["box"])
+
+    return sorted(pairs, key=order)
 
 
-def judge_faces(probe: Probe, response: dict | None, enrolled: set[str]) -> list[FaceVerdict]:
+def judge_faces(probe: Probe, response: ResponseMessage | None, enrolled: set[str]) -> list[FaceVerdict]:
     """A verdict per expected face of ``probe`` (and per response face nobody expected)."""
     expected = list(probe.faces) or [ExpectedFace(n) for n in probe.expect] + [ExpectedFace(None)] * probe.unknown
     faces = list(response.get("faces", [])) if response else []
     verdicts = []
     for want, face in match_faces(expected, faces):
         name = want.name if want is not None else None
-        quality = (face or {}).get("quality") or {}
+        band = face.get("quality", {}).get("band") if face is not None else None
         verdicts.append(
             FaceVerdict(
                 expected=name,
@@ -121,7 +136,7 @@ def judge_faces(probe: Probe, response: dict | None, enrolled: set[str]) -> list
                 got=None if face is None else (face.get("name", "") if face.get("person_id") else ""),
                 category=categorize(name, enrolled, face),
                 similarity=None if face is None else face.get("similarity"),
-                band=quality.get("band"),
+                band=None if band is None else str(band),
                 extra=want is None or not want.required,
             )
         )

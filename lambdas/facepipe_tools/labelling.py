@@ -1,24 +1,18 @@
-"""Every face of a labelled set, found and named in process, and the set's camera-sized version.
+"""Every face of a labelled set, found and named in process.
 
-Faces (``FaceLabeller.label``): every photo is detected, assessed and embedded in process
-with the pipeline's own detector, ``quality.assess`` and embedder. An enrollment photo gives
-its largest face (as ``Admin.enroll`` does). In a probe, labels name people left to right
-but do not say which detected face is which name or which is the stranger: among the
-assignments of names to detected faces that keep left-to-right order, the one with the
-most names placed, then the highest summed similarity to each name's enrolled faces, wins
-(``assign_names``); detected faces left unassigned are strangers' faces, names left
-unassigned were not detected.
+Every photo is detected, assessed and embedded in process with the pipeline's own detector,
+``quality.assess`` and embedder (``FaceLabeller.label``). An enrollment photo gives its largest
+face (as ``Admin.enroll`` does). In a probe, labels name people left to right but do not say
+which detected face is which name or which is the stranger: among the assignments of names to
+detected faces that keep left-to-right order, the one with the most names placed, then the
+highest summed similarity to each name's enrolled faces, wins (``assign_names``); detected
+faces left unassigned are strangers' faces, names left unassigned were not detected.
 
-Camera-sized version (``downscale``): every labelled face is cut out with its context, a
-square about 3x the face (the face covers 0.28-0.38 of the side, varied deterministically per
-face) and resized to ``size`` x ``size``: at 64 the faces are ~18-25 px. An enrollment photo
-gives one frame of its largest face; a probe gives one frame per labelled face, expecting
-``[name]`` for an enrolled person's face and ``[]`` with one stranger otherwise.
+The camera-sized version of a set is ``downscale.downscale``.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
@@ -28,16 +22,13 @@ from PIL import Image
 
 from facepipe.exceptions import InvalidRequestError
 from facepipe_tools.report import progress_bar
-from facepipe_tools.scenes import context_frame
-from facepipe_tools.sets import Box, ExpectedFace, LabelledSet, LabelledSetError, Probe
+from facepipe_tools.sets import ExpectedFace, LabelledSet, LabelledSetError
 
 if TYPE_CHECKING:
     from facepipe.detection import DetectedFace, FaceDetector
     from facepipe.embedding import Embedder
     from facepipe.quality import FaceQuality
 
-#: a downscaled frame shows its face at this fraction of its side (varied per face)
-FACE_FRACTION = (0.28, 0.38)
 #: a detection is the labelled face when their boxes overlap at least this much
 MIN_IOU = 0.3
 
@@ -140,14 +131,17 @@ class FaceLabeller:
             raise LabelledSetError(f"{what}: {exc.message}") from None
 
     def embed(self, frame: Image.Image, faces: Sequence[DetectedFace]) -> np.ndarray:
+        # every embedder is its model's cropper (DlibEmbedder(DlibCropper), FacenetEmbedder(FacenetCropper)), but
+        # facepipe.embedding.Embedder does not say so yet: it should extend Cropper
         return self.embedder.embed([self.embedder.crop(frame, f) for f in faces])
 
     def measure(self, frame: Image.Image, faces: Sequence[DetectedFace]) -> list[tuple[DetectedFace, FaceQuality, np.ndarray]]:
         """Quality and embedding of each of ``faces`` (detected in ``frame``)."""
         from facepipe.quality import assess
 
-        vectors = self.embed(frame, faces) if faces else []
-        return [(f, assess(frame, f), v) for f, v in zip(faces, vectors, strict=True)]
+        if not faces:
+            return []
+        return [(f, assess(frame, f), v) for f, v in zip(faces, self.embed(frame, faces), strict=True)]
 
     def find(self, frame: Image.Image, near: Sequence[float]) -> tuple[DetectedFace, FaceQuality, np.ndarray] | None:
         """The detected face of ``frame`` that is the face at ``near`` (best IoU >= MIN_IOU), measured."""
@@ -188,7 +182,7 @@ class FaceLabeller:
             vectors = np.stack([v for _, _, v in measured]) if measured else np.zeros((0, 1))
             assigned = assign_names(probe.expect, vectors, stacked)
             name_of = {i: name for name, i in zip(probe.expect, assigned, strict=True) if i is not None}
-            expected = [ExpectedFace(name_of.get(i), tuple(face.box)) for i, (face, _, _) in enumerate(measured)]
+            expected = [ExpectedFace(name_of.get(i), face.box) for i, (face, _, _) in enumerate(measured)]
             expected += [ExpectedFace(name) for name, i in zip(probe.expect, assigned, strict=True) if i is None]
             strangers_found = len(measured) - len(name_of)
             expected += [ExpectedFace(None)] * max(0, probe.unknown - strangers_found)
@@ -212,62 +206,3 @@ class FaceLabeller:
             probes.append(replace(probe, faces=tuple(expected)))
         bar.close()
         return Labelling(replace(labelled, probes=probes), faces, warnings)
-
-
-# --- camera-sized frames --------------------------------------------------------------------
-def face_fraction(key: str, low: float = FACE_FRACTION[0], high: float = FACE_FRACTION[1]) -> float:
-    """A fraction in [low, high] fixed by ``key`` (same face, same frame, every run)."""
-    digest = int(hashlib.sha256(key.encode()).hexdigest()[:8], 16)
-    return low + (high - low) * digest / 0xFFFFFFFF
-
-
-def _derived_name(filename: str, size: int, index: int | None) -> str:
-    stem = filename.rsplit(".", 1)[0] if "." in filename.rsplit("/", 1)[-1] else filename
-    return f"{stem}.{size}px.jpg" if index is None else f"{stem}.face{index}.{size}px.jpg"
-
-
-def downscale(labelling: Labelling, size: int, labeller: FaceLabeller, progress: bool = False) -> Labelling:
-    """The camera-sized version of a labelled set (module docstring), its faces measured in the
-    new frames. A probe frame expects its own face; another labelled face wholly inside it is
-    a neighbour, judged only if the pipeline reports it. A face the detector misses in its
-    frame is left out of ``faces`` (its frame is still probed)."""
-    from facepipe.images import encode_jpeg
-
-    source = labelling.set
-    images = source.images()
-    by_origin: dict[str, list[LabelledFace]] = {}
-    for f in labelling.faces:
-        by_origin.setdefault(f.origin, []).append(f)
-    derived = LabelledSet(f"{source.name}, {size}x{size} frames")
-    warnings = list(labelling.warnings)
-    frames: list[tuple[LabelledFace, str, Image.Image, Box]] = []
-    for origin, labelled in by_origin.items():
-        photo = labeller.open(images[origin], origin)
-        for f in labelled:
-            frame, square = context_frame(photo, f.face.box, face_fraction(f"{origin}#{f.index}"), size)
-            box = square.map(f.face.box)
-            if f.role == "enroll":
-                filename = _derived_name(origin, size, None)
-                derived.enroll.setdefault(f.name or "", []).append((filename, encode_jpeg(frame)))
-            else:
-                filename = _derived_name(origin, size, f.index)
-                neighbours = [
-                    ExpectedFace(o.name, square.map(o.face.box), required=False)
-                    for o in labelled
-                    if o is not f and square.holds(o.face.box)
-                ]
-                expected = (ExpectedFace(f.name, box), *neighbours)
-                derived.probes.append(Probe(filename, encode_jpeg(frame), (f.name,) if f.name else (), 0 if f.name else 1, expected))
-            frames.append((f, filename, frame, box))
-    faces: list[LabelledFace] = []
-    bar = progress_bar(len(frames), f"faces at {size}x{size}", progress)
-    for face, filename, frame, box in frames:
-        bar.update()
-        found = labeller.find(frame, box)
-        if found is None:
-            warnings.append(f"{filename}: the {face.name or 'stranger'} face is not found at {size}x{size}")
-            continue
-        detected, quality, vector = found
-        faces.append(replace(face, file=filename, face=detected, quality=quality, vector=vector, variant=f"{size}px"))
-    bar.close()
-    return Labelling(derived, faces, warnings)

@@ -6,13 +6,18 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
+
+from facepipe.quality import BANDS, Band
 
 if TYPE_CHECKING:
     from facepipe.matching import Calibration
     from facepipe_tools.labelling import LabelledFace
+
+#: quality bands in the order reports show them
+BANDS_BEST_FIRST: tuple[Band, ...] = tuple(reversed(BANDS))
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,7 @@ def pairs_of(faces: Sequence[LabelledFace], file_of: Callable[[LabelledFace], st
     ranks = np.array([rank(f.quality.band) for f in faces])
     sizes = np.array([f.quality.size for f in faces])
     degraded = np.array([f.degraded for f in faces])
-    bands = np.array(["poor", "fair", "good"])[np.minimum(ranks[first], ranks[second])]
+    bands = np.array(BANDS)[np.minimum(ranks[first], ranks[second])]
     return Pairs(
         similarity=np.einsum("ij,ij->i", vectors[first], vectors[second]),
         same=identity[first] == identity[second],
@@ -59,10 +64,23 @@ def pairs_of(faces: Sequence[LabelledFace], file_of: Callable[[LabelledFace], st
     )
 
 
-def band_summary(pairs: Pairs, calibration: Calibration) -> list[dict]:
+class BandSummary(TypedDict):
+    band: Band
+    threshold: float
+    same_pairs: int
+    different_pairs: int
+    same_min: float | None
+    same_median: float | None
+    different_median: float | None
+    different_max: float | None
+    same_below_threshold: int
+    different_at_or_above_threshold: int
+
+
+def band_summary(pairs: Pairs, calibration: Calibration) -> list[BandSummary]:
     """Per quality band of the pair: counts, the extremes and what the band's threshold does."""
-    rows = []
-    for band in ("good", "fair", "poor"):
+    rows: list[BandSummary] = []
+    for band in BANDS_BEST_FIRST:
         selected = pairs.select(pairs.band == band)
         genuine, impostor = selected.similarity[selected.same], selected.similarity[~selected.same]
         threshold = calibration.threshold(band)
@@ -94,7 +112,7 @@ def plot_pairs(pairs: Pairs, calibration: Calibration, title: str, path: Path) -
     figure, panels = plt.subplots(1, 3, figsize=(13, 3.8), sharex=True)
     lowest = min(float(pairs.similarity.min(initial=1.0)), calibration.good)
     bins = np.linspace(max(-1.0, math.floor(lowest * 20) / 20 - 0.05), 1.0, 61)
-    for panel, band in zip(panels, ("good", "fair", "poor"), strict=True):
+    for panel, band in zip(panels, BANDS_BEST_FIRST, strict=True):
         selected = pairs.select(pairs.band == band)
         genuine, impostor = selected.similarity[selected.same], selected.similarity[~selected.same]
         if len(impostor):

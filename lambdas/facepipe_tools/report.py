@@ -5,13 +5,13 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 import numpy as np
 from tqdm import tqdm
 
 
-def table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> str:
+def table(rows: Iterable[Sequence[object]], headers: Sequence[str]) -> str:
     """A plain-text table, columns aligned, for a terminal."""
     cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
@@ -22,7 +22,7 @@ def table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> str:
     return "\n".join([line(cells[0]), line(["-" * w for w in widths]), *(line(r) for r in cells[1:])])
 
 
-def markdown_table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> list[str]:
+def markdown_table(rows: Iterable[Sequence[object]], headers: Sequence[str]) -> list[str]:
     """The lines of a Markdown table."""
     return [
         "| " + " | ".join(str(h) for h in headers) + " |",
@@ -35,16 +35,23 @@ def seconds(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-def percentile(values: Sequence[float], p: float) -> float | None:
+def percentile(values: Sequence[float] | np.ndarray, p: float) -> float | None:
     """The ``p``-th percentile (nearest rank, as latency reports use); None without values."""
     if not len(values):
         return None
     return float(np.percentile(np.asarray(values, dtype=float), p, method="inverted_cdf"))
 
 
-def progress_bar(total: int, desc: str, enabled: bool = True, unit: str = "img") -> tqdm:
+class ProgressBar(Protocol):
+    def update(self, n: float | None = 1) -> object: ...
+
+    def close(self) -> None: ...
+
+
+def progress_bar(total: int, desc: str, enabled: bool = True, unit: str = "img") -> ProgressBar:
     """A tqdm bar on stderr, silent when not ``enabled``: ``update()`` per step, ``close()`` at the end."""
-    return tqdm(total=total, desc=desc, unit=unit, leave=False, disable=not enabled)
+    bar: ProgressBar = tqdm(total=total, desc=desc, unit=unit, leave=False, disable=not enabled)
+    return bar
 
 
 def command_line(argv: Sequence[str]) -> str:

@@ -24,12 +24,16 @@ import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image, ImageOps
 
 from facepipe.exceptions import FacepipeError
 from facepipe.images import encode_jpeg
 from facepipe.settings import Settings
+
+if TYPE_CHECKING:
+    from facepipe.messages import ResponseMessage
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
@@ -234,7 +238,7 @@ def load_set(spec: str | Path | None = None, enroll_dir: str | Path | None = Non
     return labelled
 
 
-def judge(probe: Probe, response: dict | None, enrolled: set[str]) -> tuple[bool, str]:
+def judge(probe: Probe, response: ResponseMessage | None, enrolled: set[str]) -> tuple[bool, str]:
     """Did the response name the expected people left to right, and make ``unknown`` new people?"""
     if response is None:
         return False, "no response"

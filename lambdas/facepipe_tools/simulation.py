@@ -15,13 +15,14 @@ import dataclasses
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 
 from facepipe.matching import TOP_K, Calibration, Candidate, decide
-from facepipe.quality import FaceQuality
+from facepipe.quality import Band, FaceQuality
 from facepipe_tools.labelling import LabelledFace
+from facepipe_tools.pairs import BANDS_BEST_FIRST
 from facepipe_tools.report import progress_bar
 
 #: (gallery variant, probe variant) pairs of the simulation
@@ -64,11 +65,38 @@ class SimProbe:
     candidates: tuple[Candidate, ...]
 
 
+class WrongName(TypedDict):
+    """A probe given someone else's name: the worst answer."""
+
+    file: str
+    condition: str
+    person: str  # who it is
+    named: str | None  # whom the decision named
+    similarity: float
+    margin: float | None
+    band: Band
+
+
+class Below(TypedDict):
+    """One step below an edge: how many wrong names, and one of them."""
+
+    value: float
+    wrong: int
+    example: WrongName
+
+
+class Edge(TypedDict):
+    current: float
+    edge: float | None  # None: even the ceiling leaves a wrong name
+    at_edge: dict[str, int] | None  # ``SimResult.row()`` at the edge
+    below_edge: Below | None  # None: no wrong name down to the floor
+
+
 @dataclass
 class SimResult:
-    counts: Counter = field(default_factory=Counter)
-    by_condition: dict[str, Counter] = field(default_factory=dict)
-    wrong: list[dict[str, Any]] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+    by_condition: dict[str, Counter[str]] = field(default_factory=dict)
+    wrong: list[WrongName] = field(default_factory=list)
 
     def row(self) -> dict[str, int]:
         return {k: self.counts[k] for k in (*OUTCOMES, "known", "stranger")}
@@ -105,7 +133,7 @@ class OpenSet:
     def run(self, calibration: Calibration) -> SimResult:
         result = SimResult()
         for condition, cases in self.cases:  # a condition comes once per split
-            counts: Counter = Counter()
+            counts: Counter[str] = Counter()
             for case in cases:
                 decision = decide(case.candidates, case.quality, calibration)
                 if decision.kind == "match":
@@ -134,16 +162,16 @@ class OpenSet:
 
 
 def _sweep(
-    run: Callable[[float], SimResult], counts: Callable[[dict[str, Any]], bool], current: float, step: float, floor: float, ceiling: float
-) -> dict[str, Any]:
+    run: Callable[[float], SimResult], counts: Callable[[WrongName], bool], current: float, step: float, floor: float, ceiling: float
+) -> Edge:
     """The lowest value (by ``step`` from ``current``) at which no wrong name that ``counts`` is
     left; upwards from ``current`` when there is one there (edge None when even ``ceiling`` is not enough)."""
 
-    def wrong(result: SimResult) -> list[dict[str, Any]]:
+    def wrong(result: SimResult) -> list[WrongName]:
         return [w for w in result.wrong if counts(w)]
 
     value, result = current, run(current)
-    below = None
+    below: Below | None = None
     if not wrong(result):
         while value - step >= floor - 1e-9:
             trial = run(round(value - step, 4))
@@ -160,20 +188,20 @@ def _sweep(
     return {"current": current, "edge": value, "at_edge": result.row(), "below_edge": below}
 
 
-def edges(simulation: OpenSet, calibration: Calibration, progress: bool = False) -> dict[str, dict[str, Any]]:
+def edges(simulation: OpenSet, calibration: Calibration, progress: bool = False) -> dict[str, Edge]:
     """Per band: the lowest threshold (others held) with no wrong name decided in that band (a
     band's threshold cannot undo another band's wrong names); for the margin: no wrong name at all."""
-    found = {}
+    found: dict[str, Edge] = {}
     bar = progress_bar(4, "edges", progress, unit="sweep")
-    for band in ("good", "fair", "poor"):
-        found[band] = _sweep(
-            lambda t, b=band: simulation.run(dataclasses.replace(calibration, **{b: t})),
-            lambda w, b=band: w["band"] == b,
-            calibration.threshold(band),
-            THRESHOLD_STEP,
-            0.0,
-            1.0,
-        )
+    for band in BANDS_BEST_FIRST:
+
+        def with_threshold(value: float, band: Band = band) -> SimResult:
+            return simulation.run(dataclasses.replace(calibration, **{band: value}))
+
+        def in_band(wrong: WrongName, band: Band = band) -> bool:
+            return wrong["band"] == band
+
+        found[band] = _sweep(with_threshold, in_band, calibration.threshold(band), THRESHOLD_STEP, 0.0, 1.0)
         bar.update()
     found["margin"] = _sweep(
         lambda m: simulation.run(dataclasses.replace(calibration, margin=m)), lambda w: True, calibration.margin, MARGIN_STEP, 0.0, 1.0

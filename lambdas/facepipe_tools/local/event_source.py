@@ -12,17 +12,47 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 log = logging.getLogger("facepipe_tools.local")
 
 
-def sqs_record(message: dict, queue_arn: str, region: str) -> dict:
+class SqsMessageAttribute(TypedDict):
+    stringValue: str | None
+    binaryValue: bytes | None
+    stringListValues: list[str]
+    binaryListValues: list[bytes]
+    dataType: str
+
+
+class SqsRecord(TypedDict):
+    """One record of the event Lambda's SQS event source mapping sends."""
+
+    messageId: str
+    receiptHandle: str
+    body: str
+    attributes: dict[str, str]
+    messageAttributes: dict[str, SqsMessageAttribute]
+    md5OfBody: str
+    eventSource: str
+    eventSourceARN: str
+    awsRegion: str
+
+
+class SqsEvent(TypedDict):
+    Records: list[SqsRecord]
+
+
+def sqs_record(message: MessageTypeDef, queue_arn: str, region: str) -> SqsRecord:
     return {
         "messageId": message["MessageId"],
         "receiptHandle": message["ReceiptHandle"],
         "body": message["Body"],
-        "attributes": message.get("Attributes", {}),
+        "attributes": {str(k): v for k, v in message.get("Attributes", {}).items()},
         "messageAttributes": {
             k: {
                 "stringValue": v.get("StringValue"),
@@ -41,11 +71,13 @@ def sqs_record(message: dict, queue_arn: str, region: str) -> dict:
 
 
 class SqsEventSource:
+    """Poll ``queue_url`` with ``pollers`` threads and invoke with batches, as the mapping does."""
+
     def __init__(
         self,
-        sqs: Any,
+        sqs: SQSClient,
         queue_url: str,
-        invoke: Callable[[dict], Any],
+        invoke: Callable[[SqsEvent], Any],
         *,
         batch_size: int = 10,
         batching_window: float = 0.0,
@@ -76,7 +108,7 @@ class SqsEventSource:
         for thread in self._threads:
             thread.join(timeout=5)
 
-    def _receive(self, count: int, wait: int) -> list[dict]:
+    def _receive(self, count: int, wait: int) -> list[MessageTypeDef]:
         return self.sqs.receive_message(
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=count,
@@ -85,7 +117,7 @@ class SqsEventSource:
             MessageAttributeNames=["All"],
         ).get("Messages", [])
 
-    def _batch(self) -> list[dict]:
+    def _batch(self) -> list[MessageTypeDef]:
         messages = self._receive(min(10, self.batch_size), 1)
         deadline = time.monotonic() + self.batching_window
         while messages and len(messages) < self.batch_size and time.monotonic() < deadline and not self._stop.is_set():
@@ -105,9 +137,9 @@ class SqsEventSource:
             if messages:
                 self.deliver(messages)
 
-    def deliver(self, messages: list[dict]) -> set[str]:
+    def deliver(self, messages: list[MessageTypeDef]) -> set[str]:
         """Invoke with one batch; delete the successes; return the ids left for redelivery."""
-        event = {"Records": [sqs_record(m, self.queue_arn, self.region) for m in messages]}
+        event: SqsEvent = {"Records": [sqs_record(m, self.queue_arn, self.region) for m in messages]}
         try:
             result = self.invoke(event) or {}
             failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}

@@ -6,28 +6,33 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
+from werkzeug.wrappers import Request, Response
+
 from facepipe_tools.local.context import LambdaContext
+from facepipe_tools.local.serving import LocalServer
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 #: read no more than this from a request (Lambda's own payload cap is 6 MB; we read enough to answer 413)
 READ_LIMIT = 64 * 2**20
 _TEXT_TYPES = ("text/", "json", "xml", "javascript", "x-www-form-urlencoded")
+_JSON = {"Content-Type": "application/json"}
 
 log = logging.getLogger("facepipe_tools.local")
-Handler = Callable[[dict, Any], Any]
+#: a Lambda handler: (event, context) -> result
+Handler = Callable[[Any, LambdaContext], Any]
 
 
-def function_url_event(method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str) -> dict:
+def function_url_event(method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str) -> dict[str, Any]:
     """A Lambda function URL event (payload format 2.0); non-text bodies are base64 like AWS does."""
     url = urlsplit(target)
     content_type = headers.get("content-type", "")
@@ -66,73 +71,56 @@ def function_url_event(method: str, target: str, headers: dict[str, str], body: 
     }
 
 
-class FunctionServer:
-    """A threaded HTTP server in front of one handler (each request is one invocation)."""
+class _Reply(Response):
+    default_mimetype = None  # a handler's reply without Content-Type goes out without one
 
-    def __init__(self, handler: Handler, function_name: str, port: int = 0, function_url: bool = True, timeout: float = 60.0):
+
+def _json(status: int, payload: Any) -> Response:
+    return _Reply(json.dumps(payload), status, _JSON)
+
+
+class FunctionServer:
+    """One handler behind an HTTP server (each request is one invocation); a WSGI app itself."""
+
+    def __init__(self, handler: Handler, function_name: str, port: int = 0, function_url: bool = True, timeout: float = 60.0) -> None:
         self.handler = handler
         self.function_name = function_name
+        self.function_url = function_url
         self.timeout = timeout
-        server = self
-
-        class _Request(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, fmt: str, *args: Any) -> None:
-                log.debug("%s %s", function_name, fmt % args)
-
-            def _read(self) -> bytes | None:
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > READ_LIMIT:
-                    self._send(413, {"error": "body_too_large", "message": f"request body over {READ_LIMIT} bytes"})
-                    return None
-                return self.rfile.read(length) if length else b""
-
-            def _send(self, status: int, body: Any, headers: dict | None = None, raw: bytes | None = None) -> None:
-                payload = raw if raw is not None else json.dumps(body).encode()
-                self.send_response(status)
-                for key, value in (headers or {"Content-Type": "application/json"}).items():
-                    self.send_header(key, str(value))
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def _handle(self) -> None:
-                body = self._read()
-                if body is None:
-                    return
-                if self.command == "POST" and urlsplit(self.path).path == INVOKE_PATH:
-                    self._send(200, server.invoke_raw(body))
-                elif function_url:
-                    headers = {k.lower(): v for k, v in self.headers.items()}
-                    event = function_url_event(self.command, self.path, headers, body, self.client_address[0])
-                    status, reply_headers, raw = server.invoke_function_url(event)
-                    self._send(status, None, reply_headers, raw)
-                else:
-                    self._send(404, {"message": f"this function has no URL; POST events to {INVOKE_PATH}"})
-
-            do_POST = do_GET = do_PUT = do_DELETE = do_PATCH = _handle
-
-        self._http = ThreadingHTTPServer(("127.0.0.1", port), _Request)
-        self._http.daemon_threads = True
-        self._thread = threading.Thread(target=self._http.serve_forever, name=f"{function_name}-http", daemon=True)
+        self._server = LocalServer(self, port=port, name=f"{function_name}-http")
 
     @property
     def url(self) -> str:
-        host, port = self._http.server_address[:2]
-        return f"http://{host}:{port}/"
+        return self._server.url + "/"
 
     @property
     def invoke_url(self) -> str:
-        return self.url.rstrip("/") + INVOKE_PATH
+        return self._server.url + INVOKE_PATH
 
     def start(self) -> FunctionServer:
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        self._http.shutdown()
-        self._http.server_close()
+        self._server.stop()
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        return self.respond(Request(environ))(environ, start_response)
+
+    def respond(self, request: Request) -> Response:
+        """The function URL, or the emulator's invoke path, for one HTTP request."""
+        if (request.content_length or 0) > READ_LIMIT:
+            return _json(413, {"error": "body_too_large", "message": f"request body over {READ_LIMIT} bytes"})
+        body = request.get_data()
+        if request.method == "POST" and request.path == INVOKE_PATH:
+            return _json(200, self.invoke_raw(body))
+        if not self.function_url:
+            return _json(404, {"message": f"this function has no URL; POST events to {INVOKE_PATH}"})
+        headers = {key.lower(): value for key, value in request.headers.items()}
+        target = request.environ.get("RAW_URI") or request.full_path
+        event = function_url_event(request.method, target, headers, body, request.remote_addr or "")
+        status, reply_headers, raw = self.invoke_function_url(event)
+        return _Reply(raw, status, reply_headers or _JSON)
 
     def context(self) -> LambdaContext:
         return LambdaContext(function_name=self.function_name, timeout_seconds=self.timeout)
@@ -148,15 +136,15 @@ class FunctionServer:
         except Exception as exc:  # the emulator reports errors as a payload, not a status
             return {"errorMessage": str(exc), "errorType": exc.__class__.__name__, "stackTrace": traceback.format_tb(exc.__traceback__)}
 
-    def invoke_function_url(self, event: dict) -> tuple[int, dict, bytes]:
+    def invoke_function_url(self, event: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
         """Function URL semantics: a dict with statusCode is the response; anything else is a JSON body."""
         try:
             result = self.invoke(event)
         except Exception:
             log.exception("%s failed", self.function_name)
-            return 502, {"Content-Type": "application/json"}, b'{"Message":"Internal Server Error"}'
+            return 502, dict(_JSON), b'{"Message":"Internal Server Error"}'
         if isinstance(result, dict) and "statusCode" in result:
             body = result.get("body") or ""
             raw = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
-            return int(result["statusCode"]), dict(result.get("headers") or {}), raw
-        return HTTPStatus.OK, {"Content-Type": "application/json"}, json.dumps(result).encode()
+            return int(result["statusCode"]), {str(k): str(v) for k, v in (result.get("headers") or {}).items()}, raw
+        return 200, dict(_JSON), json.dumps(result).encode()

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from facepipe import names as n
 from facepipe.names import StackNames
+
+if TYPE_CHECKING:
+    import boto3
+    from mypy_boto3_sqs import SQSClient
 
 
 @dataclass(frozen=True)
@@ -22,11 +26,11 @@ class Resources:
     ssm_parameter: str
 
 
-def _arn(sqs: Any, url: str) -> str:
+def _arn(sqs: SQSClient, url: str) -> str:
     return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
 
-def _queue_with_dlq(sqs: Any, name: str, dlq_name: str, visibility: int, max_receive_count: int) -> tuple[str, str]:
+def _queue_with_dlq(sqs: SQSClient, name: str, dlq_name: str, visibility: int, max_receive_count: int) -> tuple[str, str]:
     dlq = sqs.create_queue(QueueName=dlq_name, Attributes={"MessageRetentionPeriod": str(14 * 86400)})["QueueUrl"]
     redrive = json.dumps({"deadLetterTargetArn": _arn(sqs, dlq), "maxReceiveCount": max_receive_count})
     url = sqs.create_queue(
@@ -36,16 +40,21 @@ def _queue_with_dlq(sqs: Any, name: str, dlq_name: str, visibility: int, max_rec
 
 
 def create_resources(
-    session: Any,
+    session: boto3.session.Session,
     names: StackNames,
     *,
+    endpoint_url: str | None = None,
     request_visibility: int = n.REQUEST_VISIBILITY_SECONDS,
     max_receive_count: int = n.MAX_RECEIVE_COUNT,
     photo_prefix: str = "photos/",
     pinecone_api_key: str = "local-pinecone-key",
     response_visibility: int = n.RESPONSE_VISIBILITY_SECONDS,
 ) -> Resources:
-    sqs, s3, ddb, ssm = (session.client(s) for s in ("sqs", "s3", "dynamodb", "ssm"))
+    """The queues, table, bucket and SSM parameter, through ``session`` (at ``endpoint_url`` when given)."""
+    sqs = session.client("sqs", endpoint_url=endpoint_url)
+    s3 = session.client("s3", endpoint_url=endpoint_url)
+    ddb = session.client("dynamodb", endpoint_url=endpoint_url)
+    ssm = session.client("ssm", endpoint_url=endpoint_url)
     request, request_dlq = _queue_with_dlq(sqs, names.request_queue, names.request_dlq, request_visibility, max_receive_count)
     photo, photo_dlq = _queue_with_dlq(sqs, names.photo_queue, names.photo_dlq, request_visibility, max_receive_count)
     # §1.3: short visibility, no redrive policy; answers expire by retention

@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import boto3
 
@@ -25,7 +25,7 @@ from facepipe_tools.local.event_source import SqsEventSource
 from facepipe_tools.local.functions import FunctionServer
 from facepipe_tools.local.resources import Resources, create_resources
 from facepipe_tools.local.worker import FunctionPool, FunctionProcess
-from facepipe_tools.stacks import LOCAL_CREDENTIALS
+from facepipe_tools.stacks import LOCAL_CREDENTIALS, StackInfo
 
 log = logging.getLogger("facepipe_tools.local")
 
@@ -58,9 +58,16 @@ class LocalStack:
     def __init__(self, options: StackOptions | None = None) -> None:
         self.options = options or StackOptions()
         self.names = StackNames(self.options.prefix)
-        self.info: dict[str, Any] = {}
         self.resources: Resources | None = None
-        self._stoppers: list[Any] = []
+        self._info: StackInfo | None = None
+        self._stoppers: list[Callable[[], None]] = []
+
+    @property
+    def info(self) -> StackInfo:
+        """The endpoints of the started stack (what ``.facepipe/local.json`` holds)."""
+        if self._info is None:
+            raise RuntimeError("the local stack is not started")
+        return self._info
 
     def environment(self, endpoint: str, resources: Resources) -> dict[str, str]:
         """What the two functions see: the same names Terraform sets (facepipe.settings)."""
@@ -77,7 +84,7 @@ class LocalStack:
         aws = {**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}
         return {**aws, **settings.environment(), **self.options.environment}
 
-    def start(self) -> dict[str, Any]:
+    def start(self) -> StackInfo:
         from moto.server import ThreadedMotoServer
 
         opts = self.options
@@ -88,11 +95,16 @@ class LocalStack:
         endpoint = f"http://127.0.0.1:{moto.get_host_and_port()[1]}"
         log.info("AWS emulator (moto) on %s", endpoint)
 
-        session = boto3.session.Session(region_name=REGION, **{k.lower(): v for k, v in LOCAL_CREDENTIALS.items()})
-        self._session = _EndpointSession(session, endpoint)
+        session = boto3.session.Session(
+            region_name=REGION,
+            aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_session_token=LOCAL_CREDENTIALS["AWS_SESSION_TOKEN"],
+        )
         resources = create_resources(
-            self._session,
+            session,
             self.names,
+            endpoint_url=endpoint,
             request_visibility=opts.request_visibility,
             max_receive_count=opts.max_receive_count,
             response_visibility=opts.response_visibility,
@@ -112,7 +124,7 @@ class LocalStack:
         self.recognition = FunctionServer(recognition, self.names.recognition_function, opts.recognition_port, function_url=False).start()
         self._stoppers += [self.detection.stop, self.recognition.stop]
 
-        sqs = self._session.client("sqs")
+        sqs = session.client("sqs", endpoint_url=endpoint)
         for queue_url in (resources.request_queue_url, resources.photo_queue_url):
             source = SqsEventSource(
                 sqs,
@@ -125,7 +137,7 @@ class LocalStack:
             ).start()
             self._stoppers.insert(0, source.stop)
 
-        self.info = {
+        self._info = {
             "function_url": self.detection.url,
             "endpoint_url": endpoint,
             "request_queue_url": resources.request_queue_url,
@@ -146,8 +158,8 @@ class LocalStack:
         }
         if opts.state_file is not None:
             opts.state_file.parent.mkdir(parents=True, exist_ok=True)
-            opts.state_file.write_text(json.dumps(self.info, indent=2) + "\n")
-        return self.info
+            opts.state_file.write_text(json.dumps(self._info, indent=2) + "\n")
+        return self._info
 
     def stop(self) -> None:
         for stop in self._stoppers:
@@ -171,14 +183,3 @@ class LocalStack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-class _EndpointSession:
-    """A boto3 session whose clients all talk to the emulator."""
-
-    def __init__(self, session: boto3.session.Session, endpoint: str) -> None:
-        self._session = session
-        self._endpoint = endpoint
-
-    def client(self, service: str) -> Any:
-        return self._session.client(service, endpoint_url=self._endpoint)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import queue
 import signal
 import threading
 import traceback
-from typing import Any
+from multiprocessing.connection import Connection
+from typing import Any, NotRequired, TypedDict
 
 from facepipe_tools.local.context import LambdaContext
 
@@ -21,7 +23,14 @@ class FunctionError(RuntimeError):
     """The handler raised (or could not start) in its process."""
 
 
-def _serve(conn: Any, function_dir: str, environment: dict[str, str], vector_port: int | None) -> None:
+class Ready(TypedDict):
+    """What a function process reports once its INIT is done."""
+
+    namespace: str
+    vector_url: NotRequired[str]  # its embedded index on Pinecone's data-plane routes, when asked to serve it
+
+
+def _serve(conn: Connection, function_dir: str, environment: dict[str, str], vector_port: int | None) -> None:
     import os
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us cleanly on Ctrl-C
@@ -30,7 +39,7 @@ def _serve(conn: Any, function_dir: str, environment: dict[str, str], vector_por
         from facepipe_tools.local.handlers import load_handler
 
         module = load_handler(function_dir)
-        ready: dict[str, Any] = {"namespace": module.runtime.settings.namespace}
+        ready: Ready = {"namespace": module.runtime.settings.namespace}
         if vector_port is not None:
             from facepipe_tools.local.vector_server import serve_vector_index
 
@@ -61,7 +70,7 @@ class FunctionProcess:
             target=_serve, args=(child, function_dir, environment, vector_port), name=f"facepipe-{function_dir}", daemon=True
         )
         self._lock = threading.Lock()
-        self.ready: dict[str, Any] = {}
+        self.ready: Ready = {"namespace": ""}
 
     def start(self) -> FunctionProcess:
         self._process.start()
@@ -95,8 +104,6 @@ class FunctionPool:
     """``size`` execution environments of one function; each invocation takes an idle one."""
 
     def __init__(self, function_dir: str, environment: dict[str, str], size: int) -> None:
-        import queue
-
         self._workers = [FunctionProcess(function_dir, environment) for _ in range(max(1, size))]
         self._idle: queue.Queue[FunctionProcess] = queue.Queue()
 

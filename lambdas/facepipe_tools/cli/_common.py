@@ -1,0 +1,31 @@
+"""What the command groups share: the ``--stack`` option, the people admin, the command line for reports."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from facepipe.settings import Settings
+from facepipe_tools.report import command_line
+
+if TYPE_CHECKING:
+    from facepipe_tools.admin import Admin
+
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+def with_stack(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    p.add_argument("--stack", help="local stack file (default .facepipe/local.json when present)")
+    return p
+
+
+def admin() -> Admin:
+    """People administration on the stack the environment names (``use_stack`` first)."""
+    from facepipe_tools.admin import Admin, build_recognizer
+
+    return Admin(build_recognizer(Settings.from_env()))
+
+
+def command(args: argparse.Namespace) -> str:
+    """The command as typed, for the first line of a report."""
+    return command_line(getattr(args, "argv", None) or [args.command])

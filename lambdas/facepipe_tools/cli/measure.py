@@ -1,0 +1,168 @@
+"""``facepipe eval``, ``calibrate``, ``demo`` and ``bench``: how well and how fast the pipeline works."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from facepipe.exceptions import FacepipeError
+from facepipe.settings import EMBEDDING_MODELS, Settings
+from facepipe_tools.cli._common import admin, command, with_stack
+from facepipe_tools.stacks import sqs_client, stack_environment, use_stack
+
+if TYPE_CHECKING:
+    from facepipe_tools.cli._common import Subparsers
+    from facepipe_tools.eval_report import EvalReport
+    from facepipe_tools.labelling import FaceLabeller
+    from facepipe_tools.sets import LabelledSet
+
+BENCH_REPORT = "docs/reports/bench.md"
+
+
+def _labeller(model: str) -> FaceLabeller:
+    """The pipeline's detector and embedder for ``model``, to find and name a set's faces in process."""
+    import torch
+
+    from facepipe.detection import FaceDetector
+    from facepipe.embedding import load_embedder
+    from facepipe_tools.labelling import FaceLabeller
+
+    # One thread unless TORCH_NUM_THREADS says otherwise: this process shares the cores with the
+    # stack's functions (and anything else running); torch's default of one thread per core then
+    # spins against them (measured: MTCNN on small frames 12x slower with 2 threads on 2 busy cores).
+    settings = Settings.from_env(embedding_model=model)
+    torch.set_num_threads(settings.torch_num_threads or 1)
+    embedder = load_embedder(model, settings.facenet_weights_path)
+    detector = FaceDetector(settings.min_face_size, settings.min_face_score, settings.detection_pixel_budget)
+    return FaceLabeller(detector, embedder, settings.max_image_pixels)
+
+
+def _evaluate(args: argparse.Namespace, labelled: LabelledSet, downscale_to: int | None = None, ephemeral: bool = False) -> EvalReport:
+    """Label the set (before any stack starts in this process: its threads would slow that down),
+    then enroll and probe on the stack in use (unless ``ephemeral``), else on an ephemeral one."""
+    from facepipe_tools.evaluate import label_set, run_eval
+    from facepipe_tools.local.stack import LocalStack, StackOptions
+
+    info = None if ephemeral else use_stack(args.stack)
+    settings = Settings.from_env()
+    deployed = not ephemeral and info is None and bool(settings.function_url and settings.response_queue_url)
+    model = info["embedding_model"] if info else settings.embedding_model if deployed else StackOptions().embedding_model
+    labelling = label_set(labelled, _labeller(model), downscale_to, progress=True)
+
+    def run(function_url: str, queue_url: str) -> EvalReport:
+        return run_eval(
+            admin(),
+            function_url,
+            sqs_client(),
+            queue_url,
+            labelling=labelling,
+            concurrency=args.concurrency,
+            downscale_to=downscale_to,
+            progress=True,
+            command=command(args),
+        )
+
+    if info is not None or deployed:
+        settings = Settings.from_env()
+        return run(settings.function_url, settings.response_queue_url)
+    print("starting an ephemeral local stack (moto, function URL, event source, embedded index) ...", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    with LocalStack.ephemeral() as stack:
+        print(f"stack up in {time.perf_counter() - started:.1f} s: function URL {stack.info['function_url']}", file=sys.stderr, flush=True)
+        os.environ.update(stack_environment(stack.info))
+        return run(stack.info["function_url"], stack.info["response_queue_url"])
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from facepipe_tools.sets import load_set
+
+    if args.downscale is not None and args.downscale < 16:
+        raise FacepipeError(f"--downscale {args.downscale}: frames must be at least 16 px (the smallest face searched for)")
+    report = _evaluate(args, load_set(args.set, args.enroll), args.downscale)
+    paths = report.write(Path(args.out))
+    print(report.render())
+    print("\nwritten: " + ", ".join(str(p) for p in paths.values()))
+    return 0 if not report.wrong_names else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """The default set through an ephemeral stack; nothing is written."""
+    from facepipe_tools.sets import default_workload
+
+    report = _evaluate(args, default_workload(), ephemeral=True)
+    print(report.render())
+    return 0 if report.passed == report.total else 1
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from facepipe_tools.calibrate import run_calibration
+    from facepipe_tools.sets import load_set
+
+    sets = [load_set(spec) for spec in args.sets] if args.sets else [load_set(None)]
+    names = [s.name for s in sets]
+    if len(set(names)) != len(names):
+        raise FacepipeError(f"a set is given twice: {', '.join(names)}")
+    report = run_calibration(sets, _labeller(args.model), args.model, command=command(args), progress=True)
+    written = report.write(Path(args.out))
+    print(report.render())
+    print("\nwritten: " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from facepipe_tools.bench import run_bench, run_detection_bench
+
+    if args.detection:
+        if args.out == BENCH_REPORT:
+            args.out = "docs/reports/detection.md"
+        return run_detection_bench(args)
+    return run_bench(args)
+
+
+def add_parsers(sub: Subparsers) -> None:
+    evaluate = with_stack(
+        sub.add_parser(
+            "eval",
+            help="enroll a labelled set, send its probes through the pipeline, judge every face; writes a report",
+            description="SET: a labels.json, a folder holding labels.json (or faces/labels.json), or an Image,Results CSV "
+            "(default: the shared fixtures, else the packaged sample). Uses the running stack (.facepipe/local.json or "
+            "--stack), else starts an ephemeral one. Exit 1 when any face gets a wrong name.",
+        )
+    )
+    evaluate.add_argument("set", nargs="?", metavar="SET", help="labels.json, its folder, or an Image,Results CSV")
+    evaluate.add_argument(
+        "--enroll", metavar="DIR", help="enroll from <name>/*.jpg folders (a CSV set otherwise enrolls the first image of each name)"
+    )
+    evaluate.add_argument("--downscale", type=int, metavar="N", help="camera case: every labelled face with its context in an NxN frame")
+    evaluate.add_argument("--out", default=".facepipe/eval", help="report folder: eval.md, eval.json, eval.png (default .facepipe/eval)")
+    evaluate.add_argument("--concurrency", type=int, default=4)
+    evaluate.set_defaults(func=cmd_eval)
+
+    calibrate = sub.add_parser(
+        "calibrate",
+        help="similarity of same/different people by size and quality band, open-set simulation of the thresholds",
+        description="In process, no stack: every labelled face of the sets at full size and degraded (16-96 px, blur, JPEG).",
+    )
+    calibrate.add_argument(
+        "sets", nargs="*", metavar="SET", help="labels.json files, their folders or Image,Results CSVs (default: the shared fixtures)"
+    )
+    calibrate.add_argument("--model", default="dlib-resnet", choices=EMBEDDING_MODELS)
+    calibrate.add_argument("--out", default="docs/calibration.md", help="Markdown report; its plot (.png) and numbers (.json) go beside it")
+    calibrate.set_defaults(func=cmd_calibrate)
+
+    demo = sub.add_parser("demo", help="start a stack, enroll, send sample frames, print results (make demo)")
+    demo.add_argument("--concurrency", type=int, default=4)
+    demo.set_defaults(func=cmd_demo)
+
+    bench = sub.add_parser("bench", help="latency benchmark through a local stack; writes a report")
+    bench.add_argument("--requests", type=int, default=100)
+    bench.add_argument("--concurrency", type=int, default=10)
+    bench.add_argument("--out", default=BENCH_REPORT)
+    bench.add_argument("--detection", action="store_true", help="detection time per frame size only (docs/reports/detection.md)")
+    bench.add_argument("--repeats", type=int, default=5, help="timed runs per frame (--detection)")
+    bench.add_argument("--threads", type=int, default=1, help="torch threads (--detection)")
+    bench.set_defaults(func=cmd_bench)
