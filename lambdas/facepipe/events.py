@@ -9,8 +9,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import hashlib
 import json
@@ -79,8 +77,8 @@ def body_of(event: dict[str, Any], max_body_bytes: int) -> bytes:
     # strict base64 here: the data class's decoded_body would accept any garbage
     if encoded:
         try:
-            data = base64.b64decode(raw, validate=True)
-        except (binascii.Error, ValueError):
+            data = decode_base64(raw, "body")
+        except InvalidRequestError:
             raise InvalidRequestError("invalid_body_encoding", "isBase64Encoded is set but the body is not base64") from None
     else:
         data = raw.encode("utf-8")

@@ -14,7 +14,6 @@ import os
 import platform
 import statistics
 import sys
-import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from facepipe_tools.client import post_frame
+from facepipe_tools.report import percentile, progress_bar
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -64,29 +64,16 @@ def run_grader(
     progress: bool = True,
 ) -> list[Sample]:
     samples: list[Sample] = []
-    lock = threading.Lock()
+    bar = progress_bar(requests, "requests", progress, unit="req")
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         for start in range(0, requests, concurrency):
             batch = [frames[i % len(frames)] for i in range(start, min(requests, start + concurrency))]
-            for sample in pool.map(lambda f: grader_request(function_url, sqs, queue_url, *f), batch):
-                with lock:
-                    samples.append(sample)
-            if progress:
-                done = [s.latency for s in samples if s.latency is not None]
-                print(
-                    f"\r{len(samples)}/{requests} requests, mean {statistics.fmean(done) if done else 0:.3f} s",
-                    end="",
-                    file=sys.stderr,
-                    flush=True,
-                )
-    if progress:
-        print(file=sys.stderr)
+            samples += pool.map(lambda f: grader_request(function_url, sqs, queue_url, *f), batch)
+            done = [s.latency for s in samples if s.latency is not None]
+            bar.update(len(batch))
+            bar.set_postfix(mean=f"{statistics.fmean(done) if done else 0:.3f} s")
+    bar.close()
     return samples
-
-
-def _percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
 
 
 def write_report(samples: list[Sample], out: Path, command: str, context: dict[str, object]) -> str:
@@ -97,8 +84,8 @@ def write_report(samples: list[Sample], out: Path, command: str, context: dict[s
         ("answered", len(latencies)),
         ("failed", len(failed)),
         ("mean latency (s)", f"{statistics.fmean(latencies):.3f}" if latencies else "-"),
-        ("p50 (s)", f"{_percentile(latencies, 50):.3f}" if latencies else "-"),
-        ("p95 (s)", f"{_percentile(latencies, 95):.3f}" if latencies else "-"),
+        ("p50 (s)", f"{percentile(latencies, 50):.3f}" if latencies else "-"),
+        ("p95 (s)", f"{percentile(latencies, 95):.3f}" if latencies else "-"),
         ("max (s)", f"{max(latencies):.3f}" if latencies else "-"),
         ("answers first seen by another poller", sum(s.foreign_receives for s in samples)),
     ]

@@ -16,6 +16,7 @@ The numbers, the open-set simulation and the edges are the report's
 
 from __future__ import annotations
 
+import io
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -23,6 +24,7 @@ from typing import Literal
 
 from PIL import Image, ImageFilter
 
+from facepipe.images import encode_jpeg
 from facepipe.matching import calibration_for
 from facepipe_tools.calibration_report import CalibrationReport, band_tails, size_tails
 from facepipe_tools.labelling import FaceLabeller, LabelledFace
@@ -60,11 +62,7 @@ def degrade(frame: Image.Image, variant: Variant) -> Image.Image:
     if variant.degrade == "blur":
         return frame.filter(ImageFilter.GaussianBlur(variant.face_px / 32))
     if variant.degrade == "jpeg":
-        import io
-
-        buffer = io.BytesIO()
-        frame.save(buffer, format="JPEG", quality=15)
-        return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+        return Image.open(io.BytesIO(encode_jpeg(frame, quality=15))).convert("RGB")
     return frame
 
 

@@ -20,6 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypedDict
 
+from facepipe_tools.report import percentile
+
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
@@ -189,17 +191,12 @@ class LatencySummary(TypedDict):
 def summary(outcomes: Sequence[Outcome]) -> LatencySummary:
     latencies = sorted(o.latency for o in outcomes if o.latency is not None)
 
-    def pct(p: float) -> float | None:
-        if not latencies:
-            return None
-        return latencies[min(len(latencies) - 1, max(0, round(p / 100 * len(latencies) + 0.5) - 1))]
-
     return {
         "requests": len(outcomes),
         "answered": len(latencies),
         "failed": sum(1 for o in outcomes if o.status != 200 or o.response is None),
         "mean_s": statistics.fmean(latencies) if latencies else None,
-        "p50_s": pct(50),
-        "p95_s": pct(95),
+        "p50_s": percentile(latencies, 50),
+        "p95_s": percentile(latencies, 95),
         "max_s": latencies[-1] if latencies else None,
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import NoReturn
 
 import numpy as np
 from tqdm import tqdm
@@ -42,16 +42,9 @@ def percentile(values: Sequence[float] | np.ndarray, p: float) -> float | None:
     return float(np.percentile(np.asarray(values, dtype=float), p, method="inverted_cdf"))
 
 
-class ProgressBar(Protocol):
-    def update(self, n: float | None = 1) -> object: ...
-
-    def close(self) -> None: ...
-
-
-def progress_bar(total: int, desc: str, enabled: bool = True, unit: str = "img") -> ProgressBar:
+def progress_bar(total: int, desc: str, enabled: bool = True, unit: str = "img") -> tqdm[NoReturn]:
     """A tqdm bar on stderr, silent when not ``enabled``: ``update()`` per step, ``close()`` at the end."""
-    bar: ProgressBar = tqdm(total=total, desc=desc, unit=unit, leave=False, disable=not enabled)
-    return bar
+    return tqdm(total=total, desc=desc, unit=unit, leave=False, disable=not enabled)
 
 
 def command_line(argv: Sequence[str]) -> str:
