@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from facepipe.events import parse_frame_request
 from facepipe.exceptions import InvalidRequestError
-from facepipe.observability import metrics, tracer
+from facepipe.observability import Metric, MetricUnit, metrics, tracer
 from facepipe.runtime import detection_runtime
 
 logger = Logger()  # service: POWERTOOLS_SERVICE_NAME
@@ -45,6 +45,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> Reply:
         request = parse_frame_request(event, runtime.settings)
     except InvalidRequestError as exc:
         logger.info("request refused", error=exc.code, detail=exc.message)
+        metrics.add_metric(name=Metric.REQUESTS_REFUSED, unit=MetricUnit.Count, value=1)
         return _error(exc.status, exc.code, exc.message, exc.request_id)
     logger.append_keys(request_id=request.request_id)
     try:

@@ -82,7 +82,7 @@ class RecognitionConsumer:
         dead_letters: DeadLetters | None = None,
     ) -> None:
         self.recognizer = recognizer
-        self.dead_letters = dead_letters or DeadLetters(recognizer._sqs)
+        self.dead_letters = dead_letters or DeadLetters(recognizer.sqs)
         self.config = IdempotencyConfig(
             event_key_jmespath="request_id", raise_on_no_idempotency_key=True, expires_after_seconds=IDEMPOTENCY_SECONDS
         )

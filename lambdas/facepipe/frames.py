@@ -25,7 +25,7 @@ from facepipe.names import IDEMPOTENCY_SECONDS
 from facepipe.observability import Metric, MetricUnit, metrics, tracer
 from facepipe.quality import assess
 from facepipe.settings import Settings
-from facepipe.storage import claim_check_key
+from facepipe.storage import claim_check_key, put_jpeg
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -105,9 +105,7 @@ class FrameProcessor:
         metrics.add_metric(name=Metric.CLAIM_CHECKS, unit=MetricUnit.Count, value=1)
         for face in message["faces"]:
             key = claim_check_key(message["request_id"], face["index"])
-            self.s3.put_object(
-                Bucket=self.settings.s3_bucket_name, Key=key, Body=decode_base64(face.pop("crop"), "crop"), ContentType="image/jpeg"
-            )
+            put_jpeg(self.s3, self.settings.s3_bucket_name, key, decode_base64(face.pop("crop"), "crop"))
             face["crop_key"] = key
         return message
 

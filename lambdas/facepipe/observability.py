@@ -26,6 +26,7 @@ class Metric:
     """Metric names (EMF) emitted by the functions."""
 
     INIT_SECONDS = "InitSeconds"  # per cold start: models and clients loaded
+    REQUESTS_REFUSED = "RequestsRefused"  # detection: bad input answered 4xx
     FRAMES = "Frames"  # detection: frames accepted
     FACES_DETECTED = "FacesDetected"  # detection: faces queued for recognition
     FRAMES_WITHOUT_FACE = "FramesWithoutFace"  # detection: answered "" at once

@@ -44,5 +44,7 @@ def read_object(s3: S3Client, bucket: str, key: str, version_id: str = "", what:
         raise
 
 
-def put_jpeg(s3: S3Client, bucket: str, key: str, image: Image.Image) -> None:
-    s3.put_object(Bucket=bucket, Key=key, Body=encode_jpeg(image), ContentType="image/jpeg")
+def put_jpeg(s3: S3Client, bucket: str, key: str, image: Image.Image | bytes) -> None:
+    """An image (or its JPEG bytes) at ``key``."""
+    body = image if isinstance(image, bytes) else encode_jpeg(image)
+    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="image/jpeg")

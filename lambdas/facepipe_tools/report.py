@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -47,18 +48,14 @@ def progress_bar(total: int, desc: str, enabled: bool = True, unit: str = "img")
     return tqdm(total=total, desc=desc, unit=unit, leave=False, disable=not enabled)
 
 
+def shown_path(path: str | Path) -> str:
+    """A path as a report shows it: relative to the working directory (``../shared/...`` too),
+    so reports carry no machine paths."""
+    if not Path(path).is_absolute():
+        return str(path)
+    return os.path.relpath(path)
+
+
 def command_line(argv: Sequence[str]) -> str:
-    """``facepipe ARGS`` as typed, for the first line of a report; absolute paths under the
-    working directory are shown relative to it, so reports carry no machine paths."""
-    here = Path.cwd()
-
-    def shown(arg: str) -> str:
-        path = Path(arg)
-        if path.is_absolute():
-            try:
-                return str(path.relative_to(here))
-            except ValueError:
-                return arg
-        return arg
-
-    return "facepipe " + shlex.join(shown(a) for a in argv)
+    """``facepipe ARGS`` as typed, for the first line of a report, paths shown as ``shown_path`` does."""
+    return "facepipe " + shlex.join(shown_path(a) if a.startswith("/") else a for a in argv)

@@ -31,6 +31,7 @@ from PIL import Image, ImageOps
 from facepipe.exceptions import FacepipeError
 from facepipe.images import encode_jpeg
 from facepipe.settings import Settings
+from facepipe_tools.report import shown_path
 
 if TYPE_CHECKING:
     from facepipe.messages import ResponseMessage
@@ -100,7 +101,7 @@ def load_labels_json(path: Path, name: str | None = None) -> LabelledSet:
     if not isinstance(enroll, dict) or not isinstance(probes, dict):
         raise LabelledSetError(f"{path} needs an 'enroll' object (name -> files) and a 'probes' object (file -> expect/unknown)")
     base = path.parent
-    labelled = LabelledSet(name or f"{path}")
+    labelled = LabelledSet(name or shown_path(path))
     for person, files in enroll.items():
         if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
             raise LabelledSetError(f"{path}: enroll[{person!r}] must be a list of file names")
@@ -154,7 +155,7 @@ def load_csv(path: Path, enroll_dir: Path | None = None, name: str | None = None
     if header != ["Image", "Results"]:
         raise LabelledSetError(f"{path}: the header must be 'Image,Results' (one name per image), got {','.join(header)!r}")
     base = path.parent
-    labelled = LabelledSet(name or f"{path}")
+    labelled = LabelledSet(name or shown_path(path))
     if enroll_dir is not None:
         labelled.enroll = load_enroll_dir(enroll_dir)
     seen: set[str] = set()
@@ -184,7 +185,7 @@ def fixtures_dir() -> Path | None:
 
 def fixture_workload(root: Path) -> LabelledSet:
     faces = root / "faces"
-    return load_labels_json(faces / "labels.json", name=f"fixtures ({faces})")
+    return load_labels_json(faces / "labels.json", name=f"fixtures ({shown_path(faces)})")
 
 
 def packaged_workload() -> LabelledSet:

@@ -73,8 +73,16 @@ class FunctionProcess:
         self.ready: Ready = {"namespace": ""}
 
     def start(self) -> FunctionProcess:
+        return self.launch().wait_ready()
+
+    def launch(self) -> FunctionProcess:
+        """Start the process (its INIT runs); ``wait_ready`` waits for it."""
         self._process.start()
-        return self.wait_ready()
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self._process.is_alive()
 
     def wait_ready(self) -> FunctionProcess:
         status, payload = self._conn.recv()
@@ -109,7 +117,7 @@ class FunctionPool:
 
     def start(self) -> FunctionPool:
         for worker in self._workers:
-            worker._process.start()
+            worker.launch()
         try:
             for worker in self._workers:  # they load their models in parallel
                 self._idle.put(worker.wait_ready())
@@ -127,5 +135,5 @@ class FunctionPool:
 
     def stop(self) -> None:
         for worker in self._workers:
-            if worker._process.is_alive():
+            if worker.alive:
                 worker.stop()
