@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -30,3 +40,38 @@ def drain(sqs, queue_url: str, wait: int = 0) -> list[dict]:
         for message in batch:
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
         found += batch
+
+
+ROOT = Path(__file__).resolve().parents[1]
+#: how tests run the CLI: this checkout's ``lambdas`` first on the path
+CLI_ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "lambdas"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+
+
+@contextlib.contextmanager
+def local_stack(state: Path, *options: str) -> Iterator[dict[str, Any]]:
+    """`facepipe local up` on free ports, its endpoints written to ``state`` (and yielded, with
+    ``state_file``); stopped with Ctrl-C (SIGINT), which must exit 0 and remove the state file."""
+    command = [sys.executable, "-m", "facepipe_tools.cli", "local", "up", "--port", "0", "--moto-port", "0", "--vector-port", "0"]
+    process = subprocess.Popen(
+        [*command, *options, "--state-file", str(state)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=state.parent,
+        env=CLI_ENV,
+    )
+    deadline = time.monotonic() + 180
+    while not state.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"facepipe local up did not start:\n{process.stdout.read() if process.stdout else ''}")
+        time.sleep(0.5)
+    info = json.loads(state.read_text())
+    info["state_file"] = str(state)
+    try:
+        yield info
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+        assert process.returncode == 0, output
+        assert not state.exists(), "local.json must be removed when the stack stops"

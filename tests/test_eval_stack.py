@@ -7,66 +7,31 @@ The CLI runs as ``python -m facepipe_tools.cli`` with this checkout's ``lambdas`
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 
+from helpers import CLI_ENV, local_stack
+
 pytestmark = [pytest.mark.slow, pytest.mark.fixtures]
 ROOT = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "lambdas"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
 CLIP = "misc/short_hamilton_clip.mp4"
 
 
 def facepipe(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "facepipe_tools.cli", *args], capture_output=True, text=True, cwd=cwd, env=ENV, timeout=timeout
+        [sys.executable, "-m", "facepipe_tools.cli", *args], capture_output=True, text=True, cwd=cwd, env=CLI_ENV, timeout=timeout
     )
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, fixtures_root):
-    """`facepipe local up` on free ports for this module; stopped with Ctrl-C (SIGINT)."""
-    state = tmp_path_factory.mktemp("stack") / "local.json"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "facepipe_tools.cli",
-            "local",
-            "up",
-            "--port",
-            "0",
-            "--moto-port",
-            "0",
-            "--vector-port",
-            "0",
-            "--visibility-timeout",
-            "30",
-            "--state-file",
-            str(state),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=state.parent,
-        env=ENV,
-    )
-    deadline = time.monotonic() + 180
-    while not state.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"facepipe local up did not start:\n{process.stdout.read()}")
-        time.sleep(0.5)
-    yield state
-    process.send_signal(signal.SIGINT)
-    output, _ = process.communicate(timeout=60)
-    assert process.returncode == 0, output
+    """`facepipe local up` on free ports for this module; its state file."""
+    with local_stack(tmp_path_factory.mktemp("stack") / "local.json", "--visibility-timeout", "30") as info:
+        yield Path(info["state_file"])
 
 
 def report_of(out: Path) -> dict:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import pytest
 
 from facepipe_tools.client import send_frames
 from facepipe_tools.sets import fixture_workload, judge
+from helpers import local_stack
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,42 +27,9 @@ FACEPIPE = str(Path(sys.executable).with_name("facepipe"))
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    """`facepipe local up` on free ports; stopped with Ctrl-C (SIGINT) at the end."""
-    state = tmp_path_factory.mktemp("stack") / "local.json"
-    process = subprocess.Popen(
-        [
-            FACEPIPE,
-            "local",
-            "up",
-            "--port",
-            "0",
-            "--moto-port",
-            "0",
-            "--vector-port",
-            "0",
-            "--visibility-timeout",
-            "2",
-            "--state-file",
-            str(state),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=ROOT,
-    )
-    deadline = time.monotonic() + 180
-    while not state.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"facepipe local up did not start:\n{process.stdout.read()}")
-        time.sleep(0.5)
-    info = json.loads(state.read_text())
-    info["state_file"] = str(state)
-    yield info
-    process.send_signal(signal.SIGINT)
-    output, _ = process.communicate(timeout=60)
-    assert process.returncode == 0, output
-    assert not state.exists(), "local.json must be removed when the stack stops"
+    """`facepipe local up` on free ports (a real subprocess); stopped with Ctrl-C (SIGINT) at the end."""
+    with local_stack(tmp_path_factory.mktemp("stack") / "local.json", "--visibility-timeout", "2") as info:
+        yield info
 
 
 @pytest.fixture
