@@ -120,18 +120,19 @@ data "aws_iam_policy_document" "recognition" {
 
   statement {
     sid       = "StoreFaceCrops"
-    actions   = ["s3:PutObject"]
+    actions   = ["s3:PutObject", "s3:DeleteObject"]
     resources = ["${aws_s3_bucket.this.arn}/${local.faces_prefix}*"]
   }
 
   statement {
-    # TransactWriteItems (a face + its person's count) is authorised as PutItem + UpdateItem and
-    # TransactGetItems (people's names) as GetItem: IAM has no actions of their own for them
+    # Transactions are authorised per item as its own action (PutItem, UpdateItem, ConditionCheckItem
+    # for tag_media's "person still present" checks, GetItem for TransactGetItems): IAM has no
+    # actions of their own for them
     # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html);
-    # tag_media's batch_writer is BatchWriteItem; Powertools idempotency is Get/Put/Update/Delete.
+    # Powertools idempotency is Get/Put/Update/Delete; the stranger registry Query/Put/Delete.
     sid = "PeopleFacesTagsAndIdempotency"
     actions = [
-      "dynamodb:BatchWriteItem",
+      "dynamodb:ConditionCheckItem",
       "dynamodb:DeleteItem",
       "dynamodb:GetItem",
       "dynamodb:PutItem",

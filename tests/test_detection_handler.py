@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from types import ModuleType
@@ -235,13 +236,15 @@ def test_handler_camera_frame_with_a_20px_face_is_queued_with_its_quality(invoke
     from facepipe_tools.scenes import camera_frame
 
     box = FaceDetector().detect(grace_hopper)[0].box
-    reply = invoke(url_event(frame_body(encode(camera_frame(grace_hopper, box, 20, 64)), request_id="cam-64")))
+    content = encode(camera_frame(grace_hopper, box, 20, 64))
+    reply = invoke(url_event(frame_body(content, request_id="cam-64")))
 
     assert reply["statusCode"] == 200
     assert json_reply(reply)["faces"] == 1
     (request,), _ = queued()
     (face,) = request["faces"]
-    assert request["image"] == {"width": 64, "height": 64}
+    assert {k: request["image"][k] for k in ("width", "height")} == {"width": 64, "height": 64}
+    assert request["image"]["sha256"] == hashlib.sha256(content).hexdigest()  # recognition keys the face ids on it
     assert 14 <= face["quality"]["size"] <= 28
     assert face["quality"]["band"] == "poor"
     assert set(face["quality"]) == {"size", "score", "sharpness", "yaw", "pitch", "roll", "brightness", "band"}

@@ -343,7 +343,7 @@ def test_frame_processor_one_face_queues_request_message(
     assert message["captured_at"] == "2026-01-02T03:04:05Z"
     received = dt.datetime.fromisoformat(message["received_at"].replace("Z", "+00:00"))
     assert before - dt.timedelta(seconds=1) <= received <= dt.datetime.now(dt.UTC)
-    assert message["image"] == {"width": 512, "height": 600}
+    assert {k: message["image"][k] for k in ("width", "height")} == {"width": 512, "height": 600}
     assert message["preprocessing"] == croppers[model].preprocessing
     [face] = message["faces"]
     assert face["index"] == 0
@@ -383,7 +383,7 @@ def test_frame_processor_two_faces_ordered_left_to_right(aws, resources, process
     # THEN one message carries both faces, indexed 0, 1 from left to right
     assert reply["faces"] == 2
     [message] = bodies(aws, resources.request_queue_url)
-    assert message["image"] == {"width": 1024, "height": 600}
+    assert {k: message["image"][k] for k in ("width", "height")} == {"width": 1024, "height": 600}
     faces = message["faces"]
     assert [f["index"] for f in faces] == [0, 1]
     centres = [(f["box"][0] + f["box"][2]) / 2 for f in faces]
@@ -401,7 +401,7 @@ def test_frame_processor_exif_rotated_frame_is_detected_upright(aws, resources, 
     # THEN the face is found and the message describes the upright frame
     assert reply["faces"] == 1
     [message] = bodies(aws, resources.request_queue_url)
-    assert message["image"] == {"width": 512, "height": 600}
+    assert {k: message["image"][k] for k in ("width", "height")} == {"width": 512, "height": 600}
     assert_box_inside(message["faces"][0]["box"], 512, 600)
 
 

@@ -6,7 +6,7 @@ import logging
 import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import httpx
@@ -78,6 +78,7 @@ class Wire:
         self.seen: list[tuple[str, str, dict[str, str]]] = []
         self._drops = 0
         self._lock = threading.Lock()
+        self.accepted_keys: set[str] | None = None  # None: any key; else others get Pinecone's 401
 
     def drop_connections(self, count: int) -> None:
         with self._lock:
@@ -92,6 +93,9 @@ class Wire:
             environ["werkzeug.socket"].shutdown(socket.SHUT_RDWR)  # werkzeug's reply then meets a closed socket
             start_response("200 OK", [])
             return [b""]
+        if self.accepted_keys is not None and request.headers.get("Api-Key") not in self.accepted_keys:
+            start_response("401 Unauthorized", [("Content-Type", "application/json")])
+            return [b'{"code":16,"message":"Invalid API Key","details":[]}']
         return self.app(environ, start_response)
 
 
@@ -302,6 +306,45 @@ def test_pinecone_api_key_comes_from_ssm_and_goes_in_api_key_header(
     ours = [r for r in caplog.records if r.name.split(".")[0] in ("facepipe", "pinecone", "httpx", "httpcore")]
     assert ours
     assert not any(API_KEY in r.getMessage() for r in ours)
+
+
+def test_pinecone_rotated_key_is_picked_up_on_the_first_refusal(settings: Settings, ssm: Any, wire: Wire, requests_seen: list) -> None:
+    # GIVEN a warm index using the first key
+    index = PineconeIndex.from_settings(settings, DIM, ssm_client=ssm)
+    index.upsert(make_vectors(3), NS)
+    # WHEN the key is rotated in SSM (set-pinecone-key.sh) and the old one revoked at Pinecone
+    ssm.put_parameter(Name=PARAMETER, Value="pcsk_rotated_key_456", Type="SecureString", Overwrite=True)
+    wire.accepted_keys = {"pcsk_rotated_key_456"}
+    seen_before = len(requests_seen)
+    # THEN the next call is refused once, the key is read again, and the call succeeds with it
+    assert index.count(NS) == 3
+    keys_sent = [h.get("Api-Key") for _, _, h in requests_seen[seen_before:]]
+    assert keys_sent[0] == API_KEY
+    assert keys_sent[-1] == "pcsk_rotated_key_456"
+
+
+def test_pinecone_rotated_key_is_used_after_the_cache_age_without_a_refusal(
+    settings: Settings, ssm: Any, requests_seen: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a warm index whose cached key has outlived KEY_MAX_AGE (0 here)
+    monkeypatch.setattr(pinecone_module, "KEY_MAX_AGE", 0)
+    index = PineconeIndex.from_settings(settings, DIM, ssm_client=ssm)
+    index.count(NS)
+    # WHEN the key is rotated in SSM while the old one still works
+    ssm.put_parameter(Name=PARAMETER, Value="pcsk_rotated_key_789", Type="SecureString", Overwrite=True)
+    seen_before = len(requests_seen)
+    index.count(NS)
+    # THEN the new key is sent from the next call on
+    assert {h.get("Api-Key") for _, _, h in requests_seen[seen_before:]} == {"pcsk_rotated_key_789"}
+
+
+def test_pinecone_refused_key_that_was_not_rotated_fails_with_the_hint(settings: Settings, ssm: Any, wire: Wire) -> None:
+    # GIVEN a warm index, and Pinecone refusing the key SSM holds
+    index = PineconeIndex.from_settings(settings, DIM, ssm_client=ssm)
+    wire.accepted_keys = set()
+    # WHEN a call is made THEN it fails with the hint to fix the SSM parameter (no endless retry)
+    with pytest.raises(VectorIndexError, match="PINECONE_SSM_PARAMETER_NAME"):
+        index.count(NS)
 
 
 def test_pinecone_api_key_read_by_powertools_default_provider_without_a_client(

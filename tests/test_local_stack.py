@@ -202,7 +202,7 @@ def test_local_stack_seed_000_documented_curl_test_works(stack, boto, grace_hopp
     tags = table.query(
         KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": f"MEDIA#s3://{stack['photo_bucket']}/test-image.jpg"}
     )
-    assert {item["SK"] for item in tags["Items"]} == {"META", "FACE#0000"}
+    assert sorted(item["SK"].split("#", 2)[2] for item in tags["Items"]) == ["FACE#0000", "META"]  # IMG#<digest>#...
 
 
 def test_local_stack_photo_upload_is_tagged_through_the_photo_queue(stack, boto, grace_hopper_bytes):
@@ -214,7 +214,7 @@ def test_local_stack_photo_upload_is_tagged_through_the_photo_queue(stack, boto,
         items = table.scan(
             FilterExpression="begins_with(PK, :pk)", ExpressionAttributeValues={":pk": f"MEDIA#s3://{stack['photo_bucket']}/{key}#"}
         )["Items"]
-        return [i for i in items if i["SK"] == "META"]
+        return [i for i in items if i["SK"].endswith("#META")]
 
     (meta,) = eventually(tagged, 60)
     assert meta["faces"] == 1
@@ -253,7 +253,7 @@ def test_local_stack_people_rename_and_delete_through_the_cli(stack, tmp_path, g
     assert "rear_admiral" not in listed
     deleted = cli(stack, "people", "delete", "commodore")
     assert deleted.returncode == 0
-    assert "1 face" in deleted.stdout
+    assert "face records      1" in deleted.stdout
     assert "commodore" not in cli(stack, "people", "list").stdout
     missing = cli(stack, "people", "delete", "commodore")
     assert missing.returncode == 2

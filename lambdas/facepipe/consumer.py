@@ -23,6 +23,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from PIL import Image
 
+from facepipe import names
 from facepipe.events import PhotoRef, photo_refs
 from facepipe.exceptions import InvalidMessageError
 from facepipe.messages import RequestMessage, parse_request_message
@@ -89,9 +90,12 @@ class RecognitionConsumer:
         self._frame = self._frame_work
         self._photo = self._photo_work
         if persistence is not None:
-            once = idempotent_function(data_keyword_argument="work", persistence_store=persistence, config=self.config)
-            self._frame = once(self._frame_work)
-            self._photo = once(self._photo_work)
+
+            def once(unit: str) -> Any:
+                return idempotent_function(data_keyword_argument="work", persistence_store=persistence, config=self.config, key_prefix=unit)
+
+            self._frame = once(names.FRAME_UNIT)(self._frame_work)
+            self._photo = once(names.PHOTO_UNIT)(self._photo_work)
 
     # --- units of work (idempotent per request_id) ------------------------------------------
     def _frame_work(self, work: dict[str, Any], prepared: _Prepared) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idemp
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from PIL import Image
 
-from facepipe import aws
+from facepipe import aws, names
 from facepipe.detection import DetectedFace, FaceDetector
 from facepipe.embedding import Cropper
 from facepipe.events import FrameRequest
@@ -93,6 +93,8 @@ class FrameProcessor:
             "preprocessing": self.cropper.preprocessing,
             "faces": entries,
         }
+        if request.content_sha256:
+            message["image"]["sha256"] = request.content_sha256
         if request.captured_at:
             message["captured_at"] = request.captured_at
         return message
@@ -139,7 +141,9 @@ class FrameAcceptor:
         )
         self._once: Callable[..., Queued] | None = None
         if persistence is not None:
-            self._once = idempotent_function(data_keyword_argument="work", persistence_store=persistence, config=self.config)(self._process)
+            self._once = idempotent_function(
+                data_keyword_argument="work", persistence_store=persistence, config=self.config, key_prefix=names.DETECTION_UNIT
+            )(self._process)
 
     def _process(self, work: dict[str, str], request: FrameRequest) -> Queued:
         return self.frames.process(request)

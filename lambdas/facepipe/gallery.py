@@ -1,15 +1,21 @@
 """The gallery: the people facepipe knows, and every face it holds of them.
 
-A person's faces live in three places kept in step by ``Gallery``: the vector index (plus the
-vectors this container upserted lately, which Pinecone may not return yet: ``index.recent``),
-the people table (profile, face records with their quality), and the photo bucket (the crop
-of each indexed face, so it can be re-embedded with another model later, §9). Recognition
-asks it for candidates and adds to it; enrollment adds to it directly.
+A person's faces live in three places kept in step here: the vector index (plus the vectors
+this container upserted lately, which Pinecone may not return yet: ``index.recent``), the
+people table (profile, face records with their quality; ``people.registry`` for people created
+lately), and the photo bucket (the crop of each indexed face, so it can be re-embedded later).
+
+``place`` decides who a face is (``matching.decide``), following merges (a merged-away person
+redirects to the one it was merged into) and treating an erased person's leftovers (vectors
+Pinecone still returns, this container's recent buffer) as absent while cleaning them. A face
+the index calls new goes through the stranger registry, so that frames of one new face in
+several containers make one person. ``write`` records the face under its person (conditional
+on the person being present) and then indexes it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -17,8 +23,10 @@ from PIL import Image
 
 from facepipe.index import Vector, VectorIndex
 from facepipe.index.recent import RecentVectors
-from facepipe.matching import TOP_K, Candidate
-from facepipe.people import FaceRecord, PeopleStore, face_id_for
+from facepipe.matching import TOP_K, Calibration, Candidate, Decision, adds_to_person, decide
+from facepipe.people import FaceRecord, PeopleStore, PersonGoneError, face_id_for, generated_name, person_id_for
+from facepipe.people.items import profile_item
+from facepipe.people.registry import StrangerRegistry
 from facepipe.quality import FaceQuality
 from facepipe.storage import face_crop_key, put_jpeg
 
@@ -29,10 +37,19 @@ if TYPE_CHECKING:
 
     from facepipe.embedding import Embedder
 
+#: how often a placement starts over (an erased person's leftovers were dropped, or the registry moved)
+PLACEMENT_TRIES = 5
+
+
+class PlacementError(RuntimeError):
+    """A face could not be placed after ``PLACEMENT_TRIES`` (the gallery kept changing under it):
+    transient, SQS delivers the record again."""
+
 
 @dataclass(frozen=True)
 class FaceToResolve:
-    """A face to place: where it was seen, its embedding, crop and quality."""
+    """A face to place: where it was seen (request, the image's SHA-256, its index), its
+    embedding, crop and quality."""
 
     request_id: str
     index: int
@@ -41,6 +58,22 @@ class FaceToResolve:
     crop: Image.Image
     source: str
     quality: FaceQuality
+    image_digest: str = ""
+
+    @property
+    def face_id(self) -> str:
+        return face_id_for(self.request_id, self.image_digest, self.index)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Who a face is: ``person_id`` (None: unknown), whether it makes a new person, whether it
+    joins its person's indexed faces."""
+
+    decision: Decision
+    person_id: str | None
+    new_person: bool = False
+    indexed: bool = False
 
 
 class Gallery:
@@ -50,18 +83,22 @@ class Gallery:
         people: PeopleStore,
         namespace: str,
         embedder: Embedder,
+        calibration: Calibration,
         *,
         bucket: str = "",
         s3: S3Client | None = None,
         recent: RecentVectors | None = None,
+        registry: StrangerRegistry | None = None,
     ) -> None:
         self.index = index
         self.people = people
         self.namespace = namespace
         self.model = embedder.model
         self.preprocessing = embedder.preprocessing
+        self.calibration = calibration
         self.bucket = bucket  # empty: crops are not kept (tests without a bucket)
         self.recent = recent or RecentVectors()
+        self.registry = registry or StrangerRegistry(people, namespace)
         self._s3 = s3
 
     @property
@@ -70,15 +107,139 @@ class Gallery:
 
         return self._s3 or aws.s3()
 
-    def candidates(self, vector: np.ndarray) -> list[Candidate]:
-        """Indexed faces near ``vector`` (the index, plus what this container upserted lately)."""
-        found = {m.id: m for m in self.index.query(vector, TOP_K, self.namespace)}
+    # --- who a face is --------------------------------------------------------------------
+    def candidates(self, vector: np.ndarray, exclude: str = "") -> list[Candidate]:
+        """Indexed faces near ``vector`` (the index, plus what this container upserted lately),
+        but not face ``exclude`` (a redelivered face is never its own match)."""
+        found = {m.id: m for m in self.index.query(vector, TOP_K + 1, self.namespace)}
         for match in self.recent.matches(vector):
             found.setdefault(match.id, match)
+        found.pop(exclude, None)
         candidates = (Candidate.from_metadata(m.id, m.score, m.metadata) for m in found.values())
-        return [c for c in candidates if c is not None]
+        return sorted((c for c in candidates if c is not None), key=lambda c: -c.similarity)[:TOP_K]
 
-    def add_face(self, face: FaceToResolve, face_id: str, person_id: str, enrolled: bool = False) -> None:
+    def place(self, face: FaceToResolve) -> Placement:
+        """Match, new person (registered) or unknown; see the module docstring."""
+        for _ in range(PLACEMENT_TRIES):
+            candidates = self._as_people_now(self.candidates(face.vector, exclude=face.face_id))
+            decision = decide(candidates, face.quality, self.calibration)
+            if decision.kind == "new":
+                placement = self._register(face, candidates)
+            elif decision.kind == "match" and decision.person_id:
+                placement = self._matched(face, decision, candidates)
+            else:
+                placement = Placement(decision, None)
+            if placement is not None:
+                return placement
+        raise PlacementError(f"face {face.index} of {face.request_id}: the gallery kept changing; it will be placed again")
+
+    def _as_people_now(self, candidates: list[Candidate]) -> list[Candidate]:
+        """``candidates`` under the people they belong to now: a merged-away person's faces count
+        as the target's (else the two would look like two people, and the face ambiguous); an
+        erased person's leftovers are dropped (and cleaned). One TransactGetItems."""
+        ids = {c.person_id for c in candidates}
+        found = self.people.get_people(ids)
+        now: dict[str, str | None] = {}
+        for person_id in ids:
+            person = found.get(person_id)
+            if person is not None and person.merged_into:
+                person = self.people.current_person(person_id)
+            now[person_id] = None if person is None or person.deleting else person.person_id
+        for person_id in [p for p, current in now.items() if current is None]:
+            self._drop_leftovers(person_id, candidates)
+        return [replace(c, person_id=current) for c in candidates if (current := now[c.person_id])]
+
+    def _matched(self, face: FaceToResolve, decision: Decision, candidates: Sequence[Candidate]) -> Placement | None:
+        """The person a match names, now (merges followed); None when the person was erased."""
+        assert decision.person_id is not None
+        person = self.people.current_person(decision.person_id)
+        if person is None:
+            self._drop_leftovers(decision.person_id, candidates)
+            return None
+        return Placement(decision, person.person_id, indexed=adds_to_person(decision, face.quality, self.calibration, person.indexed_faces))
+
+    def _register(self, face: FaceToResolve, candidates: Sequence[Candidate]) -> Placement | None:
+        """A new face: read the stranger registry, decide again with its entries, create and
+        register the person if it is still new (``people.registry``: the protocol and its proof)."""
+        for _ in range(PLACEMENT_TRIES):
+            seen = self.registry.read()
+            others = [s for s in seen.strangers if s.face_id != face.face_id]
+            registered = [Candidate(s.face_id, s.person_id, float(s.vector @ face.vector), s.band) for s in others]  # type: ignore[arg-type]
+            decision = decide([*candidates, *registered], face.quality, self.calibration)
+            if len(others) < len(seen.strangers):  # an earlier delivery of this face registered it
+                return self._created(face, person_id_for(face.face_id), decision, candidates)
+            if decision.kind == "match" and decision.person_id:
+                return self._matched(face, decision, [*candidates, *registered])
+            if decision.kind != "new":
+                return Placement(decision, None)
+            person_id = person_id_for(face.face_id)
+            person = profile_item(person_id, generated_name(person_id), face.request_id)
+            if self.registry.register(seen, person, face.face_id, face.vector, face.quality.band):
+                return self._created(face, person_id, decision, candidates)
+        return None
+
+    def _created(self, face: FaceToResolve, person_id: str, decision: Decision, candidates: Sequence[Candidate]) -> Placement | None:
+        """``face`` made ``person_id``: a new person, or (merged since) who they are now."""
+        person = self.people.current_person(person_id)
+        if person is None:
+            self._drop_leftovers(person_id, candidates)
+            return None
+        if person.person_id != person_id:
+            return Placement(decision, person.person_id, indexed=True)
+        return Placement(decision, person_id, new_person=True, indexed=True)
+
+    def _drop_leftovers(self, person_id: str, candidates: Sequence[Candidate]) -> None:
+        """An erased person's vectors still returned (Pinecone's delay, this container's buffer,
+        the stranger registry): forget and delete them, so later faces never see them again."""
+        self.recent.forget_person(person_id)
+        self.registry.forget(person_id)
+        self.index.delete([c.face_id for c in candidates if c.person_id == person_id], self.namespace)
+
+    # --- writing a face -------------------------------------------------------------------
+    def write(self, face: FaceToResolve, placement: Placement, similarity: float, enrolled: bool = False) -> None:
+        """Record the face under its person (``PersonGoneError`` when the person was merged away
+        or erased meanwhile: place it again), then index it when it joins the person's faces.
+        A repeat indexes what the first delivery recorded as indexed."""
+        assert placement.person_id is not None
+        record = FaceRecord(
+            face_id=face.face_id,
+            person_id=placement.person_id,
+            request_id=face.request_id,
+            face_index=face.index,
+            source=face.source,
+            box=list(face.box),
+            similarity=similarity,
+            model=self.model,
+            preprocessing=self.preprocessing,
+            indexed=placement.indexed,
+            crop_key=face_crop_key(face.face_id) if placement.indexed and self.bucket else "",
+            enrolled=enrolled,
+            quality=face.quality.as_dict(),
+            image_digest=face.image_digest,
+        )
+        indexed = placement.indexed
+        if not self.people.record_face(record):
+            earlier = self.people.face(face.face_id, placement.person_id)
+            indexed = bool(earlier and earlier.get("indexed"))
+        if indexed:
+            self.add_face(face, placement.person_id, enrolled)
+            self._settle(face, placement.person_id)
+
+    def _settle(self, face: FaceToResolve, person_id: str) -> None:
+        """After indexing: if the person was merged away or erased since the face was recorded,
+        the admin tool may have passed this face's vector before it existed. Point it at the
+        merge target, or (erased) remove it; then ``PersonGoneError``: place the face again."""
+        person = self.people.current_person(person_id)
+        if person is not None and person.person_id == person_id:
+            return
+        if person is None:
+            self.recent.forget_person(person_id)
+            self.index.delete([face.face_id], self.namespace)
+            if self.bucket:
+                self.s3.delete_object(Bucket=self.bucket, Key=face_crop_key(face.face_id))
+        raise PersonGoneError(person_id)
+
+    def add_face(self, face: FaceToResolve, person_id: str, enrolled: bool = False) -> None:
         """Index ``face`` as one of ``person_id``'s faces (vector, metadata, kept crop)."""
         metadata = {
             "person_id": person_id,
@@ -91,35 +252,13 @@ class Gallery:
             "size": round(face.quality.size, 1),
         }
         if self.bucket:  # keep the crop so the face can be re-embedded later (§9)
-            put_jpeg(self.s3, self.bucket, face_crop_key(face_id), face.crop)
-        self.index.upsert([Vector(face_id, face.vector, metadata)], self.namespace)
-        self.recent.add(face_id, face.vector, metadata)
-
-    def record_face(
-        self, face: FaceToResolve, face_id: str, person_id: str, similarity: float, indexed: bool, enrolled: bool = False
-    ) -> None:
-        self.people.record_face(
-            FaceRecord(
-                face_id=face_id,
-                person_id=person_id,
-                request_id=face.request_id,
-                face_index=face.index,
-                source=face.source,
-                box=list(face.box),
-                similarity=similarity,
-                model=self.model,
-                preprocessing=self.preprocessing,
-                indexed=indexed,
-                crop_key=face_crop_key(face_id) if indexed and self.bucket else "",
-                enrolled=enrolled,
-                quality=face.quality.as_dict(),
-            )
-        )
+            put_jpeg(self.s3, self.bucket, face_crop_key(face.face_id), face.crop)
+        self.index.upsert([Vector(face.face_id, face.vector, metadata)], self.namespace)
+        self.recent.add(face.face_id, face.vector, metadata)
 
     def enroll(self, person_id: str, name: str, face: FaceToResolve) -> str:
         """Add ``face`` to person ``person_id`` (created with ``name`` if new); returns the face id."""
-        face_id = face_id_for(face.request_id, face.index)
         self.people.create_person(person_id, name, face.request_id)
-        self.add_face(face, face_id, person_id, enrolled=True)
-        self.record_face(face, face_id, person_id, 1.0, indexed=True, enrolled=True)
-        return face_id
+        placement = Placement(Decision("match", person_id, 1.0, None, 0.0, face.quality.band, "enrolled"), person_id, indexed=True)
+        self.write(face, placement, 1.0, enrolled=True)
+        return face.face_id

@@ -24,13 +24,19 @@ class FaceEntry(TypedDict):
     crop_key: NotRequired[str]  # S3 key of the JPEG when the message would be too large
 
 
+class ImageInfo(TypedDict):
+    width: int
+    height: int
+    sha256: NotRequired[str]  # of the image's bytes: a face id is request_id + this + index
+
+
 class RequestMessage(TypedDict):
     v: int
     request_id: str
     filename: str
     source: str
     received_at: str
-    image: dict[str, int]
+    image: ImageInfo
     preprocessing: str
     faces: list[FaceEntry]
     captured_at: NotRequired[str]
@@ -38,6 +44,7 @@ class RequestMessage(TypedDict):
 
 class FaceResult(TypedDict):
     index: int
+    face_id: NotRequired[str]  # the face's id in the people table (``people show``, ``people unassign``)
     box: list[float]
     person_id: str | None  # None: too poor to place with confidence and matching nobody (§1.3)
     name: str  # "" when person_id is None
@@ -82,7 +89,14 @@ REQUEST_MESSAGE_SCHEMA: dict[str, Any] = {
         "filename": {"type": "string"},
         "source": {"type": "string"},
         "preprocessing": {"type": "string"},
-        "image": {"type": "object", "properties": {"width": {"type": "integer"}, "height": {"type": "integer"}}},
+        "image": {
+            "type": "object",
+            "properties": {
+                "width": {"type": "integer"},
+                "height": {"type": "integer"},
+                "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+            },
+        },
         "faces": {
             "type": "array",
             "items": {

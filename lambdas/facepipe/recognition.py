@@ -1,15 +1,18 @@
 """Recognition side: face crops -> embeddings -> match, new person or unknown -> tags -> response.
 
 ``Recognizer`` offers the steps separately: ``crops_of`` (crops of a request message),
-``embed``, ``resolve`` (one face: ``matching.decide`` on the gallery's candidates, then the
-gallery's writes), ``finish`` (names, tags, the response). ``process_frame`` and
-``process_photo`` chain them for one record.
+``embed``, ``resolve`` (one face: the gallery places it, then records and indexes it),
+``finish`` (names, tags, the response). ``process_frame`` and ``process_photo`` chain them
+for one record. A person merged away or erased between two of these steps raises
+``PersonGoneError`` from the write that found out; the faces of that person are placed again
+(the merge is followed, an erased person's leftovers are dropped), so no record fails for it.
 """
 
 from __future__ import annotations
 
-import threading
+import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,14 +24,15 @@ from facepipe.embedding import Embedder
 from facepipe.events import PhotoRef
 from facepipe.exceptions import InvalidMessageError, InvalidRequestError
 from facepipe.frames import face_crops
-from facepipe.gallery import FaceToResolve, Gallery
+from facepipe.gallery import PLACEMENT_TRIES, FaceToResolve, Gallery, Placement, PlacementError
 from facepipe.images import decode_base64, open_image
 from facepipe.index import VectorIndex
 from facepipe.index.recent import RecentVectors
-from facepipe.matching import Decision, adds_to_person, calibration_for, decide
+from facepipe.matching import calibration_for
 from facepipe.messages import FaceEntry, FaceResult, RequestMessage, ResponseMessage, encode, response_message
 from facepipe.observability import Metric, MetricUnit, metrics, tracer
-from facepipe.people import PeopleStore, Tag, face_id_for, generated_name, person_id_for
+from facepipe.people import PeopleStore, PersonGoneError, Tag, generated_name
+from facepipe.people.registry import StrangerRegistry
 from facepipe.quality import FaceQuality, assess, band_of, pose
 from facepipe.quality import sharpness as sharpness_of
 from facepipe.settings import Settings
@@ -50,10 +54,41 @@ def quality_of_entry(face: FaceEntry, crop: Image.Image) -> FaceQuality:
     return FaceQuality(size, float(face.get("score", 0.0)), sharp, yaw, pitch, roll, brightness, band_of(size, sharp, yaw, pitch))
 
 
-def _count(decision: Decision, indexed: bool) -> None:
-    kind = {"match": Metric.FACES_MATCHED, "new": Metric.NEW_PEOPLE, "unknown": Metric.UNKNOWN_FACES}[decision.kind]
+@dataclass(frozen=True)
+class ImageRef:
+    """The image a response is about: the request_id it came with, its SHA-256, file name and source."""
+
+    request_id: str
+    digest: str
+    filename: str
+    source: str
+
+
+def image_digest(message: RequestMessage) -> str:
+    """The SHA-256 of the frame detection saw; for a sender that did not state it, one of the
+    faces it sent (a redelivery gives the same, another image with the same request_id does not)."""
+    stated = message.get("image", {}).get("sha256")
+    return stated or hashlib.sha256(encode(message["faces"]).encode()).hexdigest()
+
+
+def _tag(result: FaceResult) -> Tag:
+    return Tag(
+        result["index"],
+        result.get("face_id", ""),
+        result["person_id"],
+        result["name"],
+        result["similarity"],
+        result["new_person"],
+        result["box"],
+        result.get("quality", {}),
+    )
+
+
+def _count(placement: Placement) -> None:
+    decision, indexed = placement.decision, placement.indexed
+    kind = Metric.NEW_PEOPLE if placement.new_person else {"match": Metric.FACES_MATCHED}.get(decision.kind, Metric.UNKNOWN_FACES)
     metrics.add_metric(name=kind, unit=MetricUnit.Count, value=1)
-    if decision.kind == "match":
+    if decision.kind == "match" and not placement.new_person:
         metrics.add_metric(name=Metric.SIMILARITY, unit=MetricUnit.NoUnit, value=round(decision.similarity, 4))
         if indexed:
             metrics.add_metric(name=Metric.SIGHTINGS_INDEXED, unit=MetricUnit.Count, value=1)
@@ -71,6 +106,7 @@ class Recognizer:
         s3: Any = None,
         detector: FaceDetector | None = None,
         recent: RecentVectors | None = None,
+        registry: StrangerRegistry | None = None,
     ) -> None:
         self.settings = settings
         self.embedder = embedder
@@ -78,11 +114,20 @@ class Recognizer:
         self.people = people
         self.calibration = calibration_for(embedder.model, settings.good_threshold, settings.face_match_margin)
         self.namespace = settings.namespace
-        self.gallery = Gallery(index, people, self.namespace, embedder, bucket=settings.s3_bucket_name, s3=s3, recent=recent)
+        self.gallery = Gallery(
+            index,
+            people,
+            self.namespace,
+            embedder,
+            self.calibration,
+            bucket=settings.s3_bucket_name,
+            s3=s3,
+            recent=recent,
+            registry=registry,
+        )
         self._sqs = sqs
         self._s3 = s3
         self._detector = detector
-        self._new_person_lock = threading.Lock()
 
     @property
     def sqs(self) -> Any:
@@ -131,76 +176,65 @@ class Recognizer:
     def embed(self, crops: Sequence[Image.Image]) -> np.ndarray:
         return self.embedder.embed(crops)
 
-    def decide(self, face: FaceToResolve) -> Decision:
-        return decide(self.gallery.candidates(face.vector), face.quality, self.calibration)
-
     def resolve(self, face: FaceToResolve) -> FaceResult:
-        """Match ``face`` to a known person, create a new one, or leave it unknown; record it. Repeat-safe."""
-        face_id = face_id_for(face.request_id, face.index)
-        person_id: str | None = None
-        indexed = False
-        with self._new_person_lock:  # one container decides about one stranger at a time
-            decision = self.decide(face)
-            if decision.kind == "match":
-                person_id = decision.person_id
-                faces = self.people.get_person(person_id).indexed_faces if person_id else 0
-                indexed = adds_to_person(decision, face.quality, self.calibration, faces)
-            elif decision.kind == "new":
-                person_id, indexed = person_id_for(face_id), True
-                self.people.create_person(person_id, generated_name(person_id), face.request_id)
-            if person_id and indexed:
-                self.gallery.add_face(face, face_id, person_id)
-        similarity = round(decision.similarity, 4)
-        _count(decision, indexed)
-        if person_id:
-            self.gallery.record_face(face, face_id, person_id, similarity, indexed=indexed)
+        """Match ``face`` to a known person, create a new one, or leave it unknown; record and
+        index it. Repeat-safe: a redelivery finds what the first delivery wrote."""
+        for _ in range(PLACEMENT_TRIES):
+            placement = self.gallery.place(face)
+            similarity = round(placement.decision.similarity, 4)
+            if placement.person_id is None:
+                break
+            try:
+                self.gallery.write(face, placement, similarity)
+                break
+            except PersonGoneError:
+                continue  # merged away or erased meanwhile: place it again
+        else:
+            raise PlacementError(f"face {face.index} of {face.request_id}: its person kept going away; it will be placed again")
+        _count(placement)
         return {
             "index": face.index,
+            "face_id": face.face_id,
             "box": [float(v) for v in face.box],
-            "person_id": person_id,
+            "person_id": placement.person_id,
             "name": "",
             "similarity": similarity,
-            "new_person": decision.kind == "new",
+            "new_person": placement.new_person,
             "quality": face.quality.as_dict(),
         }
 
-    def finish(self, request_id: str, filename: str, source: str, results: list[FaceResult]) -> ResponseMessage:
-        """Fill in names, write the tags, build the response (§1.3)."""
-        placed = [r["person_id"] for r in results if r["person_id"]]
-        names = {pid: p.name for pid, p in self.people.get_people(placed).items()}
-        for result in results:
-            person_id = result["person_id"]
-            result["name"] = (names.get(person_id) or generated_name(person_id)) if person_id else ""
-        response = response_message(request_id, filename, results)
-        tags = [
-            Tag(
-                r["index"],
-                face_id_for(request_id, r["index"]),
-                r["person_id"],
-                r["name"],
-                r["similarity"],
-                r["new_person"],
-                r["box"],
-                r.get("quality", {}),
-            )
-            for r in results
-        ]
-        self.people.tag_media(request_id, filename, source, response["result"], tags)
-        return response
+    def finish(self, image: ImageRef, faces: Sequence[FaceToResolve], results: list[FaceResult]) -> ResponseMessage:
+        """Fill in names, write the tags, build the response (§1.3). A person who went away
+        since their faces were placed: those faces are placed again (tags are written only
+        under people still present)."""
+        for _ in range(PLACEMENT_TRIES):
+            placed = [r["person_id"] for r in results if r["person_id"]]
+            names = {pid: p.name for pid, p in self.people.get_people(placed).items()}
+            for result in results:
+                person_id = result["person_id"]
+                result["name"] = (names.get(person_id) or generated_name(person_id)) if person_id else ""
+            response = response_message(image.request_id, image.filename, results)
+            try:
+                self.people.tag_media(
+                    image.request_id, image.digest, image.filename, image.source, response["result"], [_tag(r) for r in results]
+                )
+                return response
+            except PersonGoneError as gone:
+                results = [self.resolve(f) if r["person_id"] == gone.person_id else r for f, r in zip(faces, results, strict=True)]
+        raise PlacementError(f"{image.request_id}: the people in it kept going away; it will be answered again")
 
     # --- whole records --------------------------------------------------------------------
     @tracer.capture_method
     def process_frame(self, message: RequestMessage, vectors: np.ndarray, crops: Sequence[Image.Image]) -> ResponseMessage:
         """One request message whose crops are already embedded; sends the response."""
-        results = [
-            self.resolve(
-                FaceToResolve(
-                    message["request_id"], face["index"], face["box"], vector, crop, message["source"], quality_of_entry(face, crop)
-                )
+        image = ImageRef(message["request_id"], image_digest(message), message["filename"], message["source"])
+        faces = [
+            FaceToResolve(
+                image.request_id, face["index"], face["box"], vector, crop, image.source, quality_of_entry(face, crop), image.digest
             )
             for face, vector, crop in zip(message["faces"], vectors, crops, strict=True)
         ]
-        response = self.finish(message["request_id"], message["filename"], message["source"], results)
+        response = self.finish(image, faces, [self.resolve(f) for f in faces])
         self.sqs.send_message(QueueUrl=self.settings.response_queue_url, MessageBody=encode(response))
         return response
 
@@ -215,16 +249,15 @@ class Recognizer:
             frame = open_image(data, self.settings.max_image_pixels)
         except InvalidRequestError as exc:
             raise InvalidMessageError(f"{request_id}: {exc.message}") from None
-        faces = self.detector.detect(frame)
-        crops = face_crops(frame, faces, self.embedder)
+        detected = self.detector.detect(frame)
+        crops = face_crops(frame, detected, self.embedder)
         vectors = self.embed(crops)
-        results = [
-            self.resolve(
-                FaceToResolve(request_id, i, [round(v, 1) for v in face.box], vector, crop, f"s3://{photo.bucket}", assess(frame, face))
-            )
-            for i, (face, vector, crop) in enumerate(zip(faces, vectors, crops, strict=True))
+        image = ImageRef(request_id, hashlib.sha256(data).hexdigest(), photo.key.rsplit("/", 1)[-1], f"s3://{photo.bucket}")
+        faces = [
+            FaceToResolve(request_id, i, [round(v, 1) for v in face.box], vector, crop, image.source, assess(frame, face), image.digest)
+            for i, (face, vector, crop) in enumerate(zip(detected, vectors, crops, strict=True))
         ]
-        response = self.finish(request_id, photo.key.rsplit("/", 1)[-1], f"s3://{photo.bucket}", results)
+        response = self.finish(image, faces, [self.resolve(f) for f in faces])
         if self.settings.photo_responses:
             self.sqs.send_message(QueueUrl=self.settings.response_queue_url, MessageBody=encode(response))
         return response

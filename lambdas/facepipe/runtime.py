@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
+from facepipe import names
 from facepipe.consumer import RecognitionConsumer
 from facepipe.detection import FaceDetector
 from facepipe.embedding import dimension_of, load_cropper, load_embedder
@@ -28,7 +29,9 @@ logger = child_logger()
 
 def idempotency_store(settings: Settings) -> DynamoDBPersistenceLayer:
     """Powertools idempotency records live in the one table, under their own partition."""
-    return DynamoDBPersistenceLayer(table_name=settings.ddb_table_name, key_attr="PK", sort_key_attr="SK")
+    return DynamoDBPersistenceLayer(
+        table_name=settings.ddb_table_name, key_attr="PK", sort_key_attr="SK", static_pk_value=names.IDEMPOTENCY_PK
+    )
 
 
 def _threads(settings: Settings) -> None:

@@ -1,4 +1,4 @@
-"""People administration for operators: enroll, list, rename, merge, delete.
+"""People administration for operators: enroll, list, rename, merge, unassign, delete (erase).
 
 Runs where the CLI runs, against the stack the settings name (local stack or AWS):
 the same detector, embedder, index and table code as the functions.
@@ -10,24 +10,33 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from PIL import Image
+from tqdm import tqdm
 
 from facepipe.detection import FaceDetector, largest_face
 from facepipe.embedding import dimension_of, load_embedder
+from facepipe.events import PhotoRef
 from facepipe.exceptions import FacepipeError, InvalidRequestError
 from facepipe.gallery import FaceToResolve
 from facepipe.images import open_image
-from facepipe.index import make_index
-from facepipe.people import FaceRecord, PeopleStore, Person, PersonNotFoundError
+from facepipe.index import Vector, VectorIndex, make_index
+from facepipe.messages import result_string
+from facepipe.names import DETECTION_UNIT, FRAME_UNIT, PHOTO_UNIT
+from facepipe.people import PeopleStore, Person, PersonNotFoundError, generated_name, person_id_for
 from facepipe.quality import assess
 from facepipe.recognition import Recognizer
 from facepipe.settings import Settings
+from facepipe.storage import claim_check_key, face_crop_key, read_object
 
 if TYPE_CHECKING:
-    from PIL import Image
-
     from facepipe.detection import DetectedFace
+    from facepipe.messages import FaceResult
     from facepipe.quality import FaceQuality
+
+
+T = TypeVar("T")
 
 
 class EnrollError(FacepipeError):
@@ -111,10 +120,11 @@ class Admin:
         vectors = self.recognizer.embed(crops)
         face_ids = []
         for (filename, data, _, face, quality), crop, vector in zip(prepared, crops, vectors, strict=True):
-            request_id = f"enroll:{hashlib.sha256(data).hexdigest()[:24]}"  # same photo again = same face
+            digest = hashlib.sha256(data).hexdigest()
+            request_id = f"enroll:{digest[:24]}"  # same photo again = same face
             face_ids.append(
                 self.recognizer.gallery.enroll(
-                    person_id, name, FaceToResolve(request_id, 0, face.box, vector, crop, f"enroll:{filename}", quality)
+                    person_id, name, FaceToResolve(request_id, 0, face.box, vector, crop, f"enroll:{filename}", quality, digest)
                 )
             )
         return EnrollReport(self.people.get_person(person_id), not existing, face_ids, warnings)
@@ -127,26 +137,243 @@ class Admin:
         self.people.rename(person.person_id, name)
         return self.people.get_person(person.person_id)
 
+    # --- merge, unassign, erasure: idempotent and resumable -----------------------------
+    # Each starts with one profile write that recognition honours at once (a tombstone that
+    # redirects, an erasure flag), then works face by face, each face's item removed last:
+    # the faces still under the person are the work left, so a re-run after a crash finishes.
+
     def merge(self, source_ref: str, target_ref: str) -> Person:
+        """Fold ``source`` into ``target``: its faces, vectors and tags move, its profile becomes a
+        tombstone that redirects recognition (kept ``TOMBSTONE_SECONDS``). Re-runnable."""
         source, target = self.person(source_ref), self.person(target_ref)
+        current = self.people.current_person(target.person_id)
+        if current is None:
+            raise PersonNotFoundError(f"{target.person_id} is being erased: finish `people delete` first")
+        target = current
         if source.person_id == target.person_id:
             raise EnrollError("cannot merge a person into themselves")
-        faces = self.people.faces_of(source.person_id)
-        for face in faces:
-            self.people.record_face(FaceRecord.from_item(face, target.person_id))
-            self.people.retag(face["request_id"], face["face_index"], target.person_id, target.name)
-            self.people.delete_face(source.person_id, face["face_id"])
-        self.people.delete_profile(source.person_id)
-        self.index.update_metadata([f["face_id"] for f in faces], {"person_id": target.person_id}, self.namespace)
+        self.people.mark_merged(source.person_id, target.person_id)
+        for face in progress(self.people.faces_of(source.person_id), f"merging {source.person_id}"):
+            self._move(face, target)
+        self.recognizer.gallery.registry.forget(source.person_id)  # its faces are the target's now
         self.recognizer.gallery.recent.forget_person(source.person_id)
         return self.people.get_person(target.person_id)
 
-    def delete(self, ref: str) -> list[str]:
+    def unassign(self, face_id: str) -> Person:
+        """Move one wrongly matched face out into a person of its own (a new, generated name)."""
+        face = self.find_face(face_id)
+        person_id = person_id_for(face_id)
+        if face["person_id"] == person_id:
+            return self.people.get_person(person_id)
+        self.people.create_person(person_id, generated_name(person_id), str(face["request_id"]))
+        self._move(face, self.people.get_person(person_id))
+        return self.people.get_person(person_id)
+
+    def _move(self, face: dict[str, Any], target: Person) -> None:
+        """One face to ``target``: vector, tag, the image's result, then the face item."""
+        if face.get("indexed"):
+            self.index.update_metadata([face["face_id"]], {"person_id": target.person_id}, self.namespace)
+        digest = str(face.get("image_digest") or "")
+        self.people.retag(face["request_id"], digest, int(face["face_index"]), target.person_id, target.name)
+        self.refresh_result(face["request_id"], digest)
+        self.people.move_face(face, target.person_id)
+
+    def refresh_result(self, request_id: str, digest: str) -> str:
+        """Rewrite one image's stored ``result`` from its tags (after they changed)."""
+        tags = [t for t in self.people.media(request_id) if t.get("type") == "tag" and t.get("image_digest") == digest]
+        result = result_string([cast("FaceResult", {**t, "index": t["face_index"], "person_id": t.get("person_id")}) for t in tags])
+        self.people.set_result(request_id, digest, result)
+        return result
+
+    def find_face(self, face_id: str) -> dict[str, Any]:
+        """A face item by id alone: a filtered scan (an operator's lookup, not a request's)."""
+        for page in self.people.table.meta.client.get_paginator("scan").paginate(
+            TableName=self.people.table_name,
+            FilterExpression="#t = :face AND face_id = :id",
+            ExpressionAttributeNames={"#t": "type"},
+            ExpressionAttributeValues={":face": "face", ":id": face_id},
+        ):
+            for item in page.get("Items", []):
+                found = self.people.face(face_id, str(item["person_id"]))
+                if found:
+                    return found
+        raise PersonNotFoundError(f"no face with id {face_id}")
+
+    def delete(self, ref: str) -> Erasure:
+        """Erase a person: profile, faces, vectors, stored crops (every S3 version), tags
+        (anonymised), the stored results and responses naming them. Re-runnable."""
         person = self.person(ref)
-        faces = [f["face_id"] for f in self.people.faces_of(person.person_id)]
-        for face_id in faces:
-            self.people.delete_face(person.person_id, face_id)
-        self.people.delete_profile(person.person_id)
-        self.index.delete(faces, self.namespace)
+        if person.merged_into:
+            raise EnrollError(f"{person.person_id} was merged into {person.merged_into}: delete that person instead")
+        erasure = Erasure(person.person_id, person.name)
+        self.people.mark_deleting(person.person_id)
+        for face in progress(self.people.faces_of(person.person_id), f"erasing {person.person_id}"):
+            self._erase_face(face, erasure)
+        erasure.registry_entries = self.recognizer.gallery.registry.forget(person.person_id)
         self.recognizer.gallery.recent.forget_person(person.person_id)
-        return faces
+        self.people.delete_profile(person.person_id)
+        return erasure
+
+    def _erase_face(self, face: dict[str, Any], erasure: Erasure) -> None:
+        face_id, request_id = str(face["face_id"]), str(face["request_id"])
+        digest, index = str(face.get("image_digest") or ""), int(face["face_index"])
+        self.index.delete([face_id], self.namespace)
+        erasure.vectors += 1 if face.get("indexed") else 0
+        bucket = self.recognizer.settings.s3_bucket_name
+        if bucket:
+            for key in (face_crop_key(face_id), claim_check_key(request_id, index)):
+                erasure.object_versions += delete_every_version(self.recognizer.s3, bucket, key)
+        if self.people.anonymise_tag(request_id, digest, index):
+            erasure.tags += 1
+            self.refresh_result(request_id, digest)
+        erasure.stored_responses += self.people.delete_stored_responses(request_id, IDEMPOTENCY_UNITS)
+        self.people.delete_face(erasure.person_id, face_id)
+        erasure.faces.append(face_id)
+
+    # --- looking: show, sheet, tags ---------------------------------------------------------
+    def show(self, ref: str) -> tuple[Person, list[dict[str, Any]]]:
+        """A person and their faces, newest first."""
+        person = self.person(ref)
+        faces = sorted(self.people.faces_of(person.person_id), key=lambda f: str(f.get("created_at", "")), reverse=True)
+        return person, faces
+
+    def sheet(self, people: Sequence[Person], per_person: int = 0) -> Image.Image:
+        """A contact sheet of the people's stored face crops (``per_person`` = 0: every one),
+        captioned, so a stranger can be recognised by eye before naming."""
+        tiles: list[tuple[Image.Image | None, str]] = []
+        bucket = self.recognizer.settings.s3_bucket_name
+        for person in people:
+            faces = [f for f in self.show(person.person_id)[1] if f.get("crop_key")]
+            for face in faces[: per_person or None]:
+                try:
+                    crop: Image.Image | None = open_image(read_object(self.recognizer.s3, bucket, str(face["crop_key"])), 1 << 20)
+                except FacepipeError:
+                    crop = None  # erased or expired: a grey tile says so
+                similarity = float(face.get("similarity") or 0)
+                tiles.append((crop, f"{person.name[:18]}\n{str(face['face_id'])[:8]} {similarity:.2f}"))
+        return contact_sheet(tiles)
+
+    def tags(self, media: str) -> list[dict[str, Any]]:
+        """The stored tags of a frame (its request_id) or a photo (``s3://bucket/key``, its
+        latest version), META first."""
+        request_ids = [media]
+        if media.startswith("s3://"):
+            bucket, _, key = media[5:].partition("/")
+            head = self.recognizer.s3.head_object(Bucket=bucket, Key=key)
+            # S3 names the version in the event when the bucket is versioned, else the ETag
+            request_ids = [
+                PhotoRef(bucket, key, head.get("VersionId") or "").request_id,
+                PhotoRef(bucket, key, etag=head.get("ETag") or "").request_id,
+            ]
+        items = next((found for rid in request_ids if (found := self.people.media(rid))), [])
+        return sorted(items, key=lambda i: (i.get("type") != "media", str(i.get("image_digest")), int(i.get("face_index", -1))))
+
+    # --- reindex ----------------------------------------------------------------------------
+    def reindex(self, model: str, namespace: str = "", index: VectorIndex | None = None) -> Reindex:
+        """Re-embed every stored crop with ``model`` into its namespace (``faces-<model>``
+        unless given; another model's dimension needs its own Pinecone index: ``index``).
+        A crop made for another model's alignment is detected and cropped again."""
+        embedder = load_embedder(model, self.recognizer.settings.facenet_weights_path)
+        target = index or self.index
+        report = Reindex(model, namespace or f"faces-{model}")
+        bucket = self.recognizer.settings.s3_bucket_name
+        faces = [f for p in self.people.list_people() if p.present for f in self.people.faces_of(p.person_id) if f.get("crop_key")]
+        for face in tqdm(faces, desc=f"re-embedding with {model}", unit="face", disable=None):
+            try:
+                crop = open_image(read_object(self.recognizer.s3, bucket, str(face["crop_key"])), 1 << 20)
+            except FacepipeError:
+                report.missing += 1
+                continue
+            if face.get("preprocessing") != embedder.preprocessing:
+                found = largest_face(self.recognizer.detector.detect(crop))
+                if found is None:
+                    report.no_face += 1
+                    continue
+                crop = embedder.crop(crop, found)
+            metadata: dict[str, Any] = {**{k: face[k] for k in ("person_id", "source", "request_id") if k in face}, "model": model}
+            metadata |= {"preprocessing": embedder.preprocessing, "enrolled": bool(face.get("enrolled"))}
+            metadata |= {"band": str((face.get("quality") or {}).get("band", "good"))}
+            target.upsert([Vector(str(face["face_id"]), embedder.embed([crop])[0], metadata)], report.namespace)
+            report.vectors += 1
+        return report
+
+
+@dataclass
+class Reindex:
+    model: str
+    namespace: str
+    vectors: int = 0
+    missing: int = 0
+    no_face: int = 0
+
+    def lines(self) -> list[str]:
+        return [
+            f"re-embedded {self.vectors} face(s) with {self.model} into namespace {self.namespace}"
+            + (f"; {self.missing} crop(s) missing, {self.no_face} without a detectable face" if self.missing or self.no_face else ""),
+            f"switch: set EMBEDDING_MODEL={self.model} PINECONE_NAMESPACE={self.namespace} on both functions "
+            "(terraform: embedding_model / pinecone_namespace; local: facepipe local up --model)",
+        ]
+
+
+def contact_sheet(tiles: Sequence[tuple[Image.Image | None, str]], columns: int = 6, side: int = 128) -> Image.Image:
+    """Tiles of ``side`` px with a two-line caption under each; a grey tile for a missing crop."""
+    from PIL import Image as PILImage
+    from PIL import ImageDraw
+
+    caption = 30
+    rows = max(1, -(-len(tiles) // columns))
+    sheet = PILImage.new("RGB", (columns * side, rows * (side + caption)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for i, (crop, text) in enumerate(tiles):
+        x, y = (i % columns) * side, (i // columns) * (side + caption)
+        if crop is None:
+            draw.rectangle((x, y, x + side - 1, y + side - 1), fill=(160, 160, 160))
+        else:
+            sheet.paste(crop.convert("RGB").resize((side, side)), (x, y))
+        draw.multiline_text((x + 3, y + side + 2), text, fill="black", spacing=1)
+    return sheet
+
+
+#: every Powertools record that may hold a person's name or face for a request_id
+IDEMPOTENCY_UNITS = (DETECTION_UNIT, FRAME_UNIT, PHOTO_UNIT)
+
+
+@dataclass
+class Erasure:
+    """What ``Admin.delete`` removed (counts of this run: a re-run counts what was left)."""
+
+    person_id: str
+    name: str
+    faces: list[str] = field(default_factory=list)
+    vectors: int = 0
+    object_versions: int = 0
+    tags: int = 0
+    stored_responses: int = 0
+    registry_entries: int = 0
+
+    def lines(self) -> list[str]:
+        return [
+            f"erased {self.name} ({self.person_id})",
+            f"  face records      {len(self.faces)}",
+            f"  vectors           {self.vectors}",
+            f"  S3 object versions {self.object_versions} (face crops, claim checks)",
+            f"  tags anonymised   {self.tags} (stored results rewritten)",
+            f"  stored responses  {self.stored_responses} (idempotency records)",
+            f"  registry entries  {self.registry_entries}",
+        ]
+
+
+def delete_every_version(s3: Any, bucket: str, key: str) -> int:
+    """Delete every version and delete marker of exactly ``key``; how many there were."""
+    removed = 0
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key):
+        for version in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+            if version["Key"] == key:
+                s3.delete_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])
+                removed += 1
+    return removed
+
+
+def progress(items: list[T], what: str) -> list[T]:
+    """``items``, with a progress bar on a terminal when there are many."""
+    return list(tqdm(items, desc=what, unit="face", disable=len(items) < 20 or None))

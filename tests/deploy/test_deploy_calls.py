@@ -20,10 +20,14 @@ from facepipe_tools.local.handlers import load_handler
 from facepipe_tools.local.resources import create_resources
 from helpers import b64, encode
 
-# API operations whose IAM authorisation is other actions (per item of a transaction)
-AUTHORISED_AS = {
-    "dynamodb:TransactWriteItems": {"dynamodb:PutItem", "dynamodb:UpdateItem"},
-    "dynamodb:TransactGetItems": {"dynamodb:GetItem"},
+# Transactions are authorised per item, as the item's own action (IAM has no action for them):
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html
+TRANSACTION_ITEM_ACTIONS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+    "Get": "dynamodb:GetItem",
 }
 
 
@@ -33,7 +37,10 @@ def calls(monkeypatch) -> Iterator[list[str]]:
     original = BaseClient._make_api_call
 
     def recording(self, operation_name, api_params):
-        recorded.append(f"{self.meta.service_model.endpoint_prefix}:{operation_name}")
+        if operation_name in ("TransactWriteItems", "TransactGetItems"):
+            recorded.extend(TRANSACTION_ITEM_ACTIONS[kind] for item in api_params["TransactItems"] for kind in item)
+        else:
+            recorded.append(f"{self.meta.service_model.endpoint_prefix}:{operation_name}")
         return original(self, operation_name, api_params)
 
     monkeypatch.setattr(BaseClient, "_make_api_call", recording)
@@ -41,7 +48,7 @@ def calls(monkeypatch) -> Iterator[list[str]]:
 
 
 def actions(recorded: list[str]) -> set[str]:
-    return set().union(*(AUTHORISED_AS.get(call, {call}) for call in recorded))
+    return set(recorded)
 
 
 @pytest.fixture
@@ -132,7 +139,7 @@ def test_recognition_calls_are_granted_to_its_role(tf, stack, calls, grace_hoppe
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
         "dynamodb:GetItem",
-        "dynamodb:BatchWriteItem",
+        "dynamodb:ConditionCheckItem",
         "s3:GetObject",
         "s3:PutObject",
         "sqs:SendMessage",

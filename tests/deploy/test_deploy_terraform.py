@@ -52,8 +52,9 @@ EXPECTED_ACTIONS = {
         "s3:GetObject",  # photos, claim-check crops
         "s3:GetObjectVersion",  # photos by version id
         "s3:PutObject",  # faces/
-        "dynamodb:BatchWriteItem",  # tag_media
-        "dynamodb:DeleteItem",  # idempotency
+        "s3:DeleteObject",  # faces/ of a face whose person was erased while it was indexed
+        "dynamodb:ConditionCheckItem",  # tag_media: every tagged person still present
+        "dynamodb:DeleteItem",  # idempotency, stranger registry entries of an erased person
         "dynamodb:GetItem",  # get_person, get_people (TransactGetItems), idempotency
         "dynamodb:PutItem",  # create_person, record_face (transaction), idempotency
         "dynamodb:Query",  # faces_of, media, people by GSI1

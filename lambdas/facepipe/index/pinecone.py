@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import operator
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -55,6 +56,7 @@ _DEFAULT_NAMESPACE = "__default__"  # how describe_index_stats names the "" name
 _clients: dict[tuple[str, str], Index] = {}
 _hosts: dict[str, str] = {}
 _checked: set[tuple[str, int]] = set()
+_providers: dict[int, parameters.SSMProvider] = {}  # per injected SSM client: its cache lasts KEY_MAX_AGE
 _lock = threading.Lock()
 
 
@@ -62,13 +64,15 @@ def _fingerprint(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()
 
 
-def read_api_key(parameter_name: str, ssm_client: SSMClient | None = None) -> str:
-    """The Pinecone API key from an SSM SecureString, decrypted and cached for KEY_MAX_AGE seconds."""
+def read_api_key(parameter_name: str, ssm_client: SSMClient | None = None, force_fetch: bool = False) -> str:
+    """The Pinecone API key from an SSM SecureString, decrypted and cached for KEY_MAX_AGE seconds
+    (``force_fetch``: read SSM now, e.g. after Pinecone refused the cached key)."""
     try:
         if ssm_client is None:
-            value: object = parameters.get_parameter(parameter_name, decrypt=True, max_age=KEY_MAX_AGE)
+            value: object = parameters.get_parameter(parameter_name, decrypt=True, max_age=KEY_MAX_AGE, force_fetch=force_fetch)
         else:
-            value = parameters.SSMProvider(boto3_client=ssm_client).get(parameter_name, decrypt=True, max_age=KEY_MAX_AGE)
+            provider = _providers.setdefault(id(ssm_client), parameters.SSMProvider(boto3_client=ssm_client))
+            value = provider.get(parameter_name, decrypt=True, max_age=KEY_MAX_AGE, force_fetch=force_fetch)
     except parameters.exceptions.GetParameterError as exc:
         raise ConfigurationError(
             f"cannot read the Pinecone API key from SSM parameter {parameter_name!r} ({exc}); "
@@ -139,12 +143,19 @@ def _clean_metadata(metadata: Metadata) -> dict[str, Any]:
 
 
 class PineconeIndex:
-    """The VectorIndex protocol over a Pinecone serverless index (cosine)."""
+    """The VectorIndex protocol over a Pinecone serverless index (cosine).
 
-    def __init__(self, index: Index, dimension: int, *, name: str = "") -> None:
+    Key rotation (``scripts/set-pinecone-key.sh``): with ``api_key`` (a reader of the key, True
+    = bypass its cache), every call first re-reads the key (cached KEY_MAX_AGE seconds, so a
+    rotated key is used within that time), and a call Pinecone refuses (401/403) reads SSM at
+    once and is sent again once with the new key."""
+
+    def __init__(self, index: Index, dimension: int, *, name: str = "", api_key: Callable[[bool], str] | None = None) -> None:
         self.dimension = dimension
         self._index = index
         self._name = name or index.host
+        self._api_key = api_key
+        self._key = _fingerprint(api_key(False)) if api_key else ""
 
     @classmethod
     def from_settings(cls, settings: Settings, dimension: int, ssm_client: SSMClient | None = None) -> PineconeIndex:
@@ -152,7 +163,8 @@ class PineconeIndex:
         api_key = read_api_key(settings.pinecone_ssm_parameter_name, ssm_client)
         host = settings.pinecone_index_host or _resolve_host(api_key, settings.pinecone_index_name)
         name = settings.pinecone_index_name if not settings.pinecone_index_host else host
-        index = cls(_client(api_key, host), dimension, name=name)
+        reader = functools.partial(read_api_key, settings.pinecone_ssm_parameter_name, ssm_client)
+        index = cls(_client(api_key, host), dimension, name=name, api_key=lambda force: reader(force_fetch=force))
         index.check()
         return index
 
@@ -162,7 +174,7 @@ class PineconeIndex:
         if key in _checked:
             return
         try:
-            stats = self._send("describe index stats", None, self._index.describe_index_stats, check=False)
+            stats = self._send("describe index stats", None, lambda ix: ix.describe_index_stats(), check=False)
         except VectorIndexError as exc:
             if isinstance(exc.__cause__, UnauthorizedError | ForbiddenError):
                 raise ConfigurationError(
@@ -196,7 +208,7 @@ class PineconeIndex:
                 record["metadata"] = metadata
             records.append(record)
         for chunk in _chunks(records):
-            self._send("upsert", namespace, functools.partial(self._index.upsert, vectors=chunk, namespace=namespace))
+            self._send("upsert", namespace, operator.methodcaller("upsert", vectors=chunk, namespace=namespace))
 
     @tracer.capture_method
     def query(self, vector: np.ndarray, top_k: int, namespace: str, filter: Filter | None = None) -> list[Match]:
@@ -206,7 +218,7 @@ class PineconeIndex:
         response = self._send(
             "query",
             namespace,
-            lambda: self._index.query(
+            lambda ix: ix.query(
                 vector=values,
                 top_k=top_k,
                 namespace=namespace,
@@ -221,7 +233,7 @@ class PineconeIndex:
         """Stored vectors (unit length) of ``ids`` in their order; unknown ids are left out."""
         found: dict[str, Vector] = {}
         for chunk in _chunks(list(dict.fromkeys(ids))):
-            response = self._send("fetch", namespace, functools.partial(self._index.fetch, ids=list(chunk), namespace=namespace))
+            response = self._send("fetch", namespace, operator.methodcaller("fetch", ids=list(chunk), namespace=namespace))
             for vector_id, v in response.vectors.items():
                 found[vector_id] = Vector(vector_id, np.asarray(v.values, dtype=np.float32), dict(v.metadata or {}))
         return [found[i] for i in ids if i in found]
@@ -229,7 +241,7 @@ class PineconeIndex:
     @tracer.capture_method
     def delete(self, ids: Sequence[str], namespace: str) -> None:
         for chunk in _chunks(list(ids)):
-            self._send("delete", namespace, functools.partial(self._index.delete, ids=list(chunk), namespace=namespace))
+            self._send("delete", namespace, operator.methodcaller("delete", ids=list(chunk), namespace=namespace))
 
     @tracer.capture_method
     def update_metadata(self, ids: Sequence[str], metadata: Metadata, namespace: str) -> None:
@@ -237,9 +249,9 @@ class PineconeIndex:
         if not fields:
             return
 
-        def update(vector_id: str) -> None:
+        def update(vector_id: str, index: Index) -> None:
             try:
-                self._index.update(id=vector_id, set_metadata=fields, namespace=namespace)
+                index.update(id=vector_id, set_metadata=fields, namespace=namespace)
             except NotFoundError:
                 logger.debug("update_metadata: vector %s not in namespace %s; ignored", vector_id, namespace)
 
@@ -248,18 +260,36 @@ class PineconeIndex:
 
     @tracer.capture_method
     def count(self, namespace: str) -> int:
-        stats = self._send("describe index stats", namespace, self._index.describe_index_stats)
+        stats = self._send("describe index stats", namespace, lambda ix: ix.describe_index_stats())
         summary = stats.namespaces.get(namespace or _DEFAULT_NAMESPACE)
         return 0 if summary is None else int(summary.vector_count)
 
-    def _send(self, action: str, namespace: str | None, call: Callable[[], T], *, check: bool = True) -> T:
-        """One SDK call, its failures wrapped in VectorIndexError with a hint. The SDK retries
-        dropped connections and 408/429/5xx itself (backoff with jitter, a per-host retry budget)."""
+    def _use_current_key(self, force: bool) -> bool:
+        """Switch to the key SSM holds now, if it changed; True when it did."""
+        if self._api_key is None:
+            return False
+        key = self._api_key(force)
+        if _fingerprint(key) == self._key:
+            return False
+        self._index, self._key = _client(key, self._index.host), _fingerprint(key)
+        logger.info("Pinecone API key rotated: using the new key from SSM for index %s", self._name)
+        return True
+
+    def _send(self, action: str, namespace: str | None, call: Callable[[Index], T], *, check: bool = True) -> T:
+        """One SDK call on the data-plane client, its failures wrapped in VectorIndexError with a
+        hint. The SDK retries dropped connections and 408/429/5xx itself (backoff with jitter, a
+        per-host retry budget); a refused key is read again from SSM and the call sent once more."""
+        self._use_current_key(force=False)
         if check:
             self.check()
         where = f"index {self._name!r}" + (f" namespace {namespace!r}" if namespace is not None else "")
         try:
-            return call()
+            try:
+                return call(self._index)
+            except (UnauthorizedError, ForbiddenError):
+                if not self._use_current_key(force=True):
+                    raise
+                return call(self._index)
         except PineconeConnectionError as exc:
             raise VectorIndexError(
                 f"Pinecone {action} on {where} failed: no connection after the SDK's retries ({exc}); "
@@ -285,3 +315,4 @@ def _reset_caches() -> None:
         _clients.clear()
         _hosts.clear()
         _checked.clear()
+        _providers.clear()

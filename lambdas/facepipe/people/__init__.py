@@ -2,6 +2,16 @@
 
 from facepipe.people.items import FaceRecord, Person, Tag
 from facepipe.people.keys import face_id_for, generated_name, person_id_for
-from facepipe.people.store import PeopleStore, PersonNotFoundError
+from facepipe.people.store import PeopleStore, PersonGoneError, PersonNotFoundError
 
-__all__ = ["FaceRecord", "PeopleStore", "Person", "PersonNotFoundError", "Tag", "face_id_for", "generated_name", "person_id_for"]
+__all__ = [
+    "FaceRecord",
+    "PeopleStore",
+    "Person",
+    "PersonGoneError",
+    "PersonNotFoundError",
+    "Tag",
+    "face_id_for",
+    "generated_name",
+    "person_id_for",
+]

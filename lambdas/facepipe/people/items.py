@@ -54,12 +54,25 @@ class Person:
     face_count: int = 0
     created_at: str = ""
     indexed_faces: int = 0  # faces of this person in the vector index (enrolled + confident sightings)
+    merged_into: str | None = None  # a tombstone: this person was merged into that one
+    deleting: bool = False  # an erasure has begun (``people delete``): recognition treats the person as gone
+
+    @property
+    def present(self) -> bool:
+        """A person recognition may name: neither merged away nor being erased."""
+        return self.merged_into is None and not self.deleting
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> Person:
         data = from_item(item)
         return cls(
-            data["person_id"], data["name"], int(data.get("face_count", 0)), data.get("created_at", ""), int(data.get("indexed_faces", 0))
+            data["person_id"],
+            data["name"],
+            int(data.get("face_count", 0)),
+            data.get("created_at", ""),
+            int(data.get("indexed_faces", 0)),
+            data.get("merged_into"),
+            bool(data.get("deleting")),
         )
 
 
@@ -93,6 +106,7 @@ class FaceRecord:
     crop_key: str = ""
     enrolled: bool = False
     quality: Mapping[str, Any] = field(default_factory=dict)
+    image_digest: str = ""  # SHA-256 of the image the face is in: with request_id and face_index, its tag's key
 
     def item(self) -> dict[str, Any]:
         return dict_item(
@@ -112,6 +126,7 @@ class FaceRecord:
                 "enrolled": self.enrolled,
                 "crop_key": self.crop_key or None,
                 "quality": dict(self.quality) or None,
+                "image_digest": self.image_digest or None,
                 "created_at": now(),
             }
         )
@@ -134,6 +149,7 @@ class FaceRecord:
             crop_key=data.get("crop_key", ""),
             enrolled=bool(data.get("enrolled")),
             quality=data.get("quality") or {},
+            image_digest=data.get("image_digest", ""),
         )
 
 
@@ -148,10 +164,11 @@ class Tag:
     box: Sequence[float]
     quality: Mapping[str, Any] = field(default_factory=dict)
 
-    def item(self, request_id: str) -> dict[str, Any]:
+    def item(self, request_id: str, digest: str) -> dict[str, Any]:
         return dict_item(
             {
-                **keys.tag_key(request_id, self.index),
+                **keys.tag_key(request_id, digest, self.index),
+                "image_digest": digest,
                 "type": "tag",
                 "request_id": request_id,
                 "face_index": self.index,
@@ -167,10 +184,11 @@ class Tag:
         )
 
 
-def media_item(request_id: str, filename: str, source: str, result: str, faces: int) -> dict[str, Any]:
+def media_item(request_id: str, digest: str, filename: str, source: str, result: str, faces: int) -> dict[str, Any]:
     return dict_item(
         {
-            **keys.meta_key(request_id),
+            **keys.meta_key(request_id, digest),
+            "image_digest": digest,
             "type": "media",
             "request_id": request_id,
             "filename": filename,

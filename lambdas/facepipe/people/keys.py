@@ -1,17 +1,24 @@
 """The one table's key schema (§5) and the ids derived from the work.
 
-  PERSON#<person_id> / PROFILE          name, face_count, indexed_faces; GSI1 ("PEOPLE", name#id) lists people
-  PERSON#<person_id> / FACE#<face_id>   one sighting or enrolled face (model, preprocessing, crop_key, quality)
-  MEDIA#<request_id> / FACE#<index>     the tag of one face of a frame or photo (no person_id: unknown)
-  MEDIA#<request_id> / META             filename, source, result
+  PERSON#<person_id> / PROFILE                    name, face_count, indexed_faces; GSI1 ("PEOPLE", name#id) lists
+                                                  people; a merged-away person keeps a tombstone (merged_into)
+  PERSON#<person_id> / FACE#<face_id>             one sighting or enrolled face (model, preprocessing, crop_key, quality)
+  MEDIA#<request_id> / IMG#<digest>#FACE#<index>  the tag of one face of one image (no person_id: unknown)
+  MEDIA#<request_id> / IMG#<digest>#META          filename, source, result
+  STRANGERS#<namespace> / HEAD, E#<seq>           people created lately (facepipe.people.registry)
+  IDEMPOTENCY / <unit>#<md5 of request_id>        Powertools' idempotency records (stored responses)
 
-Powertools' idempotency records share the table under their own ``PK`` values.
+Media items are keyed by the image's digest too: a request_id a camera reuses for another image
+never overwrites the first image's tags (and a face id is request_id + digest + index).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 
+from facepipe import names
 from facepipe.names import PEOPLE_INDEX
 
 __all__ = ["PEOPLE_INDEX", "face_id_for", "generated_name", "person_id_for"]
@@ -38,12 +45,31 @@ def media_pk(request_id: str) -> str:
     return f"MEDIA#{request_id}"
 
 
-def tag_key(request_id: str, index: int) -> dict[str, str]:
-    return {"PK": media_pk(request_id), "SK": f"FACE#{index:04d}"}
+def image_prefix(digest: str) -> str:
+    """The sort-key prefix of one image's items under its request_id (16 hex digits of its SHA-256)."""
+    return f"IMG#{digest[:16] or 'unknown'}#"
 
 
-def meta_key(request_id: str) -> dict[str, str]:
-    return {"PK": media_pk(request_id), "SK": META}
+def tag_key(request_id: str, digest: str, index: int) -> dict[str, str]:
+    return {"PK": media_pk(request_id), "SK": f"{image_prefix(digest)}FACE#{index:04d}"}
+
+
+def meta_key(request_id: str, digest: str) -> dict[str, str]:
+    return {"PK": media_pk(request_id), "SK": f"{image_prefix(digest)}{META}"}
+
+
+def strangers_pk(namespace: str) -> str:
+    return f"STRANGERS#{namespace}"
+
+
+def stranger_sk(seq: int) -> str:
+    return f"E#{seq:012d}"
+
+
+def idempotency_key(unit: str, request_id: str) -> dict[str, str]:
+    """The key of the record Powertools keeps for ``unit`` (its ``key_prefix``) of ``request_id``:
+    its own hash (md5 of the JSON of the idempotency data), so erasure can find stored responses."""
+    return {"PK": names.IDEMPOTENCY_PK, "SK": f"{unit}#{hashlib.md5(json.dumps(request_id).encode()).hexdigest()}"}
 
 
 def people_sort_key(name: str, person_id: str) -> str:
@@ -51,9 +77,10 @@ def people_sort_key(name: str, person_id: str) -> str:
     return f"{name.lower()}#{person_id}"
 
 
-def face_id_for(request_id: str, index: int) -> str:
-    """Deterministic face (and vector) id of face ``index`` of ``request_id``."""
-    return uuid.uuid5(_IDS, f"face:{request_id}#{index}").hex
+def face_id_for(request_id: str, digest: str, index: int) -> str:
+    """Deterministic face (and vector) id of face ``index`` of the image ``digest`` sent as
+    ``request_id``: a redelivery gets the same id; a reused request_id with another image never does."""
+    return uuid.uuid5(_IDS, f"face:{request_id}#{digest}#{index}").hex
 
 
 def person_id_for(face_id: str) -> str:

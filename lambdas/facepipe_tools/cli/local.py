@@ -29,6 +29,8 @@ def cmd_local_up(args: argparse.Namespace) -> int:
         batching_window=args.batching_window,
         request_visibility=args.visibility_timeout,
         state_file=Path(args.state_file),
+        recognition_environments=args.recognition_environments,
+        index_delay=args.index_delay,
     )
     stack = LocalStack(options)
     stopping = threading.Event()
@@ -60,4 +62,8 @@ def add_parsers(sub: Subparsers) -> None:
         "--visibility-timeout", type=int, default=REQUEST_VISIBILITY_SECONDS, help="request/photo queue visibility timeout, seconds"
     )
     up.add_argument("--state-file", default=str(STATE_FILE))
+    up.add_argument(
+        "--recognition-environments", type=int, default=2, help="face-recognition processes (Lambda containers) fed by the event source"
+    )
+    up.add_argument("--index-delay", type=float, default=0.0, help="seconds before an upsert is searchable, as in Pinecone (10-30 s)")
     up.set_defaults(func=cmd_local_up)

@@ -1,10 +1,12 @@
 """``facepipe local up``: the whole pipeline on one machine with no AWS account (§7).
 
 moto server (queues, table, bucket, SSM parameter, from facepipe.names) on 127.0.0.1, in
-this process; each function's unmodified handler file in its own process, loaded as Lambda
-loads it (local/worker.py); face-detection served as a function URL; face-recognition fed
-by an SQS event source; its embedded index also served on Pinecone's data-plane routes so
-other processes (the CLI) share it.
+this process; each function's unmodified handler file in its own processes, loaded as Lambda
+loads it (local/worker.py): face-detection served as a function URL, face-recognition fed by
+an SQS event source that spreads batches over ``recognition_environments`` processes (Lambda
+runs several containers at once). They share one embedded index served from this process on
+Pinecone's data-plane routes (the functions use the real Pinecone adapter against it), which
+can show fresh upserts late, as Pinecone does (``index_delay``).
 """
 
 from __future__ import annotations
@@ -19,12 +21,15 @@ from pathlib import Path
 import boto3
 
 from facepipe import names as n
+from facepipe.embedding import dimension_of
 from facepipe.names import StackNames
 from facepipe.settings import Settings
+from facepipe_tools.local.delayed_index import DelayedIndex
 from facepipe_tools.local.event_source import SqsEventSource
 from facepipe_tools.local.functions import FunctionServer
 from facepipe_tools.local.resources import Resources, create_resources
-from facepipe_tools.local.worker import FunctionPool, FunctionProcess
+from facepipe_tools.local.vector_server import serve_vector_index
+from facepipe_tools.local.worker import FunctionPool
 from facepipe_tools.stacks import LOCAL_CREDENTIALS, StackInfo
 
 log = logging.getLogger("facepipe_tools.local")
@@ -50,6 +55,11 @@ class StackOptions:
     #: face-detection execution environments (processes) serving the function URL concurrently;
     #: on a 2-core machine one is fastest (measured with tests/clients/seed_client.py, see README)
     detection_environments: int = 1
+    #: face-recognition execution environments: more than one, so that what several Lambda
+    #: containers do to each other (one stranger in two containers) shows locally
+    recognition_environments: int = 2
+    #: seconds before an upserted vector is returned by queries (Pinecone: 10-30 s); 0 = at once
+    index_delay: float = 0.0
     state_file: Path | None = DEFAULT_STATE_FILE
     environment: dict[str, str] = field(default_factory=dict)
 
@@ -112,13 +122,16 @@ class LocalStack:
         self.resources = resources
         os.environ.update(self.environment(endpoint, resources))
 
-        log.info("loading face-detection and face-recognition (%s)", opts.embedding_model)
-        # detection: a pool of environments (Lambda scales it out); recognition: one environment
+        log.info("loading face-detection and %d face-recognition environments (%s)", opts.recognition_environments, opts.embedding_model)
+        # the shared index, on Pinecone's data-plane routes: every recognition environment (and
+        # the CLI) reaches it through the real Pinecone adapter
+        index = DelayedIndex(dimension_of(opts.embedding_model), opts.index_delay)
+        vectors = serve_vector_index(index, port=opts.vector_port)
+        self._stoppers.append(vectors.stop)
+        os.environ.update({"VECTOR_BACKEND": "pinecone", "PINECONE_INDEX_HOST": vectors.url})
         detection = FunctionPool("face_detection", dict(os.environ), opts.detection_environments).start()
         self._stoppers.append(detection.stop)
-        # recognition runs in its own process, like its own Lambda container; it also owns the
-        # embedded index and serves it on Pinecone's data-plane routes for other processes
-        recognition = FunctionProcess("face_recognition", dict(os.environ), vector_port=opts.vector_port).start()
+        recognition = FunctionPool("face_recognition", dict(os.environ), opts.recognition_environments).start()
         self._stoppers.append(recognition.stop)
         self.detection = FunctionServer(detection, self.names.detection_function, opts.detection_port).start()
         self.recognition = FunctionServer(recognition, self.names.recognition_function, opts.recognition_port, function_url=False).start()
@@ -132,7 +145,7 @@ class LocalStack:
                 self.recognition.invoke,
                 batch_size=opts.batch_size,
                 batching_window=opts.batching_window,
-                pollers=opts.pollers,
+                pollers=max(opts.pollers, opts.recognition_environments),
                 region=REGION,
             ).start()
             self._stoppers.insert(0, source.stop)
@@ -148,9 +161,9 @@ class LocalStack:
             "photo_bucket": resources.bucket,
             "table": resources.table,
             "ssm_parameter": resources.ssm_parameter,
-            "vector_url": recognition.ready["vector_url"],
+            "vector_url": vectors.url,
             "embedding_model": opts.embedding_model,
-            "namespace": recognition.ready["namespace"],
+            "namespace": Settings.from_env().namespace,
             "detection_invoke_url": self.detection.invoke_url,
             "recognition_invoke_url": self.recognition.invoke_url,
             "region": REGION,

@@ -1,0 +1,155 @@
+"""Strangers seen lately: one stranger is one person, whatever the number of containers.
+
+**The problem.** Up to ``maximum_concurrency`` recognition containers place faces at once, and
+Pinecone does not show an upsert to queries at once (its users report 10-30 s). Frames of one
+new face reaching two containers would each find nobody in the index and each create a
+person.
+
+**The registry.** Every person created from a stranger is also registered, for ``window``
+seconds (longer than the index's delay), in one DynamoDB partition of the table:
+``STRANGERS#<namespace>/E#<seq>`` items carrying the face's vector, plus a ``HEAD`` item
+holding the last ``seq``. Reads are strongly consistent.
+
+**The protocol** (``Gallery.place``, for a face the index says is new):
+
+1. *read*: ``HEAD.seq`` (= s), then every entry newer than the window (all ``seq <= s``);
+2. *check*: decide again with these entries as extra candidates (the same
+   ``matching.decide``, the same thresholds and margin). A match means the stranger was
+   registered by someone else: the face joins that person, nothing is created;
+3. *write*: otherwise one transaction creates the person's profile, puts entry ``s + 1`` and
+   sets ``HEAD.seq = s + 1`` **on condition that ``HEAD.seq`` is still s**;
+4. if that condition fails, another container registered somebody in between: go back to 1.
+
+**Why it is correct.** Successful registrations are totally ordered by ``seq`` (each one moves
+HEAD from the value it read), so each of them read every earlier registration (the entries
+are written in the transaction that moves HEAD, and read after HEAD with a consistent read).
+Take two containers placing the same stranger: whichever registers second either read the
+first one's entry and decided *match* at step 2, or had its write refused at step 3, re-read,
+and then decided match. The winner is deterministic (the first to move HEAD); the loser is
+folded into it before it created anything. The same holds for any number of containers. A
+frame whose similarity to the registered face stays below the thresholds becomes a second
+person: a split, never a wrong merge (users forgive a split, ARCHITECTURE §9).
+
+**Cost.** One consistent GetItem and one Query per face the index calls new; one transaction
+per person created. Entries older than the window are skipped by the key condition (they
+sort by seq, and are read newest first until one is older) and removed by the table's TTL.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from facepipe.names import TTL_ATTRIBUTE
+from facepipe.people import keys
+from facepipe.people.items import dict_item
+from facepipe.people.store import PeopleStore
+
+#: how long a new person stays registered: well past Pinecone's read-after-write delay
+REGISTRY_SECONDS = 180.0
+
+
+@dataclass(frozen=True)
+class Stranger:
+    """A registered new person: the face it was created from."""
+
+    seq: int
+    person_id: str
+    face_id: str
+    vector: np.ndarray
+    band: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a read saw: the HEAD sequence and every entry of the window."""
+
+    seq: int
+    strangers: tuple[Stranger, ...]
+
+
+class StrangerRegistry:
+    def __init__(
+        self, people: PeopleStore, namespace: str, window: float = REGISTRY_SECONDS, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.people = people
+        self.pk = keys.strangers_pk(namespace)
+        self.window = window
+        self.clock = clock
+
+    def read(self) -> Snapshot:
+        """Step 1: HEAD, then the window's entries, both strongly consistent."""
+        head = self.people.table.get_item(Key={"PK": self.pk, "SK": "HEAD"}, ConsistentRead=True).get("Item") or {}
+        horizon = self.clock() - self.window
+        strangers = []
+        for item in self.people.query(
+            KeyConditionExpression=Key("PK").eq(self.pk) & Key("SK").begins_with("E#"), ConsistentRead=True, ScanIndexForward=False
+        ):
+            if float(item["created_at"]) < horizon:
+                break  # newest first: the rest are older still
+            vector = np.frombuffer(base64.b64decode(str(item["vector"])), dtype=np.float32)
+            strangers.append(
+                Stranger(
+                    int(item["seq"]), str(item["person_id"]), str(item["face_id"]), vector, str(item["band"]), float(item["created_at"])
+                )
+            )
+        return Snapshot(int(str(head.get("seq", 0))), tuple(strangers))
+
+    def register(self, seen: Snapshot, person: Mapping[str, Any], face_id: str, vector: np.ndarray, band: str) -> bool:
+        """Step 3: create the person (``person``: its profile item) and register it, if HEAD is
+        still what ``seen`` read; False when someone registered in between (read again).
+        A profile that already exists (this face's own earlier attempt) counts as registered."""
+        now = self.clock()
+        seq = seen.seq + 1
+        entry = dict_item(
+            {
+                "PK": self.pk,
+                "SK": keys.stranger_sk(seq),
+                "type": "stranger",
+                "seq": seq,
+                "person_id": person["person_id"],
+                "face_id": face_id,
+                "vector": base64.b64encode(np.asarray(vector, dtype=np.float32).tobytes()).decode("ascii"),
+                "band": band,
+                "created_at": now,
+                TTL_ATTRIBUTE: int(now + self.window + 3600),
+            }
+        )
+        head = (
+            {"ConditionExpression": "attribute_not_exists(PK)"}
+            if seen.seq == 0
+            else {"ConditionExpression": "seq = :seen", "ExpressionAttributeValues": {":seen": seen.seq}}
+        )
+        try:
+            self.people.transact(
+                [
+                    {"Put": {"Item": {"PK": self.pk, "SK": "HEAD", "seq": seq}, **head}},
+                    {"Put": {"Item": entry, "ConditionExpression": "attribute_not_exists(PK)"}},
+                    {"Put": {"Item": dict(person), "ConditionExpression": "attribute_not_exists(PK)"}},
+                ]
+            )
+            return True
+        except ClientError as exc:
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if reasons[2:3] == ["ConditionalCheckFailed"] and reasons[:2] == ["None", "None"]:
+                return True  # the profile is there: this face registered it before (a redelivery)
+            if "ConditionalCheckFailed" in reasons[:2]:
+                return False
+            raise
+
+    def forget(self, person_id: str) -> int:
+        """Remove a person's entries (an erasure); how many there were."""
+        removed = 0
+        for item in self.people.query(KeyConditionExpression=Key("PK").eq(self.pk) & Key("SK").begins_with("E#"), ConsistentRead=True):
+            if item.get("person_id") == person_id:
+                self.people.table.delete_item(Key={"PK": self.pk, "SK": str(item["SK"])})
+                removed += 1
+        return removed
