@@ -12,7 +12,7 @@ help:
 	@echo "make demo    - start the local stack, enroll, send sample frames, print results"
 	@echo "make test    - install everything pinned and run the whole suite (CI runs this)"
 	@echo "make local   - run the local stack until Ctrl-C (facepipe local up)"
-	@echo "make bench   - latency benchmark through the local stack -> docs/reports/bench.md"
+	@echo "make bench   - every stage, the references, end to end -> docs/reports/bench.md (docs/performance.md)"
 	@echo "make weights - download the VGGFace2 weights (SHA-256 checked)"
 	@echo "make plan | deploy | destroy - Terraform (see docs/deploy.md)"
 
@@ -46,8 +46,11 @@ local: install
 eval: install
 	$(VENV)/bin/facepipe eval
 
+# reference (b) needs face_recognition, installed --no-deps beside dlib-bin (pyproject's bench extra)
 bench: install
-	$(VENV)/bin/facepipe bench --requests 100 --concurrency 10 --out docs/reports/bench.md
+	$(PIP) install -q --no-deps 'face_recognition==1.3.0'
+	$(VENV)/bin/facepipe bench --downscale 64 --requests 100 --concurrency 10 \
+		--out docs/reports/bench.md --json docs/reports/bench.json --plot docs/reports/bench.png
 
 clean:
 	rm -rf $(VENV) .venv-checkov .facepipe .pytest_cache

@@ -70,9 +70,9 @@ variable "recognition_image_uri" {
 # --- function sizing -----------------------------------------------------------------------
 
 variable "detection_memory_size" {
-  description = "face-detection memory in MB (also buys vCPUs: 1769 MB = 1 vCPU)."
+  description = "face-detection memory in MB (also buys vCPUs: 1769 MB = 1 vCPU). Default from `facepipe bench` (docs/performance.md): one thread serves MTCNN best, peak RSS ~0.8 GB."
   type        = number
-  default     = 2048
+  default     = 1769
 
   validation {
     condition     = var.detection_memory_size >= 128 && var.detection_memory_size <= 10240
@@ -81,9 +81,9 @@ variable "detection_memory_size" {
 }
 
 variable "recognition_memory_size" {
-  description = "face-recognition memory in MB (also buys vCPUs: 1769 MB = 1 vCPU)."
+  description = "face-recognition memory in MB (also buys vCPUs: 1769 MB = 1 vCPU). Default from `facepipe bench` (docs/performance.md): a second thread did not pay on the bench machine, peak RSS ~1 GB; re-measure on arm64."
   type        = number
-  default     = 3072
+  default     = 1769
 
   validation {
     condition     = var.recognition_memory_size >= 128 && var.recognition_memory_size <= 10240

@@ -158,11 +158,27 @@ def add_parsers(sub: Subparsers) -> None:
     demo.add_argument("--concurrency", type=int, default=4)
     demo.set_defaults(func=cmd_demo)
 
-    bench = sub.add_parser("bench", help="latency benchmark through a local stack; writes a report")
-    bench.add_argument("--requests", type=int, default=100)
-    bench.add_argument("--concurrency", type=int, default=10)
+    bench = sub.add_parser(
+        "bench",
+        help="every stage timed, the references beside it, end to end through local stacks; writes a report",
+        description="SET: frames to measure (a labels.json, its folder or an Image,Results CSV; default: the shared probes). "
+        "Stages in process, references (a) naive seed-003 and (b) face_recognition on the same frames, the embedded index at "
+        "--index-size faces, then per model a local stack: the grader's shape at concurrency 1 and --concurrency, a 640x480 "
+        "one-face frame, cold starts, peak RSS. facenet-vggface2 runs random weights (timing only) where its file is absent.",
+    )
+    bench.add_argument("set", nargs="?", metavar="SET", help="labels.json, its folder, or an Image,Results CSV")
+    bench.add_argument("--downscale", type=int, metavar="N", help="the grader's frames: every face of the set with its context in NxN")
+    bench.add_argument("--models", default="facenet-vggface2,dlib-resnet", help="comma-separated embedding models (default: both)")
+    bench.add_argument("--requests", type=int, default=100, help="requests of the grader-shaped run (default 100)")
+    bench.add_argument("--concurrency", type=int, default=10, help="requests in flight in the grader-shaped run (default 10)")
+    bench.add_argument("--single", type=int, default=20, help="requests of each one-at-a-time run (default 20)")
+    bench.add_argument("--index-size", type=int, default=100_000, help="faces in the index for the query timing (default 100000)")
+    bench.add_argument("--no-stack", action="store_true", help="in-process stages, references and index only")
+    bench.add_argument("--json", metavar="FILE", help="also write every number as JSON")
+    bench.add_argument("--plot", metavar="FILE.png", help="the plot (default: beside --out)")
+    bench.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     bench.add_argument("--out", default=BENCH_REPORT)
     bench.add_argument("--detection", action="store_true", help="detection time per frame size only (docs/reports/detection.md)")
-    bench.add_argument("--repeats", type=int, default=5, help="timed runs per frame (--detection)")
-    bench.add_argument("--threads", type=int, default=1, help="torch threads (--detection)")
+    bench.add_argument("--repeats", type=int, default=3, help="passes over the frames in process (--detection: timed runs per frame)")
+    bench.add_argument("--threads", type=int, default=1, help="torch threads in process (default 1, as the local stack's functions)")
     bench.set_defaults(func=cmd_bench)

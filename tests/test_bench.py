@@ -1,0 +1,112 @@
+"""``facepipe bench``: its arithmetic, its references, and one tiny run through a local stack.
+
+The numbers themselves are the benchmark's (docs/performance.md), not timed here: the run
+below uses a one-photo set, one model and a handful of requests, and checks that every
+section of the report is measured and written.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from facepipe_tools import bench
+from facepipe_tools.cli import main
+
+
+def test_summary_gives_min_median_p95_mean():
+    stats = bench.summary([float(v) for v in range(1, 101)])
+    assert stats == {"n": 100, "min": 1.0, "median": 50.5, "p95": 95.0, "mean": 50.5}  # the project's percentile: nearest rank
+    assert bench.summary([]) == {"n": 0}
+
+
+def test_lambda_sizing_buys_a_second_vcpu_only_when_two_threads_pay():
+    # GIVEN work that two threads barely speed up, and work they speed up 1.8x
+    one = bench.lambda_sizing(speedup=1.1, peak_rss_mb=600, seconds_per_frame_1vcpu=0.1, architecture="x86_64")
+    two = bench.lambda_sizing(speedup=1.8, peak_rss_mb=600, seconds_per_frame_1vcpu=0.1, architecture="arm64", invocations_per_frame=0.1)
+    # THEN one vCPU's worth of memory for the first, two for the second, billed for the time each takes
+    assert (one["vcpus"], one["memory_mb"]) == (1, bench.MB_PER_VCPU)
+    assert (two["vcpus"], two["memory_mb"]) == (2, 2 * bench.MB_PER_VCPU)
+    assert two["seconds_per_frame"] == pytest.approx(0.1 / 1.8, abs=1e-4)
+    expected = 1000 * 0.1 * bench.MB_PER_VCPU / 1024 * bench.PRICE_GB_SECOND["x86_64"] + 1000 * bench.PRICE_REQUEST
+    assert one["usd_per_1000_frames"] == pytest.approx(expected, abs=1e-5)
+
+
+def test_lambda_sizing_never_below_the_measured_memory():
+    sized = bench.lambda_sizing(speedup=1.0, peak_rss_mb=1500, seconds_per_frame_1vcpu=0.05, architecture="x86_64")
+    assert sized["memory_mb"] >= 1.5 * 1500
+    assert sized["memory_mb"] % 64 == 0
+
+
+def test_face_recognition_reference_loads_the_library_not_the_handler():
+    try:
+        library = bench.face_recognition_library()
+    except ImportError:
+        pytest.skip("face_recognition (the bench extra) is not installed")
+    assert callable(library.face_encodings)
+    assert callable(library.face_locations)
+
+
+@pytest.mark.slow
+def test_bench_measures_every_section_on_a_tiny_set(tmp_path, grace_hopper_bytes, monkeypatch):
+    # GIVEN a one-photo set, enrolled and probed with the same portrait
+    (tmp_path / "set").mkdir()
+    (tmp_path / "set" / "portrait.jpg").write_bytes(grace_hopper_bytes)
+    labels = {"enroll": {"grace": ["portrait.jpg"]}, "probes": {"portrait.jpg": {"expect": ["grace"], "unknown": 0}}}
+    (tmp_path / "set" / "labels.json").write_text(json.dumps(labels))
+    monkeypatch.chdir(tmp_path)
+    out, report_json = tmp_path / "bench.md", tmp_path / "bench.json"
+    # WHEN the bench runs it through a local stack with dlib-resnet, camera-sized
+    code = main(
+        [
+            "bench",
+            str(tmp_path / "set"),
+            "--models",
+            "dlib-resnet",
+            "--downscale",
+            "64",
+            "--requests",
+            "4",
+            "--concurrency",
+            "2",
+            "--single",
+            "2",
+            "--index-size",
+            "500",
+            "--repeats",
+            "1",
+            "--no-progress",
+            "--out",
+            str(out),
+            "--json",
+            str(report_json),
+        ]
+    )
+    # THEN every request is answered and every section is measured
+    assert code == 0
+    report = json.loads(report_json.read_text())
+    stages = report["stages_ms"]["dlib-resnet"]
+    assert stages["faces"] == 1
+    for stage in ("decode", "detect", "align_crop", "embed_face", "embed_batch10", "frame"):
+        assert stages[stage]["n"] >= 1
+        assert 0 < stages[stage]["min"] <= stages[stage]["median"] <= stages[stage]["p95"]
+    assert report["ratio_vs_naive"] > 0
+    if report["references"]["face_recognition_ms"].get("n"):
+        assert report["ratio_vs_face_recognition"] > 0
+    assert report["index_query_ms"]["dlib-resnet"]["n"] == 300
+    e2e = report["end_to_end"]["dlib-resnet"]
+    for run in ("single_640x480", "concurrency_1", "concurrency_2"):
+        assert e2e[run]["answered"] == e2e[run]["requests"]
+        assert e2e[run]["latency_s"]["mean"] > 0
+    for function in ("face_detection", "face_recognition"):
+        cold = e2e["cold_start"][function]
+        assert 0 < cold["init_s"] < cold["total_s"]
+        assert cold["peak_rss_mb"] > 50
+        assert e2e["function_peak_rss_mb"][function] > 50
+    assert e2e["dynamodb_tag_write_ms"]["n"] == 10
+    assert e2e["queue_hop_ms"]["n"] == 10
+    assert report["lambda"]["face_detection"]["memory_mb"] >= bench.MB_PER_VCPU
+    text = out.read_text()
+    assert "ratio" in text
+    assert out.with_suffix(".png").stat().st_size > 10_000

@@ -1,0 +1,87 @@
+"""facepipe.mtcnn against facenet-pytorch's own ``detect_face``: the same boxes, scores and landmarks.
+
+The speed-up of facepipe.mtcnn is measured by ``facepipe bench`` (docs/performance.md), not here;
+these tests hold that it changes no detection, on a real portrait at the frame sizes detection
+serves and on the shared fixtures (full size, 640 px and 64 px camera frames).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from facenet_pytorch.models.utils.detect_face import detect_face as facenet_detect_face
+from PIL import Image
+
+from facepipe import mtcnn
+from facepipe.detection import PYRAMID_FACTOR, STAGE_THRESHOLDS, WORK_FACE_PX, FaceDetector
+
+#: boxes and landmarks in pixels, scores in probability: float32 rounding only
+TOLERANCE = 1e-3
+
+
+def _both(detector: FaceDetector, frame: Image.Image) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """(facenet-pytorch's result, facepipe.mtcnn's) on the working copy ``detector.detect`` would use."""
+    min_face = detector.smallest_face(frame.width, frame.height)
+    scale = min(1.0, WORK_FACE_PX / min_face)
+    work = frame.resize((round(frame.width * scale), round(frame.height * scale)), Image.Resampling.BILINEAR) if scale < 1 else frame
+    pixels = np.asarray(work)
+    nets = detector._mtcnn.pnet, detector._mtcnn.rnet, detector._mtcnn.onet
+    with torch.inference_mode():
+        boxes, points = facenet_detect_face(pixels, min_face * scale, *nets, list(STAGE_THRESHOLDS), PYRAMID_FACTOR, "cpu")
+        ours = mtcnn.detect_face(pixels, min_face * scale, *nets, STAGE_THRESHOLDS, PYRAMID_FACTOR)
+    theirs = np.asarray(boxes[0], dtype=np.float64).reshape(-1, 5), np.asarray(points[0], dtype=np.float64).reshape(-1, 5, 2)
+    return theirs, ours
+
+
+def _assert_same(theirs: tuple[np.ndarray, np.ndarray], ours: tuple[np.ndarray, np.ndarray], what: str) -> None:
+    assert ours[0].shape == theirs[0].shape, f"{what}: {len(ours[0])} faces, facenet-pytorch finds {len(theirs[0])}"
+    np.testing.assert_allclose(ours[0], theirs[0], atol=TOLERANCE, err_msg=what)
+    np.testing.assert_allclose(ours[1], theirs[1], atol=TOLERANCE, err_msg=what)
+
+
+def test_summed_area_resample_equals_adaptive_average_pooling():
+    # GIVEN a random frame and bins that do not divide it evenly
+    rng = np.random.default_rng(7)
+    pixels = rng.integers(0, 256, size=(37, 53, 3), dtype=np.uint8)
+    table = mtcnn.summed_area_table(pixels)
+    rows = mtcnn.area_bins(np.array([0]), np.array([37]), 12)
+    columns = mtcnn.area_bins(np.array([0]), np.array([53]), 17)
+    # WHEN it is resampled from the table and by torch's area interpolation
+    ours = mtcnn.area_resample(table, rows, columns)[0]
+    reference = torch.nn.functional.interpolate(torch.from_numpy(pixels).permute(2, 0, 1)[None].float(), size=(12, 17), mode="area")
+    # THEN the cells agree to float32 rounding
+    np.testing.assert_allclose(ours, reference[0].permute(1, 2, 0).numpy(), atol=1e-4)
+
+
+@pytest.mark.parametrize("size", [(64, 64), (320, 240), (640, 480), (1280, 720)])
+def test_mtcnn_matches_facenet_pytorch_on_a_portrait(detector, grace_hopper, size):
+    frame = grace_hopper.resize(size)
+    theirs, ours = _both(detector, frame)
+    assert len(ours[0]) >= 1
+    _assert_same(theirs, ours, f"grace_hopper at {size}")
+
+
+def test_mtcnn_returns_nothing_for_a_faceless_frame(detector):
+    frame = Image.new("RGB", (200, 150), (90, 120, 160))
+    theirs, ours = _both(detector, frame)
+    assert ours[0].shape == (0, 5)
+    assert ours[1].shape == (0, 5, 2)
+    _assert_same(theirs, ours, "blank frame")
+
+
+@pytest.mark.fixtures
+@pytest.mark.slow
+def test_mtcnn_matches_facenet_pytorch_on_the_fixtures(detector, fixtures_root, labels):
+    # GIVEN every probe of the shared fixtures at full size, 640 px and as a 64x64 frame
+    for name in labels["probes"]:
+        photo = Image.open(fixtures_root / name).convert("RGB")
+        scale = 640 / max(photo.size)
+        for what, frame in (
+            ("full", photo),
+            ("640", photo.resize((round(photo.width * scale), round(photo.height * scale)))),
+            ("64", photo.resize((64, 64))),
+        ):
+            # WHEN both detect THEN they find the same faces in the same places
+            theirs, ours = _both(detector, frame)
+            _assert_same(theirs, ours, f"{name} ({what})")
