@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from PIL import Image
 
 from facepipe.exceptions import InvalidMessageError, InvalidRequestError
 from facepipe.images import decode_base64, open_image
+from facepipe.messages import RequestMessage, load_json, validate_request_message
 from facepipe.settings import Settings
 
 T = TypeVar("T")
@@ -91,9 +91,9 @@ def parse_frame_request(event: dict[str, Any], settings: Settings) -> FrameReque
     """Validate a function URL event into a ``FrameRequest``; ``InvalidRequestError`` otherwise."""
     data = body_of(event, settings.max_body_bytes)
     try:
-        body = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidRequestError("invalid_json", "the body is not valid JSON") from None
+        body = load_json(data, "the body")
+    except InvalidMessageError as exc:  # not JSON, or nested too deeply for the parser
+        raise InvalidRequestError("invalid_json", str(exc)) from None
     if not isinstance(body, dict):
         raise InvalidRequestError("invalid_json", "the body must be a JSON object with request_id, content, filename")
     try:
@@ -146,13 +146,34 @@ class PhotoRef:
         return f"s3://{self.bucket}/{self.key}#{tag}" if tag else f"s3://{self.bucket}/{self.key}"
 
 
+#: S3 bucket names (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html)
+BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+MAX_KEY_BYTES = 1024
+
+
+def photo_ref(bucket: object, key: object, version_id: object = "", etag: object = "", from_event: bool = False) -> PhotoRef:
+    """A ``PhotoRef`` whose parts are what S3 accepts; ``InvalidMessageError`` otherwise (a bad
+    name never becomes good, so the message is dead-lettered instead of retried)."""
+    if not isinstance(bucket, str) or not BUCKET.fullmatch(bucket):
+        raise InvalidMessageError(f"photo message: {str(bucket)[:80]!r} is not an S3 bucket name")
+    if not isinstance(key, str) or not key or len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        raise InvalidMessageError(f"photo message: the object key must be 1-{MAX_KEY_BYTES} bytes of text")
+    if not key.isprintable() or any(0xD800 <= ord(c) <= 0xDFFF for c in key):
+        raise InvalidMessageError("photo message: the object key holds control characters")
+    version_id = version_id if version_id is not None else ""
+    etag = etag if etag is not None else ""
+    if not isinstance(version_id, str) or not isinstance(etag, str) or len(version_id) > 1024 or len(etag) > 1024:
+        raise InvalidMessageError("photo message: versionId and eTag must be strings")
+    return PhotoRef(bucket, key, version_id, etag, from_event)
+
+
 def photo_refs(body: dict[str, Any]) -> list[PhotoRef]:
     """Objects named by an S3 event or the legacy ``{"bucketName", "objectKey"}`` form;
     [] for S3's test event."""
     if "bucketName" in body or "objectKey" in body:
         if not isinstance(body.get("bucketName"), str) or not isinstance(body.get("objectKey"), str):
             raise InvalidMessageError("photo message needs string 'bucketName' and 'objectKey'")
-        return [PhotoRef(body["bucketName"], body["objectKey"])]
+        return [photo_ref(body["bucketName"], body["objectKey"])]
     if body.get("Event") == "s3:TestEvent":
         return []
     if not isinstance(body.get("Records"), list):
@@ -161,7 +182,30 @@ def photo_refs(body: dict[str, Any]) -> list[PhotoRef]:
     for record in S3Event(body).records:
         try:
             obj = record.s3.get_object
-            refs.append(PhotoRef(record.s3.bucket.name, unquote_plus(obj.key), obj.version_id or "", obj.etag or "", True))
+            bucket, key, version_id, etag = record.s3.bucket.name, obj.key, obj.version_id, obj.etag
+            if not isinstance(key, str):
+                raise TypeError(key)
+            key = unquote_plus(key)
         except (KeyError, TypeError, AttributeError):
             raise InvalidMessageError("S3 event record lacks s3.bucket.name / s3.object.key") from None
+        refs.append(photo_ref(bucket, key, version_id, etag, True))
     return refs
+
+
+#: what a message on the recognition side's queues names: a frame's crops (§1.2) or photos (§1.4)
+QueueMessage = RequestMessage | list[PhotoRef]
+
+
+def is_photo_message(body: object) -> bool:
+    """A photo message (§1.4) rather than a request message (§1.2), by its top-level keys."""
+    return isinstance(body, dict) and any(k in body for k in ("Records", "bucketName", "objectKey", "Event"))
+
+
+def parse_queue_message(body: str | bytes) -> QueueMessage:
+    """Validate the body of a request- or photo-queue message: the request message (§1.2) or the
+    photos it names (§1.4). ``InvalidMessageError`` for anything else, whatever its shape (not
+    JSON, nested too deeply, wrong types): the message can never succeed, dead-letter it."""
+    parsed = load_json(body, "queue message")
+    if is_photo_message(parsed):
+        return photo_refs(parsed)
+    return validate_request_message(parsed)
