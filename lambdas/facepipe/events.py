@@ -20,6 +20,7 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent, S3Event
 from PIL import Image
 
+from facepipe.access import TOKEN_HEADER, DeviceTokens, header
 from facepipe.exceptions import InvalidMessageError, InvalidRequestError
 from facepipe.images import decode_base64, open_image
 from facepipe.messages import RequestMessage, load_json, validate_request_message
@@ -87,8 +88,11 @@ def body_of(event: dict[str, Any], max_body_bytes: int) -> bytes:
     return data
 
 
-def parse_frame_request(event: dict[str, Any], settings: Settings) -> FrameRequest:
-    """Validate a function URL event into a ``FrameRequest``; ``InvalidRequestError`` otherwise."""
+def parse_frame_request(event: dict[str, Any], settings: Settings, devices: DeviceTokens | None = None) -> FrameRequest:
+    """Validate a function URL event into a ``FrameRequest``; ``InvalidRequestError`` otherwise.
+
+    With ``devices``, the request must carry its source's token (facepipe.access), checked
+    before the image is decoded."""
     data = body_of(event, settings.max_body_bytes)
     try:
         body = load_json(data, "the body")
@@ -97,13 +101,13 @@ def parse_frame_request(event: dict[str, Any], settings: Settings) -> FrameReque
     if not isinstance(body, dict):
         raise InvalidRequestError("invalid_json", "the body must be a JSON object with request_id, content, filename")
     try:
-        return _frame_request(body, settings)
+        return _frame_request(body, settings, devices, header(event, TOKEN_HEADER) if devices is not None else None)
     except InvalidRequestError as exc:
         exc.request_id = request_id_of(body)
         raise
 
 
-def _frame_request(body: dict[str, Any], settings: Settings) -> FrameRequest:
+def _frame_request(body: dict[str, Any], settings: Settings, devices: DeviceTokens | None, token: str | None) -> FrameRequest:
     for name in ("request_id", "content", "filename"):
         if name not in body:
             raise InvalidRequestError("missing_field", f"'{name}' is required")
@@ -124,6 +128,8 @@ def _frame_request(body: dict[str, Any], settings: Settings) -> FrameRequest:
             dt.datetime.fromisoformat(captured_at.replace("Z", "+00:00"))
         except ValueError:
             raise InvalidRequestError("invalid_field", "'captured_at' must be an ISO-8601 timestamp") from None
+    if devices is not None:
+        devices.verify(source, token)
     image_bytes = decode_base64(body["content"])
     image = open_image(image_bytes, settings.max_image_pixels)
     digest = hashlib.sha256(image_bytes).hexdigest()
