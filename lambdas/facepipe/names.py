@@ -21,6 +21,10 @@ BATCH_SIZE = 10
 PEOPLE_INDEX = "GSI1"
 #: a request_id is processed once within this window (Powertools idempotency, both functions)
 IDEMPOTENCY_SECONDS = 3600
+#: the partition key (PK) of every Powertools idempotency record, both functions
+#: (DynamoDBPersistenceLayer(static_pk_value=IDEMPOTENCY_PARTITION)): terraform/iam.tf scopes the
+#: detection role's table access to it with dynamodb:LeadingKeys (local.idempotency_partition)
+IDEMPOTENCY_PARTITION = "IDEMPOTENCY"
 TTL_ATTRIBUTE = "expiration"
 
 
