@@ -63,9 +63,10 @@ def request_id_of(body: Any) -> str | None:
 def body_of(event: dict[str, Any], max_body_bytes: int) -> bytes:
     """The raw request body of a function URL event (payload 2.0), size-checked before parsing."""
     url_event = LambdaFunctionUrlEvent(event)
-    method = (_get(lambda: url_event.request_context.http.method) or "POST").upper()
-    if method != "POST":
-        raise InvalidRequestError("method_not_allowed", f"use POST, not {method}", 405)
+    method = _get(lambda: url_event.request_context.http.method) or "POST"
+    if not isinstance(method, str) or method.upper() != "POST":
+        shown = method[:16] if isinstance(method, str) else type(method).__name__
+        raise InvalidRequestError("method_not_allowed", f"use POST, not {shown!r}", 405)
     raw = url_event.get("body")
     if raw is None or raw == "":
         raise InvalidRequestError("empty_body", "the request body is empty; send a JSON object")
