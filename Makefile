@@ -6,11 +6,12 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 STAMP := $(VENV)/.installed
 
-.PHONY: install test unit demo local eval bench clean help
+.PHONY: install test unit fuzz demo local eval bench clean help
 
 help:
 	@echo "make demo    - start the local stack, enroll, send sample frames, print results"
 	@echo "make test    - install everything pinned and run the whole suite (CI runs this)"
+	@echo "make fuzz    - the property-based fuzz tests with far more examples (FUZZ_EXAMPLES=50000)"
 	@echo "make local   - run the local stack until Ctrl-C (facepipe local up)"
 	@echo "make bench   - every stage, the references, end to end -> docs/reports/bench.md (docs/performance.md)"
 	@echo "make weights - download the VGGFace2 weights (SHA-256 checked)"
@@ -37,6 +38,12 @@ test: install lint-tools
 unit: install
 	$(PY) -m pytest -q -m "not slow"
 
+# `make test` runs tests/test_fuzz*.py with 1,000 examples per input class (profile "test");
+# this runs them with FUZZ_EXAMPLES each, keeping what fails in .hypothesis/ to replay first.
+FUZZ_EXAMPLES ?= 50000
+fuzz: install
+	FACEPIPE_FUZZ_PROFILE=fuzz FACEPIPE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -s -p no:warnings --timeout 0 tests/test_fuzz*.py
+
 demo: install
 	$(VENV)/bin/facepipe demo
 
@@ -53,6 +60,6 @@ bench: install
 		--out docs/reports/bench.md --json docs/reports/bench.json --plot docs/reports/bench.png
 
 clean:
-	rm -rf $(VENV) .venv-checkov .facepipe .pytest_cache
+	rm -rf $(VENV) .venv-checkov .facepipe .pytest_cache .hypothesis
 
 include deploy.mk

@@ -5,6 +5,7 @@
 #   make weights                      VGGFace2 weights for the local stack
 #   make check-deploy                 checkov, hadolint, shellcheck, tests/deploy
 #   make lint-tools                   the linters' own virtualenv (.venv-checkov)
+#   make requirements                 requirements/*.txt with hashes, from requirements/*.in
 #
 # Pass terraform inputs with TF_ARGS, e.g. TF_ARGS='-var-file=prod.tfvars', and backend
 # settings with TF_INIT_ARGS, e.g. TF_INIT_ARGS='-backend-config=backend.hcl'.
@@ -77,3 +78,17 @@ destroy: tf-init
 
 weights:
 	$(PY) scripts/download_weights.py $(WEIGHTS_PATH)
+
+# The image's hash-pinned requirement files, from requirements/*.in (pip-tools in a scratch venv;
+# PyPI only). torch.txt is not compiled here (docker/base.Dockerfile step 1), nor no-deps.txt:
+# pip-compile would resolve facenet-pytorch's stale pins; its one hash is written by hand.
+PIP_TOOLS_VERSION ?= 7.6.2
+PIP_TOOLS_VENV ?= .venv-pip-tools
+PIP_COMPILE_BIN := $(PIP_TOOLS_VENV)/bin/pip-compile
+PIP_COMPILE := $(PIP_COMPILE_BIN) --quiet --generate-hashes --allow-unsafe --no-strip-extras --no-emit-index-url --no-emit-find-links
+
+.PHONY: requirements
+requirements:
+	test -x $(PIP_COMPILE_BIN) || { $(PYTHON3) -m venv $(PIP_TOOLS_VENV) && $(PIP_TOOLS_VENV)/bin/pip install -qq "pip-tools==$(PIP_TOOLS_VERSION)"; }
+	cd requirements && ../$(PIP_COMPILE) -o runtime.txt runtime.in
+	cd requirements && ../$(PIP_COMPILE) -o dlib.txt dlib.in

@@ -9,7 +9,11 @@
 # are manylinux_2_28 and need glibc >= 2.28. Debian bookworm has 2.36, and awslambdaric is the
 # runtime interface client the AWS images use themselves.
 
-ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+# Pinned by digest (the multi-architecture index of the tag, so buildx picks the arm64 image from
+# it): a tag can be moved, a digest cannot. Update both together, from
+#   docker buildx imagetools inspect python:3.11.14-slim-bookworm   (the "Digest:" line)
+# tests/deploy checks every FROM is digest-pinned.
+ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d
 
 # --- dependencies into a virtualenv ----------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS deps
@@ -23,7 +27,6 @@ ENV PIP_NO_CACHE_DIR=1 \
 # CPU-only torch: on aarch64 the PyPI torch 2.14 wheel depends on the CUDA 13 stack (GBs of
 # libraries Lambda cannot use); the PyTorch CPU index serves the same version without it.
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
-ARG AWSLAMBDARIC_VERSION=4.2.2
 # 1 = also install the dlib extra (dlib-bin + face_recognition_models) for EMBEDDING_MODEL=dlib-resnet
 ARG INCLUDE_DLIB=0
 
@@ -32,22 +35,29 @@ COPY requirements/ requirements/
 COPY pyproject.toml ./
 
 # 1. torch + torchvision as pinned in requirements/torch.txt; refuse any CUDA package.
+#    Not yet hash-checked: the CPU index's hashes must be generated where it is reachable,
+#      pip-compile --generate-hashes --index-url https://download.pytorch.org/whl/cpu \
+#        --extra-index-url https://pypi.org/simple -o requirements/torch.txt
+#    then add --require-hashes here (steps 2 and 3 already run with it).
 RUN python -m venv /opt/venv \
     && pip install --index-url "${TORCH_INDEX_URL}" --extra-index-url https://pypi.org/simple -r requirements/torch.txt \
     && if pip list | grep -Ei '^(nvidia-|cuda-|triton)'; then \
          echo "CUDA packages were installed: torch did not come from ${TORCH_INDEX_URL}" >&2; exit 1; \
        fi
 
-# 2. facenet-pytorch without its stale pins (torch<2.3, numpy<2, Pillow<10.3; ARCHITECTURE §9).
-RUN pip install --no-deps -r requirements/no-deps.txt
+# 2. facenet-pytorch without its stale pins (torch<2.3, numpy<2, Pillow<10.3; ARCHITECTURE §9),
+#    checked against its hash.
+RUN pip install --require-hashes --no-deps -r requirements/no-deps.txt
 
-# 3. the runtime dependencies exactly as pinned in pyproject.toml (+ the dlib extra), and the
-#    Lambda runtime interface client; dlib must import, or the build stops here.
-RUN python -c "import os, tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
-wanted = list(p['dependencies']) + (p['optional-dependencies']['dlib'] if os.environ.get('INCLUDE_DLIB') == '1' else []); \
-print('\n'.join(wanted))" > runtime.txt \
-    && pip install -r runtime.txt "awslambdaric==${AWSLAMBDARIC_VERSION}" \
-    && if [ "${INCLUDE_DLIB}" = "1" ]; then python -c "import dlib, face_recognition_models; print('dlib', dlib.__version__)"; fi \
+# 3. the runtime dependencies of pyproject.toml and the Lambda runtime interface client, with
+#    every transitive dependency pinned and hash-checked (requirements/runtime.txt, from
+#    pip-compile --generate-hashes; tests/deploy holds it to pyproject.toml), + the dlib extra
+#    the same way; dlib must import, or the build stops here.
+RUN pip install --require-hashes -r requirements/runtime.txt \
+    && if [ "${INCLUDE_DLIB}" = "1" ]; then \
+         pip install --require-hashes -r requirements/dlib.txt \
+         && python -c "import dlib, face_recognition_models; print('dlib', dlib.__version__)"; \
+       fi \
     && pip freeze > /opt/venv/requirements.lock
 
 # --- weights, verified ------------------------------------------------------------------------

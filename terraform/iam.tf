@@ -1,6 +1,21 @@
 # Least privilege: one role per function, only the calls its code makes, on named resources.
 # No managed policies are attached, so these documents are the roles' whole permission set
-# (tests/deploy/test_deploy_terraform.py pins each role's action set).
+# (tests/deploy/test_deploy_terraform.py pins each role's action set, and
+# tests/deploy/test_deploy_calls.py holds every call the handlers make, DynamoDB partition keys
+# included, to these statements and their conditions).
+
+locals {
+  # The services that use the stack key on a function's behalf: Lambda (its environment), S3
+  # (SSE-KMS objects), DynamoDB (the table), SSM (SecureStrings). The roles may use the key only
+  # through them, never directly. https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service
+  kms_via_services = [for service in ["lambda", "s3", "dynamodb", "ssm"] : "${service}.${var.region}.amazonaws.com"]
+
+  # Partitions whose items face-recognition may delete: its own idempotency records (Powertools
+  # deletes a record when the work fails) and the stranger registry's entries of an erased person
+  # (facepipe.people.registry, keys.strangers_pk). Add a prefix here only with the code that
+  # deletes under it (people are deleted by operators, with their own credentials).
+  recognition_delete_partitions = [local.idempotency_partition, "STRANGERS#*"]
+}
 
 data "aws_iam_policy_document" "lambda_assume" {
   statement {
@@ -40,15 +55,37 @@ data "aws_iam_policy_document" "detection" {
   }
 
   statement {
-    sid       = "IdempotencyRecords" # Powertools idempotency: one accepted frame per request_id
+    # Powertools idempotency (one accepted frame per request_id) is all this function does with
+    # the table: while it parses untrusted images it may touch no item outside that partition.
+    # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html
+    sid       = "IdempotencyRecordsOnly"
     actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
     resources = [aws_dynamodb_table.this.arn]
+    condition {
+      test     = "ForAllValues:StringEquals"
+      variable = "dynamodb:LeadingKeys"
+      values   = [local.idempotency_partition]
+    }
   }
 
   statement {
-    sid       = "UseStackKey" # its environment and the crops it writes are encrypted with it
+    sid       = "UseStackKey" # its environment, the crops it writes, its idempotency items, the device tokens
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [aws_kms_key.this.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = local.kms_via_services
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.device_tokens_ssm_parameter_name == "" ? [] : [var.device_tokens_ssm_parameter_name]
+    content {
+      sid       = "ReadDeviceTokens" # facepipe.access: per-device tokens of a public function URL
+      actions   = ["ssm:GetParameter"]
+      resources = [aws_ssm_parameter.device_tokens[0].arn]
+    }
   }
 
   statement {
@@ -110,12 +147,22 @@ data "aws_iam_policy_document" "recognition" {
   }
 
   statement {
-    sid     = "ReadPhotosAndClaimCheckCrops"
+    sid     = "ReadPhotosAndClaimCheckCrops" # GetObject also authorises HeadObject (the size check)
     actions = ["s3:GetObject", "s3:GetObjectVersion"]
     resources = [
       "${aws_s3_bucket.this.arn}/${var.photo_prefix}*",
       "${aws_s3_bucket.this.arn}/${local.crops_prefix}*",
     ]
+  }
+
+  statement {
+    # Without s3:ListBucket S3 answers a missing key with 403 AccessDenied, which facepipe.storage
+    # must treat as transient (retried until the DLQ); with it, 404 NoSuchKey: a permanent error
+    # with its reason at once. No s3:prefix condition: S3's own missing-key check carries none.
+    # https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html#API_GetObject_RequestSyntax
+    sid       = "TellMissingObjectsFromForbidden"
+    actions   = ["s3:ListBucket"]
+    resources = [aws_s3_bucket.this.arn]
   }
 
   statement {
@@ -125,21 +172,30 @@ data "aws_iam_policy_document" "recognition" {
   }
 
   statement {
-    # Transactions are authorised per item as its own action (PutItem, UpdateItem, ConditionCheckItem
-    # for tag_media's "person still present" checks, GetItem for TransactGetItems): IAM has no
-    # actions of their own for them
+    # TransactWriteItems is authorised per item as PutItem, UpdateItem, DeleteItem or
+    # ConditionCheckItem, and TransactGetItems as GetItem: IAM has no actions of their own for them
     # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html);
     # Powertools idempotency is Get/Put/Update/Delete; the stranger registry Query/Put/Delete.
     sid = "PeopleFacesTagsAndIdempotency"
     actions = [
       "dynamodb:ConditionCheckItem",
-      "dynamodb:DeleteItem",
       "dynamodb:GetItem",
       "dynamodb:PutItem",
       "dynamodb:Query",
       "dynamodb:UpdateItem",
     ]
     resources = [aws_dynamodb_table.this.arn, "${aws_dynamodb_table.this.arn}/index/GSI1"]
+  }
+
+  statement {
+    sid       = "DeleteOnlyItsOwnRecords" # in a transaction too: its Delete items need this statement
+    actions   = ["dynamodb:DeleteItem"]
+    resources = [aws_dynamodb_table.this.arn]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = local.recognition_delete_partitions
+    }
   }
 
   statement {
@@ -152,6 +208,11 @@ data "aws_iam_policy_document" "recognition" {
     sid       = "UseStackKey" # environment, S3 objects, table items and the SecureString
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [aws_kms_key.this.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = local.kms_via_services
+    }
   }
 
   statement {

@@ -66,15 +66,22 @@ resource "aws_lambda_function" "detection" {
       MAX_IMAGE_PIXELS        = tostring(var.max_image_pixels)
       LOG_LEVEL               = var.log_level
       POWERTOOLS_SERVICE_NAME = "face-detection"
+
+      DEVICE_TOKENS_SSM_PARAMETER_NAME = var.device_tokens_ssm_parameter_name
     }
   }
 
-  depends_on = [aws_cloudwatch_log_group.detection, aws_iam_role_policy.detection]
+  depends_on = [aws_cloudwatch_log_group.detection, aws_iam_role_policy.detection, aws_ssm_parameter.device_tokens]
 
   lifecycle {
     precondition {
       condition     = var.detection_image_uri != "" || var.image_tag != ""
       error_message = "Set image_tag (the tag suffix scripts/build-and-push.sh printed) or detection_image_uri."
+    }
+    precondition {
+      # A public URL with nothing bounding it lets anyone take the account's whole concurrency.
+      condition     = var.function_url_auth_type == "AWS_IAM" || var.detection_reserved_concurrency != null
+      error_message = "function_url_auth_type = NONE needs detection_reserved_concurrency (the most concurrent frames a public URL may cost)."
     }
   }
 }
@@ -89,7 +96,7 @@ resource "aws_lambda_function_url" "this" {
     content {
       allow_origins  = var.cors_allow_origins
       allow_methods  = ["POST"]
-      allow_headers  = ["content-type", "authorization", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256"]
+      allow_headers  = ["content-type", "authorization", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256", "x-facepipe-token"]
       expose_headers = []
       max_age        = 3600
     }
@@ -166,6 +173,7 @@ resource "aws_lambda_function" "recognition" {
       MIN_FACE_SIZE               = tostring(var.min_face_size)
       DETECTION_PIXEL_BUDGET      = tostring(var.detection_pixel_budget)
       MAX_IMAGE_PIXELS            = tostring(var.max_image_pixels)
+      MAX_PHOTO_BYTES             = tostring(var.max_photo_bytes)
       PHOTO_PREFIX                = var.photo_prefix
       PHOTO_RESPONSES             = tostring(var.photo_responses)
       LOG_LEVEL                   = var.log_level

@@ -18,8 +18,12 @@ locals {
   recognition_name = "${var.name_prefix}-face-recognition"
 
   # Key prefixes the functions write to; the photo prefix may not overlap them (see variables.tf).
-  crops_prefix = "crops/" # claim-check crops of frames too big for one SQS message (1-day lifecycle)
+  crops_prefix = "crops/" # claim-check crops of frames too big for one SQS message (see s3.tf lifecycle)
   faces_prefix = "faces/" # stored face crops, kept so faces can be re-embedded later
+
+  # Partition key of the Powertools idempotency records of both functions (facepipe.names
+  # IDEMPOTENCY_PARTITION): the detection role may touch no other item (iam.tf, LeadingKeys).
+  idempotency_partition = "IDEMPOTENCY"
 
   # Baked into the image by docker/base.Dockerfile (scripts/download_weights.py).
   facenet_weights_path = "/opt/facepipe/weights/20180402-114759-vggface2.pt"

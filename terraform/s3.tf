@@ -1,5 +1,6 @@
 # Photo bucket: photo uploads under var.photo_prefix (ingested through the photo queue), face
-# crops of oversized frames under crops/ (claim checks, 1 day), stored face crops under faces/.
+# crops of oversized frames under crops/ (claim checks, kept as long as a message or its dead
+# letter can name them: local.claim_check_expiry_days in sqs.tf), stored face crops under faces/.
 
 resource "aws_s3_bucket" "this" {
   #checkov:skip=CKV_AWS_18:Server access logs would need a second bucket and are best-effort; CloudTrail S3 data events are the auditable record when an operator wants one.
@@ -51,7 +52,7 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
       prefix = local.crops_prefix
     }
     expiration {
-      days = 1
+      days = local.claim_check_expiry_days # >= work queue + DLQ retention: a redrive finds its crops
     }
     noncurrent_version_expiration {
       noncurrent_days = 1
@@ -86,7 +87,8 @@ resource "aws_s3_bucket_policy" "this" {
 }
 
 data "aws_iam_policy_document" "bucket" {
-  # Refuse plain-HTTP access to the object and listing calls the stack and its clients use.
+  # Refuse every plain-HTTP request, whatever the action (a Deny: the wildcard takes nothing away
+  # that TLS callers need). https://docs.aws.amazon.com/AmazonS3/latest/userguide/security-best-practices.html
   statement {
     sid    = "DenyInsecureTransport"
     effect = "Deny"
@@ -94,15 +96,7 @@ data "aws_iam_policy_document" "bucket" {
       type        = "AWS"
       identifiers = ["*"]
     }
-    actions = [
-      "s3:DeleteObject",
-      "s3:DeleteObjectVersion",
-      "s3:GetObject",
-      "s3:GetObjectVersion",
-      "s3:ListBucket",
-      "s3:ListBucketVersions",
-      "s3:PutObject",
-    ]
+    actions = ["s3:*"]
     resources = [aws_s3_bucket.this.arn, "${aws_s3_bucket.this.arn}/*"]
     condition {
       test     = "Bool"

@@ -7,7 +7,13 @@ locals {
   # https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
   work_queue_visibility_timeout = 6 * var.recognition_timeout + var.maximum_batching_window_in_seconds
 
-  dlq_retention_seconds = 1209600 # 14 days, the SQS maximum
+  dlq_retention_seconds        = 1209600 # 14 days, the SQS maximum
+  work_queue_retention_seconds = 345600  # 4 days, the request and photo queues
+
+  # A claim-checked crop must outlive every message that names it, or a redrive can never
+  # succeed: a message lives at most the work queue's retention, then the DLQ's (a redrive
+  # from the DLQ starts the source queue's clock again), so crops expire a day after both.
+  claim_check_expiry_days = ceil((local.work_queue_retention_seconds + local.dlq_retention_seconds) / 86400) + 1
 }
 
 # --- request queue: detection -> recognition (one message per frame) ------------------------
@@ -15,7 +21,7 @@ locals {
 resource "aws_sqs_queue" "request" {
   name                       = "${var.name_prefix}-request-queue"
   visibility_timeout_seconds = local.work_queue_visibility_timeout
-  message_retention_seconds  = 345600 # 4 days
+  message_retention_seconds  = local.work_queue_retention_seconds
   receive_wait_time_seconds  = 20
   sqs_managed_sse_enabled    = true
 
@@ -44,7 +50,7 @@ resource "aws_sqs_queue_redrive_allow_policy" "request_dlq" {
 resource "aws_sqs_queue" "photo" {
   name                       = "${var.name_prefix}-photo-queue"
   visibility_timeout_seconds = local.work_queue_visibility_timeout
-  message_retention_seconds  = 345600 # 4 days
+  message_retention_seconds  = local.work_queue_retention_seconds
   receive_wait_time_seconds  = 20
   sqs_managed_sse_enabled    = true
 

@@ -16,3 +16,20 @@ resource "aws_ssm_parameter" "pinecone" {
     ignore_changes = [value]
   }
 }
+
+# Per-device tokens of a public function URL (facepipe.access), when
+# var.device_tokens_ssm_parameter_name is set: JSON {"<source>": "<token>"}, written by an
+# operator (aws ssm put-parameter --overwrite), never by Terraform (ignore_changes), read by
+# face-detection at INIT and every 5 minutes.
+resource "aws_ssm_parameter" "device_tokens" {
+  count       = var.device_tokens_ssm_parameter_name == "" ? 0 : 1
+  name        = var.device_tokens_ssm_parameter_name
+  description = "Per-device tokens for ${local.detection_name}: JSON {source: token}"
+  type        = "SecureString"
+  key_id      = aws_kms_key.this.arn
+  value       = jsonencode({ placeholder = "set-with-aws-ssm-put-parameter-overwrite" })
+
+  lifecycle {
+    ignore_changes = [value]
+  }
+}

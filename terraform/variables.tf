@@ -136,24 +136,24 @@ variable "recognition_ephemeral_storage" {
 }
 
 variable "detection_reserved_concurrency" {
-  description = "Reserved concurrency of face-detection; null leaves it unreserved (reserving fails in accounts whose quota leaves fewer than 100 unreserved)."
+  description = "Reserved concurrency of face-detection: the most frames processed at once, so a flood through a public URL can neither exhaust the account's concurrency nor starve recognition. null = unreserved (only with auth AWS_IAM; reserving fails where the quota would leave fewer than 100 unreserved, e.g. new accounts with a quota of 10)."
   type        = number
-  default     = null
+  default     = 10
 
   validation {
-    condition     = coalesce(var.detection_reserved_concurrency, 0) >= 0
-    error_message = "detection_reserved_concurrency must be null or >= 0."
+    condition     = var.detection_reserved_concurrency == null || try(var.detection_reserved_concurrency >= 1 && floor(var.detection_reserved_concurrency) == var.detection_reserved_concurrency, false)
+    error_message = "detection_reserved_concurrency must be null or a whole number >= 1 (0 would stop the function)."
   }
 }
 
 variable "recognition_reserved_concurrency" {
-  description = "Reserved concurrency of face-recognition; null leaves it unreserved. When set it must be >= 2 x maximum_concurrency (two event source mappings)."
+  description = "Reserved concurrency of face-recognition: guaranteed to it whatever else runs in the account. Must be >= 2 x maximum_concurrency (two event source mappings); null = unreserved."
   type        = number
-  default     = null
+  default     = 20
 
   validation {
-    condition     = coalesce(var.recognition_reserved_concurrency, 0) >= 0
-    error_message = "recognition_reserved_concurrency must be null or >= 0."
+    condition     = var.recognition_reserved_concurrency == null || try(var.recognition_reserved_concurrency >= 2 && floor(var.recognition_reserved_concurrency) == var.recognition_reserved_concurrency, false)
+    error_message = "recognition_reserved_concurrency must be null or a whole number >= 2."
   }
 }
 
@@ -345,6 +345,17 @@ variable "max_image_pixels" {
   }
 }
 
+variable "max_photo_bytes" {
+  description = "MAX_PHOTO_BYTES: largest photo upload face-recognition reads; checked with HeadObject before any download (dead-lettered with its reason above)."
+  type        = number
+  default     = 52428800
+
+  validation {
+    condition     = var.max_photo_bytes >= 1024 && var.max_photo_bytes <= 5368709120 && floor(var.max_photo_bytes) == var.max_photo_bytes
+    error_message = "max_photo_bytes must be an integer between 1024 and 5368709120 (5 GiB)."
+  }
+}
+
 variable "log_level" {
   description = "LOG_LEVEL of both functions."
   type        = string
@@ -392,6 +403,17 @@ variable "function_url_auth_type" {
   validation {
     condition     = contains(["AWS_IAM", "NONE"], var.function_url_auth_type)
     error_message = "function_url_auth_type must be AWS_IAM or NONE."
+  }
+}
+
+variable "device_tokens_ssm_parameter_name" {
+  description = "DEVICE_TOKENS_SSM_PARAMETER_NAME: name of an SSM SecureString (created here, value set by an operator) holding per-device tokens, JSON {source: token}; every frame must then carry its source's token in the x-facepipe-token header. Empty = no tokens (use with AWS_IAM auth)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.device_tokens_ssm_parameter_name == "" || can(regex("^/[A-Za-z0-9_.\\-/]{1,1010}$", var.device_tokens_ssm_parameter_name))
+    error_message = "device_tokens_ssm_parameter_name must be empty or a hierarchical SSM name starting with '/'."
   }
 }
 

@@ -248,3 +248,164 @@ def test_handler_camera_frame_with_a_20px_face_is_queued_with_its_quality(invoke
     assert 14 <= face["quality"]["size"] <= 28
     assert face["quality"]["band"] == "poor"
     assert set(face["quality"]) == {"size", "score", "sharpness", "yaw", "pitch", "roll", "brightness", "band"}
+
+
+# --------------------------------------------------------------------------- per-device tokens (auth NONE)
+
+CAMERA_TOKEN = "k3y-for-the-door-camera-0123456789"
+TOKENS_PARAMETER = "/facepipe/device-tokens"
+
+
+@pytest.fixture
+def token_handler(aws, resources, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    """The handler of a public URL: DEVICE_TOKENS_SSM_PARAMETER_NAME names a SecureString of tokens."""
+    from aws_lambda_powertools.utilities import parameters
+
+    aws.client("ssm").put_parameter(
+        Name=TOKENS_PARAMETER, Type="SecureString", Value=json.dumps({"door": CAMERA_TOKEN, "yard": "another-device-token-abcdefgh"})
+    )
+    for name, value in {
+        "REQUEST_QUEUE_URL": resources.request_queue_url,
+        "RESPONSE_QUEUE_URL": resources.response_queue_url,
+        "DDB_TABLE_NAME": resources.table,
+        "S3_BUCKET_NAME": resources.bucket,
+        "EMBEDDING_MODEL": "dlib-resnet",
+        "DEVICE_TOKENS_SSM_PARAMETER_NAME": TOKENS_PARAMETER,
+    }.items():
+        monkeypatch.setenv(name, value)
+    parameters.clear_caches()
+    detection_runtime.cache_clear()
+    yield load_handler("face_detection")
+    detection_runtime.cache_clear()
+    parameters.clear_caches()
+
+
+def with_token(event: dict, token: str | None) -> dict:
+    if token is not None:
+        event["headers"]["x-facepipe-token"] = token
+    return event
+
+
+@pytest.mark.parametrize(
+    ("source", "token", "status", "code"),
+    [
+        pytest.param("door", None, 401, "missing_token", id="no-token"),
+        pytest.param("door", "", 401, "missing_token", id="empty-token"),
+        pytest.param("door", CAMERA_TOKEN[:-1], 403, "invalid_token", id="token-one-char-short"),
+        pytest.param("door", "another-device-token-abcdefgh", 403, "invalid_token", id="another-devices-token"),
+        pytest.param("garage", CAMERA_TOKEN, 403, "invalid_token", id="unknown-source"),
+        pytest.param("default", CAMERA_TOKEN, 403, "invalid_token", id="no-source-field"),
+    ],
+)
+def test_handler_with_device_tokens_refuses_without_the_sources_token(
+    token_handler, queued, url_event, grace_hopper_bytes: bytes, source: str, token: str | None, status: int, code: str
+) -> None:
+    # GIVEN a public URL with per-device tokens, and a frame whose token does not fit its source
+    body = frame_body(grace_hopper_bytes) if source == "default" else frame_body(grace_hopper_bytes, source=source)
+    # WHEN it is posted
+    reply = token_handler.handler(with_token(url_event(body), token), LambdaContext())
+    # THEN it is refused (401 without a token, 403 with a wrong one) and nothing is sent
+    assert (reply["statusCode"], json_reply(reply)["error"]) == (status, code)
+    assert json_reply(reply)["request_id"] == REQUEST_ID
+    assert queued() == ([], [])
+
+
+def test_handler_with_device_tokens_accepts_the_sources_token(token_handler, queued, url_event, grace_hopper_bytes: bytes) -> None:
+    # GIVEN the door camera's frame with its token
+    event = with_token(url_event(frame_body(grace_hopper_bytes, source="door")), CAMERA_TOKEN)
+    # WHEN / THEN it is queued
+    reply = token_handler.handler(event, LambdaContext())
+    assert (reply["statusCode"], json_reply(reply)["faces"]) == (200, 1)
+    assert len(queued()[0]) == 1
+
+
+def test_handler_with_device_tokens_checks_the_token_before_decoding(
+    token_handler, queued, url_event, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a frame without a token whose image would be a 10-gigapixel bomb
+    decoded: list[bytes] = []
+    monkeypatch.setattr("facepipe.events.open_image", lambda data, limit: decoded.append(data))
+    reply = token_handler.handler(url_event(frame_body(handmade_png(100000, 100000), source="door")), LambdaContext())
+    # THEN the refusal is 401, and the image was never looked at
+    assert reply["statusCode"] == 401
+    assert decoded == []
+
+
+def test_device_tokens_compare_in_constant_time(aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aws_lambda_powertools.utilities import parameters
+
+    from facepipe import access
+    from facepipe.exceptions import InvalidRequestError
+
+    # GIVEN a tokens parameter, and a spy on hmac.compare_digest
+    ssm = aws.client("ssm")
+    ssm.put_parameter(Name=TOKENS_PARAMETER, Type="SecureString", Value=json.dumps({"door": CAMERA_TOKEN}))
+    parameters.clear_caches()
+    compared: list[tuple[bytes, bytes]] = []
+    real = access.hmac.compare_digest
+    monkeypatch.setattr(access.hmac, "compare_digest", lambda a, b: compared.append((a, b)) or real(a, b))
+    tokens = access.DeviceTokens(TOKENS_PARAMETER, ssm)
+    # WHEN a right and a wrong token are checked, and one of a source that has none
+    tokens.verify("door", CAMERA_TOKEN)
+    for source, token in (("door", "x" * len(CAMERA_TOKEN)), ("garage", CAMERA_TOKEN)):
+        with pytest.raises(InvalidRequestError):
+            tokens.verify(source, token)
+    # THEN every check went through compare_digest (the unknown source too)
+    assert len(compared) == 3
+    assert compared[0] == (CAMERA_TOKEN.encode(), CAMERA_TOKEN.encode())
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("not json", id="not-json"),
+        pytest.param("{}", id="no-device"),
+        pytest.param('["door"]', id="a-list"),
+        pytest.param('{"door": "short"}', id="token-too-short"),
+        pytest.param('{"door": 12345678901234567890123}', id="token-not-a-string"),
+    ],
+)
+def test_device_tokens_malformed_parameter_fails_at_init(aws, value: str) -> None:
+    from aws_lambda_powertools.utilities import parameters
+
+    from facepipe.access import DeviceTokens
+    from facepipe.exceptions import ConfigurationError
+
+    ssm = aws.client("ssm")
+    ssm.put_parameter(Name=TOKENS_PARAMETER, Type="SecureString", Value=value)
+    parameters.clear_caches()
+    with pytest.raises(ConfigurationError, match=TOKENS_PARAMETER):
+        DeviceTokens(TOKENS_PARAMETER, ssm)
+
+
+def test_device_tokens_missing_parameter_fails_at_init(aws) -> None:
+    from facepipe.access import DeviceTokens
+    from facepipe.exceptions import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="cannot read the device tokens"):
+        DeviceTokens("/facepipe/nowhere", aws.client("ssm"))
+
+
+def test_local_stack_honours_device_tokens_through_the_same_setting(aws, resources) -> None:
+    from aws_lambda_powertools.utilities import parameters
+
+    from facepipe.access import DEFAULT_TOKENS_PARAMETER, DeviceTokens
+    from facepipe.exceptions import ConfigurationError, InvalidRequestError
+    from facepipe_tools.local.stack import LocalStack, StackOptions, store_device_tokens
+
+    # GIVEN a local stack started with device tokens
+    stack = LocalStack(StackOptions(device_tokens={"door": CAMERA_TOKEN}, state_file=None))
+    # THEN its functions get the deployed setting, and the tokens are where that setting points
+    environment = stack.environment("http://127.0.0.1:5000", resources)
+    assert environment["DEVICE_TOKENS_SSM_PARAMETER_NAME"] == DEFAULT_TOKENS_PARAMETER
+    ssm = aws.client("ssm")
+    store_device_tokens(ssm, stack.options.device_tokens)
+    parameters.clear_caches()
+    tokens = DeviceTokens(environment["DEVICE_TOKENS_SSM_PARAMETER_NAME"], ssm)
+    tokens.verify("door", CAMERA_TOKEN)
+    with pytest.raises(InvalidRequestError):
+        tokens.verify("door", "wrong-token-wrong-token-wrong")
+    # AND a stack without tokens asks for none; a weak token is refused before anything starts
+    assert "DEVICE_TOKENS_SSM_PARAMETER_NAME" not in LocalStack(StackOptions(state_file=None)).environment("http://x", resources)
+    with pytest.raises(ConfigurationError):
+        store_device_tokens(ssm, {"door": "short"})

@@ -6,11 +6,12 @@ import io
 import struct
 import zlib
 
+import numpy as np
 import pytest
 from PIL import Image
 
-from facepipe.exceptions import InvalidRequestError
-from facepipe.images import cap_long_side, decode_base64, open_image
+from facepipe.exceptions import InvalidMessageError, InvalidRequestError
+from facepipe.images import MAX_CROP_BYTES, cap_long_side, decode_base64, open_crop, open_image
 from helpers import encode
 
 LIMIT = 40_000_000  # the default MAX_IMAGE_PIXELS
@@ -224,6 +225,46 @@ def test_open_image_exif_orientation_is_applied() -> None:
     assert near(image.getpixel((10, 35)), (0, 0, 255))
 
 
+def sixteen_bit_grey_png(samples: np.ndarray) -> bytes:
+    """A 16-bit greyscale PNG (Pillow opens it as mode I;16) of ``samples`` (uint16, rows x columns)."""
+    rows = b"".join(b"\x00" + row.astype(">u2").tobytes() for row in samples)
+    height, width = samples.shape
+    return handmade_png(width, height, bit_depth=16, colour_type=0, rows=rows)
+
+
+@pytest.mark.parametrize(
+    ("sample", "grey"),
+    [
+        pytest.param(0x0000, 0, id="black"),
+        pytest.param(0x1000, 16, id="dark"),
+        pytest.param(0x8000, 128, id="mid-grey"),
+        pytest.param(0xC0C0, 192, id="light"),
+        pytest.param(0xFFFF, 255, id="white"),
+    ],
+)
+def test_open_image_sixteen_bit_grey_png_is_scaled_not_clipped(sample: int, grey: int) -> None:
+    # GIVEN a 16-bit greyscale PNG of one sample value (above 255: convert("RGB") clips it to white)
+    data = sixteen_bit_grey_png(np.full((4, 6), sample, dtype=np.uint16))
+    assert Image.open(io.BytesIO(data)).mode in ("I;16", "I;16B", "I")
+    # WHEN it is opened
+    image = open_image(data, LIMIT)
+    # THEN it is 8-bit RGB with the sample scaled from 0-65535 to 0-255
+    assert (image.mode, image.size) == ("RGB", (6, 4))
+    assert near(image.getpixel((3, 2)), (grey, grey, grey), tolerance=1)
+
+
+def test_open_image_sixteen_bit_grey_gradient_keeps_its_contrast() -> None:
+    # GIVEN a 16-bit grey gradient across the whole range (a face in a 16-bit scan would be one)
+    gradient = np.tile(np.linspace(0, 65535, 64).astype(np.uint16), (8, 1))
+    # WHEN it is opened
+    pixels = np.asarray(open_image(sixteen_bit_grey_png(gradient), LIMIT))[..., 0]
+    # THEN the 8-bit image still runs from black to white, monotonically, not mostly white
+    assert pixels[0, 0] == 0
+    assert pixels[0, -1] == 255
+    assert np.all(np.diff(pixels[0].astype(int)) >= 0)
+    assert (pixels == 255).mean() < 0.05
+
+
 # --------------------------------------------------------------------------- open_image: refusals
 
 
@@ -259,6 +300,28 @@ def test_open_image_unknown_format_raises_unsupported_format(fmt: str) -> None:
     error = refused(data)
     assert (error.code, error.status) == ("unsupported_format", 400)
     assert fmt in error.message
+
+
+@pytest.mark.parametrize("fmt", ["TIFF", "PPM", "TGA"])
+def test_open_image_other_formats_are_never_parsed_by_their_plugin(fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a well-formed image in a format outside §1.1, and a spy on that format's plugin
+    data = encode(two_colour(), fmt)
+    Image.init()
+    factory, _accept = Image.OPEN[fmt]
+    opened: list[str] = []
+    real_open = factory._open
+
+    def spy(self: Image.Image) -> None:
+        opened.append(fmt)
+        real_open(self)
+
+    monkeypatch.setattr(factory, "_open", spy)
+    # WHEN it is opened
+    refused(data)
+    # THEN its plugin never ran on the untrusted bytes (only the allow-list's plugins were asked)
+    assert opened == []
+    Image.open(io.BytesIO(data))  # control: the spy does see a plain Image.open
+    assert opened == [fmt]
 
 
 def test_open_image_declared_huge_png_refused_without_decoding(load_calls: list) -> None:
@@ -314,6 +377,69 @@ def test_open_image_declared_10_gigapixel_png_is_image_too_large() -> None:
     # WHEN / THEN it is refused as image_too_large (413)
     error = refused(handmade_png(100000, 100000))
     assert (error.code, error.status) == ("image_too_large", 413)
+
+
+# --------------------------------------------------------------------------- open_crop
+
+
+def test_open_crop_jpeg_of_the_right_size_decodes_to_rgb() -> None:
+    # GIVEN a 160 px square JPEG crop
+    data = encode(two_colour((160, 160)), "JPEG")
+    # WHEN it is opened for a 160 px embedder
+    crop = open_crop(data, 160)
+    # THEN it comes back as RGB pixels
+    assert (crop.mode, crop.size) == ("RGB", (160, 160))
+    assert near(crop.getpixel((20, 80)), (255, 0, 0))
+
+
+def test_open_crop_wrong_size_refused_before_decoding(load_calls: list) -> None:
+    # GIVEN a JPEG crop of another size (a 4000 px one, say)
+    data = encode(Image.new("RGB", (4000, 4000)), "JPEG")
+    load_calls.clear()
+    # WHEN / THEN it is a permanent message error, and no pixel was decoded
+    with pytest.raises(InvalidMessageError, match="face 3 crop"):
+        open_crop(data, 160, "face 3 crop")
+    assert load_calls == []
+
+
+def test_open_crop_declared_bomb_refused_before_decoding(load_calls: list) -> None:
+    # GIVEN a few bytes declaring a 30000x30000 image
+    # WHEN / THEN it is refused without any decode
+    with pytest.raises(InvalidMessageError):
+        open_crop(handmade_png(30000, 30000), 160)
+    assert load_calls == []
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "GIF", "BMP", "WEBP"])
+def test_open_crop_only_jpeg_is_a_crop(fmt: str) -> None:
+    # GIVEN a crop of the right size in another allowed frame format
+    data = encode(two_colour((160, 160)), fmt)
+    # WHEN / THEN it is refused: crops are JPEGs (facepipe.frames writes them)
+    with pytest.raises(InvalidMessageError, match="JPEG"):
+        open_crop(data, 160)
+
+
+def test_open_crop_too_many_bytes_refused_before_parsing() -> None:
+    # GIVEN a crop larger than MAX_CROP_BYTES (a JPEG with a huge trailer)
+    data = encode(two_colour((160, 160)), "JPEG") + b"\x00" * MAX_CROP_BYTES
+    # WHEN / THEN it is refused by its length
+    with pytest.raises(InvalidMessageError, match=f"at most {MAX_CROP_BYTES} bytes"):
+        open_crop(data, 160)
+
+
+@pytest.mark.parametrize("data", [b"", b"\xff\xd8\xff", bytes(range(256))], ids=["empty", "jpeg-magic-only", "garbage"])
+def test_open_crop_not_a_jpeg_refused(data: bytes) -> None:
+    with pytest.raises(InvalidMessageError):
+        open_crop(data, 160)
+
+
+def test_open_crop_truncated_jpeg_refused() -> None:
+    # GIVEN a real crop cut inside its scan data
+    noise = Image.effect_noise((160, 160), 64).convert("RGB")
+    data = encode(noise, "JPEG", quality=90)
+    # WHEN / THEN it is refused as corrupt
+    with pytest.raises(InvalidMessageError):
+        open_crop(data[: len(data) * 3 // 5], 160)
 
 
 # --------------------------------------------------------------------------- cap_long_side

@@ -9,6 +9,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError, IdempotencyValidationError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from facepipe.access import DeviceTokens
 from facepipe.events import parse_frame_request
 from facepipe.exceptions import InvalidRequestError
 from facepipe.observability import Metric, MetricUnit, metrics, tracer
@@ -16,6 +17,8 @@ from facepipe.runtime import detection_runtime
 
 logger = Logger()  # service: POWERTOOLS_SERVICE_NAME
 runtime = detection_runtime()  # INIT: load MTCNN once per container
+# per-device tokens when DEVICE_TOKENS_SSM_PARAMETER_NAME is set (a public URL); read at INIT
+devices = DeviceTokens(runtime.settings.device_tokens_ssm_parameter_name) if runtime.settings.device_tokens_ssm_parameter_name else None
 
 
 class Reply(TypedDict):
@@ -42,11 +45,14 @@ def _error(status: int, code: str, message: str, request_id: str | None) -> Repl
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> Reply:
     try:
-        request = parse_frame_request(event, runtime.settings)
+        request = parse_frame_request(event, runtime.settings, devices)
     except InvalidRequestError as exc:
         logger.info("request refused", error=exc.code, detail=exc.message)
         metrics.add_metric(name=Metric.REQUESTS_REFUSED, unit=MetricUnit.Count, value=1)
         return _error(exc.status, exc.code, exc.message, exc.request_id)
+    except Exception:  # a fault of ours (or of SSM reading the tokens), never the caller's: 500, no trace
+        logger.exception("internal error while reading the request")
+        return _error(500, "internal_error", "internal error; see the function logs", None)
     logger.append_keys(request_id=request.request_id)
     try:
         return _reply(200, dict(runtime.accept(request, context)))

@@ -8,7 +8,6 @@ record does not fail the batch. Each frame/photo is processed once per request_i
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -24,9 +23,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from PIL import Image
 
 from facepipe import names
-from facepipe.events import PhotoRef, photo_refs
+from facepipe.events import PhotoRef, parse_queue_message
 from facepipe.exceptions import InvalidMessageError
-from facepipe.messages import RequestMessage, parse_request_message
+from facepipe.messages import RequestMessage
 from facepipe.names import IDEMPOTENCY_SECONDS
 from facepipe.observability import Metric, MetricUnit, child_logger, metrics
 from facepipe.queues import DeadLetters
@@ -46,18 +45,10 @@ class _Prepared:
 
 def _classify(body: str) -> _Prepared:
     try:
-        parsed = json.loads(body)
-    except (TypeError, ValueError):
-        return _Prepared(error=InvalidMessageError("message body is not JSON"))
-    if isinstance(parsed, dict) and ("Records" in parsed or "bucketName" in parsed or "objectKey" in parsed or "Event" in parsed):
-        try:
-            return _Prepared(photos=photo_refs(parsed))
-        except InvalidMessageError as exc:
-            return _Prepared(error=exc)
-    try:
-        return _Prepared(message=parse_request_message(body))
+        parsed = parse_queue_message(body)
     except InvalidMessageError as exc:
         return _Prepared(error=exc)
+    return _Prepared(photos=parsed) if isinstance(parsed, list) else _Prepared(message=parsed)
 
 
 def _with_record_defaults(event: dict[str, Any]) -> dict[str, Any]:

@@ -1,8 +1,14 @@
 """Decoding untrusted image bytes into RGB frames, cheaply refusing what must not be decoded.
 
-Order of checks: base64 -> format and declared size from the header (no pixel is
-decoded yet, so a 30000x30000 PNG costs a few bytes of reading) -> full decode
-(truncated files fail here) -> first frame, EXIF orientation, RGB.
+Order of checks: base64 -> format and declared size from the header, with only the allowed
+formats' plugins asked to read it (no pixel is decoded yet, so a 30000x30000 PNG costs a few
+bytes of reading, and no other Pillow plugin ever parses hostile bytes) -> full decode
+(truncated files fail here) -> first frame, EXIF orientation, RGB (16-bit samples scaled to
+8 bits, never clipped).
+
+Crops from the request queue (§1.2) go through :func:`open_crop`: a JPEG only, at most
+``MAX_CROP_BYTES``, and exactly the embedder's square size, all checked before its pixels are
+decoded.
 """
 
 from __future__ import annotations
@@ -10,13 +16,39 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import struct
 
+import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from facepipe.exceptions import InvalidRequestError
+from facepipe.exceptions import InvalidMessageError, InvalidRequestError
 
 #: Pillow format names accepted (§1.1); MPO is the multi-picture JPEG phones write.
 KNOWN_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "BMP", "GIF"})
+#: the only plugins ``Image.open`` may try, in this order (the JPEG plugin also opens MPO files)
+_OPEN_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF")
+#: crops are JPEGs (facepipe.frames writes them)
+CROP_FORMATS = ("JPEG",)
+#: largest crop accepted from the queue or a claim check: a 160 px JPEG at quality 95 is ~15 KB
+MAX_CROP_BYTES = 512 * 1024
+#: modes whose samples are 16-bit (or 32-bit integers holding 16-bit values): scaled, not clipped
+_WIDE_GREY_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
+
+# Formats recognised by their magic bytes only to name them in a refusal: their plugins are
+# never run on untrusted bytes.
+_OTHER_FORMATS: tuple[tuple[int, bytes, str], ...] = (
+    (0, b"II*\x00", "TIFF"),
+    (0, b"MM\x00*", "TIFF"),
+    (0, b"8BPS", "PSD"),
+    (0, b"\x00\x00\x01\x00", "ICO"),
+    (0, b"\x00\x00\x00\x0cjP  ", "JPEG2000"),
+    (0, b"\xff\x4f\xff\x51", "JPEG2000"),
+    (4, b"ftypheic", "HEIC"),
+    (4, b"ftypheix", "HEIC"),
+    (4, b"ftypmif1", "HEIF"),
+    (4, b"ftypavif", "AVIF"),
+    (0, b"qoif", "QOI"),
+)
 
 
 def decode_base64(content: object, field: str = "content") -> bytes:
@@ -30,35 +62,94 @@ def decode_base64(content: object, field: str = "content") -> bytes:
         raise InvalidRequestError("invalid_base64", f"'{field}' is not valid base64") from None
 
 
-def open_image(data: bytes, max_pixels: int) -> Image.Image:
-    """Decode image bytes into an RGB ``PIL.Image`` (first frame, EXIF-rotated).
+def sniff_other_format(data: bytes) -> str | None:
+    """The name of a well-known image format outside §1.1 from its magic bytes, else None."""
+    for offset, magic, name in _OTHER_FORMATS:
+        if data[offset : offset + len(magic)] == magic:
+            return name
+    if len(data) >= 3 and data[:1] == b"P" and data[1:2] in b"1234567" and data[2:3].isspace():
+        return "PPM"
+    if data.endswith(b"TRUEVISION-XFILE.\x00"):
+        return "TGA"
+    return None
 
-    Raises ``InvalidRequestError`` with code ``invalid_image`` (400) for bytes that are
-    not a complete image of a known format, ``image_too_large`` (413) above ``max_pixels``.
-    """
+
+def open_header(data: bytes, max_pixels: int, formats: tuple[str, ...] = _OPEN_FORMATS) -> Image.Image:
+    """An image's header (format and declared size), read only by the plugins of ``formats``;
+    no pixel is decoded. Refuses as :func:`open_image` does."""
     if not data:
         raise InvalidRequestError("invalid_image", "image is empty")
     try:
-        image = Image.open(io.BytesIO(data))  # reads the header only; Pillow's own bomb guard stays on
+        # reads the header only; Pillow's own bomb guard stays on; only the allowed plugins run
+        image = Image.open(io.BytesIO(data), formats=list(formats))
     except Image.DecompressionBombError as exc:
         raise InvalidRequestError(
             "image_too_large", f"image is too large to decode ({exc}); the limit is {max_pixels} pixels", 413
         ) from None
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except UnidentifiedImageError:
+        other = sniff_other_format(data)
+        allowed = ", ".join(sorted(set(formats)))
+        if other is not None:
+            raise InvalidRequestError("unsupported_format", f"image format {other} is not one of {allowed}") from None
+        raise InvalidRequestError("invalid_image", f"bytes are not an image of a known format ({allowed})") from None
+    except (OSError, ValueError, SyntaxError, struct.error) as exc:
         raise InvalidRequestError("invalid_image", f"bytes are not a decodable image ({exc.__class__.__name__})") from None
-    if image.format not in KNOWN_FORMATS:
+    if image.format not in KNOWN_FORMATS:  # a plugin may report a format other than its own name
         raise InvalidRequestError("unsupported_format", f"image format {image.format} is not one of {', '.join(sorted(KNOWN_FORMATS))}")
     width, height = image.size
     if width <= 0 or height <= 0:
         raise InvalidRequestError("invalid_image", "image has no pixels")
     if width * height > max_pixels:
         raise InvalidRequestError("image_too_large", f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}", 413)
+    return image
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """8-bit RGB. 16-bit greyscale (modes ``I;16*``, and ``I`` as Pillow opens 16-bit PNGs) is
+    scaled 0-65535 -> 0-255: ``convert("RGB")`` would clip every value above 255 to white."""
+    if image.mode in _WIDE_GREY_MODES:
+        samples = np.asarray(image).astype(np.float64)
+        grey = np.rint(np.clip(samples, 0, 65535) / 257.0).astype(np.uint8)
+        return Image.fromarray(grey, "L").convert("RGB")
+    return image.convert("RGB")
+
+
+def open_image(data: bytes, max_pixels: int) -> Image.Image:
+    """Decode image bytes into an RGB ``PIL.Image`` (first frame, EXIF-rotated).
+
+    Raises ``InvalidRequestError`` with code ``invalid_image`` (400) for bytes that are
+    not a complete image of a known format, ``unsupported_format`` (400) for an image of
+    another format, ``image_too_large`` (413) above ``max_pixels``.
+    """
+    image = open_header(data, max_pixels)
     try:
         image.seek(0)
         image.load()
-        return ImageOps.exif_transpose(image).convert("RGB")
-    except (OSError, ValueError, SyntaxError, MemoryError) as exc:
+        return to_rgb(ImageOps.exif_transpose(image))
+    except (OSError, ValueError, SyntaxError, MemoryError, struct.error) as exc:
         raise InvalidRequestError("invalid_image", f"image data is corrupt or truncated: {exc}") from None
+
+
+def open_crop(data: bytes, side: int, what: str = "crop") -> Image.Image:
+    """A face crop from the queue or a claim check (§1.2): RGB, ``side`` x ``side``.
+
+    Its byte size, format (JPEG) and declared size are checked before any pixel is decoded;
+    anything else is an ``InvalidMessageError`` naming ``what`` (a crop never becomes valid
+    later, so the message is dead-lettered, not retried).
+    """
+    if len(data) > MAX_CROP_BYTES:
+        raise InvalidMessageError(f"{what} is {len(data)} bytes; a crop is at most {MAX_CROP_BYTES} bytes")
+    try:
+        header = open_header(data, side * side, CROP_FORMATS)
+    except InvalidRequestError as exc:
+        raise InvalidMessageError(f"{what}: {exc.message}; expected a {side} px square JPEG") from None
+    if header.size != (side, side):
+        raise InvalidMessageError(f"{what} is {header.size[0]}x{header.size[1]}, expected {side} px square")
+    try:
+        header.load()
+        return to_rgb(header)
+    except (OSError, ValueError, SyntaxError, MemoryError) as exc:
+        raise InvalidMessageError(f"{what}: JPEG data is corrupt or truncated: {exc}") from None
 
 
 def encode_jpeg(image: Image.Image, quality: int = 95) -> bytes:

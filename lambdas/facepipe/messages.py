@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, NotRequired, TypedDict, cast
 
 import fastjsonschema
 
 from facepipe.exceptions import InvalidMessageError
+from facepipe.images import MAX_CROP_BYTES
 
 MESSAGE_VERSION = 1
 #: SQS's classic 256 KiB limit, less room for attributes; above it crops go to S3 (claim check)
@@ -79,14 +81,20 @@ def encode(message: object) -> str:
 
 
 _NUMBER = {"type": "number"}
+#: the request_id detection accepts (facepipe.events.REQUEST_ID), anchored for JSON Schema
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+#: a claim check names the crop detection wrote (facepipe.storage.claim_check_key): nothing else in the bucket
+CROP_KEY_PATTERN = r"^crops/[A-Za-z0-9._:-]{1,128}/[0-9]{1,6}\.jpg$"
+#: base64 of the largest crop accepted (facepipe.images.MAX_CROP_BYTES), line breaks allowed
+MAX_CROP_BASE64 = 4 * (MAX_CROP_BYTES + 2) // 3 + 4096
 #: §1.2 as JSON Schema: what recognition relies on; unknown fields are allowed (newer senders)
 REQUEST_MESSAGE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["v", "request_id", "filename", "faces", "preprocessing"],
     "properties": {
         "v": {"const": MESSAGE_VERSION},
-        "request_id": {"type": "string", "minLength": 1},
-        "filename": {"type": "string"},
+        "request_id": {"type": "string", "pattern": REQUEST_ID_PATTERN},
+        "filename": {"type": "string", "maxLength": 1024},
         "source": {"type": "string"},
         "preprocessing": {"type": "string"},
         "image": {
@@ -108,8 +116,8 @@ REQUEST_MESSAGE_SCHEMA: dict[str, Any] = {
                     "score": _NUMBER,
                     "landmarks": {"type": "array", "items": {"type": "array", "items": _NUMBER, "minItems": 2, "maxItems": 2}},
                     "quality": {"type": "object"},
-                    "crop": {"type": "string"},
-                    "crop_key": {"type": "string"},
+                    "crop": {"type": "string", "minLength": 1, "maxLength": MAX_CROP_BASE64},
+                    "crop_key": {"type": "string", "pattern": CROP_KEY_PATTERN},
                 },
                 "anyOf": [{"required": ["crop"]}, {"required": ["crop_key"]}],
             },
@@ -121,15 +129,45 @@ REQUEST_MESSAGE_SCHEMA: dict[str, Any] = {
 _validate_request = fastjsonschema.compile(REQUEST_MESSAGE_SCHEMA)
 
 
-def parse_request_message(body: str) -> RequestMessage:
-    """Validate a request-queue message against ``REQUEST_MESSAGE_SCHEMA``; ``InvalidMessageError`` says what is wrong."""
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} does not fit a double")
+    return value
+
+
+def load_json(body: str | bytes, what: str = "message") -> Any:
+    """Untrusted JSON text -> Python values; ``InvalidMessageError`` for anything that is not JSON.
+
+    Nesting deeper than the interpreter's recursion limit (``[[[[…`` 200 000 deep) raises
+    ``RecursionError`` inside ``json.loads``: that is bad input too, not a crash. ``NaN``,
+    ``Infinity`` and numbers beyond a double are refused: they are not JSON, and would come
+    back out of ``json.dumps`` as such.
+    """
     try:
-        message = json.loads(body)
-    except (TypeError, ValueError) as exc:
-        raise InvalidMessageError(f"request message is not JSON: {exc}") from None
+        return json.loads(body, parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError:
+        raise InvalidMessageError(f"{what} is nested too deeply to be a facepipe message") from None
+    except (TypeError, ValueError) as exc:  # JSONDecodeError, UnicodeDecodeError, over-long integers
+        raise InvalidMessageError(f"{what} is not JSON: {exc}") from None
+
+
+def parse_request_message(body: str | bytes) -> RequestMessage:
+    """Validate a request-queue message against ``REQUEST_MESSAGE_SCHEMA``; ``InvalidMessageError`` says what is wrong."""
+    return validate_request_message(load_json(body, "request message"))
+
+
+def validate_request_message(message: Any) -> RequestMessage:
+    """A parsed request message checked against ``REQUEST_MESSAGE_SCHEMA`` (``source`` defaulted)."""
     try:
         _validate_request(message)
     except fastjsonschema.JsonSchemaValueException as exc:
         raise InvalidMessageError(f"request message: {exc.message}") from None
+    except RecursionError:
+        raise InvalidMessageError("request message is nested too deeply") from None
     message.setdefault("source", "default")
     return cast(RequestMessage, message)

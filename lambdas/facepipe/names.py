@@ -21,8 +21,10 @@ BATCH_SIZE = 10
 PEOPLE_INDEX = "GSI1"
 #: a request_id is processed once within this window (Powertools idempotency, both functions)
 IDEMPOTENCY_SECONDS = 3600
-#: Powertools' idempotency records: one partition of the table (IAM scopes the detection role to it)
-IDEMPOTENCY_PK = "IDEMPOTENCY"
+#: the partition key (PK) of every Powertools idempotency record, both functions
+#: (DynamoDBPersistenceLayer(static_pk_value=IDEMPOTENCY_PARTITION)): terraform/iam.tf scopes the
+#: detection role's table access to it with dynamodb:LeadingKeys (local.idempotency_partition)
+IDEMPOTENCY_PARTITION = "IDEMPOTENCY"
 #: units of work kept once per request_id (each record's key prefix): detection's reply,
 #: recognition's frame and photo responses
 DETECTION_UNIT, FRAME_UNIT, PHOTO_UNIT = "detection", "frame", "photo"

@@ -25,7 +25,7 @@ from facepipe.events import PhotoRef
 from facepipe.exceptions import InvalidMessageError, InvalidRequestError
 from facepipe.frames import face_crops
 from facepipe.gallery import PLACEMENT_TRIES, FaceToResolve, Gallery, Placement, PlacementError
-from facepipe.images import decode_base64, open_image
+from facepipe.images import decode_base64, open_crop, open_image
 from facepipe.index import VectorIndex
 from facepipe.index.recent import RecentVectors
 from facepipe.matching import calibration_for
@@ -36,7 +36,7 @@ from facepipe.people.registry import StrangerRegistry
 from facepipe.quality import FaceQuality, assess, band_of, pose
 from facepipe.quality import sharpness as sharpness_of
 from facepipe.settings import Settings
-from facepipe.storage import read_object
+from facepipe.storage import read_crop, read_photo
 
 
 def quality_of_entry(face: FaceEntry, crop: Image.Image) -> FaceQuality:
@@ -163,15 +163,8 @@ class Recognizer:
             except InvalidRequestError:
                 raise InvalidMessageError(f"{what} is not base64") from None
         else:
-            data = read_object(self.s3, self.settings.s3_bucket_name, face["crop_key"], what=what)
-        side = self.embedder.crop_size
-        try:
-            crop = open_image(data, side * side)
-        except InvalidRequestError as exc:
-            raise InvalidMessageError(f"{what}: {exc.message}; expected a {side} px square JPEG") from None
-        if crop.size != (side, side):
-            raise InvalidMessageError(f"{what} is {crop.size[0]}x{crop.size[1]}, expected {side} px square")
-        return crop
+            data = read_crop(self.s3, self.settings.s3_bucket_name, face["crop_key"], what=what)
+        return open_crop(data, self.embedder.crop_size, what)
 
     def embed(self, crops: Sequence[Image.Image]) -> np.ndarray:
         return self.embedder.embed(crops)
@@ -244,7 +237,7 @@ class Recognizer:
         if photo.from_event and self.settings.photo_prefix and not photo.key.startswith(self.settings.photo_prefix):
             return None
         request_id = photo.request_id
-        data = read_object(self.s3, photo.bucket, photo.key, photo.version_id, what=request_id)
+        data = read_photo(self.s3, photo.bucket, photo.key, photo.version_id, self.settings.max_photo_bytes, what=request_id)
         try:
             frame = open_image(data, self.settings.max_image_pixels)
         except InvalidRequestError as exc:

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-from facepipe import names
 from facepipe.consumer import RecognitionConsumer
 from facepipe.detection import FaceDetector
 from facepipe.embedding import dimension_of, load_cropper, load_embedder
 from facepipe.frames import FrameAcceptor, FrameProcessor
 from facepipe.index import make_index
+from facepipe.names import IDEMPOTENCY_PARTITION
 from facepipe.observability import Metric, MetricUnit, child_logger, metrics
 from facepipe.people import PeopleStore
 from facepipe.recognition import Recognizer
@@ -30,7 +30,7 @@ logger = child_logger()
 def idempotency_store(settings: Settings) -> DynamoDBPersistenceLayer:
     """Powertools idempotency records live in the one table, under their own partition."""
     return DynamoDBPersistenceLayer(
-        table_name=settings.ddb_table_name, key_attr="PK", sort_key_attr="SK", static_pk_value=names.IDEMPOTENCY_PK
+        table_name=settings.ddb_table_name, key_attr="PK", sort_key_attr="SK", static_pk_value=IDEMPOTENCY_PARTITION
     )
 
 

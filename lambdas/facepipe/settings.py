@@ -144,6 +144,19 @@ class Settings:
     max_image_pixels: int = setting(
         40_000_000, "Largest image, width × height, checked from the header before decoding (413 above).", BOTH, low=10_000, high=2**31
     )
+    max_photo_bytes: int = setting(
+        50 * 2**20,
+        "Largest photo upload read from S3, checked with HeadObject before anything is downloaded (dead-lettered above).",
+        (RECOGNITION,),
+        low=1024,
+        high=5 * 2**30,
+    )
+    device_tokens_ssm_parameter_name: str = setting(
+        "",
+        "SSM SecureString with per-device tokens, JSON `{source: token}`; set: every request needs its source's token in "
+        "the `x-facepipe-token` header (401/403 otherwise). Empty: no tokens (use with `auth = AWS_IAM`).",
+        (DETECTION,),
+    )
     photo_prefix: str = setting("photos/", "Key prefix of uploads that are recognised.", (RECOGNITION,))
     photo_responses: bool = setting(False, "Also send a response-queue message for each S3 photo.", (RECOGNITION,))
     torch_num_threads: int = setting(

@@ -9,6 +9,7 @@ into ``{"resource": {type: {name: body}}, "data": ..., "variable": ..., "locals"
 from __future__ import annotations
 
 import ast
+import math
 import operator
 import re
 from dataclasses import dataclass, field
@@ -100,6 +101,22 @@ class Terraform:
 
         return _arithmetic(re.sub(r"\b(var|local)\.([A-Za-z_][A-Za-z0-9_]*)", substitute, text))
 
+    def strings(self, expr: Any, depth: int = 0) -> list[str]:
+        """A list of strings from a literal list or a local holding one (``"${local.x}"`` or
+        ``"${[local.x, …]}"``), locals resolved; raises ValueError for anything it cannot follow."""
+        if depth > 10:
+            raise ValueError(f"cannot resolve {expr!r}")
+        if isinstance(expr, list):
+            return [s for item in expr for s in self.strings(item, depth + 1)]
+        if not isinstance(expr, str):
+            raise ValueError(f"not a string: {expr!r}")
+        match = re.fullmatch(r"\$\{(?:\[)?local\.([A-Za-z_][A-Za-z0-9_]*)(?:\])?\}", expr)
+        if match:
+            return self.strings(self.locals[match.group(1)], depth + 1)
+        if "${" in expr:
+            raise ValueError(f"cannot resolve {expr!r}")
+        return [expr]
+
     def expand(self, expr: str, depth: int = 0) -> str:
         """Inline local.* references (textually), to see which variables an expression uses."""
         if depth > 10:
@@ -112,6 +129,7 @@ class Terraform:
 
 
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+_FUNCTIONS = {"ceil": math.ceil, "floor": math.floor}
 
 
 def _arithmetic(text: str) -> float:
@@ -122,6 +140,8 @@ def _arithmetic(text: str) -> float:
             return node.value
         if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
             return _OPS[type(node.op)](walk(node.left), walk(node.right))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS and len(node.args) == 1:
+            return _FUNCTIONS[node.func.id](walk(node.args[0]))
         raise ValueError(f"not plain arithmetic: {text!r}")
 
     return walk(ast.parse(text, mode="eval"))
@@ -140,7 +160,13 @@ def strip_expr(value: str) -> str:
 
 
 def statements(document: dict) -> list[dict]:
-    return document.get("statement", [])
+    """A policy document's statements, those of ``dynamic "statement"`` blocks included (their
+    ``content``: granted when the block's for_each is not empty)."""
+    found = list(document.get("statement", []))
+    for dynamic in document.get("dynamic", []):
+        for content in (dynamic.get("statement") or {}).get("content", []):
+            found.append(content)
+    return found
 
 
 def handler_file(command: str) -> Path:

@@ -1,14 +1,19 @@
 """IAM grants every AWS call the code really makes: each handler runs under moto while every
-botocore call is recorded, and each recorded call must be an action its Terraform role grants."""
+botocore call is recorded, and each recorded call must be an action its Terraform role grants,
+under the statement's conditions: a DynamoDB item's partition key (every item of a transaction or
+batch too) must satisfy the ``dynamodb:LeadingKeys`` condition of a statement granting it."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
 from botocore.client import BaseClient
+from deploy_support import Terraform, statements
 from moto import mock_aws
 from PIL import Image
 from test_deploy_terraform import role_actions
@@ -20,9 +25,14 @@ from facepipe_tools.local.handlers import load_handler
 from facepipe_tools.local.resources import create_resources
 from helpers import b64, encode
 
-# Transactions are authorised per item, as the item's own action (IAM has no action for them):
-# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html
-TRANSACTION_ITEM_ACTIONS = {
+# API operations whose IAM authorisation is other actions (per item of a transaction)
+AUTHORISED_AS = {
+    "dynamodb:TransactWriteItems": {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"},
+    "dynamodb:TransactGetItems": {"dynamodb:GetItem"},
+    "s3:HeadObject": {"s3:GetObject"},
+}
+#: a transaction item's kind -> the action IAM checks for it
+TRANSACT_ITEM_ACTION = {
     "Put": "dynamodb:PutItem",
     "Update": "dynamodb:UpdateItem",
     "Delete": "dynamodb:DeleteItem",
@@ -31,16 +41,21 @@ TRANSACTION_ITEM_ACTIONS = {
 }
 
 
+class Call(str):
+    """``service:Operation``, with the request's parameters."""
+
+    params: dict[str, Any]
+
+
 @pytest.fixture
-def calls(monkeypatch) -> Iterator[list[str]]:
-    recorded: list[str] = []
+def calls(monkeypatch) -> Iterator[list[Call]]:
+    recorded: list[Call] = []
     original = BaseClient._make_api_call
 
     def recording(self, operation_name, api_params):
-        if operation_name in ("TransactWriteItems", "TransactGetItems"):
-            recorded.extend(TRANSACTION_ITEM_ACTIONS[kind] for item in api_params["TransactItems"] for kind in item)
-        else:
-            recorded.append(f"{self.meta.service_model.endpoint_prefix}:{operation_name}")
+        call = Call(f"{self.meta.service_model.endpoint_prefix}:{operation_name}")
+        call.params = api_params
+        recorded.append(call)
         return original(self, operation_name, api_params)
 
     monkeypatch.setattr(BaseClient, "_make_api_call", recording)
@@ -48,7 +63,67 @@ def calls(monkeypatch) -> Iterator[list[str]]:
 
 
 def actions(recorded: list[str]) -> set[str]:
-    return set(recorded)
+    """The IAM actions the calls need; a transaction only those of the items it really holds."""
+    needed: set[str] = set()
+    for call, _key in authorisations(recorded):
+        needed.add(call)
+    return needed
+
+
+def _partition(item_or_key: dict[str, Any] | None) -> str | None:
+    """The PK of a key or item, in the client's typed form ({"S": ...}) or the resource's (str)."""
+    if not item_or_key or "PK" not in item_or_key:
+        return None
+    value = item_or_key["PK"]
+    return value.get("S") if isinstance(value, dict) else str(value)
+
+
+def authorisations(recorded: list[str]) -> list[tuple[str, str | None]]:
+    """(action, partition key or None) for every authorisation the calls need: one per item of a
+    DynamoDB transaction or batch, one per call otherwise."""
+    needed: list[tuple[str, str | None]] = []
+    for call in recorded:
+        params: dict[str, Any] = getattr(call, "params", {}) or {}
+        if call in ("dynamodb:TransactWriteItems", "dynamodb:TransactGetItems"):
+            for item in params.get("TransactItems", []):
+                ((kind, body),) = item.items()
+                needed.append((TRANSACT_ITEM_ACTION[kind], _partition(body.get("Key") or body.get("Item"))))
+        elif call == "dynamodb:BatchWriteItem":
+            for requests in params.get("RequestItems", {}).values():
+                for request in requests:
+                    body = request.get("PutRequest", {}).get("Item") or request.get("DeleteRequest", {}).get("Key")
+                    needed.append((call, _partition(body)))
+        elif call in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"):
+            needed.append((str(call), _partition(params.get("Key") or params.get("Item"))))
+        else:
+            needed += [(action, None) for action in sorted(AUTHORISED_AS.get(call, {str(call)}))]
+    return needed
+
+
+def _leading_keys_allow(tf: Terraform, statement: dict, partition: str | None) -> bool:
+    for condition in statement.get("condition", []):
+        if condition["variable"] != "dynamodb:LeadingKeys":
+            continue
+        allowed = tf.strings(condition["values"])
+        if partition is None:
+            return False  # a call whose key we cannot see is not proven to be inside the condition
+        if condition["test"] == "ForAllValues:StringEquals" and partition not in allowed:
+            return False
+        if condition["test"] == "ForAllValues:StringLike" and not any(fnmatch.fnmatchcase(partition, p) for p in allowed):
+            return False
+        if condition["test"] not in ("ForAllValues:StringEquals", "ForAllValues:StringLike"):
+            raise AssertionError(f"this test does not evaluate {condition['test']}")
+    return True
+
+
+def refused(tf: Terraform, role: str, recorded: list[str]) -> list[tuple[str, str | None]]:
+    """The authorisations no Allow statement of the role grants, partition-key conditions included."""
+    grants = statements(tf.data["aws_iam_policy_document"][role])
+    return [
+        (action, partition)
+        for action, partition in authorisations(recorded)
+        if not any(action in s["actions"] and _leading_keys_allow(tf, s, partition) for s in grants)
+    ]
 
 
 @pytest.fixture
@@ -102,8 +177,9 @@ def test_detection_calls_are_granted_to_its_role(tf, stack, calls, grace_hopper,
             url_event({"request_id": request_id, "filename": "f.jpg", "content": b64(encode(image))}), LambdaContext()
         )
         assert reply["statusCode"] == 200
-    assert {"sqs:SendMessage", "s3:PutObject"} <= actions(calls)
+    assert {"sqs:SendMessage", "s3:PutObject", "dynamodb:PutItem"} <= actions(calls)
     assert actions(calls) - role_actions(tf, "detection") == set()
+    assert refused(tf, "detection", calls) == []
 
 
 def test_recognition_calls_are_granted_to_its_role(tf, stack, calls, grace_hopper, grace_hopper_bytes, monkeypatch):
@@ -147,6 +223,7 @@ def test_recognition_calls_are_granted_to_its_role(tf, stack, calls, grace_hoppe
         "sqs:GetQueueUrl",
     } <= used
     assert used - role_actions(tf, "recognition") == set()
+    assert refused(tf, "recognition", recognition_runtime_calls) == []
 
 
 def test_recognition_init_reads_the_pinecone_key_it_is_granted(tf, stack, calls):

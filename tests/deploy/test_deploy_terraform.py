@@ -14,6 +14,7 @@ from deploy_support import (
     Terraform,
     block,
     handler_file,
+    normalise,
     parse_file,
     statements,
     strip_expr,
@@ -21,6 +22,7 @@ from deploy_support import (
 
 from facepipe import names
 from facepipe.names import StackNames
+from facepipe.people import keys
 from facepipe.settings import BOTH, DETECTION, RECOGNITION, settings_for, table
 
 FUNCTION_RESOURCE = {DETECTION: "detection", RECOGNITION: "recognition"}
@@ -35,6 +37,7 @@ EXPECTED_ACTIONS = {
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
+        "ssm:GetParameter",  # per-device tokens (only when var.device_tokens_ssm_parameter_name is set)
         "kms:Decrypt",  # its environment
         "kms:GenerateDataKey",  # SSE-KMS crops
         "logs:CreateLogStream",
@@ -49,12 +52,13 @@ EXPECTED_ACTIONS = {
         "sqs:GetQueueAttributes",  # + DeadLetters reads the redrive policy
         "sqs:GetQueueUrl",  # DeadLetters: source queue and DLQ by name
         "sqs:SendMessage",  # responses, reasoned dead letters
-        "s3:GetObject",  # photos, claim-check crops
+        "s3:GetObject",  # photos, claim-check crops (+ HeadObject: their size before the download)
         "s3:GetObjectVersion",  # photos by version id
+        "s3:ListBucket",  # a missing crop or photo is 404, not 403
         "s3:PutObject",  # faces/
         "s3:DeleteObject",  # faces/ of a face whose person was erased while it was indexed
         "dynamodb:ConditionCheckItem",  # tag_media: every tagged person still present
-        "dynamodb:DeleteItem",  # idempotency, stranger registry entries of an erased person
+        "dynamodb:DeleteItem",  # idempotency, registry entries of an erased person (LeadingKeys)
         "dynamodb:GetItem",  # get_person, get_people (TransactGetItems), idempotency
         "dynamodb:PutItem",  # create_person, record_face (transaction), idempotency
         "dynamodb:Query",  # faces_of, media, people by GSI1
@@ -162,7 +166,8 @@ def test_fixed_settings(tf):
 def test_no_secret_is_an_environment_variable(tf):
     for name in BOTH:
         for env, value in environment(tf, name).items():
-            assert not re.search(r"API_KEY|SECRET|PASSWORD|TOKEN", env), env
+            if not env.endswith("_SSM_PARAMETER_NAME"):  # the name of where a secret is, not the secret
+                assert not re.search(r"API_KEY|SECRET|PASSWORD|TOKEN", env), env
             assert "aws_ssm_parameter.pinecone.value" not in value
 
 
@@ -346,7 +351,21 @@ def test_bucket_is_private_versioned_encrypted_and_expires_crops(tf):
     crops = rules["expire-claim-check-crops"]
     assert block(crops, "filter")["prefix"] == "${local.crops_prefix}"
     assert tf.locals["crops_prefix"] == "crops/"
-    assert block(crops, "expiration")["days"] == 1
+    assert block(crops, "expiration")["days"] == "${local.claim_check_expiry_days}"
+
+
+def test_claim_check_crops_outlive_every_message_that_names_them(tf):
+    # A message lives up to its work queue's retention, then its DLQ's (a redrive from the DLQ
+    # starts the work queue's clock again): its crops must still be there for the redrive.
+    rules = {r["id"]: r for r in tf.res("aws_s3_bucket_lifecycle_configuration", "this")["rule"]}
+    expiry_seconds = tf.resolve(block(rules["expire-claim-check-crops"], "expiration")["days"]) * 86400
+    queues = tf.resource["aws_sqs_queue"]
+    dlq_retention = tf.resolve(queues["request_dlq"]["message_retention_seconds"])
+    assert dlq_retention == tf.resolve(queues["photo_dlq"]["message_retention_seconds"])
+    for name in ("request", "photo"):
+        work_retention = tf.resolve(queues[name]["message_retention_seconds"])
+        assert expiry_seconds >= work_retention + dlq_retention, f"crops expire before a dead-lettered {name} message"
+    assert expiry_seconds >= 86400 + tf.resolve("local.work_queue_retention_seconds") + dlq_retention  # a day to spare
 
 
 def test_photo_notification_waits_for_the_queue_policy(tf):
@@ -381,6 +400,8 @@ def all_statements(tf: Terraform) -> list[tuple[str, dict]]:
 def test_no_policy_statement_has_a_wildcard_action(tf):
     for document, statement in all_statements(tf):
         assert "not_actions" not in statement, f"{document}: NotAction grants everything else"
+        if statement.get("effect") == "Deny":
+            continue  # a Deny's wildcard takes away, it grants nothing (the TLS-only bucket policy)
         for action in statement["actions"]:
             assert "*" not in action, f"{document}: wildcard action {action!r}"
     # every policy in the stack is one of those documents: no inline JSON or managed policies
@@ -453,6 +474,97 @@ def test_object_grants_are_limited_to_their_prefixes(tf):
         "${aws_sqs_queue.photo_dlq.arn}",
     }
     assert resources_of("recognition", "ssm:GetParameter") == {"${aws_ssm_parameter.pinecone.arn}"}
+    assert resources_of("recognition", "s3:ListBucket") == {bucket}
+    assert resources_of("detection", "ssm:GetParameter") == {"${aws_ssm_parameter.device_tokens[0].arn}"}
+
+
+def conditions(statement: dict) -> dict[str, tuple[str, object]]:
+    """A statement's conditions by variable: (test, values)."""
+    return {c["variable"]: (c["test"], c["values"]) for c in statement.get("condition", [])}
+
+
+def role_statements(tf: Terraform, role: str) -> list[dict]:
+    return statements(tf.data["aws_iam_policy_document"][role])
+
+
+def test_idempotency_partition_is_the_codes(tf):
+    assert tf.locals["idempotency_partition"] == names.IDEMPOTENCY_PARTITION
+
+
+def test_detection_touches_only_idempotency_items(tf):
+    # GIVEN the detection role, which parses untrusted images
+    table_statements = [s for s in role_statements(tf, "detection") if any(a.startswith("dynamodb:") for a in s["actions"])]
+    assert table_statements
+    for statement in table_statements:
+        # THEN every table grant is limited to the partition of Powertools' idempotency records
+        test, values = conditions(statement)["dynamodb:LeadingKeys"]
+        assert test == "ForAllValues:StringEquals"
+        assert tf.strings(values) == [names.IDEMPOTENCY_PARTITION]
+        assert not any(a in statement["actions"] for a in ("dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchWriteItem"))
+
+
+def test_recognition_deletes_only_its_own_records(tf):
+    deleting = [s for s in role_statements(tf, "recognition") if "dynamodb:DeleteItem" in s["actions"]]
+    assert len(deleting) == 1
+    (statement,) = deleting
+    assert statement["actions"] == ["dynamodb:DeleteItem"]
+    test, values = conditions(statement)["dynamodb:LeadingKeys"]
+    assert test == "ForAllValues:StringLike"
+    assert tf.strings(values) == [names.IDEMPOTENCY_PARTITION, keys.strangers_pk("*")]
+    assert statement["resources"] == ["${aws_dynamodb_table.this.arn}"]  # not the index
+
+
+@pytest.mark.parametrize("role", sorted(EXPECTED_ACTIONS))
+def test_roles_use_the_stack_key_only_through_its_services(tf, role):
+    kms = [s for s in role_statements(tf, role) if any(a.startswith("kms:") for a in s["actions"])]
+    assert kms
+    for statement in kms:
+        test, values = conditions(statement)["kms:ViaService"]
+        assert test == "StringEquals"
+        assert values == "${local.kms_via_services}"
+    services = tf.locals["kms_via_services"]
+    for service in ("lambda", "s3", "dynamodb", "ssm"):
+        assert f'"{service}"' in services
+    assert "${var.region}.amazonaws.com" in services
+
+
+def test_client_kms_grant_is_via_s3(tf):
+    (statement,) = [s for s in statements(tf.data["aws_iam_policy_document"]["client"]) if s["actions"] == ["kms:GenerateDataKey"]]
+    assert conditions(statement)["kms:ViaService"] == ("StringEquals", ["s3.${var.region}.amazonaws.com"])
+
+
+def test_bucket_refuses_every_plain_http_request(tf):
+    (statement,) = statements(tf.data["aws_iam_policy_document"]["bucket"])
+    assert statement["effect"] == "Deny"
+    assert statement["actions"] == ["s3:*"]
+    assert set(statement["resources"]) == {"${aws_s3_bucket.this.arn}", "${aws_s3_bucket.this.arn}/*"}
+    assert block(statement, "principals") == {"type": "AWS", "identifiers": ["*"]}
+    assert conditions(statement) == {"aws:SecureTransport": ("Bool", ["false"])}
+
+
+def test_device_tokens_parameter_and_grant_exist_only_when_named(tf):
+    parameter = tf.res("aws_ssm_parameter", "device_tokens")
+    assert parameter["count"] == '${var.device_tokens_ssm_parameter_name == "" ? 0 : 1}'
+    assert parameter["type"] == "SecureString"
+    assert parameter["key_id"] == "${aws_kms_key.this.arn}"
+    assert block(parameter, "lifecycle")["ignore_changes"] == ["value"]
+    (dynamic,) = tf.data["aws_iam_policy_document"]["detection"]["dynamic"]
+    assert dynamic["statement"]["for_each"].startswith('${var.device_tokens_ssm_parameter_name == "" ? []')
+    assert environment(tf, DETECTION)["DEVICE_TOKENS_SSM_PARAMETER_NAME"] == "${var.device_tokens_ssm_parameter_name}"
+    assert tf.default("device_tokens_ssm_parameter_name") == ""
+
+
+def test_reserved_concurrency_bounds_both_functions_by_default(tf):
+    detection, recognition = tf.default("detection_reserved_concurrency"), tf.default("recognition_reserved_concurrency")
+    assert isinstance(detection, int)
+    assert detection >= 1
+    assert isinstance(recognition, int)
+    assert recognition >= 2 * tf.default("maximum_concurrency")  # the two event source mappings' share
+    for name in BOTH:
+        resource = FUNCTION_RESOURCE[name]
+        assert function(tf, name)["reserved_concurrent_executions"] == f"${{var.{resource}_reserved_concurrency}}"
+    preconditions = [p["condition"] for p in block(function(tf, DETECTION), "lifecycle")["precondition"]]
+    assert '${var.function_url_auth_type == "AWS_IAM" || var.detection_reserved_concurrency != null}' in preconditions
 
 
 # --- hygiene -------------------------------------------------------------------------------
@@ -480,3 +592,26 @@ def test_checkov_skips_are_inline_with_a_reason():
             assert match, f"{path.name}:{number}: skip without a reason"
             assert re.fullmatch(r"CKV2?_AWS_\d+", match.group(1)), f"{path.name}:{number}: {match.group(1)}"
             assert len(match.group(2).strip()) >= 30, f"{path.name}:{number}: give a real reason"
+
+
+# --- state ---------------------------------------------------------------------------------
+
+
+def test_remote_state_example_is_encrypted_and_locked():
+    backend = parse_file(TF_DIR / "backend.tf.example")
+    (settings,) = backend["terraform"]
+    (s3,) = [b["s3"] for b in settings["backend"] if "s3" in b]
+    assert s3 == {}, "a partial configuration: the settings belong in backend.hcl"
+    with (TF_DIR / "backend.hcl.example").open() as handle:
+        import hcl2
+
+        config = normalise(hcl2.load(handle))
+    assert config["encrypt"] is True
+    assert config["kms_key_id"].startswith("arn:aws:kms:")
+    assert config["use_lockfile"] is True or config.get("dynamodb_table")
+    assert {"bucket", "key", "region"} <= set(config)
+    deploy = (TF_DIR.parent / "docs" / "deploy.md").read_text()
+    assert "backend.tf.example" in deploy
+    assert "backend.hcl.example" in deploy
+    assert "TF_INIT_ARGS='-backend-config=backend.hcl'" in deploy
+    assert not (TF_DIR / "backend.tf").exists() or "backend" in (TF_DIR / "backend.tf").read_text()

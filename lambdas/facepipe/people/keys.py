@@ -69,7 +69,7 @@ def stranger_sk(seq: int) -> str:
 def idempotency_key(unit: str, request_id: str) -> dict[str, str]:
     """The key of the record Powertools keeps for ``unit`` (its ``key_prefix``) of ``request_id``:
     its own hash (md5 of the JSON of the idempotency data), so erasure can find stored responses."""
-    return {"PK": names.IDEMPOTENCY_PK, "SK": f"{unit}#{hashlib.md5(json.dumps(request_id).encode()).hexdigest()}"}
+    return {"PK": names.IDEMPOTENCY_PARTITION, "SK": f"{unit}#{hashlib.md5(json.dumps(request_id).encode()).hexdigest()}"}
 
 
 def people_sort_key(name: str, person_id: str) -> str:

@@ -17,10 +17,12 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import boto3
 
 from facepipe import names as n
+from facepipe.access import DEFAULT_TOKENS_PARAMETER, parse_tokens
 from facepipe.embedding import dimension_of
 from facepipe.names import StackNames
 from facepipe.settings import Settings
@@ -31,6 +33,9 @@ from facepipe_tools.local.resources import Resources, create_resources
 from facepipe_tools.local.vector_server import serve_vector_index
 from facepipe_tools.local.worker import FunctionPool
 from facepipe_tools.stacks import LOCAL_CREDENTIALS, StackInfo
+
+if TYPE_CHECKING:
+    from mypy_boto3_ssm import SSMClient
 
 log = logging.getLogger("facepipe_tools.local")
 
@@ -62,6 +67,15 @@ class StackOptions:
     index_delay: float = 0.0
     state_file: Path | None = DEFAULT_STATE_FILE
     environment: dict[str, str] = field(default_factory=dict)
+    #: per-device tokens {source: token} (facepipe.access): stored as the deployed stack stores
+    #: them, and face-detection then asks every request for its token; empty: no tokens
+    device_tokens: dict[str, str] = field(default_factory=dict)
+
+
+def store_device_tokens(ssm: SSMClient, tokens: dict[str, str]) -> None:
+    """Per-device tokens into the emulator's SSM, where face-detection reads them (facepipe.access)."""
+    parse_tokens(tokens, DEFAULT_TOKENS_PARAMETER)  # the same checks as the function's cold start
+    ssm.put_parameter(Name=DEFAULT_TOKENS_PARAMETER, Type="SecureString", Value=json.dumps(tokens), Overwrite=True)
 
 
 class LocalStack:
@@ -90,6 +104,7 @@ class LocalStack:
             vector_backend="local",
             embedding_model=self.options.embedding_model,
             torch_num_threads=1,  # the two functions share this machine's cores; in Lambda each gets its own vCPUs
+            device_tokens_ssm_parameter_name=DEFAULT_TOKENS_PARAMETER if self.options.device_tokens else "",
         )
         aws = {**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}
         return {**aws, **settings.environment(), **self.options.environment}
@@ -120,6 +135,8 @@ class LocalStack:
             response_visibility=opts.response_visibility,
         )
         self.resources = resources
+        if opts.device_tokens:
+            store_device_tokens(session.client("ssm", endpoint_url=endpoint), opts.device_tokens)
         os.environ.update(self.environment(endpoint, resources))
 
         log.info("loading face-detection and %d face-recognition environments (%s)", opts.recognition_environments, opts.embedding_model)
