@@ -24,7 +24,7 @@ from PIL import Image
 from facepipe.index import Vector, VectorIndex
 from facepipe.index.recent import RecentVectors
 from facepipe.matching import TOP_K, Calibration, Candidate, Decision, adds_to_person, decide
-from facepipe.people import FaceRecord, PeopleStore, PersonGoneError, face_id_for, generated_name, person_id_for
+from facepipe.people import FaceRecord, PeopleStore, Person, PersonGoneError, face_id_for, generated_name, person_id_for
 from facepipe.people.items import profile_item
 from facepipe.people.registry import StrangerRegistry
 from facepipe.quality import FaceQuality
@@ -121,38 +121,44 @@ class Gallery:
     def place(self, face: FaceToResolve) -> Placement:
         """Match, new person (registered) or unknown; see the module docstring."""
         for _ in range(PLACEMENT_TRIES):
-            candidates = self._as_people_now(self.candidates(face.vector, exclude=face.face_id))
+            candidates, present = self._as_people_now(self.candidates(face.vector, exclude=face.face_id))
             decision = decide(candidates, face.quality, self.calibration)
             if decision.kind == "new":
                 placement = self._register(face, candidates)
             elif decision.kind == "match" and decision.person_id:
-                placement = self._matched(face, decision, candidates)
+                placement = self._matched(face, decision, candidates, present)
             else:
                 placement = Placement(decision, None)
             if placement is not None:
                 return placement
         raise PlacementError(f"face {face.index} of {face.request_id}: the gallery kept changing; it will be placed again")
 
-    def _as_people_now(self, candidates: list[Candidate]) -> list[Candidate]:
+    def _as_people_now(self, candidates: list[Candidate]) -> tuple[list[Candidate], dict[str, Person]]:
         """``candidates`` under the people they belong to now: a merged-away person's faces count
         as the target's (else the two would look like two people, and the face ambiguous); an
         erased person's leftovers are dropped (and cleaned). One TransactGetItems."""
         ids = {c.person_id for c in candidates}
         found = self.people.get_people(ids)
         now: dict[str, str | None] = {}
+        present: dict[str, Person] = {}
         for person_id in ids:
             person = found.get(person_id)
             if person is not None and person.merged_into:
                 person = self.people.current_person(person_id)
             now[person_id] = None if person is None or person.deleting else person.person_id
+            if person is not None and not person.deleting:
+                present[person.person_id] = person
         for person_id in [p for p, current in now.items() if current is None]:
             self._drop_leftovers(person_id, candidates)
-        return [replace(c, person_id=current) for c in candidates if (current := now[c.person_id])]
+        return [replace(c, person_id=current) for c in candidates if (current := now[c.person_id])], present
 
-    def _matched(self, face: FaceToResolve, decision: Decision, candidates: Sequence[Candidate]) -> Placement | None:
-        """The person a match names, now (merges followed); None when the person was erased."""
+    def _matched(
+        self, face: FaceToResolve, decision: Decision, candidates: Sequence[Candidate], present: dict[str, Person] | None = None
+    ) -> Placement | None:
+        """The person a match names, now (merges followed; ``present``: people just read); None
+        when the person was erased."""
         assert decision.person_id is not None
-        person = self.people.current_person(decision.person_id)
+        person = (present or {}).get(decision.person_id) or self.people.current_person(decision.person_id)
         if person is None:
             self._drop_leftovers(decision.person_id, candidates)
             return None
