@@ -233,12 +233,21 @@ def test_recognition_transient_failure_is_retried_then_dead_lettered(pipeline, s
     assert first == {"batchItemFailures": [{"itemIdentifier": message["MessageId"]}]}
     assert drain(sqs, resources.request_dlq_url) == []
 
-    record["attributes"]["ApproximateReceiveCount"] = "3"  # the queue's maxReceiveCount: last try
+    record["attributes"]["ApproximateReceiveCount"] = "2"  # maxReceiveCount - 1: the last try that works
     last = consumer.handle({"Records": [record]}, LambdaContext())
     assert last == {"batchItemFailures": []}
     (dead,) = drain(sqs, resources.request_dlq_url)
     assert dead["MessageAttributes"][REASON]["StringValue"] == "retries_exhausted"
     assert "index unreachable" in dead["MessageAttributes"]["facepipe-error"]["StringValue"]
+    assert responses(sqs, settings) == []
+
+    # the final receive is kept for a process that died on its last try: it dead-letters at once
+    monkeypatch.undo()
+    record["attributes"]["ApproximateReceiveCount"] = "3"
+    assert consumer.handle({"Records": [record]}, LambdaContext()) == {"batchItemFailures": []}
+    (dead,) = drain(sqs, resources.request_dlq_url)
+    assert dead["MessageAttributes"][REASON]["StringValue"] == "retries_exhausted"
+    assert "previous attempt died" in dead["MessageAttributes"]["facepipe-error"]["StringValue"]
     assert responses(sqs, settings) == []
 
 

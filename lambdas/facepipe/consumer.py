@@ -29,7 +29,7 @@ from facepipe.messages import RequestMessage
 from facepipe.names import IDEMPOTENCY_SECONDS
 from facepipe.observability import Metric, MetricUnit, child_logger, metrics
 from facepipe.queues import DeadLetters
-from facepipe.recognition import Recognizer
+from facepipe.recognition import Recognised, Recognizer
 
 logger = child_logger()
 
@@ -41,6 +41,7 @@ class _Prepared:
     crops: list[Image.Image] | None = None
     vectors: np.ndarray | None = None
     error: Exception | None = None
+    past_attempts: bool = False  # on its reserved final receive: dead-lettered before the work
 
 
 def _classify(body: str) -> _Prepared:
@@ -93,11 +94,11 @@ class RecognitionConsumer:
         assert prepared.message is not None
         assert prepared.vectors is not None
         assert prepared.crops is not None
-        return dict(self.recognizer.process_frame(prepared.message, prepared.vectors, prepared.crops))
+        return self.recognizer.process_frame(prepared.message, prepared.vectors, prepared.crops).as_dict()
 
     def _photo_work(self, work: dict[str, Any]) -> dict[str, Any]:
-        response = self.recognizer.process_photo(PhotoRef(**{k: v for k, v in work.items() if k != "request_id"}))
-        return dict(response) if response is not None else {"request_id": work["request_id"], "skipped": True}
+        recognised = self.recognizer.process_photo(PhotoRef(**{k: v for k, v in work.items() if k != "request_id"}))
+        return recognised.as_dict() if recognised is not None else {"request_id": work["request_id"], "skipped": True}
 
     # --- batch ------------------------------------------------------------------------------
     def prepare(self, records: list[dict[str, Any]]) -> dict[str, _Prepared]:
@@ -126,7 +127,9 @@ class RecognitionConsumer:
         records = event["Records"]
         if context is not None:
             self.config.register_lambda_context(context)
-        prepared = self.prepare(records)
+        past = self._dead_letter_past_attempts(records)  # first: the batch's work may kill the process again
+        prepared = self.prepare([r for r in records if r["messageId"] not in past])
+        prepared |= {message_id: _Prepared(past_attempts=True) for message_id in past}
 
         def record_handler(record: SQSRecord) -> None:
             self._handle_record(record.raw_event, prepared[record.message_id])
@@ -135,24 +138,44 @@ class RecognitionConsumer:
         return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
 
     def _handle_record(self, record: dict[str, Any], item: _Prepared) -> None:
+        if item.past_attempts:
+            return  # dead-lettered before the batch's work began
         try:
             if item.error is not None:
                 raise item.error
             if item.message is not None:
-                self._frame(work={"request_id": item.message["request_id"]}, prepared=item)
+                done = self._frame(work={"request_id": item.message["request_id"]}, prepared=item)
+                self.recognizer.answer(Recognised.from_dict(done))  # after the work is recorded done
                 logger.info("frame recognised", request_id=item.message["request_id"], faces=len(item.message["faces"]))
             for photo in item.photos or []:
-                self._photo(work={"request_id": photo.request_id, **photo.__dict__})
+                done = self._photo(work={"request_id": photo.request_id, **photo.__dict__})
+                if not done.get("skipped") and self.recognizer.settings.photo_responses:
+                    self.recognizer.answer(Recognised.from_dict(done))
                 logger.info("photo recognised", request_id=photo.request_id)
         except InvalidMessageError as exc:
             self._dead_letter(record, "invalid_message", exc)
-        except IdempotencyAlreadyInProgressError:
-            raise  # another delivery is working on it: retry this record later
+        except IdempotencyAlreadyInProgressError as exc:
+            if not self.dead_letters.is_last_attempt(record):
+                raise  # another delivery is working on it: retry this record later
+            self._dead_letter(record, "still_in_progress", exc)  # the other delivery answers; this copy says why it stopped
         except Exception as exc:
             if not self.dead_letters.is_last_attempt(record):
                 logger.warning("record failed; SQS will redeliver it", message_id=record["messageId"], error=repr(exc))
                 raise
             self._dead_letter(record, "retries_exhausted", exc)
+
+    def _dead_letter_past_attempts(self, records: list[dict[str, Any]]) -> set[str]:
+        """Records on their reserved final receive (the previous attempt died): dead-letter them
+        with the reason before any work, so a batch that dies again cannot take them down."""
+        past = set()
+        for record in records:
+            if self.dead_letters.is_past_attempts(record):
+                try:
+                    self._dead_letter(record, "retries_exhausted", RuntimeError("the previous attempt died (timeout or out of memory)"))
+                    past.add(record["messageId"])
+                except Exception:  # the DLQ refused it: the record is tried once more below, then dead-lettered again
+                    logger.warning("dead-lettering failed; trying the record", message_id=record["messageId"])
+        return past
 
     def _dead_letter(self, record: dict[str, Any], reason: str, exc: Exception) -> None:
         if not self.dead_letters.send(record, reason, f"{exc.__class__.__name__}: {exc}"):

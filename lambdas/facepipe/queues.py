@@ -13,12 +13,16 @@ import json
 import threading
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from facepipe import aws
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 REASON = "facepipe-reason"
+#: a dead letter is the record's last word: its send is tried this many times (beyond botocore's retries)
+SEND_TRIES = 3
 ERROR = "facepipe-error"
 
 
@@ -54,18 +58,42 @@ class DeadLetters:
         url: str = self.sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
         return url
 
-    def is_last_attempt(self, record: dict[str, Any]) -> bool:
+    def _receives(self, record: dict[str, Any]) -> tuple[int, int] | None:
+        """(this receive's number, maxReceiveCount); None without a redrive policy."""
         policy = self.policy(record["eventSourceARN"])
         receives = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
-        return policy is not None and receives >= policy[1]
+        return None if policy is None else (receives, policy[1])
+
+    def is_last_attempt(self, record: dict[str, Any]) -> bool:
+        """The last receive that may do the work. With maxReceiveCount > 1 the final receive is
+        kept in reserve (``is_past_attempts``): a process that dies on its last attempt (timeout,
+        out of memory) leaves the record to a next receive that dead-letters it with a reason,
+        instead of SQS moving it to the DLQ without one."""
+        receives = self._receives(record)
+        return receives is not None and receives[0] >= max(1, receives[1] - 1)
+
+    def is_past_attempts(self, record: dict[str, Any]) -> bool:
+        """The reserved final receive: the previous attempt died; dead-letter without working."""
+        receives = self._receives(record)
+        return receives is not None and receives[1] > 1 and receives[0] >= receives[1]
 
     def send(self, record: dict[str, Any], reason: str, error: str) -> bool:
         """Dead-letter ``record`` with its reason; False when its queue has no DLQ."""
         policy = self.policy(record["eventSourceARN"])
         if policy is None:
             return False
+        for attempt in range(SEND_TRIES):
+            try:
+                self._send(policy[0], record, reason, error)
+                return True
+            except (ClientError, BotoCoreError):
+                if attempt == SEND_TRIES - 1:
+                    raise
+        return True
+
+    def _send(self, dlq_url: str, record: dict[str, Any], reason: str, error: str) -> None:
         self.sqs.send_message(
-            QueueUrl=policy[0],
+            QueueUrl=dlq_url,
             MessageBody=record["body"],
             MessageAttributes={
                 REASON: {"DataType": "String", "StringValue": reason},
@@ -77,4 +105,3 @@ class DeadLetters:
                 },
             },
         )
-        return True

@@ -11,6 +11,7 @@ for one record. A person merged away or erased between two of these steps raises
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,13 +31,18 @@ from facepipe.index import VectorIndex
 from facepipe.index.recent import RecentVectors
 from facepipe.matching import calibration_for
 from facepipe.messages import FaceEntry, FaceResult, RequestMessage, ResponseMessage, encode, response_message
-from facepipe.observability import Metric, MetricUnit, metrics, tracer
-from facepipe.people import PeopleStore, PersonGoneError, Tag, generated_name
+from facepipe.names import IDEMPOTENCY_SECONDS, TTL_ATTRIBUTE
+from facepipe.observability import Metric, MetricUnit, child_logger, metrics, tracer
+from facepipe.people import PeopleStore, PersonGoneError, Tag, generated_name, keys
 from facepipe.people.registry import StrangerRegistry
 from facepipe.quality import FaceQuality, assess, band_of, pose
 from facepipe.quality import sharpness as sharpness_of
 from facepipe.settings import Settings
 from facepipe.storage import read_crop, read_photo
+
+logger = child_logger()
+#: the "response sent" marker is written this many times before the record is let go without it
+MARKER_TRIES = 3
 
 
 def quality_of_entry(face: FaceEntry, crop: Image.Image) -> FaceQuality:
@@ -52,6 +58,21 @@ def quality_of_entry(face: FaceEntry, crop: Image.Image) -> FaceQuality:
     except (KeyError, TypeError, ValueError):
         yaw = pitch = roll = 0.0
     return FaceQuality(size, float(face.get("score", 0.0)), sharp, yaw, pitch, roll, brightness, band_of(size, sharp, yaw, pitch))
+
+
+@dataclass(frozen=True)
+class Recognised:
+    """A record's response and the SHA-256 of its image (with the request_id, what it answers)."""
+
+    response: ResponseMessage
+    digest: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"response": dict(self.response), "digest": self.digest}
+
+    @classmethod
+    def from_dict(cls, stored: dict[str, Any]) -> Recognised:
+        return cls(stored["response"], stored["digest"])
 
 
 @dataclass(frozen=True)
@@ -218,8 +239,8 @@ class Recognizer:
 
     # --- whole records --------------------------------------------------------------------
     @tracer.capture_method
-    def process_frame(self, message: RequestMessage, vectors: np.ndarray, crops: Sequence[Image.Image]) -> ResponseMessage:
-        """One request message whose crops are already embedded; sends the response."""
+    def process_frame(self, message: RequestMessage, vectors: np.ndarray, crops: Sequence[Image.Image]) -> Recognised:
+        """One request message whose crops are already embedded: its response (``answer`` sends it)."""
         image = ImageRef(message["request_id"], image_digest(message), message["filename"], message["source"])
         faces = [
             FaceToResolve(
@@ -227,12 +248,10 @@ class Recognizer:
             )
             for face, vector, crop in zip(message["faces"], vectors, crops, strict=True)
         ]
-        response = self.finish(image, faces, [self.resolve(f) for f in faces])
-        self.sqs.send_message(QueueUrl=self.settings.response_queue_url, MessageBody=encode(response))
-        return response
+        return Recognised(self.finish(image, faces, [self.resolve(f) for f in faces]), image.digest)
 
     @tracer.capture_method
-    def process_photo(self, photo: PhotoRef) -> ResponseMessage | None:
+    def process_photo(self, photo: PhotoRef) -> Recognised | None:
         """An uploaded photo: download, detect, embed, resolve, tag. None for an event outside PHOTO_PREFIX."""
         if photo.from_event and self.settings.photo_prefix and not photo.key.startswith(self.settings.photo_prefix):
             return None
@@ -250,7 +269,23 @@ class Recognizer:
             FaceToResolve(request_id, i, [round(v, 1) for v in face.box], vector, crop, image.source, assess(frame, face), image.digest)
             for i, (face, vector, crop) in enumerate(zip(detected, vectors, crops, strict=True))
         ]
-        response = self.finish(image, faces, [self.resolve(f) for f in faces])
-        if self.settings.photo_responses:
-            self.sqs.send_message(QueueUrl=self.settings.response_queue_url, MessageBody=encode(response))
-        return response
+        return Recognised(self.finish(image, faces, [self.resolve(f) for f in faces]), image.digest)
+
+    def answer(self, recognised: Recognised) -> bool:
+        """Send the response once. It is sent after the unit of work is recorded done (so a
+        retry after a crash returns the *stored* response, never a second, different one); a
+        marker written after the send keeps a later redelivery from sending it again. False
+        when an earlier delivery sent it. (A crash between the send and the marker can still
+        send the same response twice: a standard queue has no exactly-once send.)"""
+        marker = keys.sent_key(recognised.response["request_id"], recognised.digest)
+        sent = self.people.table.get_item(Key=marker, ConsistentRead=True).get("Item")
+        if sent and float(str(sent.get(TTL_ATTRIBUTE, 0))) > time.time():
+            return False
+        self.sqs.send_message(QueueUrl=self.settings.response_queue_url, MessageBody=encode(recognised.response))
+        for _ in range(MARKER_TRIES):  # sent is sent: failing the record now would only send it again
+            try:
+                self.people.table.put_item(Item={**marker, "type": "sent", TTL_ATTRIBUTE: int(time.time()) + IDEMPOTENCY_SECONDS})
+                break
+            except Exception as exc:
+                logger.warning("response sent, its marker not written yet", request_id=recognised.response["request_id"], error=repr(exc))
+        return True

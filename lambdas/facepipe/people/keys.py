@@ -72,6 +72,11 @@ def idempotency_key(unit: str, request_id: str) -> dict[str, str]:
     return {"PK": names.IDEMPOTENCY_PARTITION, "SK": f"{unit}#{hashlib.md5(json.dumps(request_id).encode()).hexdigest()}"}
 
 
+def sent_key(request_id: str, digest: str) -> dict[str, str]:
+    """The marker that the response to image ``digest`` of ``request_id`` was sent (``Recognizer.answer``)."""
+    return {"PK": names.IDEMPOTENCY_PARTITION, "SK": f"sent#{hashlib.md5(json.dumps(request_id).encode()).hexdigest()}#{digest[:16]}"}
+
+
 def people_sort_key(name: str, person_id: str) -> str:
     """GSI1 sort key: people listed by name, ties by id."""
     return f"{name.lower()}#{person_id}"
