@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from PIL import Image
 
@@ -33,6 +35,12 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 logger = child_logger()
+
+#: how long a POST whose request_id another invocation is working on waits for that one's reply
+#: (then 409 in_progress): a client that sent the same frame twice at once gets one answer, twice
+IN_PROGRESS_WAIT_SECONDS = 2.0
+#: first pause between looks at the other invocation's record; doubles up to ``_MAX_PAUSE``
+_FIRST_PAUSE, _MAX_PAUSE = 0.05, 0.4
 
 
 def face_crops(frame: Image.Image, faces: list[DetectedFace], cropper: Cropper) -> list[Image.Image]:
@@ -141,10 +149,14 @@ class FrameProcessor:
 class FrameAcceptor:
     """``frames.process`` at most once per request_id when a persistence layer is given: a
     client's retry gets the same reply and queues nothing; the same request_id with another
-    image raises IdempotencyValidationError."""
+    image raises IdempotencyValidationError. A POST that finds the same request_id in progress
+    waits up to ``wait_seconds`` for its reply, then raises IdempotencyAlreadyInProgressError."""
 
-    def __init__(self, frames: FrameProcessor, persistence: BasePersistenceLayer | None) -> None:
+    def __init__(
+        self, frames: FrameProcessor, persistence: BasePersistenceLayer | None, wait_seconds: float = IN_PROGRESS_WAIT_SECONDS
+    ) -> None:
         self.frames = frames
+        self.wait_seconds = wait_seconds
         self.config = IdempotencyConfig(
             event_key_jmespath="request_id",
             payload_validation_jmespath="content_sha256",
@@ -165,4 +177,16 @@ class FrameAcceptor:
             return self.frames.process(request)
         if context is not None:
             self.config.register_lambda_context(context)
-        return self._once(work={"request_id": request.request_id, "content_sha256": request.content_sha256}, request=request)
+        work = {"request_id": request.request_id, "content_sha256": request.content_sha256}
+        deadline, pause = time.monotonic() + self.wait_seconds, _FIRST_PAUSE
+        while True:
+            try:
+                return self._once(work=work, request=request)
+            except IdempotencyAlreadyInProgressError:
+                # the same frame, sent twice at once: the other invocation's reply is moments away
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise
+                logger.info("request_id in progress elsewhere; waiting for its reply", remaining=round(remaining, 2))
+                time.sleep(min(pause, remaining))  # the last look is at the deadline
+                pause = min(2 * pause, _MAX_PAUSE)
