@@ -323,6 +323,17 @@ variable "detection_pixel_budget" {
   }
 }
 
+variable "max_faces_per_frame" {
+  description = "MAX_FACES_PER_FRAME: most faces face-detection sends to recognition per frame; the largest are kept and the rest reported as skipped."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.max_faces_per_frame >= 1 && var.max_faces_per_frame <= 1000 && floor(var.max_faces_per_frame) == var.max_faces_per_frame
+    error_message = "max_faces_per_frame must be an integer between 1 and 1000."
+  }
+}
+
 variable "max_body_bytes" {
   description = "MAX_BODY_BYTES: largest function URL body accepted (413 above). A buffered function URL accepts at most 6 MB anyway."
   type        = number

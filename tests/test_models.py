@@ -149,3 +149,75 @@ def test_published_vggface2_weights_are_pinned():
     assert pinned.url.startswith("https://github.com/timesler/facenet-pytorch/releases/download/")
     assert len(pinned.sha256) == 64
     assert int(pinned.sha256, 16)
+
+
+# --------------------------------------------------------------------------- bounded chunks (crowds)
+
+
+def varied_crops(crop, count: int) -> list:
+    """``count`` different crops of one face: mirrored, rotated a little, brighter or darker."""
+    from PIL import ImageEnhance
+
+    crops = []
+    for i in range(count):
+        varied = crop.rotate((i % 7 - 3) * 2.0, resample=2)
+        varied = ImageEnhance.Brightness(varied).enhance(0.8 + 0.03 * (i % 13))
+        crops.append(ImageOps.mirror(varied) if i % 2 else varied)
+    return crops
+
+
+class CountingDlibNet:
+    """dlib's face_recognition_model_v1, recording how many chips each call is given."""
+
+    def __init__(self, network) -> None:
+        self.network = network
+        self.calls: list[int] = []
+
+    def compute_face_descriptor(self, chips):
+        self.calls.append(len(chips))
+        return self.network.compute_face_descriptor(chips)
+
+
+def test_dlib_embedder_embeds_a_crowd_in_bounded_chunks_with_one_pass_results(dlib_embedder, detector, grace_hopper, monkeypatch):
+    from facepipe.embedding import EMBED_BATCH_SIZE
+
+    # GIVEN 20 different crops, and the embedder the functions load taking at most 8 per call
+    assert dlib_embedder.batch_size == EMBED_BATCH_SIZE == 32  # what the functions run with
+    crops = varied_crops(dlib_embedder.crop(grace_hopper, detector.detect(grace_hopper)[0]), 20)
+    counting = CountingDlibNet(dlib_embedder._network)
+    monkeypatch.setattr(dlib_embedder, "_network", counting)
+    monkeypatch.setattr(dlib_embedder, "batch_size", 8)
+    # WHEN they are embedded in chunks, then in one pass
+    chunked = dlib_embedder.embed(crops)
+    monkeypatch.setattr(dlib_embedder, "batch_size", 20)
+    one_pass = dlib_embedder.embed(crops)
+    # THEN no call saw more than 8 crops, and the vectors are those of one pass, in order
+    assert counting.calls == [8, 8, 4, 20]
+    assert chunked.shape == (20, 128)
+    assert np.allclose(chunked, one_pass, atol=1e-6)
+    assert not np.allclose(chunked[0], chunked[1])  # the crops really differ: order is checked
+
+
+def test_facenet_embedder_embeds_a_crowd_in_bounded_chunks_with_one_pass_results(random_facenet, detector, grace_hopper):
+    # GIVEN 40 different crops and an embedder taking at most 16 per forward pass
+    embedder = FacenetEmbedder(random_facenet, batch_size=16)
+    crops = varied_crops(embedder.crop(grace_hopper, detector.detect(grace_hopper)[0]), 40)
+    batches: list[int] = []
+    hook = random_facenet.register_forward_hook(lambda module, inputs, output: batches.append(inputs[0].shape[0]))
+    try:
+        # WHEN they are embedded in chunks, then in one pass
+        chunked = embedder.embed(crops)
+        one_pass = FacenetEmbedder(random_facenet, batch_size=40).embed(crops)
+    finally:
+        hook.remove()
+    # THEN no forward pass saw more than 16 crops, and the vectors are those of one pass, in order
+    assert batches == [16, 16, 8, 40]
+    assert chunked.shape == (40, 512)
+    assert np.allclose(chunked, one_pass, atol=1e-5)
+    assert not np.allclose(chunked[0], chunked[1])
+
+
+@pytest.mark.parametrize("size", [0, -1])
+def test_embedders_refuse_a_chunk_size_below_one(random_facenet, size):
+    with pytest.raises(ValueError, match="batch_size"):
+        FacenetEmbedder(random_facenet, batch_size=size)

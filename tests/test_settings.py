@@ -17,6 +17,7 @@ def test_settings_defaults_from_empty_environment():
     assert settings.good_threshold is None  # the model's calibration applies
     assert settings.min_face_size == 16
     assert settings.detection_pixel_budget == 2_000_000
+    assert settings.max_faces_per_frame == 100
     assert settings.namespace == "faces-facenet-vggface2"
 
 
@@ -40,6 +41,9 @@ def test_settings_every_name_is_read_by_from_env():
         ({"MIN_FACE_SIZE": "3"}, "MIN_FACE_SIZE"),
         ({"MAX_BODY_BYTES": "-1"}, "MAX_BODY_BYTES"),
         ({"PHOTO_RESPONSES": "maybe"}, "PHOTO_RESPONSES"),
+        ({"MAX_FACES_PER_FRAME": "0"}, "MAX_FACES_PER_FRAME"),
+        ({"MAX_FACES_PER_FRAME": "1001"}, "MAX_FACES_PER_FRAME"),
+        ({"MAX_FACES_PER_FRAME": "lots"}, "MAX_FACES_PER_FRAME"),
     ],
 )
 def test_settings_bad_values_fail_at_start_up(environ, message):

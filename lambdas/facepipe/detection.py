@@ -146,5 +146,21 @@ class FaceDetector:
                 return np.zeros((0, 5)), np.zeros((0, 5, 2))
 
 
+def select_faces(faces: list[DetectedFace], limit: int) -> tuple[list[DetectedFace], int]:
+    """The select step: at most ``limit`` faces of a frame, the largest first (ties: the higher
+    score), returned left to right as ``detect`` orders them, and how many were left out.
+
+    A crowd frame is bounded here, before crops, embeddings and writes: the faces left out are
+    the smallest, the ones recognition could place least surely anyway (``MAX_FACES_PER_FRAME``).
+    """
+    if limit < 0:
+        raise ValueError(f"a face limit of {limit} makes no sense; use 0 or more")
+    if len(faces) <= limit:
+        return list(faces), 0
+    ranked = sorted(range(len(faces)), key=lambda i: (-faces[i].size, -faces[i].score, i))
+    kept = sorted(ranked[:limit])  # detect's left-to-right order, so indices stay left to right
+    return [faces[i] for i in kept], len(faces) - limit
+
+
 def largest_face(faces: list[DetectedFace]) -> DetectedFace | None:
     return max(faces, key=lambda f: f.area, default=None)

@@ -8,21 +8,23 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, NotRequired, TypedDict
 
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from PIL import Image
 
 from facepipe import aws, names
-from facepipe.detection import DetectedFace, FaceDetector
+from facepipe.detection import DetectedFace, FaceDetector, select_faces
 from facepipe.embedding import Cropper
 from facepipe.events import FrameRequest
 from facepipe.images import decode_base64, encode_jpeg
 from facepipe.messages import MAX_MESSAGE_BYTES, MESSAGE_VERSION, FaceEntry, RequestMessage, encode, response_message
 from facepipe.names import IDEMPOTENCY_SECONDS
-from facepipe.observability import Metric, MetricUnit, metrics, tracer
+from facepipe.observability import Metric, MetricUnit, child_logger, metrics, tracer
 from facepipe.quality import assess
 from facepipe.settings import Settings
 from facepipe.storage import claim_check_key, put_jpeg
@@ -31,6 +33,14 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
+
+logger = child_logger()
+
+#: how long a POST whose request_id another invocation is working on waits for that one's reply
+#: (then 409 in_progress): a client that sent the same frame twice at once gets one answer, twice
+IN_PROGRESS_WAIT_SECONDS = 2.0
+#: first pause between looks at the other invocation's record; doubles up to ``_MAX_PAUSE``
+_FIRST_PAUSE, _MAX_PAUSE = 0.05, 0.4
 
 
 def face_crops(frame: Image.Image, faces: list[DetectedFace], cropper: Cropper) -> list[Image.Image]:
@@ -42,11 +52,13 @@ def _now() -> str:
 
 
 class Queued(TypedDict):
-    """The function URL's 200 reply (§1.1)."""
+    """The function URL's 200 reply (§1.1); ``skipped`` only when faces beyond
+    ``MAX_FACES_PER_FRAME`` were left out."""
 
     request_id: str
     faces: int
     status: str
+    skipped: NotRequired[int]
 
 
 class FrameProcessor:
@@ -70,7 +82,7 @@ class FrameProcessor:
     def s3(self) -> S3Client:
         return self._s3 or aws.s3()
 
-    def build_message(self, request: FrameRequest, faces: list[DetectedFace]) -> RequestMessage:
+    def build_message(self, request: FrameRequest, faces: list[DetectedFace], skipped: int = 0) -> RequestMessage:
         crops = face_crops(request.image, faces, self.cropper)
         entries: list[FaceEntry] = [
             {
@@ -97,6 +109,8 @@ class FrameProcessor:
             message["image"]["sha256"] = request.content_sha256
         if request.captured_at:
             message["captured_at"] = request.captured_at
+        if skipped:
+            message["skipped"] = skipped
         return message
 
     def claim_check(self, message: RequestMessage) -> RequestMessage:
@@ -113,26 +127,36 @@ class FrameProcessor:
 
     @tracer.capture_method
     def process(self, request: FrameRequest) -> Queued:
-        faces = self.detector.detect(request.image)
+        found = self.detector.detect(request.image)
+        faces, skipped = select_faces(found, self.settings.max_faces_per_frame)
         metrics.add_metric(name=Metric.FRAMES, unit=MetricUnit.Count, value=1)
         metrics.add_metric(name=Metric.FACES_DETECTED, unit=MetricUnit.Count, value=len(faces))
+        if skipped:
+            logger.warning("crowd frame: only the largest faces are sent", found=len(found), sent=len(faces), skipped=skipped)
         if not faces:
             metrics.add_metric(name=Metric.FRAMES_WITHOUT_FACE, unit=MetricUnit.Count, value=1)
             answer = response_message(request.request_id, request.filename, [])
             self.sqs.send_message(QueueUrl=self.settings.response_queue_url, MessageBody=encode(answer))
             return {"request_id": request.request_id, "faces": 0, "status": "queued"}
-        message = self.claim_check(self.build_message(request, faces))
+        message = self.claim_check(self.build_message(request, faces, skipped))
         self.sqs.send_message(QueueUrl=self.settings.request_queue_url, MessageBody=encode(message))
-        return {"request_id": request.request_id, "faces": len(faces), "status": "queued"}
+        reply: Queued = {"request_id": request.request_id, "faces": len(faces), "status": "queued"}
+        if skipped:
+            reply["skipped"] = skipped
+        return reply
 
 
 class FrameAcceptor:
     """``frames.process`` at most once per request_id when a persistence layer is given: a
     client's retry gets the same reply and queues nothing; the same request_id with another
-    image raises IdempotencyValidationError."""
+    image raises IdempotencyValidationError. A POST that finds the same request_id in progress
+    waits up to ``wait_seconds`` for its reply, then raises IdempotencyAlreadyInProgressError."""
 
-    def __init__(self, frames: FrameProcessor, persistence: BasePersistenceLayer | None) -> None:
+    def __init__(
+        self, frames: FrameProcessor, persistence: BasePersistenceLayer | None, wait_seconds: float = IN_PROGRESS_WAIT_SECONDS
+    ) -> None:
         self.frames = frames
+        self.wait_seconds = wait_seconds
         self.config = IdempotencyConfig(
             event_key_jmespath="request_id",
             payload_validation_jmespath="content_sha256",
@@ -153,4 +177,16 @@ class FrameAcceptor:
             return self.frames.process(request)
         if context is not None:
             self.config.register_lambda_context(context)
-        return self._once(work={"request_id": request.request_id, "content_sha256": request.content_sha256}, request=request)
+        work = {"request_id": request.request_id, "content_sha256": request.content_sha256}
+        deadline, pause = time.monotonic() + self.wait_seconds, _FIRST_PAUSE
+        while True:
+            try:
+                return self._once(work=work, request=request)
+            except IdempotencyAlreadyInProgressError:
+                # the same frame, sent twice at once: the other invocation's reply is moments away
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise
+                logger.info("request_id in progress elsewhere; waiting for its reply", remaining=round(remaining, 2))
+                time.sleep(min(pause, remaining))  # the last look is at the deadline
+                pause = min(2 * pause, _MAX_PAUSE)

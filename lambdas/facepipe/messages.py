@@ -42,6 +42,7 @@ class RequestMessage(TypedDict):
     preprocessing: str
     faces: list[FaceEntry]
     captured_at: NotRequired[str]
+    skipped: NotRequired[int]  # faces found beyond MAX_FACES_PER_FRAME, not sent (absent: none)
 
 
 class FaceResult(TypedDict):
@@ -60,6 +61,7 @@ class ResponseMessage(TypedDict):
     result: str
     filename: str
     faces: list[FaceResult]
+    skipped: NotRequired[int]  # faces detection found but did not send (MAX_FACES_PER_FRAME); absent: none
 
 
 UNKNOWN = "unknown"
@@ -74,6 +76,15 @@ def result_string(faces: list[FaceResult]) -> str:
 
 def response_message(request_id: str, filename: str, faces: list[FaceResult]) -> ResponseMessage:
     return {"request_id": request_id, "result": result_string(faces), "filename": filename, "faces": faces}
+
+
+def carry_skipped(request: RequestMessage, response: ResponseMessage) -> ResponseMessage:
+    """``response`` with the request's ``skipped`` count, when detection left faces out: the
+    client learns its answer lists only the largest faces of a crowd."""
+    skipped = request.get("skipped", 0)
+    if skipped:
+        response["skipped"] = skipped
+    return response
 
 
 def encode(message: object) -> str:
@@ -97,6 +108,7 @@ REQUEST_MESSAGE_SCHEMA: dict[str, Any] = {
         "filename": {"type": "string", "maxLength": 1024},
         "source": {"type": "string"},
         "preprocessing": {"type": "string"},
+        "skipped": {"type": "integer", "minimum": 0},
         "image": {
             "type": "object",
             "properties": {

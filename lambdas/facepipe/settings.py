@@ -140,6 +140,13 @@ class Settings:
         low=100_000,
         high=100_000_000,
     )
+    max_faces_per_frame: int = setting(
+        100,
+        "Most faces one frame sends to recognition: the largest are kept, the rest counted as `skipped` in the reply and the messages.",
+        (DETECTION,),
+        low=1,
+        high=1000,
+    )
     max_body_bytes: int = setting(6 * 1024 * 1024, "Largest function URL body (413 above).", (DETECTION,), low=1024, high=64 * 2**20)
     max_image_pixels: int = setting(
         40_000_000, "Largest image, width × height, checked from the header before decoding (413 above).", BOTH, low=10_000, high=2**31

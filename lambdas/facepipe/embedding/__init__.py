@@ -5,10 +5,10 @@
 
 from __future__ import annotations
 
-from facepipe.embedding._base import Cropper, Embedder, l2_normalise
+from facepipe.embedding._base import EMBED_BATCH_SIZE, Cropper, Embedder, l2_normalise
 from facepipe.exceptions import ConfigurationError
 
-__all__ = ["Cropper", "Embedder", "dimension_of", "l2_normalise", "load_cropper", "load_embedder"]
+__all__ = ["EMBED_BATCH_SIZE", "Cropper", "Embedder", "dimension_of", "l2_normalise", "load_cropper", "load_embedder"]
 
 _DIMENSIONS = {"facenet-vggface2": 512, "dlib-resnet": 128}
 

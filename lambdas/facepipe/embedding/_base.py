@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Iterator, Sequence
+from typing import Protocol, TypeVar
 
 import numpy as np
 from PIL import Image
 
 from facepipe.detection import DetectedFace
+
+#: most crops one forward pass takes: a 100-face frame, or a batch of frames, is embedded in
+#: chunks of this many, so the input tensor stays bounded (32 facenet crops: 9.8 MB of float32)
+EMBED_BATCH_SIZE = 32
+
+T = TypeVar("T")
 
 
 class Cropper(Protocol):
@@ -43,3 +49,11 @@ def check_crops(crops: Sequence[Image.Image], size: int) -> None:
     for i, crop in enumerate(crops):
         if crop.size != (size, size) or crop.mode != "RGB":
             raise ValueError(f"crop {i} is {crop.mode} {crop.size[0]}x{crop.size[1]}; expected RGB {size}x{size}")
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """``items`` in consecutive slices of at most ``size`` (the last may be shorter)."""
+    if size < 1:
+        raise ValueError(f"a chunk size of {size} makes no sense; use 1 or more")
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

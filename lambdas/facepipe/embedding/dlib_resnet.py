@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from facepipe.detection import DetectedFace
-from facepipe.embedding._base import check_crops, l2_normalise
+from facepipe.embedding._base import EMBED_BATCH_SIZE, check_crops, chunks, l2_normalise
 from facepipe.exceptions import ModelUnavailableError
 
 CROP_SIZE = 150
@@ -60,8 +60,11 @@ class DlibEmbedder(DlibCropper):
     model = "dlib-resnet"
     dimension = 128
 
-    def __init__(self) -> None:
+    def __init__(self, batch_size: int = EMBED_BATCH_SIZE) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be 1 or more, not {batch_size}")
         super().__init__()
+        self.batch_size = batch_size  # crops per compute_face_descriptor call
         _, models = _models()
         self._network = self._dlib.face_recognition_model_v1(models.face_recognition_model_location())
         self._lock = threading.Lock()  # one dlib net is not safe to share across threads
@@ -70,7 +73,9 @@ class DlibEmbedder(DlibCropper):
         if not crops:
             return np.zeros((0, self.dimension), dtype=np.float32)
         check_crops(crops, CROP_SIZE)
-        chips = [np.ascontiguousarray(np.asarray(c, dtype=np.uint8)) for c in crops]
-        with self._lock:
-            vectors = self._network.compute_face_descriptor(chips)
-        return l2_normalise(np.array([np.array(v) for v in vectors]))
+        vectors = []
+        for chunk in chunks(crops, self.batch_size):
+            chips = [np.ascontiguousarray(np.asarray(c, dtype=np.uint8)) for c in chunk]
+            with self._lock:
+                vectors += [np.array(v) for v in self._network.compute_face_descriptor(chips)]
+        return l2_normalise(np.array(vectors))

@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 
 from facepipe.detection import DetectedFace
-from facepipe.embedding._base import check_crops, l2_normalise
+from facepipe.embedding._base import EMBED_BATCH_SIZE, check_crops, chunks, l2_normalise
 from facepipe.embedding.weights import VGGFACE2, verified_path
 from facepipe.observability import child_logger
 
@@ -49,13 +49,17 @@ class FacenetCropper:
 
 
 class FacenetEmbedder(FacenetCropper):
-    """``embed(crops) -> (n, 512)`` unit vectors. ``network`` is an InceptionResnetV1 in eval mode."""
+    """``embed(crops) -> (n, 512)`` unit vectors. ``network`` is an InceptionResnetV1 in eval mode;
+    it sees at most ``batch_size`` crops per forward pass."""
 
     model = "facenet-vggface2"
     dimension = 512
 
-    def __init__(self, network: torch.nn.Module) -> None:
+    def __init__(self, network: torch.nn.Module, batch_size: int = EMBED_BATCH_SIZE) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be 1 or more, not {batch_size}")
         self._network = network.eval().to(memory_format=torch.channels_last)
+        self.batch_size = batch_size
 
     @classmethod
     def from_weights(cls, path: str | Path | None = None) -> FacenetEmbedder:
@@ -77,11 +81,15 @@ class FacenetEmbedder(FacenetCropper):
         if not crops:
             return np.zeros((0, self.dimension), dtype=np.float32)
         check_crops(crops, CROP_SIZE)
+        return l2_normalise(np.concatenate([self._forward(chunk) for chunk in chunks(crops, self.batch_size)]))
+
+    def _forward(self, crops: Sequence[Image.Image]) -> np.ndarray:
+        """One forward pass: (n, 160, 160) RGB crops -> (n, 512) raw float32 vectors."""
         from facenet_pytorch import fixed_image_standardization
 
         batch = fixed_image_standardization(
             torch.from_numpy(np.stack([np.asarray(c, dtype=np.float32) for c in crops])).permute(0, 3, 1, 2)
         ).contiguous(memory_format=torch.channels_last)
         with torch.inference_mode():
-            vectors = self._network(batch).numpy()
-        return l2_normalise(vectors)
+            vectors: np.ndarray = self._network(batch).numpy()
+        return vectors
