@@ -30,7 +30,7 @@ from facepipe.images import decode_base64, open_crop, open_image
 from facepipe.index import VectorIndex
 from facepipe.index.recent import RecentVectors
 from facepipe.matching import calibration_for
-from facepipe.messages import FaceEntry, FaceResult, RequestMessage, ResponseMessage, encode, response_message
+from facepipe.messages import FaceEntry, FaceResult, RequestMessage, ResponseMessage, carry_skipped, encode, response_message
 from facepipe.names import IDEMPOTENCY_SECONDS, TTL_ATTRIBUTE
 from facepipe.observability import Metric, MetricUnit, child_logger, metrics, tracer
 from facepipe.people import PeopleStore, PersonGoneError, Tag, generated_name, keys
@@ -248,7 +248,7 @@ class Recognizer:
             )
             for face, vector, crop in zip(message["faces"], vectors, crops, strict=True)
         ]
-        return Recognised(self.finish(image, faces, [self.resolve(f) for f in faces]), image.digest)
+        return Recognised(carry_skipped(message, self.finish(image, faces, [self.resolve(f) for f in faces])), image.digest)
 
     @tracer.capture_method
     def process_photo(self, photo: PhotoRef) -> Recognised | None:
