@@ -75,3 +75,27 @@ def local_stack(state: Path, *options: str) -> Iterator[dict[str, Any]]:
         output, _ = process.communicate(timeout=60)
         assert process.returncode == 0, output
         assert not state.exists(), "local.json must be removed when the stack stops"
+
+
+def function_environment(resources: Any, **extra: str) -> dict[str, str]:
+    """The environment Terraform gives the functions, pointed at a moto stack's resources."""
+    return {
+        "REQUEST_QUEUE_URL": resources.request_queue_url,
+        "RESPONSE_QUEUE_URL": resources.response_queue_url,
+        "DDB_TABLE_NAME": resources.table,
+        "S3_BUCKET_NAME": resources.bucket,
+        "EMBEDDING_MODEL": "dlib-resnet",
+        **extra,
+    }
+
+
+def cold_start(function_dir: str, environment: dict[str, str], monkeypatch: Any) -> Any:
+    """``lambdas/<function_dir>/handler.py`` loaded as a cold start does, with ``environment``."""
+    from facepipe.runtime import detection_runtime, recognition_runtime
+    from facepipe_tools.local.handlers import load_handler
+
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    detection_runtime.cache_clear()
+    recognition_runtime.cache_clear()
+    return load_handler(function_dir)

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import cast
 
 import pytest
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
@@ -25,9 +26,8 @@ from facepipe.recognition import Recognizer
 from facepipe.runtime import detection_runtime
 from facepipe_tools.local.context import LambdaContext
 from facepipe_tools.local.event_source import sqs_record
-from facepipe_tools.local.handlers import load_handler
 from facepipe_tools.scenes import context_frame
-from helpers import drain
+from helpers import cold_start, drain, function_environment
 from helpers import encode as encode_image
 
 FOUR_K = (3840, 2160)
@@ -139,17 +139,7 @@ def detection(aws, resources, monkeypatch: pytest.MonkeyPatch) -> Iterator[Calla
     start with the moto stack's environment (and ``env`` on top)."""
 
     def load(**env: str) -> ModuleType:
-        for name, value in {
-            "REQUEST_QUEUE_URL": resources.request_queue_url,
-            "RESPONSE_QUEUE_URL": resources.response_queue_url,
-            "DDB_TABLE_NAME": resources.table,
-            "S3_BUCKET_NAME": resources.bucket,
-            "EMBEDDING_MODEL": "dlib-resnet",
-            **env,
-        }.items():
-            monkeypatch.setenv(name, value)
-        detection_runtime.cache_clear()
-        return load_handler("face_detection")
+        return cast("ModuleType", cold_start("face_detection", function_environment(resources, **env), monkeypatch))
 
     yield load
     detection_runtime.cache_clear()

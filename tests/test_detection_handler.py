@@ -16,7 +16,7 @@ from test_images import handmade_png
 from facepipe.runtime import detection_runtime
 from facepipe_tools.local.context import LambdaContext
 from facepipe_tools.local.handlers import load_handler
-from helpers import drain, encode
+from helpers import cold_start, drain, encode, function_environment
 
 SECRET_DETAIL = "boom: connection to sqs.internal:4566 refused"
 
@@ -33,17 +33,7 @@ def url_event() -> Callable[..., dict]:
 @pytest.fixture
 def detection_handler(aws, resources, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     """``lambdas/face_detection/handler.py`` imported like a cold start, configured by env vars for the moto stack."""
-    for name, value in {
-        "REQUEST_QUEUE_URL": resources.request_queue_url,
-        "RESPONSE_QUEUE_URL": resources.response_queue_url,
-        "DDB_TABLE_NAME": resources.table,
-        "S3_BUCKET_NAME": resources.bucket,
-        "EMBEDDING_MODEL": "dlib-resnet",
-        "VECTOR_BACKEND": "local",
-    }.items():
-        monkeypatch.setenv(name, value)
-    detection_runtime.cache_clear()
-    yield load_handler("face_detection")
+    yield cold_start("face_detection", function_environment(resources, VECTOR_BACKEND="local"), monkeypatch)
     detection_runtime.cache_clear()
 
 

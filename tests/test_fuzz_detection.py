@@ -14,26 +14,15 @@ from fuzzing import FUZZ, body_events, fuzz, url_events
 
 from facepipe.runtime import detection_runtime
 from facepipe_tools.local.context import LambdaContext
-from facepipe_tools.local.handlers import load_handler
-from helpers import drain
+from helpers import cold_start, drain, function_environment
 
 ALLOWED = {200, 400, 401, 403, 405, 409, 413}
 
 
 @pytest.fixture
 def detection_handler(aws, resources, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    for name, value in {
-        "REQUEST_QUEUE_URL": resources.request_queue_url,
-        "RESPONSE_QUEUE_URL": resources.response_queue_url,
-        "DDB_TABLE_NAME": resources.table,
-        "S3_BUCKET_NAME": resources.bucket,
-        "EMBEDDING_MODEL": "dlib-resnet",
-        "POWERTOOLS_METRICS_NAMESPACE": "facepipe-fuzz",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-    }.items():
-        monkeypatch.setenv(name, value)
-    detection_runtime.cache_clear()
-    yield load_handler("face_detection")
+    environment = function_environment(resources, POWERTOOLS_METRICS_NAMESPACE="facepipe-fuzz", POWERTOOLS_TRACE_DISABLED="true")
+    yield cold_start("face_detection", environment, monkeypatch)
     detection_runtime.cache_clear()
 
 
