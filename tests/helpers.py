@@ -50,21 +50,25 @@ CLI_ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "lambdas"), o
 @contextlib.contextmanager
 def local_stack(state: Path, *options: str) -> Iterator[dict[str, Any]]:
     """`facepipe local up` on free ports, its endpoints written to ``state`` (and yielded, with
-    ``state_file``); stopped with Ctrl-C (SIGINT), which must exit 0 and remove the state file."""
+    ``state_file``); stopped with Ctrl-C (SIGINT), which must exit 0 and remove the state file.
+    Its output (the functions' logs and metrics) goes to a file beside ``state``: a pipe nobody
+    reads fills up and blocks the functions' next print."""
     command = [sys.executable, "-m", "facepipe_tools.cli", "local", "up", "--port", "0", "--moto-port", "0", "--vector-port", "0"]
-    process = subprocess.Popen(
-        [*command, *options, "--state-file", str(state)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=state.parent,
-        env=CLI_ENV,
-    )
+    log = state.with_suffix(".log")
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [*command, *options, "--state-file", str(state)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=state.parent,
+            env=CLI_ENV,
+        )
     deadline = time.monotonic() + 180
     while not state.exists():
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            raise RuntimeError(f"facepipe local up did not start:\n{process.stdout.read() if process.stdout else ''}")
+            raise RuntimeError(f"facepipe local up did not start:\n{log.read_text()}")
         time.sleep(0.5)
     info = json.loads(state.read_text())
     info["state_file"] = str(state)
@@ -72,8 +76,8 @@ def local_stack(state: Path, *options: str) -> Iterator[dict[str, Any]]:
         yield info
     finally:
         process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=60)
-        assert process.returncode == 0, output
+        process.wait(timeout=60)
+        assert process.returncode == 0, log.read_text()[-5000:]
         assert not state.exists(), "local.json must be removed when the stack stops"
 
 
