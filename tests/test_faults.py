@@ -255,7 +255,7 @@ def test_faults_every_accepted_frame_answered_once_or_dead_lettered_with_reason(
         f"  duplicate responses {duplicates} (identical; deaths right after sending a response: {send_then_die}), duplicate tags {sum(n - 1 for n in tags.values())}, "
         f"people {len(people)} for {len(PEOPLE)} identities, face counts off {len(miscounted)}"
     )
-    assert sum(v for k, v in faults.injected.items() if k in KINDS) >= 100  # the run really was faulty
+    assert sum(v for k, v in faults.injected.items() if k in KINDS) >= FRAMES // 3  # the run really was faulty
     assert len(accepted) >= FRAMES * 0.95
     assert set(accepted) == answered | with_reason, "every accepted frame is answered or dead-lettered with its reason"
     assert without_reason == []
