@@ -386,7 +386,7 @@ def test_local_stack_honours_device_tokens_through_the_same_setting(aws, resourc
     # GIVEN a local stack started with device tokens
     stack = LocalStack(StackOptions(device_tokens={"door": CAMERA_TOKEN}, state_file=None))
     # THEN its functions get the deployed setting, and the tokens are where that setting points
-    environment = stack.environment("http://127.0.0.1:5000", resources)
+    environment = stack.environment("http://127.0.0.1:5000", resources, "http://127.0.0.1:5081")
     assert environment["DEVICE_TOKENS_SSM_PARAMETER_NAME"] == DEFAULT_TOKENS_PARAMETER
     ssm = aws.client("ssm")
     store_device_tokens(ssm, stack.options.device_tokens)
@@ -396,6 +396,8 @@ def test_local_stack_honours_device_tokens_through_the_same_setting(aws, resourc
     with pytest.raises(InvalidRequestError):
         tokens.verify("door", "wrong-token-wrong-token-wrong")
     # AND a stack without tokens asks for none; a weak token is refused before anything starts
-    assert "DEVICE_TOKENS_SSM_PARAMETER_NAME" not in LocalStack(StackOptions(state_file=None)).environment("http://x", resources)
+    assert "DEVICE_TOKENS_SSM_PARAMETER_NAME" not in LocalStack(StackOptions(state_file=None)).environment(
+        "http://x", resources, "http://v"
+    )
     with pytest.raises(ConfigurationError):
         store_device_tokens(ssm, {"door": "short"})

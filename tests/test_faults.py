@@ -32,7 +32,7 @@ from facepipe_tools.local.context import LambdaContext
 from facepipe_tools.local.event_source import sqs_record
 from facepipe_tools.local.handlers import load_handler
 from facepipe_tools.local.resources import create_resources
-from helpers import encode
+from helpers import encode, function_environment
 
 pytestmark = [pytest.mark.slow, pytest.mark.fixtures]
 
@@ -106,15 +106,7 @@ def stack(monkeypatch) -> Iterator[tuple[Any, Any]]:
     with mock_aws():
         session = boto3.session.Session(region_name="us-east-1")
         resources = create_resources(session, StackNames(), request_visibility=30, max_receive_count=MAX_RECEIVES)
-        for key, value in {
-            "REQUEST_QUEUE_URL": resources.request_queue_url,
-            "RESPONSE_QUEUE_URL": resources.response_queue_url,
-            "DDB_TABLE_NAME": resources.table,
-            "S3_BUCKET_NAME": resources.bucket,
-            "EMBEDDING_MODEL": "dlib-resnet",
-            "VECTOR_BACKEND": "local",
-            "POWERTOOLS_METRICS_DISABLED": "true",
-        }.items():
+        for key, value in function_environment(resources, VECTOR_BACKEND="local", POWERTOOLS_METRICS_DISABLED="true").items():
             monkeypatch.setenv(key, value)
         from facepipe.runtime import detection_runtime, recognition_runtime
 

@@ -10,10 +10,9 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from PIL import Image
-from tqdm import tqdm
 
 from facepipe.detection import FaceDetector, largest_face
 from facepipe.embedding import dimension_of, load_embedder
@@ -29,14 +28,12 @@ from facepipe.quality import assess
 from facepipe.recognition import Recognizer
 from facepipe.settings import Settings
 from facepipe.storage import claim_check_key, face_crop_key, read_object
+from facepipe_tools.report import with_progress
 
 if TYPE_CHECKING:
     from facepipe.detection import DetectedFace
     from facepipe.messages import FaceResult
     from facepipe.quality import FaceQuality
-
-
-T = TypeVar("T")
 
 
 class EnrollError(FacepipeError):
@@ -153,7 +150,7 @@ class Admin:
         if source.person_id == target.person_id:
             raise EnrollError("cannot merge a person into themselves")
         self.people.mark_merged(source.person_id, target.person_id)
-        for face in progress(self.people.faces_of(source.person_id), f"merging {source.person_id}"):
+        for face in with_progress(self.people.faces_of(source.person_id), f"merging {source.person_id}", unit="face"):
             self._move(face, target)
         self.recognizer.gallery.registry.forget(source.person_id)  # its faces are the target's now
         self.recognizer.gallery.recent.forget_person(source.person_id)
@@ -207,7 +204,7 @@ class Admin:
             raise EnrollError(f"{person.person_id} was merged into {person.merged_into}: delete that person instead")
         erasure = Erasure(person.person_id, person.name)
         self.people.mark_deleting(person.person_id)
-        for face in progress(self.people.faces_of(person.person_id), f"erasing {person.person_id}"):
+        for face in with_progress(self.people.faces_of(person.person_id), f"erasing {person.person_id}", unit="face"):
             self._erase_face(face, erasure)
         erasure.registry_entries = self.recognizer.gallery.registry.forget(person.person_id)
         self.recognizer.gallery.recent.forget_person(person.person_id)
@@ -278,7 +275,7 @@ class Admin:
         report = Reindex(model, namespace or f"faces-{model}")
         bucket = self.recognizer.settings.s3_bucket_name
         faces = [f for p in self.people.list_people() if p.present for f in self.people.faces_of(p.person_id) if f.get("crop_key")]
-        for face in tqdm(faces, desc=f"re-embedding with {model}", unit="face", disable=None):
+        for face in with_progress(faces, f"re-embedding with {model}", unit="face"):
             try:
                 crop = open_image(read_object(self.recognizer.s3, bucket, str(face["crop_key"])), 1 << 20)
             except FacepipeError:
@@ -372,8 +369,3 @@ def delete_every_version(s3: Any, bucket: str, key: str) -> int:
                 s3.delete_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])
                 removed += 1
     return removed
-
-
-def progress(items: list[T], what: str) -> list[T]:
-    """``items``, with a progress bar on a terminal when there are many."""
-    return list(tqdm(items, desc=what, unit="face", disable=len(items) < 20 or None))

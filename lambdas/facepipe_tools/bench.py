@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from facepipe_tools.client import post_frame
-from facepipe_tools.report import markdown_table, percentile, progress_bar
+from facepipe_tools.report import markdown_table, percentile, progress_bar, with_progress
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -245,14 +245,7 @@ def naive_reference(frames: Sequence[tuple[str, bytes]], weights: str, progress:
             for face in faces if faces is not None else []:
                 network(face.unsqueeze(0))
 
-    one(frames[0][1])
-    bar = progress_bar(len(frames), "reference (a) naive", progress, unit="frame")
-    times = []
-    for _, content in frames:
-        times.append(timed(one, content)[1])
-        bar.update()
-    bar.close()
-    return times
+    return ms_per_frame(one, frames, "reference (a) naive", progress)
 
 
 def face_recognition_reference(frames: Sequence[tuple[str, bytes]], progress: bool = True) -> list[float]:
@@ -263,14 +256,13 @@ def face_recognition_reference(frames: Sequence[tuple[str, bytes]], progress: bo
         image = face_recognition.load_image_file(io.BytesIO(content))
         face_recognition.face_encodings(image, face_recognition.face_locations(image))
 
+    return ms_per_frame(one, frames, "reference (b) face_recognition", progress)
+
+
+def ms_per_frame(one: Callable[[bytes], object], frames: Sequence[tuple[str, bytes]], label: str, progress: bool) -> list[float]:
+    """``one`` timed on each frame, after one warm-up call (lazy loads, allocator)."""
     one(frames[0][1])
-    bar = progress_bar(len(frames), "reference (b) face_recognition", progress, unit="frame")
-    times = []
-    for _, content in frames:
-        times.append(timed(one, content)[1])
-        bar.update()
-    bar.close()
-    return times
+    return [timed(one, content)[1] for _, content in with_progress(frames, label, progress, unit="frame")]
 
 
 def face_recognition_library() -> Any:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 import numpy as np
 from tqdm import tqdm
+
+T = TypeVar("T")
 
 
 def table(rows: Iterable[Sequence[object]], headers: Sequence[str]) -> str:
@@ -46,6 +48,17 @@ def percentile(values: Sequence[float] | np.ndarray, p: float) -> float | None:
 def progress_bar(total: int, desc: str, enabled: bool = True, unit: str = "img") -> tqdm[NoReturn]:
     """A tqdm bar on stderr, silent when not ``enabled``: ``update()`` per step, ``close()`` at the end."""
     return tqdm(total=total, desc=desc, unit=unit, leave=False, disable=not enabled)
+
+
+def with_progress(items: Sequence[T], desc: str, enabled: bool = True, unit: str = "img") -> Iterator[T]:
+    """``items`` one by one, the bar moving as each one's work is done."""
+    bar = progress_bar(len(items), desc, enabled, unit)
+    try:
+        for item in items:
+            yield item
+            bar.update()
+    finally:
+        bar.close()
 
 
 def shown_path(path: str | Path) -> str:

@@ -74,7 +74,8 @@ def idempotency_key(unit: str, request_id: str) -> dict[str, str]:
 
 def sent_key(request_id: str, digest: str) -> dict[str, str]:
     """The marker that the response to image ``digest`` of ``request_id`` was sent (``Recognizer.answer``)."""
-    return {"PK": names.IDEMPOTENCY_PARTITION, "SK": f"sent#{hashlib.md5(json.dumps(request_id).encode()).hexdigest()}#{digest[:16]}"}
+    key = idempotency_key("sent", request_id)
+    return {**key, "SK": f"{key['SK']}#{digest[:16]}"}
 
 
 def people_sort_key(name: str, person_id: str) -> str:

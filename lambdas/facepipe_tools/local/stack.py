@@ -93,15 +93,17 @@ class LocalStack:
             raise RuntimeError("the local stack is not started")
         return self._info
 
-    def environment(self, endpoint: str, resources: Resources) -> dict[str, str]:
-        """What the two functions see: the same names Terraform sets (facepipe.settings)."""
+    def environment(self, endpoint: str, resources: Resources, vector_url: str) -> dict[str, str]:
+        """What the two functions see: the same names Terraform sets (facepipe.settings); the
+        index is the stack's, served on Pinecone's routes (``vector_url``)."""
         settings = Settings(
             request_queue_url=resources.request_queue_url,
             response_queue_url=resources.response_queue_url,
             ddb_table_name=resources.table,
             s3_bucket_name=resources.bucket,
             pinecone_ssm_parameter_name=resources.ssm_parameter,
-            vector_backend="local",
+            vector_backend="pinecone",
+            pinecone_index_host=vector_url,
             embedding_model=self.options.embedding_model,
             torch_num_threads=1,  # the two functions share this machine's cores; in Lambda each gets its own vCPUs
             device_tokens_ssm_parameter_name=DEFAULT_TOKENS_PARAMETER if self.options.device_tokens else "",
@@ -137,15 +139,14 @@ class LocalStack:
         self.resources = resources
         if opts.device_tokens:
             store_device_tokens(session.client("ssm", endpoint_url=endpoint), opts.device_tokens)
-        os.environ.update(self.environment(endpoint, resources))
-
-        log.info("loading face-detection and %d face-recognition environments (%s)", opts.recognition_environments, opts.embedding_model)
         # the shared index, on Pinecone's data-plane routes: every recognition environment (and
         # the CLI) reaches it through the real Pinecone adapter
         index = DelayedIndex(dimension_of(opts.embedding_model), opts.index_delay)
         vectors = serve_vector_index(index, port=opts.vector_port)
         self._stoppers.append(vectors.stop)
-        os.environ.update({"VECTOR_BACKEND": "pinecone", "PINECONE_INDEX_HOST": vectors.url})
+        os.environ.update(self.environment(endpoint, resources, vectors.url))
+
+        log.info("loading face-detection and %d face-recognition environments (%s)", opts.recognition_environments, opts.embedding_model)
         detection = FunctionPool("face_detection", dict(os.environ), opts.detection_environments).start()
         self._stoppers.append(detection.stop)
         recognition = FunctionPool("face_recognition", dict(os.environ), opts.recognition_environments).start()
