@@ -173,6 +173,7 @@ resource "aws_lambda_function" "recognition" {
       MIN_FACE_SCORE              = tostring(var.min_face_score)
       MIN_FACE_SIZE               = tostring(var.min_face_size)
       DETECTION_PIXEL_BUDGET      = tostring(var.detection_pixel_budget)
+      MAX_FACES_PER_FRAME         = tostring(var.max_faces_per_frame)
       MAX_IMAGE_PIXELS            = tostring(var.max_image_pixels)
       MAX_PHOTO_BYTES             = tostring(var.max_photo_bytes)
       PHOTO_PREFIX                = var.photo_prefix

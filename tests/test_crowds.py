@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import cast
@@ -237,6 +238,33 @@ def test_4k_frame_over_the_face_limit_sends_the_largest_and_reports_the_rest_as_
     assert max(left_out) <= smallest_sent + 0.5
     centres = [(f["box"][0] + f["box"][2]) / 2 for f in message["faces"]]
     assert centres == sorted(centres)
+
+
+@pytest.mark.fixtures
+def test_uploaded_crowd_photo_recognises_the_largest_faces_and_reports_the_rest_as_skipped(
+    aws, resources, recognition, detector, crowd_4k: Image.Image, crowd_4k_jpeg: bytes, capsys
+) -> None:
+    # GIVEN a recognition function allowed 5 faces per frame that answers photos too
+    recognizer = recognition.recognizer
+    recognizer.settings = replace(recognizer.settings, max_faces_per_frame=5, photo_responses=True)
+    sizes = sorted((f.size for f in detector.detect(crowd_4k)), reverse=True)
+    # WHEN the 60-face 4K photo is uploaded and its S3 event reaches the function
+    aws.client("s3").put_object(Bucket=resources.bucket, Key="photos/crowd.jpg", Body=crowd_4k_jpeg)
+    sqs = aws.client("sqs")
+    arn = sqs.get_queue_attributes(QueueUrl=resources.photo_queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    notifications = [m for m in drain(sqs, resources.photo_queue_url) if "Records" in json.loads(m["Body"])]
+    event = {"Records": [sqs_record(m, arn, "us-east-1") for m in notifications]}
+    with capsys.disabled():
+        assert recognition.handle(event, LambdaContext(function_name="face-recognition")) == {"batchItemFailures": []}
+    # THEN its one response lists the 5 largest faces and says 55 were skipped
+    (answer,) = answers(aws, resources)
+    assert answer["skipped"] == 55
+    assert len(answer["faces"]) == 5
+    assert min(f["quality"]["size"] for f in answer["faces"]) >= sizes[4] - 0.5
+    # AND only those 5 were tagged and made people
+    tags = recognizer.people.media(answer["request_id"])
+    assert len([t for t in tags if "#FACE#" in t["SK"]]) == 5
+    assert len(recognizer.people.list_people()) <= 5
 
 
 # --------------------------------------------------------------------------- three POSTs at once

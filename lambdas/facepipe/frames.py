@@ -47,6 +47,16 @@ def face_crops(frame: Image.Image, faces: list[DetectedFace], cropper: Cropper) 
     return [cropper.crop(frame, face) for face in faces]
 
 
+def within_limit(found: list[DetectedFace], limit: int, request_id: str) -> tuple[list[DetectedFace], int]:
+    """``select_faces`` for a frame or photo, counted: the ``SkippedFaces`` metric and a warning
+    when a crowd left faces out (``MAX_FACES_PER_FRAME``)."""
+    faces, skipped = select_faces(found, limit)
+    if skipped:
+        metrics.add_metric(name=Metric.SKIPPED_FACES, unit=MetricUnit.Count, value=skipped)
+        logger.warning("crowd: only the largest faces are recognised", request_id=request_id, found=len(found), sent=len(faces), skipped=skipped)
+    return faces, skipped
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -127,12 +137,9 @@ class FrameProcessor:
 
     @tracer.capture_method
     def process(self, request: FrameRequest) -> Queued:
-        found = self.detector.detect(request.image)
-        faces, skipped = select_faces(found, self.settings.max_faces_per_frame)
+        faces, skipped = within_limit(self.detector.detect(request.image), self.settings.max_faces_per_frame, request.request_id)
         metrics.add_metric(name=Metric.FRAMES, unit=MetricUnit.Count, value=1)
         metrics.add_metric(name=Metric.FACES_DETECTED, unit=MetricUnit.Count, value=len(faces))
-        if skipped:
-            logger.warning("crowd frame: only the largest faces are sent", found=len(found), sent=len(faces), skipped=skipped)
         if not faces:
             metrics.add_metric(name=Metric.FRAMES_WITHOUT_FACE, unit=MetricUnit.Count, value=1)
             answer = response_message(request.request_id, request.filename, [])

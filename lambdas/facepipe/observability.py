@@ -29,6 +29,7 @@ class Metric:
     REQUESTS_REFUSED = "RequestsRefused"  # detection: bad input answered 4xx
     FRAMES = "Frames"  # detection: frames accepted
     FACES_DETECTED = "FacesDetected"  # detection: faces queued for recognition
+    SKIPPED_FACES = "SkippedFaces"  # both: faces of a crowd left out by MAX_FACES_PER_FRAME
     FRAMES_WITHOUT_FACE = "FramesWithoutFace"  # detection: answered "" at once
     CLAIM_CHECKS = "ClaimChecks"  # detection: messages whose crops went to S3
     FACES_MATCHED = "FacesMatched"  # recognition: faces named as a known person

@@ -24,7 +24,7 @@ from facepipe.detection import FaceDetector
 from facepipe.embedding import Embedder
 from facepipe.events import PhotoRef
 from facepipe.exceptions import InvalidMessageError, InvalidRequestError
-from facepipe.frames import face_crops
+from facepipe.frames import face_crops, within_limit
 from facepipe.gallery import PLACEMENT_TRIES, FaceToResolve, Gallery, Placement, PlacementError
 from facepipe.images import decode_base64, open_crop, open_image
 from facepipe.index import VectorIndex
@@ -252,7 +252,8 @@ class Recognizer:
 
     @tracer.capture_method
     def process_photo(self, photo: PhotoRef) -> Recognised | None:
-        """An uploaded photo: download, detect, embed, resolve, tag. None for an event outside PHOTO_PREFIX."""
+        """An uploaded photo: download, detect, keep at most MAX_FACES_PER_FRAME (the largest), embed,
+        resolve, tag. None for an event outside PHOTO_PREFIX."""
         if photo.from_event and self.settings.photo_prefix and not photo.key.startswith(self.settings.photo_prefix):
             return None
         request_id = photo.request_id
@@ -261,7 +262,7 @@ class Recognizer:
             frame = open_image(data, self.settings.max_image_pixels)
         except InvalidRequestError as exc:
             raise InvalidMessageError(f"{request_id}: {exc.message}") from None
-        detected = self.detector.detect(frame)
+        detected, skipped = within_limit(self.detector.detect(frame), self.settings.max_faces_per_frame, request_id)
         crops = face_crops(frame, detected, self.embedder)
         vectors = self.embed(crops)
         image = ImageRef(request_id, hashlib.sha256(data).hexdigest(), photo.key.rsplit("/", 1)[-1], f"s3://{photo.bucket}")
@@ -269,7 +270,10 @@ class Recognizer:
             FaceToResolve(request_id, i, [round(v, 1) for v in face.box], vector, crop, image.source, assess(frame, face), image.digest)
             for i, (face, vector, crop) in enumerate(zip(detected, vectors, crops, strict=True))
         ]
-        return Recognised(self.finish(image, faces, [self.resolve(f) for f in faces]), image.digest)
+        response = self.finish(image, faces, [self.resolve(f) for f in faces])
+        if skipped:
+            response["skipped"] = skipped
+        return Recognised(response, image.digest)
 
     def answer(self, recognised: Recognised) -> bool:
         """Send the response once. It is sent after the unit of work is recorded done (so a

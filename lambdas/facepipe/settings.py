@@ -142,8 +142,9 @@ class Settings:
     )
     max_faces_per_frame: int = setting(
         100,
-        "Most faces one frame sends to recognition: the largest are kept, the rest counted as `skipped` in the reply and the messages.",
-        (DETECTION,),
+        "Most faces of one frame or uploaded photo that are recognised: the largest are kept, the rest counted as `skipped` "
+        "in the reply, the messages and the `SkippedFaces` metric.",
+        BOTH,
         low=1,
         high=1000,
     )
