@@ -53,7 +53,9 @@ def within_limit(found: list[DetectedFace], limit: int, request_id: str) -> tupl
     faces, skipped = select_faces(found, limit)
     if skipped:
         metrics.add_metric(name=Metric.SKIPPED_FACES, unit=MetricUnit.Count, value=skipped)
-        logger.warning("crowd: only the largest faces are recognised", request_id=request_id, found=len(found), sent=len(faces), skipped=skipped)
+        logger.warning(
+            "crowd: only the largest faces are recognised", request_id=request_id, found=len(found), sent=len(faces), skipped=skipped
+        )
     return faces, skipped
 
 

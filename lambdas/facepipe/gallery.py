@@ -10,7 +10,8 @@ redirects to the one it was merged into) and treating an erased person's leftove
 Pinecone still returns, this container's recent buffer) as absent while cleaning them. A face
 the index calls new goes through the stranger registry, so that frames of one new face in
 several containers make one person. ``write`` records the face under its person (conditional
-on the person being present) and then indexes it.
+on the person being present) and then indexes it; ``record``, ``add_faces`` and ``settle`` are
+the same steps for a whole frame (one upsert; the read after it is the one that names the people).
 """
 
 from __future__ import annotations
@@ -202,10 +203,10 @@ class Gallery:
         self.index.delete([c.face_id for c in candidates if c.person_id == person_id], self.namespace)
 
     # --- writing a face -------------------------------------------------------------------
-    def write(self, face: FaceToResolve, placement: Placement, similarity: float, enrolled: bool = False) -> None:
+    def record(self, face: FaceToResolve, placement: Placement, similarity: float, enrolled: bool = False) -> bool:
         """Record the face under its person (``PersonGoneError`` when the person was merged away
-        or erased meanwhile: place it again), then index it when it joins the person's faces.
-        A repeat indexes what the first delivery recorded as indexed."""
+        or erased meanwhile: place it again); whether it joins the person's indexed faces. A
+        repeat answers what the first delivery recorded."""
         assert placement.person_id is not None
         record = FaceRecord(
             face_id=face.face_id,
@@ -223,44 +224,55 @@ class Gallery:
             quality=face.quality.as_dict(),
             image_digest=face.image_digest,
         )
-        indexed = placement.indexed
-        if not self.people.record_face(record):
-            earlier = self.people.face(face.face_id, placement.person_id)
-            indexed = bool(earlier and earlier.get("indexed"))
-        if indexed:
-            self.add_face(face, placement.person_id, enrolled)
-            self._settle(face, placement.person_id)
+        if self.people.record_face(record):
+            return placement.indexed
+        earlier = self.people.face(face.face_id, placement.person_id)
+        return bool(earlier and earlier.get("indexed"))
 
-    def _settle(self, face: FaceToResolve, person_id: str) -> None:
-        """After indexing: if the person was merged away or erased since the face was recorded,
-        the admin tool may have passed this face's vector before it existed. Point it at the
-        merge target, or (erased) remove it; then ``PersonGoneError``: place the face again."""
-        person = self.people.current_person(person_id)
-        if person is not None and person.person_id == person_id:
-            return
-        if person is None:
+    def write(self, face: FaceToResolve, placement: Placement, similarity: float, enrolled: bool = False) -> None:
+        """One face: ``record``, index it if it joins its person's faces, then ``settle`` it."""
+        assert placement.person_id is not None
+        if self.record(face, placement, similarity, enrolled):
+            self.add_faces([(face, placement.person_id)], enrolled)
+            person = self.people.current_person(placement.person_id)
+            if person is None or person.person_id != placement.person_id:
+                self.settle(placement.person_id, [face], erased=person is None)
+
+    def settle(self, person_id: str, faces: Sequence[FaceToResolve], *, erased: bool) -> None:
+        """``faces`` were indexed under ``person_id``, and a read made *after* indexing found the
+        person merged away or erased: the admin tool may have passed these vectors before they
+        existed. Erased: remove them (vectors, this container's buffer, crops). Either way
+        ``PersonGoneError``: place the faces again (a merge is followed then)."""
+        if erased:
             self.recent.forget_person(person_id)
-            self.index.delete([face.face_id], self.namespace)
-            if self.bucket:
+            self.index.delete([f.face_id for f in faces], self.namespace)
+            for face in faces if self.bucket else ():
                 self.s3.delete_object(Bucket=self.bucket, Key=face_crop_key(face.face_id))
         raise PersonGoneError(person_id)
 
-    def add_face(self, face: FaceToResolve, person_id: str, enrolled: bool = False) -> None:
-        """Index ``face`` as one of ``person_id``'s faces (vector, metadata, kept crop)."""
-        metadata = {
-            "person_id": person_id,
-            "source": face.source,
-            "request_id": face.request_id,
-            "model": self.model,
-            "preprocessing": self.preprocessing,
-            "enrolled": enrolled,
-            "band": face.quality.band,
-            "size": round(face.quality.size, 1),
-        }
-        if self.bucket:  # keep the crop so the face can be re-embedded later (§9)
-            put_jpeg(self.s3, self.bucket, face_crop_key(face.face_id), face.crop)
-        self.index.upsert([Vector(face.face_id, face.vector, metadata)], self.namespace)
-        self.recent.add(face.face_id, face.vector, metadata)
+    def add_faces(self, faces: Sequence[tuple[FaceToResolve, str]], enrolled: bool = False) -> None:
+        """Index each ``(face, person_id)`` as one of that person's faces: its crop kept, all
+        vectors in one upsert (a crowd frame is one index call, not one per face)."""
+        if not faces:
+            return
+        vectors = []
+        for face, person_id in faces:
+            metadata = {
+                "person_id": person_id,
+                "source": face.source,
+                "request_id": face.request_id,
+                "model": self.model,
+                "preprocessing": self.preprocessing,
+                "enrolled": enrolled,
+                "band": face.quality.band,
+                "size": round(face.quality.size, 1),
+            }
+            if self.bucket:  # keep the crop so the face can be re-embedded later (§9)
+                put_jpeg(self.s3, self.bucket, face_crop_key(face.face_id), face.crop)
+            vectors.append(Vector(face.face_id, face.vector, metadata))
+        self.index.upsert(vectors, self.namespace)
+        for vector in vectors:
+            self.recent.add(vector.id, vector.values, vector.metadata)
 
     def enroll(self, person_id: str, name: str, face: FaceToResolve) -> str:
         """Add ``face`` to person ``person_id`` (created with ``name`` if new); returns the face id."""

@@ -10,6 +10,7 @@ for one record. A person merged away or erased between two of these steps raises
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from collections.abc import Sequence
@@ -105,6 +106,21 @@ def _tag(result: FaceResult) -> Tag:
     )
 
 
+def _result(face: FaceToResolve, placement: Placement) -> FaceResult:
+    """A placed face as the response lists it (name filled in by ``finish``), counted in the metrics."""
+    _count(placement)
+    return {
+        "index": face.index,
+        "face_id": face.face_id,
+        "box": [float(v) for v in face.box],
+        "person_id": placement.person_id,
+        "name": "",
+        "similarity": round(placement.decision.similarity, 4),
+        "new_person": placement.new_person,
+        "quality": face.quality.as_dict(),
+    }
+
+
 def _count(placement: Placement) -> None:
     decision, indexed = placement.decision, placement.indexed
     kind = Metric.NEW_PEOPLE if placement.new_person else {"match": Metric.FACES_MATCHED}.get(decision.kind, Metric.UNKNOWN_FACES)
@@ -191,50 +207,77 @@ class Recognizer:
         return self.embedder.embed(crops)
 
     def resolve(self, face: FaceToResolve) -> FaceResult:
-        """Match ``face`` to a known person, create a new one, or leave it unknown; record and
-        index it. Repeat-safe: a redelivery finds what the first delivery wrote."""
+        """Match ``face`` to a known person, create a new one, or leave it unknown; record,
+        index and settle it on its own. Repeat-safe: a redelivery finds what the first wrote."""
         for _ in range(PLACEMENT_TRIES):
             placement = self.gallery.place(face)
-            similarity = round(placement.decision.similarity, 4)
             if placement.person_id is None:
                 break
             try:
-                self.gallery.write(face, placement, similarity)
+                self.gallery.write(face, placement, round(placement.decision.similarity, 4))
                 break
             except PersonGoneError:
                 continue  # merged away or erased meanwhile: place it again
         else:
             raise PlacementError(f"face {face.index} of {face.request_id}: its person kept going away; it will be placed again")
-        _count(placement)
-        return {
-            "index": face.index,
-            "face_id": face.face_id,
-            "box": [float(v) for v in face.box],
-            "person_id": placement.person_id,
-            "name": "",
-            "similarity": similarity,
-            "new_person": placement.new_person,
-            "quality": face.quality.as_dict(),
-        }
+        return _result(face, placement)
 
-    def finish(self, image: ImageRef, faces: Sequence[FaceToResolve], results: list[FaceResult]) -> ResponseMessage:
-        """Fill in names, write the tags, build the response (§1.3). A person who went away
-        since their faces were placed: those faces are placed again (tags are written only
-        under people still present)."""
+    def resolve_frame(self, faces: Sequence[FaceToResolve]) -> tuple[list[FaceResult], set[int]]:
+        """``resolve`` for every face of one image, with one index upsert for all the faces that
+        join their person; their settling is left to ``finish`` (its read of the people comes
+        after the upsert). The results, and the indices of the faces indexed."""
+        results: list[FaceResult] = []
+        joining: list[tuple[FaceToResolve, str]] = []
+        for face in faces:
+            for _ in range(PLACEMENT_TRIES):
+                placement = self.gallery.place(face)
+                if placement.person_id is None:
+                    break
+                try:
+                    if self.gallery.record(face, placement, round(placement.decision.similarity, 4)):
+                        joining.append((face, placement.person_id))
+                    break
+                except PersonGoneError:
+                    continue
+            else:
+                raise PlacementError(f"face {face.index} of {face.request_id}: its person kept going away; it will be placed again")
+            results.append(_result(face, placement))
+        self.gallery.add_faces(joining)
+        return results, {face.index for face, _ in joining}
+
+    def finish(
+        self, image: ImageRef, faces: Sequence[FaceToResolve], results: list[FaceResult], indexed: set[int] | None = None
+    ) -> ResponseMessage:
+        """Fill in names, write the tags, build the response (§1.3). The read of the people
+        settles the faces ``indexed`` by ``resolve_frame``: a person merged away or erased since
+        (or since their faces were placed) has those faces placed again (an erased person's
+        vectors removed first). Tags are written only under people still present."""
+        unsettled = set(indexed or ())
         for _ in range(PLACEMENT_TRIES):
-            placed = [r["person_id"] for r in results if r["person_id"]]
-            names = {pid: p.name for pid, p in self.people.get_people(placed).items()}
+            placed = {r["person_id"] for r in results if r["person_id"]}
+            people = self.people.get_people(placed)
+            erased = {pid for pid in placed if pid not in people or people[pid].deleting}
+            gone = erased | {pid for pid in placed - erased if people[pid].merged_into}
+            if gone:
+                for gone_id in gone:
+                    own = [f for f, r in zip(faces, results, strict=True) if r["person_id"] == gone_id and f.index in unsettled]
+                    with contextlib.suppress(PersonGoneError):
+                        self.gallery.settle(gone_id, own, erased=gone_id in erased)
+                unsettled.clear()  # what is placed again is settled by ``resolve``
+                results = [self.resolve(f) if r["person_id"] in gone else r for f, r in zip(faces, results, strict=True)]
+                continue
+            unsettled.clear()
             for result in results:
-                person_id = result["person_id"]
-                result["name"] = (names.get(person_id) or generated_name(person_id)) if person_id else ""
+                placed_as = result["person_id"]
+                result["name"] = (people[placed_as].name or generated_name(placed_as)) if placed_as else ""
             response = response_message(image.request_id, image.filename, results)
             try:
                 self.people.tag_media(
                     image.request_id, image.digest, image.filename, image.source, response["result"], [_tag(r) for r in results]
                 )
                 return response
-            except PersonGoneError as gone:
-                results = [self.resolve(f) if r["person_id"] == gone.person_id else r for f, r in zip(faces, results, strict=True)]
+            except PersonGoneError as went:
+                results = [self.resolve(f) if r["person_id"] == went.person_id else r for f, r in zip(faces, results, strict=True)]
         raise PlacementError(f"{image.request_id}: the people in it kept going away; it will be answered again")
 
     # --- whole records --------------------------------------------------------------------
@@ -248,7 +291,7 @@ class Recognizer:
             )
             for face, vector, crop in zip(message["faces"], vectors, crops, strict=True)
         ]
-        return Recognised(carry_skipped(message, self.finish(image, faces, [self.resolve(f) for f in faces])), image.digest)
+        return Recognised(carry_skipped(message, self.finish(image, faces, *self.resolve_frame(faces))), image.digest)
 
     @tracer.capture_method
     def process_photo(self, photo: PhotoRef) -> Recognised | None:
@@ -270,7 +313,7 @@ class Recognizer:
             FaceToResolve(request_id, i, [round(v, 1) for v in face.box], vector, crop, image.source, assess(frame, face), image.digest)
             for i, (face, vector, crop) in enumerate(zip(detected, vectors, crops, strict=True))
         ]
-        response = self.finish(image, faces, [self.resolve(f) for f in faces])
+        response = self.finish(image, faces, *self.resolve_frame(faces))
         if skipped:
             response["skipped"] = skipped
         return Recognised(response, image.digest)

@@ -20,7 +20,6 @@ from facepipe.embedding import l2_normalise
 from facepipe.index._base import Filter, Match, Metadata, Vector, check_dimension
 from facepipe.index._filter import matches
 
-
 #: candidates the float16 scan hands to the exact float32 rescoring, per result asked for
 RESCORE_FACTOR = 2
 
