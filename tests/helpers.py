@@ -50,7 +50,8 @@ CLI_ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "lambdas"), o
 @contextlib.contextmanager
 def local_stack(state: Path, *options: str) -> Iterator[dict[str, Any]]:
     """`facepipe local up` on free ports, its endpoints written to ``state`` (and yielded, with
-    ``state_file``); stopped with Ctrl-C (SIGINT), which must exit 0 and remove the state file.
+    ``state_file``); stopped with Ctrl-C (SIGINT), which must exit 0 and remove the state file,
+    even when started with SIGINT ignored.
     Its output (the functions' logs and metrics) goes to a file beside ``state``: a pipe nobody
     reads fills up and blocks the functions' next print."""
     command = [sys.executable, "-m", "facepipe_tools.cli", "local", "up", "--port", "0", "--moto-port", "0", "--vector-port", "0"]
@@ -63,6 +64,8 @@ def local_stack(state: Path, *options: str) -> Iterator[dict[str, Any]]:
             text=True,
             cwd=state.parent,
             env=CLI_ENV,
+            # as a script's background job starts it: SIGINT ignored, which Ctrl-C must still stop
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
         )
     deadline = time.monotonic() + 180
     while not state.exists():

@@ -35,6 +35,8 @@ def cmd_local_up(args: argparse.Namespace) -> int:
     stack = LocalStack(options)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    # Ctrl-C stops it even when started in the background of a script (which ignores SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     print(f"starting the local stack ({args.model}) ...", flush=True)
     try:
         info = stack.start()
