@@ -29,6 +29,7 @@ def cmd_local_up(args: argparse.Namespace) -> int:
         batching_window=args.batching_window,
         request_visibility=args.visibility_timeout,
         state_file=Path(args.state_file),
+        detection_environments=args.detection_environments,
         recognition_environments=args.recognition_environments,
         index_delay=args.index_delay,
     )
@@ -64,6 +65,9 @@ def add_parsers(sub: Subparsers) -> None:
         "--visibility-timeout", type=int, default=REQUEST_VISIBILITY_SECONDS, help="request/photo queue visibility timeout, seconds"
     )
     up.add_argument("--state-file", default=str(STATE_FILE))
+    up.add_argument(
+        "--detection-environments", type=int, default=1, help="face-detection processes (Lambda containers) behind the function URL"
+    )
     up.add_argument(
         "--recognition-environments", type=int, default=2, help="face-recognition processes (Lambda containers) fed by the event source"
     )

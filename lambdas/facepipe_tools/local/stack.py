@@ -112,11 +112,11 @@ class LocalStack:
         return {**aws, **settings.environment(), **self.options.environment}
 
     def start(self) -> StackInfo:
-        from moto.server import ThreadedMotoServer
+        from facepipe_tools.local.emulator import AwsEmulator
 
         opts = self.options
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
-        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=opts.moto_port, verbose=False)
+        moto = AwsEmulator(ip_address="127.0.0.1", port=opts.moto_port, verbose=False)
         moto.start()
         self._stoppers.append(moto.stop)
         endpoint = f"http://127.0.0.1:{moto.get_host_and_port()[1]}"

@@ -1,0 +1,111 @@
+"""The AWS emulator of the local stack: moto's threaded server, with two changes to how it
+dispatches requests (moto itself is untouched):
+
+- **The backend of a host is looked up once.** moto's dispatcher lists its own package
+  directory and tries its URL patterns on every request, under one lock: with ten clients
+  polling the response queue, that was most of the stack process's CPU.
+- **DynamoDB requests run one at a time.** moto's TransactWriteItems deep-copies the table
+  while other requests may change it ("dictionary changed size during iteration", a 500 the
+  SDK retries); in DynamoDB a transaction is isolated, so here it is too.
+- **A transaction's rollback copy holds what it writes.** moto deep-copies the whole table
+  before each TransactWriteItems, to restore it if the transaction is cancelled: ~50 ms per
+  1,000 items, growing with the table, with the GIL held. Here that copy (``_table_copy``)
+  shares the items the transaction does not name and deep-copies the ones it does: a
+  cancelled transaction restores the same table. Any other deep copy of a table is moto's own.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any, cast
+
+from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.table import Table
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from moto.server import ThreadedMotoServer
+from werkzeug.serving import make_server
+
+#: the TransactWriteItems this thread is dispatching (its ``TransactItems``), for ``_table_copy``
+_transaction = threading.local()
+
+
+def _named_keys(table: Table, operations: list[dict[str, Any]]) -> set[tuple[DynamoType, DynamoType | None]]:
+    """(hash, range) of every item of ``table`` that ``operations`` (TransactItems) name."""
+    named = set()
+    for operation in operations:
+        for kind, body in operation.items():
+            if body.get("TableName") != table.name:
+                continue
+            attributes = body["Item"] if kind == "Put" else body["Key"]
+            hash_value = DynamoType(attributes[table.hash_key_attr])
+            range_value = DynamoType(attributes[table.range_key_attr]) if table.range_key_attr else None
+            named.add((hash_value, range_value))
+    return named
+
+
+def _table_copy(table: Table, memo: dict[int, Any]) -> Table:
+    """``Table.__deepcopy__`` while the emulator runs: during a TransactWriteItems it dispatches,
+    the table with only the named items deep-copied (see the module docstring); else a full copy."""
+    operations = getattr(_transaction, "operations", None)
+    if operations is None:
+        full = cast("Table", Table.__new__(Table))  # as the default deep copy makes it
+        memo[id(table)] = full
+        full.__dict__.update(copy.deepcopy(table.__dict__, memo))
+        return full
+    snapshot = copy.copy(table)
+    snapshot.items = defaultdict(dict, {h: dict(r) if isinstance(r, dict) else r for h, r in table.items.items()})
+    for hash_value, range_value in _named_keys(table, operations):
+        if range_value is None:
+            if hash_value in table.items:
+                snapshot.items[hash_value] = copy.deepcopy(table.items[hash_value])
+        elif range_value in table.items.get(hash_value, {}):
+            snapshot.items[hash_value][range_value] = copy.deepcopy(table.items[hash_value][range_value])
+    return snapshot
+
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class _Dispatcher(DomainDispatcherApplication):
+    def __init__(self) -> None:
+        super().__init__(create_backend_app)
+        self._backends: dict[str | None, Any] = {}
+        self._dynamodb_lock = threading.Lock()
+
+    def get_backend_for_host(self, host: str | None) -> Any:
+        if host not in self._backends:  # called under the dispatcher's lock
+            self._backends[host] = super().get_backend_for_host(host)
+        return self._backends[host]
+
+    def get_application(self, environ: dict[str, Any]) -> Any:
+        app = super().get_application(environ)
+        if app is not self.app_instances.get("dynamodb"):
+            return app
+
+        def one_at_a_time(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            with self._dynamodb_lock:
+                if environ.get("HTTP_X_AMZ_TARGET", "").endswith(".TransactWriteItems"):
+                    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+                    environ["wsgi.input"] = io.BytesIO(body)
+                    _transaction.operations = json.loads(body).get("TransactItems", [])
+                try:
+                    return list(app(environ, start_response))
+                finally:
+                    _transaction.operations = None
+
+        return one_at_a_time
+
+
+class AwsEmulator(ThreadedMotoServer):
+    """``ThreadedMotoServer`` serving through ``_Dispatcher``."""
+
+    def _server_entry(self) -> None:
+        Table.__deepcopy__ = _table_copy  # type: ignore[attr-defined]
+        self._server = make_server(self._ip_address, self._port, _Dispatcher(), True, request_handler=MotoRequestHandler)
+        self._server_ready_event.set()
+        self._server.serve_forever()

@@ -1,0 +1,138 @@
+"""The local stack's AWS emulator (moto's server with a lighter rollback copy and DynamoDB
+requests one at a time): transactions behave as DynamoDB's do, also under concurrent writers."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from facepipe_tools.local.emulator import AwsEmulator
+
+TABLE = "emulator-test"
+
+
+@pytest.fixture(scope="module")
+def dynamodb() -> Iterator[object]:
+    emulator = AwsEmulator(ip_address="127.0.0.1", port=0, verbose=False)
+    emulator.start()
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=f"http://127.0.0.1:{emulator.get_host_and_port()[1]}",
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"max_attempts": 1}),  # a 500 from the emulator must show, not be retried away
+    )
+    client.create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}, {"AttributeName": "SK", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    yield client
+    emulator.stop()
+
+
+def key(pk: str, sk: str = "META") -> dict:
+    return {"PK": {"S": pk}, "SK": {"S": sk}}
+
+
+def item(client, pk: str, sk: str = "META") -> dict | None:
+    return client.get_item(TableName=TABLE, Key=key(pk, sk), ConsistentRead=True).get("Item")
+
+
+def test_cancelled_transaction_restores_updated_put_and_deleted_items(dynamodb) -> None:
+    client = dynamodb
+    # GIVEN three items, and many others the transaction does not name
+    for pk, count in (("a", "1"), ("b", "5"), ("d", "7")):
+        client.put_item(TableName=TABLE, Item={**key(pk), "count": {"N": count}, "tags": {"L": [{"S": "x"}]}})
+    for i in range(200):
+        client.put_item(TableName=TABLE, Item={**key(f"other-{i}"), "n": {"N": str(i)}})
+    # WHEN a transaction updates a in place, puts c, deletes d, then fails its check on b
+    with pytest.raises(ClientError) as cancelled:
+        client.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": TABLE,
+                        "Key": key("a"),
+                        "UpdateExpression": "SET #c = #c + :one, tags = list_append(tags, :t)",
+                        "ExpressionAttributeNames": {"#c": "count"},
+                        "ExpressionAttributeValues": {":one": {"N": "1"}, ":t": {"L": [{"S": "y"}]}},
+                    }
+                },
+                {"Put": {"TableName": TABLE, "Item": {**key("c"), "count": {"N": "1"}}}},
+                {"Delete": {"TableName": TABLE, "Key": key("d")}},
+                {
+                    "ConditionCheck": {
+                        "TableName": TABLE,
+                        "Key": key("b"),
+                        "ConditionExpression": "#c = :zero",
+                        "ExpressionAttributeNames": {"#c": "count"},
+                        "ExpressionAttributeValues": {":zero": {"N": "0"}},
+                    }
+                },
+            ]
+        )
+    # THEN it is cancelled and nothing it did remains
+    assert cancelled.value.response["Error"]["Code"] == "TransactionCanceledException"
+    assert item(client, "a") == {**key("a"), "count": {"N": "1"}, "tags": {"L": [{"S": "x"}]}}
+    assert item(client, "c") is None
+    assert item(client, "d") == {**key("d"), "count": {"N": "7"}, "tags": {"L": [{"S": "x"}]}}
+    assert item(client, "other-150") == {**key("other-150"), "n": {"N": "150"}}
+    # AND a transaction that passes is applied whole
+    client.transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": TABLE, "Item": {**key("c"), "count": {"N": "1"}}}},
+            {"Delete": {"TableName": TABLE, "Key": key("d")}},
+        ]
+    )
+    assert item(client, "c") is not None
+    assert item(client, "d") is None
+
+
+def test_transactions_and_writes_from_many_threads_all_succeed_and_count_right(dynamodb) -> None:
+    # GIVEN a table of 1,500 items with a counter, and 8 threads that each add 25 to it in
+    # transactions while writing other items
+    client = dynamodb
+    for start in range(0, 1500, 25):
+        puts = [{"PutRequest": {"Item": {**key(f"bulk-{i}"), "n": {"N": str(i)}}}} for i in range(start, start + 25)]
+        client.batch_write_item(RequestItems={TABLE: puts})
+    client.put_item(TableName=TABLE, Item={**key("counter"), "count": {"N": "0"}})
+    errors: list[BaseException] = []
+
+    def work(worker: int) -> None:
+        try:
+            for i in range(25):
+                client.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Update": {
+                                "TableName": TABLE,
+                                "Key": key("counter"),
+                                "UpdateExpression": "ADD #c :one",
+                                "ExpressionAttributeNames": {"#c": "count"},
+                                "ExpressionAttributeValues": {":one": {"N": "1"}},
+                            }
+                        },
+                        {"Put": {"TableName": TABLE, "Item": key(f"w{worker}", f"t{i}")}},
+                    ]
+                )
+                client.put_item(TableName=TABLE, Item=key(f"w{worker}", f"p{i}"))
+        except BaseException as exc:  # collected: a thread's failure must fail the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # THEN no request failed (plain moto, racing its table copy, has answered some with a 500) and
+    # every increment counted once
+    assert errors == []
+    assert item(client, "counter") == {**key("counter"), "count": {"N": "200"}}
