@@ -164,6 +164,32 @@ def test_embedded_query_orders_by_cosine_similarity(embedded: EmbeddedIndex) -> 
     assert matches[0].metadata == {"person_id": "p2", "source": "cam0"}
 
 
+@pytest.mark.parametrize("dimension", [128, 512])
+def test_embedded_query_gives_exact_search_scores_and_neighbours(dimension: int) -> None:
+    # GIVEN 20,000 random unit vectors (the worst case for a quantised scan: every cosine near 0),
+    # with a near-duplicate of each probe among them
+    rng = np.random.default_rng(7)
+    values = rng.standard_normal((20_000, dimension)).astype(np.float32)
+    values /= np.linalg.norm(values, axis=1, keepdims=True)
+    probes = values[:40] + 0.3 * rng.standard_normal((40, dimension)).astype(np.float32) / np.sqrt(dimension)
+    index = EmbeddedIndex(dimension)
+    index.upsert([Vector(f"v{i}", v, {}) for i, v in enumerate(values)], "ns")
+    found, exact = 0, 0
+    for probe in probes:
+        unit = probe / np.linalg.norm(probe)
+        # WHEN querying the top 41 (what the gallery asks for)
+        matches = index.query(probe, 41, "ns")
+        expected = np.argsort(-(values @ unit))[:41]
+        # THEN the scores are exact cosines, best first, and the nearest one is always there
+        assert all(abs(m.score - float(values[int(m.id[1:])] @ unit)) < 1e-5 for m in matches)
+        assert [m.score for m in matches] == sorted((m.score for m in matches), reverse=True)
+        assert matches[0].id == f"v{expected[0]}"
+        found += len({m.id for m in matches} & {f"v{i}" for i in expected})
+        exact += len(expected)
+    # AND the neighbours are exact search's (random vectors: at most 1 in 1,000 swapped at the tail)
+    assert found >= 0.999 * exact
+
+
 @pytest.mark.parametrize(
     ("condition", "expected"),
     [
