@@ -81,9 +81,9 @@ variable "detection_memory_size" {
 }
 
 variable "recognition_memory_size" {
-  description = "face-recognition memory in MB (also buys vCPUs: 1769 MB = 1 vCPU). Default from `facepipe bench` (docs/performance.md): a second thread did not pay on the bench machine, peak RSS ~1 GB; re-measure on arm64."
+  description = "face-recognition memory in MB (also buys vCPUs: 1769 MB = 1 vCPU). Default from `facepipe bench` (docs/performance.md): InceptionResnetV1 embeds a batch 1.6x faster on 2 vCPUs (2 torch threads), peak RSS ~1 GB. With EMBEDDING_MODEL=dlib-resnet a second vCPU buys nothing: 1769. Re-measure on arm64."
   type        = number
-  default     = 1769
+  default     = 3538
 
   validation {
     condition     = var.recognition_memory_size >= 128 && var.recognition_memory_size <= 10240
