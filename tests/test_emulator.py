@@ -42,6 +42,19 @@ def key(pk: str, sk: str = "META") -> dict:
     return {"PK": {"S": pk}, "SK": {"S": sk}}
 
 
+def update_count(pk: str, expression: str, values: dict) -> dict:
+    """A transaction's Update of item ``pk``'s ``count`` (as ``#c``)."""
+    return {
+        "Update": {
+            "TableName": TABLE,
+            "Key": key(pk),
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": {"#c": "count"},
+            "ExpressionAttributeValues": values,
+        }
+    }
+
+
 def item(client, pk: str, sk: str = "META") -> dict | None:
     return client.get_item(TableName=TABLE, Key=key(pk, sk), ConsistentRead=True).get("Item")
 
@@ -57,15 +70,7 @@ def test_cancelled_transaction_restores_updated_put_and_deleted_items(dynamodb) 
     with pytest.raises(ClientError) as cancelled:
         client.transact_write_items(
             TransactItems=[
-                {
-                    "Update": {
-                        "TableName": TABLE,
-                        "Key": key("a"),
-                        "UpdateExpression": "SET #c = #c + :one, tags = list_append(tags, :t)",
-                        "ExpressionAttributeNames": {"#c": "count"},
-                        "ExpressionAttributeValues": {":one": {"N": "1"}, ":t": {"L": [{"S": "y"}]}},
-                    }
-                },
+                update_count("a", "SET #c = #c + :one, tags = list_append(tags, :t)", {":one": {"N": "1"}, ":t": {"L": [{"S": "y"}]}}),
                 {"Put": {"TableName": TABLE, "Item": {**key("c"), "count": {"N": "1"}}}},
                 {"Delete": {"TableName": TABLE, "Key": key("d")}},
                 {
@@ -111,15 +116,7 @@ def test_transactions_and_writes_from_many_threads_all_succeed_and_count_right(d
             for i in range(25):
                 client.transact_write_items(
                     TransactItems=[
-                        {
-                            "Update": {
-                                "TableName": TABLE,
-                                "Key": key("counter"),
-                                "UpdateExpression": "ADD #c :one",
-                                "ExpressionAttributeNames": {"#c": "count"},
-                                "ExpressionAttributeValues": {":one": {"N": "1"}},
-                            }
-                        },
+                        update_count("counter", "ADD #c :one", {":one": {"N": "1"}}),
                         {"Put": {"TableName": TABLE, "Item": key(f"w{worker}", f"t{i}")}},
                     ]
                 )
