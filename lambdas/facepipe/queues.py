@@ -82,13 +82,13 @@ class DeadLetters:
         policy = self.policy(record["eventSourceARN"])
         if policy is None:
             return False
-        for attempt in range(SEND_TRIES):
+        for _ in range(SEND_TRIES - 1):
             try:
                 self._send(policy[0], record, reason, error)
                 return True
             except (ClientError, BotoCoreError):
-                if attempt == SEND_TRIES - 1:
-                    raise
+                continue
+        self._send(policy[0], record, reason, error)  # the last try: its error propagates
         return True
 
     def _send(self, dlq_url: str, record: dict[str, Any], reason: str, error: str) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -206,42 +206,37 @@ class Recognizer:
     def embed(self, crops: Sequence[Image.Image]) -> np.ndarray:
         return self.embedder.embed(crops)
 
-    def resolve(self, face: FaceToResolve) -> FaceResult:
-        """Match ``face`` to a known person, create a new one, or leave it unknown; record,
-        index and settle it on its own. Repeat-safe: a redelivery finds what the first wrote."""
+    def _placed(self, face: FaceToResolve, write: Callable[[FaceToResolve, Placement, float], object]) -> Placement:
+        """``face`` placed and, when it names a person, written by ``write(face, placement,
+        similarity)``; placed again while its person goes away (merged or erased) meanwhile."""
         for _ in range(PLACEMENT_TRIES):
             placement = self.gallery.place(face)
             if placement.person_id is None:
-                break
+                return placement
             try:
-                self.gallery.write(face, placement, round(placement.decision.similarity, 4))
-                break
+                write(face, placement, round(placement.decision.similarity, 4))
+                return placement
             except PersonGoneError:
-                continue  # merged away or erased meanwhile: place it again
-        else:
-            raise PlacementError(f"face {face.index} of {face.request_id}: its person kept going away; it will be placed again")
-        return _result(face, placement)
+                continue
+        raise PlacementError(f"face {face.index} of {face.request_id}: its person kept going away; it will be placed again")
+
+    def resolve(self, face: FaceToResolve) -> FaceResult:
+        """Match ``face`` to a known person, create a new one, or leave it unknown; record,
+        index and settle it on its own. Repeat-safe: a redelivery finds what the first wrote."""
+        return _result(face, self._placed(face, self.gallery.write))
 
     def resolve_frame(self, faces: Sequence[FaceToResolve]) -> tuple[list[FaceResult], set[int]]:
         """``resolve`` for every face of one image, with one index upsert for all the faces that
         join their person; their settling is left to ``finish`` (its read of the people comes
         after the upsert). The results, and the indices of the faces indexed."""
-        results: list[FaceResult] = []
         joining: list[tuple[FaceToResolve, str]] = []
-        for face in faces:
-            for _ in range(PLACEMENT_TRIES):
-                placement = self.gallery.place(face)
-                if placement.person_id is None:
-                    break
-                try:
-                    if self.gallery.record(face, placement, round(placement.decision.similarity, 4)):
-                        joining.append((face, placement.person_id))
-                    break
-                except PersonGoneError:
-                    continue
-            else:
-                raise PlacementError(f"face {face.index} of {face.request_id}: its person kept going away; it will be placed again")
-            results.append(_result(face, placement))
+
+        def record(face: FaceToResolve, placement: Placement, similarity: float) -> None:
+            assert placement.person_id is not None  # ``_placed`` writes only placed faces
+            if self.gallery.record(face, placement, similarity):
+                joining.append((face, placement.person_id))
+
+        results = [_result(face, self._placed(face, record)) for face in faces]
         self.gallery.add_faces(joining)
         return results, {face.index for face, _ in joining}
 
@@ -256,8 +251,8 @@ class Recognizer:
         for _ in range(PLACEMENT_TRIES):
             placed = {r["person_id"] for r in results if r["person_id"]}
             people = self.people.get_people(placed)
-            erased = {pid for pid in placed if pid not in people or people[pid].deleting}
-            gone = erased | {pid for pid in placed - erased if people[pid].merged_into}
+            gone = {pid for pid in placed if pid not in people or not people[pid].present}
+            erased = {pid for pid in gone if pid not in people or people[pid].deleting}
             if gone:
                 for gone_id in gone:
                     own = [f for f, r in zip(faces, results, strict=True) if r["person_id"] == gone_id and f.index in unsettled]

@@ -1,5 +1,5 @@
-"""The AWS emulator of the local stack: moto's threaded server, with two changes to how it
-dispatches requests (moto itself is untouched):
+"""The AWS emulator of the local stack: moto's threaded server, with three changes (moto's code
+is not edited; its ``Table`` gets a ``__deepcopy__`` while the emulator runs):
 
 - **The backend of a host is looked up once.** moto's dispatcher lists its own package
   directory and tries its URL patterns on every request, under one lock: with ten clients
@@ -66,9 +66,6 @@ def _table_copy(table: Table, memo: dict[int, Any]) -> Table:
         elif range_value in table.items.get(hash_value, {}):
             snapshot.items[hash_value][range_value] = copy.deepcopy(table.items[hash_value][range_value])
     return snapshot
-
-
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 class _Dispatcher(DomainDispatcherApplication):
