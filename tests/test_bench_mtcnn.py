@@ -1,4 +1,5 @@
-"""facepipe.mtcnn against facenet-pytorch's own ``detect_face``: the same boxes, scores and landmarks.
+"""facepipe.mtcnn against facenet-pytorch's own ``detect_face``: the same boxes, scores and landmarks,
+the same networks and torchvision's ``nms``.
 
 The speed-up of facepipe.mtcnn is measured by ``facepipe bench`` (docs/performance.md), not here;
 these tests hold that it changes no detection, on a real portrait at the frame sizes detection
@@ -26,7 +27,7 @@ def _both(detector: FaceDetector, frame: Image.Image) -> tuple[tuple[np.ndarray,
     scale = min(1.0, WORK_FACE_PX / min_face)
     work = frame.resize((round(frame.width * scale), round(frame.height * scale)), Image.Resampling.BILINEAR) if scale < 1 else frame
     pixels = np.asarray(work)
-    nets = detector._mtcnn.pnet, detector._mtcnn.rnet, detector._mtcnn.onet
+    nets = detector._nets
     with torch.inference_mode():
         boxes, points = facenet_detect_face(pixels, min_face * scale, *nets, list(STAGE_THRESHOLDS), PYRAMID_FACTOR, "cpu")
         ours = mtcnn.detect_face(pixels, min_face * scale, *nets, STAGE_THRESHOLDS, PYRAMID_FACTOR)
@@ -52,6 +53,38 @@ def test_summed_area_resample_equals_adaptive_average_pooling():
     reference = torch.nn.functional.interpolate(torch.from_numpy(pixels).permute(2, 0, 1)[None].float(), size=(12, 17), mode="area")
     # THEN the cells agree to float32 rounding
     np.testing.assert_allclose(ours, reference[0].permute(1, 2, 0).numpy(), atol=1e-4)
+
+
+def test_networks_are_facenet_pytorchs_with_its_weights(detector):
+    from facenet_pytorch import MTCNN
+
+    reference = MTCNN()
+    rng = np.random.default_rng(3)
+    for ours, theirs, side in zip(detector._nets, (reference.pnet, reference.rnet, reference.onet), (57, 24, 48), strict=True):
+        # GIVEN the same input to facepipe's net and facenet-pytorch's
+        batch = torch.from_numpy(rng.uniform(-1, 1, size=(4, 3, side, side)).astype(np.float32))
+        with torch.inference_mode():
+            mine, reference_out = ours(batch.contiguous(memory_format=torch.channels_last)), theirs(batch)
+        # THEN every output agrees (same weights, same layers, same order of outputs)
+        assert len(mine) == len(reference_out)
+        for a, b in zip(mine, reference_out, strict=True):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_nms_is_torchvisions(seed):
+    from torchvision.ops import nms as torchvision_nms
+
+    # GIVEN crowded boxes with tied scores, zero-area boxes and exact-threshold overlaps
+    rng = np.random.default_rng(seed)
+    count = 400
+    corners = rng.integers(0, 60, size=(count, 2)).astype(np.float32)
+    sides = rng.integers(0, 25, size=(count, 2)).astype(np.float32)
+    boxes = torch.from_numpy(np.concatenate([corners, corners + sides], axis=1))
+    scores = torch.from_numpy(rng.choice(np.float32([0.5, 0.7, 0.9, 1.0]), size=count) if seed % 2 else rng.random(count, dtype=np.float32))
+    for threshold in (0.5, 0.7):
+        # WHEN both suppress THEN they keep the same boxes in the same order
+        assert mtcnn.nms(boxes, scores, threshold).tolist() == torchvision_nms(boxes, scores, threshold).tolist()
 
 
 @pytest.mark.parametrize("size", [(64, 64), (320, 240), (640, 480), (1280, 720)])

@@ -113,8 +113,20 @@ def test_facenet_crop_matches_facenet_pytorch_extract_face(detector, grace_hoppe
 
     face = detector.detect(grace_hopper)[0]
     ours = np.asarray(load_cropper("facenet-vggface2").crop(grace_hopper, face), dtype=np.float32)
-    theirs = extract_face(grace_hopper, np.array(face.box), image_size=160, margin=14).permute(1, 2, 0).numpy()
-    assert np.abs(ours - theirs).max() <= 1.0
+    theirs = extract_face(grace_hopper, np.array(face.box, dtype=np.float32), image_size=160, margin=14).permute(1, 2, 0).numpy()
+    assert np.array_equal(ours, theirs)
+
+
+def test_facenet_network_is_facenet_pytorchs(random_facenet, grace_hopper):
+    from facepipe.embedding.inception_resnet_v1 import InceptionResnetV1
+
+    # GIVEN facepipe's InceptionResnetV1 with facenet-pytorch's parameters, by name
+    ours = InceptionResnetV1().eval()
+    ours.load_state_dict(random_facenet.state_dict())
+    batch = torch.randn(3, 3, 160, 160, generator=torch.Generator().manual_seed(1))
+    # THEN the same vectors come out
+    with torch.inference_mode():
+        np.testing.assert_allclose(ours(batch).numpy(), random_facenet(batch).numpy(), atol=1e-6)
 
 
 def test_facenet_weights_missing_is_a_clear_error(tmp_path):
@@ -221,3 +233,25 @@ def test_facenet_embedder_embeds_a_crowd_in_bounded_chunks_with_one_pass_results
 def test_embedders_refuse_a_chunk_size_below_one(random_facenet, size):
     with pytest.raises(ValueError, match="batch_size"):
         FacenetEmbedder(random_facenet, batch_size=size)
+
+
+def test_detection_and_facenet_embedding_import_neither_torchvision_nor_facenet_pytorch(grace_hopper_bytes, tmp_path):
+    """Their import (torch._dynamo through torchvision) cost ~1.5 s of every cold start (``facepipe bench``)."""
+    import subprocess
+    import sys
+
+    photo = tmp_path / "portrait.jpg"
+    photo.write_bytes(grace_hopper_bytes)
+    script = f"""
+import sys
+from facepipe.detection import FaceDetector
+from facepipe.embedding.facenet import RANDOM_WEIGHTS, FacenetEmbedder
+from facepipe.images import open_image
+frame = open_image(open({str(photo)!r}, "rb").read(), 10_000_000)
+faces = FaceDetector().detect(frame)
+embedder = FacenetEmbedder.from_weights(RANDOM_WEIGHTS)
+vectors = embedder.embed([embedder.crop(frame, faces[0])])
+print(len(faces), vectors.shape, sorted(m for m in ("torchvision", "facenet_pytorch", "torch._dynamo") if m in sys.modules))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True)
+    assert done.stdout.split("\n")[0] == "1 (1, 512) []", done.stdout + done.stderr

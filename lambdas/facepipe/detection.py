@@ -90,15 +90,12 @@ class FaceDetector:
     """MTCNN wrapper: ``detect(frame) -> list[DetectedFace]`` sorted left to right."""
 
     def __init__(self, min_face_size: int = 16, min_score: float = 0.90, pixel_budget: int = 2_000_000) -> None:
-        from facenet_pytorch import MTCNN  # weights ship inside the package
-
-        from facepipe.mtcnn import channels_last
+        from facepipe.mtcnn import load_networks  # facenet-pytorch's weights, without importing it
 
         self.min_face_size = min_face_size
         self.min_score = min_score
         self.pixel_budget = pixel_budget
-        self._mtcnn = MTCNN(keep_all=True, min_face_size=min_face_size, post_process=False, device="cpu").eval()
-        self._nets = tuple(channels_last(net) for net in (self._mtcnn.pnet, self._mtcnn.rnet, self._mtcnn.onet))
+        self._nets = load_networks()
 
     def smallest_face(self, width: int, height: int) -> float:
         """The smallest face (original pixels) searched for in a ``width`` x ``height`` frame."""

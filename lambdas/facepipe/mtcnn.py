@@ -2,9 +2,11 @@
 
 It mirrors ``facenet_pytorch.models.utils.detect_face.detect_face`` (v2.6.0) step for step —
 the scale pyramid, P-Net, per-scale and global NMS, box regression, R-Net, O-Net, the
-landmarks and the "Min" NMS — and calls facenet-pytorch's own networks and helpers
-(``generateBoundingBox``, ``batched_nms``, ``bbreg``, ``rerec``, ``pad``,
-``batched_nms_numpy``). Two things change, neither of them a result:
+landmarks and the "Min" NMS — with facenet-pytorch's networks and weights (MIT licence,
+Tim Esler). Its networks and box helpers are restated here, op for op, because importing
+facenet-pytorch imports torchvision, whose ``torch._dynamo`` import costs ~1.5 s of every
+cold start; torchvision's ``nms`` is restated in NumPy with its float32 arithmetic and
+stable ordering. Two things change, neither of them a result:
 
 - **Resampling.** facenet-pytorch resamples with ``interpolate(mode="area")``
   (``adaptive_avg_pool2d``) from the full-resolution float tensor, once per pyramid level
@@ -27,10 +29,15 @@ synthetic camera and crowd frames.
 
 from __future__ import annotations
 
+from importlib.util import find_spec
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
+
+from facepipe.exceptions import ModelUnavailableError
 
 #: P-Net's input normalisation (facenet-pytorch): (x - 127.5) / 128
 _MEAN = 127.5
@@ -98,6 +105,193 @@ def channels_last(module: torch.nn.Module) -> torch.nn.Module:
     return module.to(memory_format=torch.channels_last)
 
 
+# --- facenet-pytorch's networks (models/mtcnn.py), with its bundled weights -----------------------
+class PNet(nn.Module):
+    """MTCNN's proposal network: per 12 x 12 window, box regression (n, 4, h, w) and face probability (n, 2, h, w)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 10, kernel_size=3)
+        self.prelu1 = nn.PReLU(10)
+        self.pool1 = nn.MaxPool2d(2, 2, ceil_mode=True)
+        self.conv2 = nn.Conv2d(10, 16, kernel_size=3)
+        self.prelu2 = nn.PReLU(16)
+        self.conv3 = nn.Conv2d(16, 32, kernel_size=3)
+        self.prelu3 = nn.PReLU(32)
+        self.conv4_1 = nn.Conv2d(32, 2, kernel_size=1)
+        self.softmax4_1 = nn.Softmax(dim=1)
+        self.conv4_2 = nn.Conv2d(32, 4, kernel_size=1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.prelu3(self.conv3(self.prelu2(self.conv2(self.pool1(self.prelu1(self.conv1(x)))))))
+        return self.conv4_2(x), self.softmax4_1(self.conv4_1(x))
+
+
+class RNet(nn.Module):
+    """MTCNN's refinement network on 24 x 24 crops: box regression (n, 4) and face probability (n, 2)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 28, kernel_size=3)
+        self.prelu1 = nn.PReLU(28)
+        self.pool1 = nn.MaxPool2d(3, 2, ceil_mode=True)
+        self.conv2 = nn.Conv2d(28, 48, kernel_size=3)
+        self.prelu2 = nn.PReLU(48)
+        self.pool2 = nn.MaxPool2d(3, 2, ceil_mode=True)
+        self.conv3 = nn.Conv2d(48, 64, kernel_size=2)
+        self.prelu3 = nn.PReLU(64)
+        self.dense4 = nn.Linear(576, 128)
+        self.prelu4 = nn.PReLU(128)
+        self.dense5_1 = nn.Linear(128, 2)
+        self.softmax5_1 = nn.Softmax(dim=1)
+        self.dense5_2 = nn.Linear(128, 4)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.pool2(self.prelu2(self.conv2(self.pool1(self.prelu1(self.conv1(x))))))
+        x = self.prelu3(self.conv3(x)).permute(0, 3, 2, 1).contiguous()
+        x = self.prelu4(self.dense4(x.view(x.shape[0], -1)))
+        return self.dense5_2(x), self.softmax5_1(self.dense5_1(x))
+
+
+class ONet(nn.Module):
+    """MTCNN's output network on 48 x 48 crops: box regression (n, 4), landmarks (n, 10), face probability (n, 2)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 32, kernel_size=3)
+        self.prelu1 = nn.PReLU(32)
+        self.pool1 = nn.MaxPool2d(3, 2, ceil_mode=True)
+        self.conv2 = nn.Conv2d(32, 64, kernel_size=3)
+        self.prelu2 = nn.PReLU(64)
+        self.pool2 = nn.MaxPool2d(3, 2, ceil_mode=True)
+        self.conv3 = nn.Conv2d(64, 64, kernel_size=3)
+        self.prelu3 = nn.PReLU(64)
+        self.pool3 = nn.MaxPool2d(2, 2, ceil_mode=True)
+        self.conv4 = nn.Conv2d(64, 128, kernel_size=2)
+        self.prelu4 = nn.PReLU(128)
+        self.dense5 = nn.Linear(1152, 256)
+        self.prelu5 = nn.PReLU(256)
+        self.dense6_1 = nn.Linear(256, 2)
+        self.softmax6_1 = nn.Softmax(dim=1)
+        self.dense6_2 = nn.Linear(256, 4)
+        self.dense6_3 = nn.Linear(256, 10)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x = self.pool2(self.prelu2(self.conv2(self.pool1(self.prelu1(self.conv1(x))))))
+        x = self.pool3(self.prelu3(self.conv3(x)))
+        x = self.prelu4(self.conv4(x)).permute(0, 3, 2, 1).contiguous()
+        x = self.prelu5(self.dense5(x.view(x.shape[0], -1)))
+        return self.dense6_2(x), self.dense6_3(x), self.softmax6_1(self.dense6_1(x))
+
+
+def facenet_data_dir() -> Path:
+    """facenet-pytorch's ``data`` folder (the MTCNN weights it ships), found without importing it."""
+    spec = find_spec("facenet_pytorch")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailableError(
+            "facenet-pytorch is not installed: MTCNN's weights ship inside it (pip install facenet-pytorch --no-deps)"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def load_networks() -> tuple[PNet, RNet, ONet]:
+    """P-Net, R-Net and O-Net with facenet-pytorch's weights, in eval mode and channels-last."""
+    folder = facenet_data_dir()
+    nets = PNet(), RNet(), ONet()
+    for net, name in zip(nets, ("pnet", "rnet", "onet"), strict=True):
+        net.load_state_dict(torch.load(folder / f"{name}.pt", map_location="cpu", weights_only=True))
+        channels_last(net.eval())
+    return nets
+
+
+# --- facenet-pytorch's box helpers (models/utils/detect_face.py) and torchvision's nms -------------
+def nms(boxes: torch.Tensor, scores: torch.Tensor, threshold: float) -> torch.Tensor:
+    """``torchvision.ops.nms`` on the CPU: the kept indices, best score first (a stable sort, ties
+    in index order); a box goes when its float32 IoU with a kept one is above ``threshold``."""
+    x1, y1, x2, y2 = (np.ascontiguousarray(column) for column in boxes.numpy().T)
+    areas = (x2 - x1) * (y2 - y1)
+    order = np.argsort(-scores.numpy(), kind="stable")
+    keep = []
+    zero = np.float32(0)
+    with np.errstate(invalid="ignore", divide="ignore"):  # 0/0 of two empty boxes is NaN: kept, as in torchvision
+        while order.size:
+            best, rest = order[0], order[1:]
+            keep.append(best)
+            width = np.maximum(zero, np.minimum(x2[best], x2[rest]) - np.maximum(x1[best], x1[rest]))
+            height = np.maximum(zero, np.minimum(y2[best], y2[rest]) - np.maximum(y1[best], y1[rest]))
+            inter = width * height
+            overlap = inter / (areas[best] + areas[rest] - inter)
+            order = rest[~(overlap.astype(np.float64) > threshold)]
+    return torch.as_tensor(np.asarray(keep, dtype=np.int64))
+
+
+def _nms_min(boxes: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
+    """facenet-pytorch's ``nms_numpy(..., "Min")``: overlap is the intersection over the smaller box (+1 px sides)."""
+    x1, y1, x2, y2 = (boxes[:, k].copy() for k in range(4))
+    area = (x2 - x1 + 1) * (y2 - y1 + 1)
+    order = np.argsort(scores)
+    pick = []
+    while order.size > 0:
+        best, rest = order[-1], order[:-1]
+        pick.append(best)
+        width = np.maximum(0.0, np.minimum(x2[best], x2[rest]) - np.maximum(x1[best], x1[rest]) + 1)
+        height = np.maximum(0.0, np.minimum(y2[best], y2[rest]) - np.maximum(y1[best], y1[rest]) + 1)
+        overlap = width * height / np.minimum(area[best], area[rest])
+        order = rest[np.where(overlap <= threshold)]
+    return np.asarray(pick, dtype=np.int64)
+
+
+def _candidates(reg: torch.Tensor, probs: torch.Tensor, scale: float, threshold: float) -> torch.Tensor:
+    """facenet-pytorch's ``generateBoundingBox`` for one image: (k, 9) rows of box, score and regression."""
+    stride, cellsize = 2, 12
+    reg = reg.permute(1, 0, 2, 3)
+    mask = probs >= threshold
+    where = mask.nonzero()
+    score = probs[mask]
+    reg = reg[:, mask].permute(1, 0)
+    corner = where[:, 1:].type(reg.dtype).flip(1)
+    q1 = ((stride * corner + 1) / scale).floor()
+    q2 = ((stride * corner + cellsize - 1 + 1) / scale).floor()
+    return torch.cat([q1, q2, score.unsqueeze(1), reg], dim=1)
+
+
+def _regress(boxes: torch.Tensor, reg: torch.Tensor) -> torch.Tensor:
+    """facenet-pytorch's ``bbreg`` (in place)."""
+    w = boxes[:, 2] - boxes[:, 0] + 1
+    h = boxes[:, 3] - boxes[:, 1] + 1
+    moved = [boxes[:, 0] + reg[:, 0] * w, boxes[:, 1] + reg[:, 1] * h, boxes[:, 2] + reg[:, 2] * w, boxes[:, 3] + reg[:, 3] * h]
+    boxes[:, :4] = torch.stack(moved).permute(1, 0)
+    return boxes
+
+
+def _square(boxes: torch.Tensor) -> torch.Tensor:
+    """facenet-pytorch's ``rerec`` (in place): each box squared on its longer side about its centre."""
+    h = boxes[:, 3] - boxes[:, 1]
+    w = boxes[:, 2] - boxes[:, 0]
+    side = torch.max(w, h)
+    boxes[:, 0] = boxes[:, 0] + w * 0.5 - side * 0.5
+    boxes[:, 1] = boxes[:, 1] + h * 0.5 - side * 0.5
+    boxes[:, 2:4] = boxes[:, :2] + side.repeat(2, 1).permute(1, 0)
+    return boxes
+
+
+def _clip(boxes: torch.Tensor, width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """facenet-pytorch's ``pad``: integer (y, ey, x, ex), 1-based, clipped to the frame."""
+    corners = boxes.trunc().int().numpy()
+    x, y, ex, ey = (corners[:, k] for k in range(4))
+    x[x < 1] = 1
+    y[y < 1] = 1
+    ex[ex > width] = width
+    ey[ey > height] = height
+    return y, ey, x, ex
+
+
+def _in_batches(batch: torch.Tensor, net: nn.Module, size: int = 512) -> tuple[torch.Tensor, ...]:
+    """facenet-pytorch's ``fixed_batch_process``: ``net`` on at most ``size`` crops at a time, outputs joined."""
+    outputs = [net(batch[start : start + size]) for start in range(0, len(batch), size)]
+    return tuple(torch.cat(parts, dim=0) for parts in zip(*outputs, strict=True))
+
+
 def detect_face(
     pixels: np.ndarray,
     minsize: float,
@@ -108,14 +302,11 @@ def detect_face(
     factor: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """MTCNN on one H x W x 3 uint8 frame: (boxes (n, 5), landmarks (n, 5, 2)); see the module docstring.
-    The nets are facenet-pytorch's, best passed through ``channels_last`` once.
+    The nets are ``load_networks()``'s (or facenet-pytorch's, best passed through ``channels_last`` once).
 
     A candidate box wholly outside the frame (facenet-pytorch skips its crop, which
     misaligns its scores) hands the frame to facenet-pytorch's own ``detect_face``.
     """
-    from facenet_pytorch.models.utils import detect_face as fp
-    from torchvision.ops.boxes import batched_nms
-
     height, width = pixels.shape[:2]
     scale = 12.0 / minsize
     smallest = min(height, width) * scale
@@ -130,22 +321,18 @@ def detect_face(
     table = summed_area_table(np.ascontiguousarray(pixels))
 
     # First stage: P-Net over the pyramid, NMS per scale, then over all scales
-    boxes_list, inds_list, picks = [], [], []
+    boxes_list, picks = [], []
     offset = 0
     for level_scale in scales:
         level = _pyramid_level(table, height, width, (int(height * level_scale + 1), int(width * level_scale + 1)))
         reg, probs = pnet(level)
-        boxes_scale, inds_scale = fp.generateBoundingBox(reg, probs[:, 1], level_scale, threshold[0])
+        boxes_scale = _candidates(reg, probs[:, 1], level_scale, threshold[0])
         boxes_list.append(boxes_scale)
-        inds_list.append(inds_scale)
-        picks.append(batched_nms(boxes_scale[:, :4], boxes_scale[:, 4], inds_scale, 0.5) + offset)
+        picks.append(nms(boxes_scale[:, :4], boxes_scale[:, 4], 0.5) + offset)
         offset += boxes_scale.shape[0]
     boxes = torch.cat(boxes_list, dim=0)
-    image_inds = torch.cat(inds_list, dim=0)
-    pick = torch.cat(picks, dim=0)
-    boxes, image_inds = boxes[pick], image_inds[pick]
-    pick = batched_nms(boxes[:, :4], boxes[:, 4], image_inds, 0.7)
-    boxes, image_inds = boxes[pick], image_inds[pick]
+    boxes = boxes[torch.cat(picks, dim=0)]
+    boxes = boxes[nms(boxes[:, :4], boxes[:, 4], 0.7)]
     regw = boxes[:, 2] - boxes[:, 0]
     regh = boxes[:, 3] - boxes[:, 1]
     boxes = torch.stack(
@@ -157,10 +344,10 @@ def detect_face(
             boxes[:, 4],
         ]
     ).permute(1, 0)
-    boxes = fp.rerec(boxes)
+    boxes = _square(boxes)
 
     def crops(size: int) -> torch.Tensor | None:
-        y, ey, x, ex = fp.pad(boxes, width, height)
+        y, ey, x, ex = _clip(boxes, width, height)
         if not (np.all(ey > y - 1) and np.all(ex > x - 1)):
             return None
         return _box_crops(table, y, ey, x, ex, size)
@@ -171,36 +358,34 @@ def detect_face(
         batch = crops(24)
         if batch is None:
             return _facenet_detect(pixels, minsize, pnet, rnet, onet, threshold, factor)
-        out = fp.fixed_batch_process(batch, rnet)
+        out = _in_batches(batch, rnet)
         score = out[1].permute(1, 0)[1, :]
         ipass = score > threshold[1]
         boxes = torch.cat((boxes[ipass, :4], score[ipass].unsqueeze(1)), dim=1)
-        image_inds = image_inds[ipass]
         mv = out[0].permute(1, 0)[:, ipass].permute(1, 0)
-        pick = batched_nms(boxes[:, :4], boxes[:, 4], image_inds, 0.7)
-        boxes, image_inds, mv = boxes[pick], image_inds[pick], mv[pick]
-        boxes = fp.rerec(fp.bbreg(boxes, mv))
+        pick = nms(boxes[:, :4], boxes[:, 4], 0.7)
+        boxes, mv = boxes[pick], mv[pick]
+        boxes = _square(_regress(boxes, mv))
 
     # Third stage: O-Net, landmarks, "Min" NMS
     if len(boxes) > 0:
         batch = crops(48)
         if batch is None:
             return _facenet_detect(pixels, minsize, pnet, rnet, onet, threshold, factor)
-        out = fp.fixed_batch_process(batch, onet)
+        out = _in_batches(batch, onet)
         score = out[2].permute(1, 0)[1, :]
         points = out[1].permute(1, 0)
         ipass = score > threshold[2]
         points = points[:, ipass]
         boxes = torch.cat((boxes[ipass, :4], score[ipass].unsqueeze(1)), dim=1)
-        image_inds = image_inds[ipass]
         mv = out[0].permute(1, 0)[:, ipass].permute(1, 0)
         w_i = boxes[:, 2] - boxes[:, 0] + 1
         h_i = boxes[:, 3] - boxes[:, 1] + 1
         points_x = w_i.repeat(5, 1) * points[:5, :] + boxes[:, 0].repeat(5, 1) - 1
         points_y = h_i.repeat(5, 1) * points[5:10, :] + boxes[:, 1].repeat(5, 1) - 1
         points = torch.stack((points_x, points_y)).permute(2, 1, 0)
-        boxes = fp.bbreg(boxes, mv)
-        pick = fp.batched_nms_numpy(boxes[:, :4], boxes[:, 4], image_inds, 0.7, "Min")
+        boxes = _regress(boxes, mv)
+        pick = torch.as_tensor(_nms_min(boxes[:, :4].numpy(), boxes[:, 4].numpy(), 0.7))
         boxes, points = boxes[pick], points[pick]
     if len(boxes) == 0:
         return empty

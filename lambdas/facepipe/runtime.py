@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import time
 from dataclasses import dataclass
 
@@ -35,10 +36,11 @@ def idempotency_store(settings: Settings) -> DynamoDBPersistenceLayer:
 
 
 def _threads(settings: Settings) -> None:
-    # torch sizes itself to the machine's cores; in Lambda that is the vCPUs the memory buys
-    import torch
-
-    torch.set_num_threads(settings.torch_num_threads or os.cpu_count() or 1)
+    """torch's threads, when the function runs torch (recognition with dlib-resnet does not: it never
+    imports it). Default: the machine's cores; in Lambda, the vCPUs the memory buys."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(settings.torch_num_threads or os.cpu_count() or 1)
 
 
 def _initialised(function: str, started: float, settings: Settings) -> float:
@@ -69,8 +71,8 @@ class RecognitionRuntime:
 def detection_runtime() -> DetectionRuntime:
     started = time.perf_counter()
     settings = Settings.from_env()
-    _threads(settings)
     detector = FaceDetector(settings.min_face_size, settings.min_face_score, settings.detection_pixel_budget)
+    _threads(settings)
     frames = FrameProcessor(settings, detector, load_cropper(settings.embedding_model))
     accept = FrameAcceptor(frames, idempotency_store(settings) if settings.ddb_table_name else None)
     seconds = _initialised("detection", started, settings)
@@ -82,8 +84,8 @@ def recognition_runtime() -> RecognitionRuntime:
     started = time.perf_counter()
     settings = Settings.from_env()
     settings.require("RESPONSE_QUEUE_URL", "DDB_TABLE_NAME")
-    _threads(settings)
     embedder = load_embedder(settings.embedding_model, settings.facenet_weights_path)
+    _threads(settings)
     index = make_index(settings, dimension_of(settings.embedding_model))
     recognizer = Recognizer(settings, embedder, index, PeopleStore(settings.ddb_table_name))
     consumer = RecognitionConsumer(recognizer, idempotency_store(settings))
