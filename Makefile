@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 STAMP := $(VENV)/.installed
 
-.PHONY: install test unit fuzz demo local eval bench clean help
+.PHONY: install test unit fuzz demo local eval bench bench-dlib clean help
 
 help:
 	@echo "make demo    - start the local stack, enroll, send sample frames, print results"
@@ -14,6 +14,7 @@ help:
 	@echo "make fuzz    - the property-based fuzz tests with far more examples (FUZZ_EXAMPLES=50000)"
 	@echo "make local   - run the local stack until Ctrl-C (facepipe local up)"
 	@echo "make bench   - every stage, the references, end to end -> docs/reports/bench.md (docs/performance.md)"
+	@echo "make bench-dlib - dlib-bin against dlib built with OpenBLAS (~10 min build) -> docs/reports/dlib-blas.md"
 	@echo "make weights - download the VGGFace2 weights (SHA-256 checked)"
 	@echo "make plan | deploy | destroy - Terraform (see docs/deploy.md)"
 
@@ -58,6 +59,10 @@ bench: install
 	$(PIP) install -q --no-deps 'face_recognition==1.3.0'
 	$(VENV)/bin/facepipe bench --downscale 64 --requests 100 --concurrency 10 \
 		--out docs/reports/bench.md --json docs/reports/bench.json --plot docs/reports/bench.png
+
+# dlib from source against OpenBLAS, in its own venv (.venv-dlib-blas); needs g++, cmake, libopenblas-dev
+bench-dlib: install
+	scripts/bench_dlib_blas.sh
 
 clean:
 	rm -rf $(VENV) .venv-checkov .facepipe .pytest_cache .hypothesis
