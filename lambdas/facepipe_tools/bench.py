@@ -314,9 +314,9 @@ def index_query_times(size: int, dimension: int, queries: int = 300, seed: int =
 
 
 # --- cold start, in a fresh process -----------------------------------------------------------
-def cold_start_child(function_dir: str, event_json: str, invocations: int, later_json: str | None = None) -> None:
-    """Run in a fresh interpreter (``cold_start``): time the imports, INIT and the first answer to
-    ``event_json``; then ``invocations - 1`` answers to ``later_json`` (default: the same event); print JSON."""
+def cold_start_child(function_dir: str, events_json: str) -> None:
+    """Run in a fresh interpreter (``cold_start``): time the imports, INIT and the answer to the first
+    of the events in ``events_json``; answer the rest (the peak RSS); print JSON."""
     begun = time.time()
     marks: dict[str, float] = {}
     started = time.perf_counter()
@@ -336,37 +336,30 @@ def cold_start_child(function_dir: str, event_json: str, invocations: int, later
 
     module = load_handler(function_dir)
     marks["init_s"] = time.perf_counter() - started
-    event = json.loads(Path(event_json).read_text())
+    first, *later = json.loads(Path(events_json).read_text())
     started = time.perf_counter()
-    module.handler(event, LambdaContext(function_name=function_dir))
+    module.handler(first, LambdaContext(function_name=function_dir))
     marks["first_answer_s"] = time.perf_counter() - started
-    later = json.loads(Path(later_json).read_text()) if later_json else event
-    for _ in range(invocations - 1):
-        module.handler(later, LambdaContext(function_name=function_dir))
+    for event in later:
+        module.handler(event, LambdaContext(function_name=function_dir))
     marks["peak_rss_mb"] = peak_rss_mb(os.getpid())
     marks["begun_at"] = begun
     print("BENCH " + json.dumps(marks), flush=True)
 
 
-def cold_start(function_dir: str, event: dict[str, Any], invocations: int = 10, later: dict[str, Any] | None = None) -> dict[str, float]:
+def cold_start(function_dir: str, events: list[dict[str, Any]]) -> dict[str, float]:
     """A fresh process per function (the stack's environment): interpreter start, handler-path imports,
-    ML library imports, INIT (model loads), first answer (to ``event``); peak RSS after ``invocations``
-    answers (the later ones to ``later``, default ``event``)."""
+    ML library imports, INIT (model loads), the answer to ``events[0]``; peak RSS after all ``events``.
+    Give every event its own request_id: a repeated one gets the stored answer, not the work."""
     import tempfile
 
-    paths = []
-    for payload in (event, later or event):
-        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-            json.dump(payload, handle)
-        paths.append(handle.name)
-    code = (
-        f"from facepipe_tools.bench import cold_start_child; cold_start_child({function_dir!r}, {paths[0]!r}, {invocations}, {paths[1]!r})"
-    )
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(events, handle)
+    code = f"from facepipe_tools.bench import cold_start_child; cold_start_child({function_dir!r}, {handle.name!r})"
     environment = {**os.environ, "POWERTOOLS_LOG_LEVEL": "WARNING", "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
     launched = time.time()
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment, timeout=300, check=False)
-    for path in paths:
-        os.unlink(path)
+    os.unlink(handle.name)
     lines = [line for line in done.stdout.splitlines() if line.startswith("BENCH ")]
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"cold start of {function_dir} failed: {done.stderr[-2000:]}")
@@ -379,11 +372,16 @@ def cold_start(function_dir: str, event: dict[str, Any], invocations: int = 10, 
 
 
 def median_cold_start(
-    function_dir: str, event: dict[str, Any], invocations: int, runs: int, later: dict[str, Any] | None = None
+    function_dir: str,
+    first: Callable[[], dict[str, Any]],
+    later: Callable[[], dict[str, Any]],
+    invocations: int,
+    runs: int,
 ) -> dict[str, float]:
-    """``cold_start`` in ``runs`` fresh processes: the median of each part and of the total (imports
-    alone vary by a second between fresh processes on a shared machine), the highest peak RSS."""
-    measured = [cold_start(function_dir, event, invocations, later) for _ in range(max(1, runs))]
+    """``cold_start`` in ``runs`` fresh processes, each answering ``first()`` then ``invocations - 1``
+    events from ``later()`` (new request_ids every time); the median of each part and of the total
+    (imports alone vary by a second between fresh processes on a shared machine), the highest peak RSS."""
+    measured = [cold_start(function_dir, [first()] + [later() for _ in range(invocations - 1)]) for _ in range(max(1, runs))]
     result = {key: round(statistics.median(m[key] for m in measured), 3) for key in measured[0]}
     result["peak_rss_mb"] = max(m["peak_rss_mb"] for m in measured)
     result["runs"] = len(measured)
@@ -527,13 +525,19 @@ def end_to_end(model: str, frames: FrameSet, args: argparse.Namespace, detector:
 
         # cold starts: fresh processes in the stack's environment
         result["cold_start"] = {
-            "face_detection": median_cold_start("face_detection", detection_event(frames.vga), args.repeats * 3, args.cold_starts),
+            "face_detection": median_cold_start(
+                "face_detection",
+                functools.partial(detection_event, frames.vga),
+                functools.partial(detection_event, frames.vga),
+                args.repeats * 3,
+                args.cold_starts,
+            ),
             "face_recognition": median_cold_start(
                 "face_recognition",
-                recognition_event([frames.vga], detector, model),
+                functools.partial(recognition_event, [frames.vga], detector, model),
+                functools.partial(recognition_event, frames.grader_frames, detector, model),
                 args.repeats,
                 args.cold_starts,
-                later=recognition_event(frames.grader_frames, detector, model),
             ),
         }
     os.environ.clear()

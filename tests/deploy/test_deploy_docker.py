@@ -42,7 +42,7 @@ def test_external_base_images_are_pinned_by_digest():
         assert resolved.startswith("python:3.11"), resolved  # the tag stays for humans, the digest decides
 
 
-@pytest.mark.parametrize("name", ["runtime.txt", "dlib.txt", "no-deps.txt"])
+@pytest.mark.parametrize("name", ["runtime.txt", "dlib.txt", "dlib-blas.txt", "no-deps.txt"])
 def test_image_requirement_files_pin_every_package_with_hashes(name):
     found = pins(REQUIREMENTS / name)
     assert found, name
@@ -78,3 +78,12 @@ def test_pip_installs_in_the_image_require_hashes():
                 continue  # the documented exception: the CPU index's hashes (see the comment in the file)
             assert "--require-hashes" in command, command
     assert "pip-compile --generate-hashes" in text  # how to close the exception
+
+
+def test_dlib_built_with_blas_keeps_the_extras_other_pins():
+    # the source build replaces dlib-bin only: face_recognition_models and setuptools stay as in dlib.txt
+    wheel, source = pins(REQUIREMENTS / "dlib.txt"), pins(REQUIREMENTS / "dlib-blas.txt")
+    assert set(source) == (set(wheel) - {"dlib-bin"}) | {"dlib"}
+    for package in set(source) - {"dlib"}:
+        assert source[package] == wheel[package], package
+    assert "--no-binary dlib" in BASE.read_text()
