@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -17,6 +18,7 @@ import boto3
 import pytest
 
 from facepipe_tools.client import send_frames
+from facepipe_tools.local.stack import write_state
 from facepipe_tools.sets import fixture_workload, judge
 from helpers import local_stack
 
@@ -280,3 +282,30 @@ def test_local_stack_camera_frame_with_a_20px_face_enrolls_and_is_named(stack, b
         assert outcome.result == "camera_grace"
     finally:
         cli(stack, "people", "delete", "camera_grace")  # the stack is shared: leave no second Grace Hopper behind
+
+
+def test_state_file_is_never_read_half_written(tmp_path):
+    # GIVEN a reader that reads local.json the moment it exists, as scripts, the CLI and the tests do
+    path = tmp_path / "local.json"
+    info = {"function_url": "http://127.0.0.1:1/", "padding": "x" * 2_000_000}
+    reads: list[str] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            try:
+                reads.append(path.read_text())
+            except FileNotFoundError:
+                continue
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    # WHEN the stack writes it, again and again
+    for _ in range(30):
+        write_state(path, info)
+        path.unlink()
+    stop.set()
+    thread.join()
+    # THEN every read saw the whole file
+    assert reads
+    assert all(json.loads(text) == info for text in reads)

@@ -78,6 +78,15 @@ def store_device_tokens(ssm: SSMClient, tokens: dict[str, str]) -> None:
     ssm.put_parameter(Name=DEFAULT_TOKENS_PARAMETER, Type="SecureString", Value=json.dumps(tokens), Overwrite=True)
 
 
+def write_state(path: Path, info: StackInfo) -> None:
+    """``info`` as ``path`` (local.json), whole or not at all: scripts and the CLI poll for the file
+    and read it as soon as it exists, so it appears by rename, never half-written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_text(json.dumps(info, indent=2) + "\n")
+    os.replace(partial, path)
+
+
 class LocalStack:
     def __init__(self, options: StackOptions | None = None) -> None:
         self.options = options or StackOptions()
@@ -188,8 +197,7 @@ class LocalStack:
             "pid": os.getpid(),
         }
         if opts.state_file is not None:
-            opts.state_file.parent.mkdir(parents=True, exist_ok=True)
-            opts.state_file.write_text(json.dumps(self._info, indent=2) + "\n")
+            write_state(opts.state_file, self._info)
         return self._info
 
     def stop(self) -> None:
