@@ -55,7 +55,8 @@ class FacenetCropper:
             int(min(box[2] + margin_x / 2, frame.width)),
             int(min(box[3] + margin_y / 2, frame.height)),
         )
-        return frame.convert("RGB").crop(region).resize((CROP_SIZE, CROP_SIZE), Image.Resampling.BILINEAR)
+        crop = frame.crop(region).resize((CROP_SIZE, CROP_SIZE), Image.Resampling.BILINEAR)
+        return crop if crop.mode == "RGB" else crop.convert("RGB")  # frames are RGB (images.open_image): no copy of the frame
 
 
 class FacenetEmbedder(FacenetCropper):
