@@ -821,7 +821,7 @@ def render(report: dict[str, Any], plot: Path, out: Path) -> str:
                     c["ml_imports_s"],
                     c["init_s"],
                     c["first_answer_s"],
-                    f"{c['total_s']} (slowest {c.get('total_s_max', c['total_s'])}, {c.get('runs', 1)} runs)",
+                    f"{c['total_s']} (slowest {c['total_s_max']}, {c['runs']} runs)",
                     c["peak_rss_mb"],
                     e2e["function_peak_rss_mb"].get(function, "-"),
                 ]
