@@ -109,4 +109,5 @@ def settings(resources):
         vector_backend="local",
         embedding_model="dlib-resnet",
         pinecone_ssm_parameter_name=resources.ssm_parameter,
+        record_threads=1,  # moto in process is not thread-safe: see helpers.function_environment
     )

@@ -92,6 +92,9 @@ def function_environment(resources: Any, **extra: str) -> dict[str, str]:
         "DDB_TABLE_NAME": resources.table,
         "S3_BUCKET_NAME": resources.bucket,
         "EMBEDDING_MODEL": "dlib-resnet",
+        # moto in process is not thread-safe (concurrent transactions roll each other's writes
+        # back); records of a batch run concurrently in test_record_threads.py, on the emulator
+        "RECORD_THREADS": "1",
         **extra,
     }
 

@@ -1,14 +1,21 @@
 """The recognition function's SQS batch: partial failures, idempotency, reasoned dead letters.
 
 All crops of all frame records in a batch are embedded in one forward pass; then
-each record is finished on its own with Powertools' BatchProcessor, so one bad
-record does not fail the batch. Each frame/photo is processed once per request_id
-(Powertools idempotency); a repeat returns the stored response and sends nothing.
+the records are finished, ``RECORD_THREADS`` at a time (each makes ~8 sequential
+DynamoDB, Pinecone and SQS calls; across records they overlap), and Powertools'
+BatchProcessor reports each record's outcome, so one bad record does not fail the
+batch. Records of one request_id are finished in order on one thread. Concurrent
+records are safe for the reasons concurrent containers are (conditional writes, the
+stranger registry); what they share in the container is thread-safe (boto3 clients,
+the index clients, ``RecentVectors``, metrics). Each frame/photo is processed once per
+request_id (Powertools idempotency); a repeat returns the stored response and sends nothing.
 """
 
 from __future__ import annotations
 
+import copy
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +49,12 @@ class _Prepared:
     vectors: np.ndarray | None = None
     error: Exception | None = None
     past_attempts: bool = False  # on its reserved final receive: dead-lettered before the work
+    worked: bool = False  # this delivery did the work (under idempotency: no stored result, nobody answered it yet)
+
+    def request_ids(self) -> list[str]:
+        if self.message is not None:
+            return [self.message["request_id"]]
+        return [photo.request_id for photo in self.photos or []]
 
 
 def _classify(body: str) -> _Prepared:
@@ -73,27 +86,33 @@ class RecognitionConsumer:
         recognizer: Recognizer,
         persistence: BasePersistenceLayer | None,
         dead_letters: DeadLetters | None = None,
+        threads: int | None = None,
     ) -> None:
         self.recognizer = recognizer
+        self.threads = threads or recognizer.settings.record_threads
         self.dead_letters = dead_letters or DeadLetters(recognizer.sqs)
         self.config = IdempotencyConfig(
             event_key_jmespath="request_id", raise_on_no_idempotency_key=True, expires_after_seconds=IDEMPOTENCY_SECONDS
         )
         self._frame = self._frame_work
         self._photo = self._photo_work
+        self.idempotent = persistence is not None
         if persistence is not None:
 
-            def once(unit: str) -> Any:
-                return idempotent_function(data_keyword_argument="work", persistence_store=persistence, config=self.config, key_prefix=unit)
+            def once(unit: str, store: BasePersistenceLayer) -> Any:
+                return idempotent_function(data_keyword_argument="work", persistence_store=store, config=self.config, key_prefix=unit)
 
-            self._frame = once(names.FRAME_UNIT)(self._frame_work)
-            self._photo = once(names.PHOTO_UNIT)(self._photo_work)
+            # one store per unit: Powertools' configure() sets the key prefix on the store itself,
+            # and frame and photo records may be finished at the same time
+            self._frame = once(names.FRAME_UNIT, persistence)(self._frame_work)
+            self._photo = once(names.PHOTO_UNIT, copy.copy(persistence))(self._photo_work)
 
     # --- units of work (idempotent per request_id) ------------------------------------------
     def _frame_work(self, work: dict[str, Any], prepared: _Prepared) -> dict[str, Any]:
         assert prepared.message is not None
         assert prepared.vectors is not None
         assert prepared.crops is not None
+        prepared.worked = True
         return self.recognizer.process_frame(prepared.message, prepared.vectors, prepared.crops).as_dict()
 
     def _photo_work(self, work: dict[str, Any]) -> dict[str, Any]:
@@ -130,12 +149,40 @@ class RecognitionConsumer:
         past = self._dead_letter_past_attempts(records)  # first: the batch's work may kill the process again
         prepared = self.prepare([r for r in records if r["messageId"] not in past])
         prepared |= {message_id: _Prepared(past_attempts=True) for message_id in past}
+        failures = self.finish(records, prepared)
 
         def record_handler(record: SQSRecord) -> None:
-            self._handle_record(record.raw_event, prepared[record.message_id])
+            if (failure := failures.get(record.message_id)) is not None:
+                raise failure
 
         processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
         return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+    def finish(self, records: list[dict[str, Any]], prepared: dict[str, _Prepared]) -> dict[str, Exception]:
+        """Finish every record, ``threads`` at a time; records sharing a request_id in their
+        batch order on one thread (the later one finds the earlier one's stored answer). The
+        exception of each record that failed, by messageId."""
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for record in records:
+            ids = prepared[record["messageId"]].request_ids()
+            groups.setdefault(min(ids) if ids else record["messageId"], []).append(record)
+
+        def finish_group(group: list[dict[str, Any]]) -> dict[str, Exception]:
+            failed = {}
+            for record in group:
+                try:
+                    self._handle_record(record, prepared[record["messageId"]])
+                except Exception as exc:  # reported per record by BatchProcessor
+                    failed[record["messageId"]] = exc
+            return failed
+
+        workers = min(self.threads, len(groups))
+        if workers <= 1:
+            outcomes = [finish_group(group) for group in groups.values()]
+        else:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="record") as pool:
+                outcomes = list(pool.map(finish_group, groups.values()))
+        return {message_id: exc for failed in outcomes for message_id, exc in failed.items()}
 
     def _handle_record(self, record: dict[str, Any], item: _Prepared) -> None:
         if item.past_attempts:
@@ -145,7 +192,8 @@ class RecognitionConsumer:
                 raise item.error
             if item.message is not None:
                 done = self._frame(work={"request_id": item.message["request_id"]}, prepared=item)
-                self.recognizer.answer(Recognised.from_dict(done))  # after the work is recorded done
+                # after the work is recorded done; a fresh result under idempotency was answered by nobody before
+                self.recognizer.answer(Recognised.from_dict(done), earlier=not (self.idempotent and item.worked))
                 logger.info("frame recognised", request_id=item.message["request_id"], faces=len(item.message["faces"]))
             for photo in item.photos or []:
                 done = self._photo(work={"request_id": photo.request_id, **photo.__dict__})

@@ -7,9 +7,14 @@
   subsegments by Powertools' patching; the vector index's calls are captured by name.
 * **Metrics**: CloudWatch EMF in namespace ``facepipe``, flushed by the handlers'
   ``log_metrics``; the names below are the whole set, so dashboards and alarms can rely on them.
+  Recognition adds metrics from several threads (``RECORD_THREADS``): ``add_metric`` takes a lock,
+  since Powertools' read-modify-write of the metric set would lose values.
 """
 
 from __future__ import annotations
+
+import threading
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -18,8 +23,19 @@ __all__ = ["NAMESPACE", "Metric", "MetricUnit", "child_logger", "metrics", "trac
 
 NAMESPACE = "facepipe"
 
+
+class ThreadSafeMetrics(Metrics):
+    """Powertools' ``Metrics`` whose ``add_metric`` may be called from several threads at once."""
+
+    _lock = threading.Lock()
+
+    def add_metric(self, *args: Any, **kwargs: Any) -> None:
+        with self._lock:
+            super().add_metric(*args, **kwargs)
+
+
 tracer = Tracer()
-metrics = Metrics(namespace=NAMESPACE)
+metrics = ThreadSafeMetrics(namespace=NAMESPACE)
 
 
 class Metric:

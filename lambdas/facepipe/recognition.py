@@ -313,14 +313,16 @@ class Recognizer:
             response["skipped"] = skipped
         return Recognised(response, image.digest)
 
-    def answer(self, recognised: Recognised) -> bool:
+    def answer(self, recognised: Recognised, earlier: bool = True) -> bool:
         """Send the response once. It is sent after the unit of work is recorded done (so a
         retry after a crash returns the *stored* response, never a second, different one); a
         marker written after the send keeps a later redelivery from sending it again. False
         when an earlier delivery sent it. (A crash between the send and the marker can still
-        send the same response twice: a standard queue has no exactly-once send.)"""
+        send the same response twice: a standard queue has no exactly-once send.)
+        ``earlier=False``: this delivery has just done the work (there was no stored result),
+        so no earlier delivery sent it and the marker is not read (one call less per frame)."""
         marker = keys.sent_key(recognised.response["request_id"], recognised.digest)
-        sent = self.people.table.get_item(Key=marker, ConsistentRead=True).get("Item")
+        sent = self.people.table.get_item(Key=marker, ConsistentRead=True).get("Item") if earlier else None
         if sent and float(str(sent.get(TTL_ATTRIBUTE, 0))) > time.time():
             return False
         self.sqs.send_message(QueueUrl=self.settings.response_queue_url, MessageBody=encode(recognised.response))

@@ -170,6 +170,15 @@ class Settings:
     torch_num_threads: int = setting(
         0, "Torch threads per function; 0: the vCPUs the function's memory buys.", BOTH, low=0, high=64, deployed=False
     )
+    record_threads: int = setting(
+        10,
+        "Records of one SQS batch finished at once after their one forward pass (their DynamoDB, Pinecone and SQS "
+        "calls overlap); 1: one after another.",
+        (RECOGNITION,),
+        low=1,
+        high=64,
+        deployed=False,
+    )
     log_level: str = setting("INFO", "Log level.", BOTH, choices=LOG_LEVELS)
     service_name: str = setting(
         "",
