@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import functools
 import io
 import json
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
 
     from facepipe.detection import FaceDetector
     from facepipe.embedding import Embedder
+    from facepipe.settings import Settings
     from facepipe_tools.sets import LabelledSet
 
 MODELS = ("facenet-vggface2", "dlib-resnet")
@@ -410,8 +412,11 @@ def detection_event(frame: tuple[str, bytes]) -> dict[str, Any]:
     }
 
 
-def recognition_event(frames: Sequence[tuple[str, bytes]], detector: FaceDetector, model: str) -> dict[str, Any]:
-    """An SQS batch of up to 10 request messages (§1.2) made from ``frames``, as detection makes them."""
+def recognition_event(
+    frames: Sequence[tuple[str, bytes]], detector: FaceDetector, model: str, settings: Settings | None = None
+) -> dict[str, Any]:
+    """An SQS batch of up to 10 request messages (§1.2) made from ``frames``, as detection makes them
+    (with ``settings``; default: this process's environment, a stack's)."""
     from facepipe.embedding import load_cropper
     from facepipe.events import FrameRequest
     from facepipe.frames import FrameProcessor
@@ -419,7 +424,7 @@ def recognition_event(frames: Sequence[tuple[str, bytes]], detector: FaceDetecto
     from facepipe.messages import encode
     from facepipe.settings import Settings
 
-    processor = FrameProcessor(Settings.from_env(embedding_model=model), detector, load_cropper(model))
+    processor = FrameProcessor(settings or Settings.from_env(embedding_model=model), detector, load_cropper(model))
     records = []
     for filename, content in frames:
         image = open_image(content, 200_000_000)
@@ -560,6 +565,55 @@ def end_to_end(model: str, frames: FrameSet, args: argparse.Namespace, detector:
     return result
 
 
+def record_threads_effect(model: str, frames: FrameSet, detector: FaceDetector, weights: str, repeats: int) -> dict[str, Any]:
+    """face-recognition invoked with batches of 10 frames' request messages, on two fresh local
+    stacks alike but for ``RECORD_THREADS`` (1: records finished one after another; the default:
+    at once), the same batches to both, alternately. ms per batch of 10, and the ratio."""
+    from facepipe.names import DEFAULT_PREFIX
+    from facepipe.settings import Settings
+    from facepipe_tools.local.stack import LocalStack, StackOptions
+
+    default = Settings().record_threads
+    extra = {"FACENET_WEIGHTS_PATH": weights} if model == "facenet-vggface2" and weights else {}
+    warm_up = StackOptions().recognition_environments  # the first batch each execution environment takes
+    times: dict[int, list[float]] = {1: [], default: []}
+    with contextlib.ExitStack() as running:
+        stacks = {}
+        for threads in times:
+            options = StackOptions(
+                moto_port=0,
+                detection_port=0,
+                recognition_port=0,
+                vector_port=0,
+                state_file=None,
+                embedding_model=model,
+                environment={**extra, "RECORD_THREADS": str(threads)},
+                prefix=f"{DEFAULT_PREFIX}-threads{threads}-{uuid.uuid4().hex[:6]}",  # the emulator's state outlives a stack
+            )
+            stacks[threads] = running.enter_context(LocalStack(options))
+        queues = Settings(
+            request_queue_url=stacks[1].info["request_queue_url"],
+            response_queue_url=stacks[1].info["response_queue_url"],
+            embedding_model=model,
+        )  # the messages are only built here, never sent
+        rotated = [frames.grader_frames[i:] + frames.grader_frames[:i] for i in range(repeats * 2 + warm_up)]
+        events = [recognition_event(batch, detector, model, queues) for batch in rotated]
+        for number, event in enumerate(events):
+            for threads, stack in stacks.items():
+                reply, ms = timed(stack.recognition.invoke, event)
+                if reply.get("batchItemFailures"):
+                    raise RuntimeError(f"RECORD_THREADS={threads}: records failed: {reply['batchItemFailures']}")
+                if number >= warm_up:
+                    times[threads].append(ms)
+    one, many = summary(times[1]), summary(times[default])
+    return {
+        "records": len(events[0]["Records"]),
+        "threads_1_ms": one,
+        f"threads_{default}_ms": many,
+        "speedup": round(one["median"] / many["median"], 2),
+    }
+
+
 # --- Lambda sizing and cost -----------------------------------------------------------------------
 def threads_speedup(function: Callable[[], Any], repeats: int = 3) -> dict[str, float]:
     """Median ms of ``function`` with 1 and 2 torch threads, and the speed-up."""
@@ -669,6 +723,8 @@ def run_bench(args: argparse.Namespace) -> int:
     if not args.no_stack:
         for model in models:
             report["end_to_end"][model] = end_to_end(model, frames, args, detector, weights)
+        print("finishing a batch's records one at a time and at once ...", file=sys.stderr, flush=True)
+        report["record_threads"] = {"model": ours_model, **record_threads_effect(ours_model, frames, detector, weights, args.repeats)}
     report["lambda"] = sizing(report, models, args.concurrency)
 
     latencies = {m: e[f"concurrency_{args.concurrency}"].pop("_latencies") for m, e in report["end_to_end"].items()}
@@ -819,6 +875,23 @@ def render(report: dict[str, Any], plot: Path, out: Path) -> str:
                     ]
                 )
     lines += markdown_table(rows, ["model", "run", "answered", "mean", "p50", "p95", "min"])
+    if threads := report.get("record_threads"):
+        many = next(key for key in threads if key.startswith("threads_") and key != "threads_1_ms")
+        lines += [
+            "",
+            f"## Finishing a batch's records: face-recognition, {threads['model']}, batches of {threads['records']} frames (ms)",
+            "",
+            "Two fresh local stacks alike but for `RECORD_THREADS`, invoked alternately with the same batches; "
+            "each batch is embedded in one forward pass either way.",
+            "",
+        ]
+        lines += markdown_table(
+            [
+                ["1 (one record after another)", _triple(threads["threads_1_ms"]), "1.0"],
+                [f"{many.split('_')[1]} (at once)", _triple(threads[many]), str(threads["speedup"])],
+            ],
+            ["RECORD_THREADS", "min / median / p95 per batch", "speed-up (median)"],
+        )
     lines += [
         "",
         "## Cold start (s) and peak RSS (MB), fresh process per function",
