@@ -99,15 +99,7 @@ def resources(aws):
 
 @pytest.fixture
 def settings(resources):
-    from facepipe.settings import Settings
+    from helpers import stack_settings
 
-    return Settings(
-        request_queue_url=resources.request_queue_url,
-        response_queue_url=resources.response_queue_url,
-        ddb_table_name=resources.table,
-        s3_bucket_name=resources.bucket,
-        vector_backend="local",
-        embedding_model="dlib-resnet",
-        pinecone_ssm_parameter_name=resources.ssm_parameter,
-        record_threads=1,  # moto in process is not thread-safe: see helpers.function_environment
-    )
+    # moto in process is not thread-safe: records one at a time (see helpers.function_environment)
+    return stack_settings(resources, pinecone_ssm_parameter_name=resources.ssm_parameter, record_threads=1)

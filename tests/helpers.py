@@ -84,6 +84,23 @@ def local_stack(state: Path, *options: str) -> Iterator[dict[str, Any]]:
         assert not state.exists(), "local.json must be removed when the stack stops"
 
 
+def stack_settings(resources: Any, **overrides: Any) -> Any:
+    """The functions' settings for a stack's ``resources`` (dlib-resnet, the embedded index)."""
+    from facepipe.settings import Settings
+
+    return Settings(
+        **{
+            "request_queue_url": resources.request_queue_url,
+            "response_queue_url": resources.response_queue_url,
+            "ddb_table_name": resources.table,
+            "s3_bucket_name": resources.bucket,
+            "vector_backend": "local",
+            "embedding_model": "dlib-resnet",
+            **overrides,
+        }
+    )
+
+
 def function_environment(resources: Any, **extra: str) -> dict[str, str]:
     """The environment Terraform gives the functions, pointed at a moto stack's resources."""
     return {

@@ -30,7 +30,7 @@ from facepipe_tools.local.context import LambdaContext
 from facepipe_tools.local.emulator import AwsEmulator
 from facepipe_tools.local.event_source import sqs_record
 from facepipe_tools.local.resources import create_resources
-from helpers import drain
+from helpers import drain, stack_settings
 
 pytestmark = pytest.mark.fixtures
 
@@ -53,14 +53,7 @@ def emulated(emulator, monkeypatch, request) -> tuple[Any, Settings]:
     session = boto3.session.Session(region_name="us-east-1")
     names = StackNames(prefix=f"threads-{abs(hash(request.node.name)) % 10**8}")
     resources = create_resources(session, names, request_visibility=30, max_receive_count=3)
-    return session, Settings(
-        request_queue_url=resources.request_queue_url,
-        response_queue_url=resources.response_queue_url,
-        ddb_table_name=resources.table,
-        s3_bucket_name=resources.bucket,
-        vector_backend="local",
-        embedding_model="dlib-resnet",
-    )
+    return session, stack_settings(resources)
 
 
 class InFlight:

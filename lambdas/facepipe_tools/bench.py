@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from facepipe.detection import FaceDetector
     from facepipe.embedding import Embedder
     from facepipe.settings import Settings
+    from facepipe_tools.local.stack import StackOptions
     from facepipe_tools.sets import LabelledSet
 
 MODELS = ("facenet-vggface2", "dlib-resnet")
@@ -475,6 +476,27 @@ def grader_summary(samples: list[Sample]) -> dict[str, Any]:
     }
 
 
+def weights_environment(model: str, weights: str) -> dict[str, str]:
+    """What the functions need to load facenet-vggface2's weights (or run it with random ones)."""
+    return {"FACENET_WEIGHTS_PATH": weights} if model == "facenet-vggface2" and weights else {}
+
+
+def stack_options(model: str, environment: dict[str, str], prefix: str) -> StackOptions:
+    """A local stack for the bench: free ports, no state file, resources named with ``prefix``."""
+    from facepipe_tools.local.stack import StackOptions
+
+    return StackOptions(
+        moto_port=0,
+        detection_port=0,
+        recognition_port=0,
+        vector_port=0,
+        state_file=None,
+        embedding_model=model,
+        environment=environment,
+        prefix=prefix,
+    )
+
+
 def end_to_end(model: str, frames: FrameSet, args: argparse.Namespace, detector: FaceDetector, weights: str) -> dict[str, Any]:
     """One local stack with ``model``: enroll, the grader's shape at concurrency 1 and ``args.concurrency``,
     the 640x480 frame one at a time, DynamoDB writes and a queue hop, cold starts, peak RSS."""
@@ -484,22 +506,12 @@ def end_to_end(model: str, frames: FrameSet, args: argparse.Namespace, detector:
     from facepipe.people import PeopleStore, Tag
     from facepipe.settings import Settings
     from facepipe_tools.admin import Admin, build_recognizer
-    from facepipe_tools.local.stack import LocalStack, StackOptions
+    from facepipe_tools.local.stack import LocalStack
     from facepipe_tools.stacks import sqs_client, stack_environment
 
-    extra = {"FACENET_WEIGHTS_PATH": weights} if model == "facenet-vggface2" and weights else {}
+    extra = weights_environment(model, weights)
     # a prefix per model: the emulator's state outlives a stack in this process
-    prefix = f"{DEFAULT_PREFIX}-bench-{model.split('-')[0]}"
-    options = StackOptions(
-        moto_port=0,
-        detection_port=0,
-        recognition_port=0,
-        vector_port=0,
-        state_file=None,
-        embedding_model=model,
-        environment=extra,
-        prefix=prefix,
-    )
+    options = stack_options(model, extra, f"{DEFAULT_PREFIX}-bench-{model.split('-')[0]}")
     print(f"starting a local stack with {model} ...", file=sys.stderr, flush=True)
     result: dict[str, Any] = {"model": model}
     started = time.perf_counter()
@@ -574,23 +586,15 @@ def record_threads_effect(model: str, frames: FrameSet, detector: FaceDetector, 
     from facepipe_tools.local.stack import LocalStack, StackOptions
 
     default = Settings().record_threads
-    extra = {"FACENET_WEIGHTS_PATH": weights} if model == "facenet-vggface2" and weights else {}
+    extra = weights_environment(model, weights)
     warm_up = StackOptions().recognition_environments  # the first batch each execution environment takes
     times: dict[int, list[float]] = {1: [], default: []}
     with contextlib.ExitStack() as running:
         stacks = {}
         for threads in times:
-            options = StackOptions(
-                moto_port=0,
-                detection_port=0,
-                recognition_port=0,
-                vector_port=0,
-                state_file=None,
-                embedding_model=model,
-                environment={**extra, "RECORD_THREADS": str(threads)},
-                prefix=f"{DEFAULT_PREFIX}-threads{threads}-{uuid.uuid4().hex[:6]}",  # the emulator's state outlives a stack
-            )
-            stacks[threads] = running.enter_context(LocalStack(options))
+            environment = {**extra, "RECORD_THREADS": str(threads)}
+            prefix = f"{DEFAULT_PREFIX}-threads{threads}-{uuid.uuid4().hex[:6]}"  # the emulator's state outlives a stack
+            stacks[threads] = running.enter_context(LocalStack(stack_options(model, environment, prefix)))
         queues = Settings(
             request_queue_url=stacks[1].info["request_queue_url"],
             response_queue_url=stacks[1].info["response_queue_url"],
