@@ -318,6 +318,25 @@ def test_merge_racing_a_frame_leaves_no_face_or_tag_on_the_source(admin, photo):
     assert admin.people.face(face.face_id, keep["person_id"]) is not None
 
 
+def test_merge_racing_a_frame_placed_without_indexing_leaves_no_tag_on_the_source(admin, photo):
+    # GIVEN a frame placed on a person as a near-duplicate (recorded, not indexed), not yet tagged:
+    # finish reuses the people placing read instead of reading them again
+    keep = recognise(admin, sighting(admin, photo("train/obama/obama.jpg"), "r-a"))["faces"][0]
+    gone = recognise(admin, sighting(admin, photo("train/biden/biden.jpg"), "r-b"))["faces"][0]
+    face = sighting(admin, photo("train/biden/biden.jpg"), "r-c")
+    results, indexed, read = admin.recognizer.resolve_frame([face])
+    assert results[0]["person_id"] == gone["person_id"]
+    assert indexed == set()
+    assert read[gone["person_id"]].present
+    # WHEN the operator merges that person away before the frame is finished
+    admin.merge(gone["person_id"], keep["person_id"])
+    response = admin.recognizer.finish(ImageRef("r-c", face.image_digest, "f.jpg", "cam"), [face], results, indexed, read)
+    # THEN the tags' conditional write catches it: answered with the target, tagged on the target only
+    assert response["faces"][0]["person_id"] == keep["person_id"]
+    assert {t["person_id"] for t in admin.people.media("r-c") if t["type"] == "tag"} == {keep["person_id"]}
+    assert admin.people.faces_of(gone["person_id"]) == []
+
+
 def test_unassign_moves_one_face_into_a_new_person(admin, photo):
     keep = recognise(admin, sighting(admin, photo("train/obama/obama.jpg"), "r-a"))["faces"][0]
     again = recognise(admin, sighting(admin, photo("train/obama/obama2.jpg"), "r-b"))["faces"][0]

@@ -75,6 +75,7 @@ class Placement:
     person_id: str | None
     new_person: bool = False
     indexed: bool = False
+    person: Person | None = None  # the profile read while placing (present then), when one was
 
 
 class Gallery:
@@ -163,7 +164,8 @@ class Gallery:
         if person is None:
             self._drop_leftovers(decision.person_id, candidates)
             return None
-        return Placement(decision, person.person_id, indexed=adds_to_person(decision, face.quality, self.calibration, person.indexed_faces))
+        indexed = adds_to_person(decision, face.quality, self.calibration, person.indexed_faces)
+        return Placement(decision, person.person_id, indexed=indexed, person=person)
 
     def _register(self, face: FaceToResolve, candidates: Sequence[Candidate]) -> Placement | None:
         """A new face: read the stranger registry, decide again with its entries, create and
@@ -192,8 +194,8 @@ class Gallery:
             self._drop_leftovers(person_id, candidates)
             return None
         if person.person_id != person_id:
-            return Placement(decision, person.person_id, indexed=True)
-        return Placement(decision, person_id, new_person=True, indexed=True)
+            return Placement(decision, person.person_id, indexed=True, person=person)
+        return Placement(decision, person_id, new_person=True, indexed=True, person=person)
 
     def _drop_leftovers(self, person_id: str, candidates: Sequence[Candidate]) -> None:
         """An erased person's vectors still returned (Pinecone's delay, this container's buffer,

@@ -34,7 +34,7 @@ from facepipe.matching import calibration_for
 from facepipe.messages import FaceEntry, FaceResult, RequestMessage, ResponseMessage, carry_skipped, encode, response_message
 from facepipe.names import IDEMPOTENCY_SECONDS, TTL_ATTRIBUTE
 from facepipe.observability import Metric, MetricUnit, child_logger, metrics, tracer
-from facepipe.people import PeopleStore, PersonGoneError, Tag, generated_name, keys
+from facepipe.people import PeopleStore, Person, PersonGoneError, Tag, generated_name, keys
 from facepipe.people.registry import StrangerRegistry
 from facepipe.quality import FaceQuality, assess, band_of, pose
 from facepipe.quality import sharpness as sharpness_of
@@ -225,10 +225,11 @@ class Recognizer:
         index and settle it on its own. Repeat-safe: a redelivery finds what the first wrote."""
         return _result(face, self._placed(face, self.gallery.write))
 
-    def resolve_frame(self, faces: Sequence[FaceToResolve]) -> tuple[list[FaceResult], set[int]]:
+    def resolve_frame(self, faces: Sequence[FaceToResolve]) -> tuple[list[FaceResult], set[int], dict[str, Person]]:
         """``resolve`` for every face of one image, with one index upsert for all the faces that
         join their person; their settling is left to ``finish`` (its read of the people comes
-        after the upsert). The results, and the indices of the faces indexed."""
+        after the upsert). The results, the indices of the faces indexed, and the people as
+        placing read them."""
         joining: list[tuple[FaceToResolve, str]] = []
 
         def record(face: FaceToResolve, placement: Placement, similarity: float) -> None:
@@ -236,21 +237,32 @@ class Recognizer:
             if self.gallery.record(face, placement, similarity):
                 joining.append((face, placement.person_id))
 
-        results = [_result(face, self._placed(face, record)) for face in faces]
+        placements = [(face, self._placed(face, record)) for face in faces]
         self.gallery.add_faces(joining)
-        return results, {face.index for face, _ in joining}
+        read = {p.person.person_id: p.person for _, p in placements if p.person is not None}
+        return [_result(face, placement) for face, placement in placements], {face.index for face, _ in joining}, read
 
     def finish(
-        self, image: ImageRef, faces: Sequence[FaceToResolve], results: list[FaceResult], indexed: set[int] | None = None
+        self,
+        image: ImageRef,
+        faces: Sequence[FaceToResolve],
+        results: list[FaceResult],
+        indexed: set[int] | None = None,
+        read: dict[str, Person] | None = None,
     ) -> ResponseMessage:
         """Fill in names, write the tags, build the response (§1.3). The read of the people
         settles the faces ``indexed`` by ``resolve_frame``: a person merged away or erased since
         (or since their faces were placed) has those faces placed again (an erased person's
-        vectors removed first). Tags are written only under people still present."""
+        vectors removed first). Tags are written only under people still present. When no face
+        was indexed and placing ``read`` every person named, that read stands (one call less): a
+        person gone since is caught by the tags' write, which is conditional on them."""
         unsettled = set(indexed or ())
         for _ in range(PLACEMENT_TRIES):
             placed = {r["person_id"] for r in results if r["person_id"]}
-            people = self.people.get_people(placed)
+            known = read or {}
+            reuse = not unsettled and all(pid in known and known[pid].present for pid in placed)
+            people = {pid: known[pid] for pid in placed} if reuse else self.people.get_people(placed)
+            read = None  # a second round (someone went away) reads again
             gone = {pid for pid in placed if pid not in people or not people[pid].present}
             erased = {pid for pid in gone if pid not in people or people[pid].deleting}
             if gone:
