@@ -84,6 +84,19 @@ def local_stack(state: Path, *options: str) -> Iterator[dict[str, Any]]:
         assert not state.exists(), "local.json must be removed when the stack stops"
 
 
+def queue_and_receive(sqs, queue_url: str, bodies: list[str], max_receive: int = 10) -> dict:
+    """Send ``bodies`` and receive them back as a Lambda SQS event (real receipt handles and counts)."""
+    from facepipe_tools.local.event_source import sqs_record
+
+    for body in bodies:
+        sqs.send_message(QueueUrl=queue_url, MessageBody=body)
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    messages = []
+    while len(messages) < len(bodies):
+        messages += sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=max_receive, AttributeNames=["All"]).get("Messages", [])
+    return {"Records": [sqs_record(m, arn, "us-east-1") for m in messages]}
+
+
 def stack_settings(resources: Any, **overrides: Any) -> Any:
     """The functions' settings for a stack's ``resources`` (dlib-resnet, the embedded index)."""
     from facepipe.settings import Settings

@@ -22,7 +22,7 @@ from facepipe_tools.admin import Admin
 from facepipe_tools.local.context import LambdaContext
 from facepipe_tools.local.event_source import sqs_record
 from facepipe_tools.scenes import camera_frame
-from helpers import drain, encode
+from helpers import drain, encode, queue_and_receive
 
 
 def sk(item: dict) -> str:
@@ -69,17 +69,6 @@ def pipeline(aws, settings, detector, dlib_embedder):
 
 def frame(request_id: str, image: Image.Image, filename: str = "frame.jpg") -> FrameRequest:
     return FrameRequest(request_id, filename, "cam-1", image, 0)
-
-
-def queue_and_receive(sqs, queue_url: str, bodies: list[str], max_receive: int = 10) -> dict:
-    """Send ``bodies`` and receive them back as a Lambda SQS event (real receipt handles and counts)."""
-    for body in bodies:
-        sqs.send_message(QueueUrl=queue_url, MessageBody=body)
-    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    messages = []
-    while len(messages) < len(bodies):
-        messages += sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=max_receive, AttributeNames=["All"]).get("Messages", [])
-    return {"Records": [sqs_record(m, arn, "us-east-1") for m in messages]}
 
 
 def s3_events(sqs, queue_url: str) -> list[dict]:

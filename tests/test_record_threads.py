@@ -28,9 +28,8 @@ from facepipe.recognition import Recognizer
 from facepipe.settings import Settings
 from facepipe_tools.local.context import LambdaContext
 from facepipe_tools.local.emulator import AwsEmulator
-from facepipe_tools.local.event_source import sqs_record
 from facepipe_tools.local.resources import create_resources
-from helpers import drain, stack_settings
+from helpers import drain, queue_and_receive, stack_settings
 
 pytestmark = pytest.mark.fixtures
 
@@ -72,7 +71,7 @@ class InFlight:
             self.most = max(self.most, self._now)
         try:
             time.sleep(0.02)
-            if self.fail_for and threading.current_thread().name.startswith("record") and self.fail_for in _current_request.get():
+            if self.fail_for and self.fail_for in getattr(_current_request, "value", ""):
                 raise VectorIndexError("Pinecone query failed: injected")
             return self._query(*args, **kwargs)
         finally:
@@ -80,14 +79,7 @@ class InFlight:
                 self._now -= 1
 
 
-class _CurrentRequest(threading.local):
-    value = ""
-
-    def get(self) -> str:
-        return self.value
-
-
-_current_request = _CurrentRequest()
+_current_request = threading.local()  # .value: the request_id this thread is finishing
 
 
 def consumer_on(session: Any, settings: Any, detector: Any, embedder: Any, threads: int) -> tuple[RecognitionConsumer, FrameProcessor]:
@@ -104,20 +96,6 @@ def consumer_on(session: Any, settings: Any, detector: Any, embedder: Any, threa
     recognizer.process_frame = process_frame  # type: ignore[method-assign]
     frames = FrameProcessor(settings, detector, load_cropper(embedder.model), sqs=sqs, s3=s3)
     return RecognitionConsumer(recognizer, persistence, threads=threads), frames
-
-
-def batch_event(session: Any, settings: Any, bodies: list[str]) -> dict[str, Any]:
-    """``bodies`` sent to the request queue and received back as one Lambda SQS event."""
-    sqs = session.client("sqs")
-    for body in bodies:
-        sqs.send_message(QueueUrl=settings.request_queue_url, MessageBody=body)
-    arn = sqs.get_queue_attributes(QueueUrl=settings.request_queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    messages: list[dict[str, Any]] = []
-    while len(messages) < len(bodies):
-        messages += sqs.receive_message(QueueUrl=settings.request_queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
-            "Messages", []
-        )
-    return {"Records": [sqs_record(m, arn, "us-east-1") for m in messages]}
 
 
 def stranger_frames(fixtures_root: Any, frames: FrameProcessor) -> dict[str, tuple[str, str]]:
@@ -142,7 +120,10 @@ def test_a_batch_finished_concurrently_makes_one_person_per_stranger_and_one_ans
     sent = stranger_frames(fixtures_root, frames)
     repeat = sent["r-3a"][1]  # the same request delivered twice in the batch
 
-    result = consumer.handle(batch_event(session, settings, [body for _, body in sent.values()] + [repeat]), LambdaContext())
+    result = consumer.handle(
+        queue_and_receive(session.client("sqs"), settings.request_queue_url, [body for _, body in sent.values()] + [repeat]),
+        LambdaContext(),
+    )
 
     assert result == {"batchItemFailures": []}
     answers = [json.loads(m["Body"]) for m in drain(session.client("sqs"), settings.response_queue_url)]
@@ -160,7 +141,7 @@ def test_a_record_that_fails_fails_alone_while_the_others_finish(emulated, detec
     consumer, frames = consumer_on(session, settings, detector, dlib_embedder, threads=10)
     InFlight(consumer.recognizer.index, fail_for="r-2")  # type: ignore[arg-type]
     sent = stranger_frames(fixtures_root, frames)
-    event = batch_event(session, settings, [body for _, body in sent.values()])
+    event = queue_and_receive(session.client("sqs"), settings.request_queue_url, [body for _, body in sent.values()])
 
     result = consumer.handle(event, LambdaContext())
 
