@@ -55,6 +55,30 @@ def test_summed_area_resample_equals_adaptive_average_pooling():
     np.testing.assert_allclose(ours, reference[0].permute(1, 2, 0).numpy(), atol=1e-4)
 
 
+@pytest.mark.parametrize("shape", [(37, 53, 3), (1, 1, 3), (64, 64, 3), (5, 7, 1)])
+def test_summed_area_table_is_exact(shape):
+    # GIVEN a random uint8 frame (odd and even sides, one channel or three)
+    pixels = np.random.default_rng(11).integers(0, 256, size=shape, dtype=np.uint8)
+    # WHEN its table is built
+    table = mtcnn.summed_area_table(pixels)
+    # THEN it is the exact integral image: a zero first row and column, then running sums
+    expected = np.zeros((shape[0] + 1, shape[1] + 1, shape[2]), dtype=np.int64)
+    expected[1:, 1:] = pixels.astype(np.int64).cumsum(axis=0).cumsum(axis=1)
+    assert table.shape == expected.shape
+    np.testing.assert_array_equal(table, expected)
+
+
+@pytest.mark.parametrize(("height", "width"), [(8, 8), (7, 9), (1, 1), (2, 3), (1, 6), (61, 40)])
+def test_pnet_pool_is_torchs_ceil_mode_max_pool(height, width):
+    # GIVEN P-Net's first activations in channels-last layout, odd and even sides
+    x = torch.randn(2, 10, height, width).contiguous(memory_format=torch.channels_last)
+    # WHEN pooled by the four-view maximum and by torch's MaxPool2d(2, 2, ceil_mode=True)
+    ours, theirs = mtcnn.max_pool_2x2(x), torch.nn.MaxPool2d(2, 2, ceil_mode=True)(x)
+    # THEN every value is the same, in the layout the next convolution wants
+    assert torch.equal(ours, theirs)
+    assert ours.is_contiguous(memory_format=torch.channels_last)
+
+
 def test_networks_are_facenet_pytorchs_with_its_weights(detector):
     from facenet_pytorch import MTCNN
 

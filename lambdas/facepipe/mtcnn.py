@@ -16,6 +16,8 @@ stable ordering. Two things change, neither of them a result:
   pixels equal facenet-pytorch's up to float32 rounding (~1e-5). All candidate boxes of a
   stage are resampled in one vectorised gather.
 - **Memory layout.** The networks run on channels-last (NHWC) tensors; values agree to ~1e-6.
+  P-Net's first max-pool is taken as the maximum of four strided views (``max_pool_2x2``):
+  the same values, without torch's slow channels-last pooling of 10 channels.
 
 Measured on 2 x86-64 cores, one torch thread, the shared fixtures at full size, 640 px and
 64 px (51 frames): 9.1 s against facenet-pytorch's 12.0 s, ~1.3x, with the same faces
@@ -45,11 +47,18 @@ _SCALE = 0.0078125
 
 
 def summed_area_table(pixels: np.ndarray) -> np.ndarray:
-    """(H+1, W+1, C) integral image of an (H, W, C) uint8 array, zero first row and column; exact integers."""
+    """(H+1, W+1, C) integral image of an (H, W, C) uint8 array, zero first row and column; exact integers.
+
+    OpenCV's ``integral`` (int32 while the sums fit): ~9x faster than two NumPy ``cumsum``s, whose
+    second pass strides across the channels (a 1.5 MP frame: 42 → 5 ms)."""
+    import cv2
+
     height, width, channels = pixels.shape
-    dtype = np.int32 if height * width * 255 < 2**31 else np.int64
-    table = np.zeros((height + 1, width + 1, channels), dtype=dtype)
-    np.cumsum(pixels, axis=0, dtype=dtype, out=table[1:, 1:])
+    if height * width * 255 < 2**31:
+        table: np.ndarray = cv2.integral(np.ascontiguousarray(pixels), sdepth=cv2.CV_32S).reshape(height + 1, width + 1, channels)
+        return table
+    table = np.zeros((height + 1, width + 1, channels), dtype=np.int64)
+    np.cumsum(pixels, axis=0, dtype=np.int64, out=table[1:, 1:])
     np.cumsum(table[1:, 1:], axis=1, out=table[1:, 1:])
     return table
 
@@ -123,8 +132,21 @@ class PNet(nn.Module):
         self.conv4_2 = nn.Conv2d(32, 4, kernel_size=1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.prelu3(self.conv3(self.prelu2(self.conv2(self.pool1(self.prelu1(self.conv1(x)))))))
+        x = self.prelu3(self.conv3(self.prelu2(self.conv2(max_pool_2x2(self.prelu1(self.conv1(x)))))))
         return self.conv4_2(x), self.softmax4_1(self.conv4_1(x))
+
+
+def max_pool_2x2(x: torch.Tensor) -> torch.Tensor:
+    """``MaxPool2d(2, 2, ceil_mode=True)`` (P-Net's ``pool1``), equal to it value for value, as the
+    maximum of four strided views: torch's channels-last kernel is slow on P-Net's 10 channels
+    (~10% of detection on the shared probes). On an odd edge the last cell keeps its one row or column."""
+    height, width = x.shape[2:]
+    rows, columns = height // 2, width // 2  # cells with a full second row / column
+    pooled = x[:, :, 0::2, 0::2].clone(memory_format=torch.channels_last)
+    torch.maximum(pooled[:, :, :rows], x[:, :, 1::2, 0::2], out=pooled[:, :, :rows])
+    torch.maximum(pooled[:, :, :, :columns], x[:, :, 0::2, 1::2], out=pooled[:, :, :, :columns])
+    torch.maximum(pooled[:, :, :rows, :columns], x[:, :, 1::2, 1::2], out=pooled[:, :, :rows, :columns])
+    return pooled
 
 
 class RNet(nn.Module):
