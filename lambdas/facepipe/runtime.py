@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
+from facepipe.allocator import keep_freed_memory
 from facepipe.consumer import RecognitionConsumer
 from facepipe.detection import FaceDetector
 from facepipe.embedding import dimension_of, load_cropper, load_embedder
@@ -35,9 +36,11 @@ def idempotency_store(settings: Settings) -> DynamoDBPersistenceLayer:
     )
 
 
-def _threads(settings: Settings) -> None:
+def _tune_process(settings: Settings) -> None:
     """torch's threads, when the function runs torch (recognition with dlib-resnet does not: it never
-    imports it). Default: the machine's cores; in Lambda, the vCPUs the memory buys."""
+    imports it). Default: the machine's cores; in Lambda, the vCPUs the memory buys. And the
+    allocator keeps freed tensors' memory for the next frame (facepipe.allocator)."""
+    keep_freed_memory()
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(settings.torch_num_threads or os.cpu_count() or 1)
@@ -72,7 +75,7 @@ def detection_runtime() -> DetectionRuntime:
     started = time.perf_counter()
     settings = Settings.from_env()
     detector = FaceDetector(settings.min_face_size, settings.min_face_score, settings.detection_pixel_budget)
-    _threads(settings)
+    _tune_process(settings)
     frames = FrameProcessor(settings, detector, load_cropper(settings.embedding_model))
     accept = FrameAcceptor(frames, idempotency_store(settings) if settings.ddb_table_name else None)
     seconds = _initialised("detection", started, settings)
@@ -85,7 +88,7 @@ def recognition_runtime() -> RecognitionRuntime:
     settings = Settings.from_env()
     settings.require("RESPONSE_QUEUE_URL", "DDB_TABLE_NAME")
     embedder = load_embedder(settings.embedding_model, settings.facenet_weights_path)
-    _threads(settings)
+    _tune_process(settings)
     index = make_index(settings, dimension_of(settings.embedding_model))
     recognizer = Recognizer(settings, embedder, index, PeopleStore(settings.ddb_table_name))
     consumer = RecognitionConsumer(recognizer, idempotency_store(settings))

@@ -661,6 +661,7 @@ STAGE_LABELS = {
 def run_bench(args: argparse.Namespace) -> int:
     import torch
 
+    from facepipe.allocator import keep_freed_memory
     from facepipe.detection import FaceDetector
     from facepipe.embedding import dimension_of, load_embedder
     from facepipe.settings import Settings
@@ -668,6 +669,7 @@ def run_bench(args: argparse.Namespace) -> int:
     from facepipe_tools.sets import load_set
 
     torch.set_num_threads(args.threads)
+    kept = keep_freed_memory()  # as the functions run (facepipe.runtime); the references run under it too
     weights, real_weights = weights_setting()
     settings = Settings.from_env()
     detector = FaceDetector(settings.min_face_size, settings.min_face_score, settings.detection_pixel_budget)
@@ -681,6 +683,9 @@ def run_bench(args: argparse.Namespace) -> int:
         "frames": len(frames.frames),
         "grader_frames": len(frames.grader_frames),
         "torch_threads_in_process": args.threads,
+        "allocator": "glibc, freed memory kept (facepipe.allocator), for facepipe and the references alike"
+        if kept
+        else "the C library's default",
         "facenet_weights": "VGGFace2 (real)" if real_weights else "RANDOM (VGGFace2 file absent): timing only",
         "stages_ms": {},
     }
@@ -803,7 +808,8 @@ def render(report: dict[str, Any], plot: Path, out: Path) -> str:
         f"Machine: {report['machine']}  ",
         f"Frames: {report['frame_set']} ({report['frames']} frames in process, {report['grader_frames']} frames cycled by the grader)  ",
         f"facenet-vggface2 weights: **{report['facenet_weights']}**  ",
-        f"In-process torch threads: {report['torch_threads_in_process']}",
+        f"In-process torch threads: {report['torch_threads_in_process']}  ",
+        f"Allocator: {report.get('allocator', 'the C library default')}",
         "",
         "## Stages, in process (ms: min / median / p95)",
         "",
