@@ -21,7 +21,9 @@ stable ordering. Two things change, neither of them a result:
 
 Measured on 2 x86-64 cores, one torch thread, the shared fixtures at full size, 640 px and
 64 px (51 frames): 9.1 s against facenet-pytorch's 12.0 s, ~1.3x, with the same faces
-(largest difference 2.4e-4 px); ``facepipe bench`` reports detection per stage.
+(largest difference 2.4e-4 px). OpenCV's integral image and the four-view pool came later: the
+17 shared probes at full size went from ~190 to ~146-164 ms a frame (means, ``facepipe bench``,
+which reports detection per stage; docs/performance.md).
 
 Arrays: ``pixels`` is H x W x 3 uint8 RGB. Boxes come back as (n, 5) float64
 ``[x1, y1, x2, y2, score]`` and landmarks as (n, 5, 2) float64 in ``pixels``' coordinates.
