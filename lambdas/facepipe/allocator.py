@@ -12,7 +12,6 @@ both the time and the peak). A no-op where the C library is not glibc.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import platform
 
 #: glibc's mallopt parameters (malloc.h)
@@ -26,5 +25,5 @@ def keep_freed_memory(limit: int = KEEP_BYTES) -> bool:
     """Set glibc's mmap and trim thresholds to ``limit`` for this process; False where that is not glibc."""
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    libc = ctypes.CDLL(None)  # this process's own symbols, glibc's among them (find_library would run ldconfig)
     return bool(libc.mallopt(M_MMAP_THRESHOLD, limit)) and bool(libc.mallopt(M_TRIM_THRESHOLD, limit))

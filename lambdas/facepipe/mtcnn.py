@@ -342,7 +342,7 @@ def detect_face(
     empty = np.zeros((0, 5)), np.zeros((0, 5, 2))
     if not scales:
         return empty
-    table = summed_area_table(np.ascontiguousarray(pixels))
+    table = summed_area_table(pixels)
 
     # First stage: P-Net over the pyramid, NMS per scale, then over all scales
     boxes_list, picks = [], []
