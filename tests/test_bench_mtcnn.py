@@ -79,6 +79,26 @@ def test_pnet_pool_is_torchs_ceil_mode_max_pool(height, width):
     assert ours.is_contiguous(memory_format=torch.channels_last)
 
 
+@pytest.mark.parametrize("threshold", [0.6, 0.3])
+def test_pnet_windows_are_its_heads_thresholded(detector, grace_hopper, threshold):
+    # GIVEN a pyramid level of a real portrait (faces and background)
+    pnet = detector._nets[0]
+    pixels = np.asarray(grace_hopper.resize((301, 382)))
+    level = mtcnn._pyramid_level(mtcnn.summed_area_table(pixels), *pixels.shape[:2], (287, 226))
+    with torch.inference_mode():
+        # WHEN P-Net's windows are taken, and its full heads (softmax, regression map) computed
+        windows, probability, regression = pnet.windows(level, threshold)
+        reg, probs = pnet(level)
+    face = probs[0, 1]
+    # THEN the windows are the ones whose softmax probability passes, row by row
+    expected = (face >= threshold).nonzero()
+    assert len(expected) > 10
+    assert torch.equal(windows, expected)
+    # AND each carries its probability and its regression, to float32 rounding
+    np.testing.assert_allclose(probability.numpy(), face[face >= threshold].numpy(), atol=1e-6)
+    np.testing.assert_allclose(regression.numpy(), reg[0][:, face >= threshold].T.numpy(), atol=1e-5)
+
+
 def test_networks_are_facenet_pytorchs_with_its_weights(detector):
     from facenet_pytorch import MTCNN
 
