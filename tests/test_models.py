@@ -92,14 +92,32 @@ def test_dlib_golden_similarity_matrix_separates_people(dlib_embedder, detector,
 
 @pytest.fixture(scope="module")
 def random_facenet():
+    """facenet-pytorch's InceptionResnetV1, random weights and batch-norm statistics (as trained ones are)."""
     from facenet_pytorch import InceptionResnetV1
 
     torch.manual_seed(0)
-    return InceptionResnetV1(pretrained=None).eval()
+    network = InceptionResnetV1(pretrained=None).eval()
+    with torch.no_grad():
+        for norm in (m for m in network.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)):
+            norm.running_mean.uniform_(-0.2, 0.2)
+            norm.running_var.uniform_(0.5, 2.0)
+            norm.weight.uniform_(0.5, 1.5)
+            norm.bias.uniform_(-0.2, 0.2)
+    return network
 
 
-def test_facenet_architecture_gives_512d_unit_vectors(random_facenet, detector, grace_hopper):
-    embedder = FacenetEmbedder(random_facenet)
+@pytest.fixture(scope="module")
+def random_network(random_facenet):
+    """facepipe's InceptionResnetV1 with ``random_facenet``'s parameters, by name."""
+    from facepipe.embedding.inception_resnet_v1 import InceptionResnetV1
+
+    network = InceptionResnetV1().eval()
+    network.load_state_dict(random_facenet.state_dict())
+    return network
+
+
+def test_facenet_architecture_gives_512d_unit_vectors(random_network, detector, grace_hopper):
+    embedder = FacenetEmbedder(random_network)
     crop = embedder.crop(grace_hopper, detector.detect(grace_hopper)[0])
     assert crop.size == (160, 160)
     vectors = embedder.embed([crop, ImageOps.mirror(crop)])
@@ -129,6 +147,21 @@ def test_facenet_network_is_facenet_pytorchs(random_facenet, grace_hopper):
         np.testing.assert_allclose(ours(batch).numpy(), random_facenet(batch).numpy(), atol=1e-6)
 
 
+def test_facenet_embedder_gives_facenet_pytorchs_vectors(random_facenet, random_network, detector, grace_hopper):
+    # GIVEN crops of a real face, and the embedder (its network prepared for inference: batch norms
+    # folded, branches merged) built from the same parameters as facenet-pytorch's network
+    embedder = FacenetEmbedder(random_network)
+    crops = varied_crops(embedder.crop(grace_hopper, detector.detect(grace_hopper)[0]), 5)
+    # WHEN both embed them (facenet-pytorch after its fixed_image_standardization)
+    ours = embedder.embed(crops)
+    pixels = torch.from_numpy(np.stack([np.asarray(c, dtype=np.float32) for c in crops])).permute(0, 3, 1, 2)
+    with torch.inference_mode():
+        theirs = random_facenet((pixels - 127.5) / 128.0).numpy()
+    # THEN the vectors are the same to float32 rounding, and they differ between crops
+    np.testing.assert_allclose(ours, theirs, atol=2e-6)
+    assert np.abs(ours[0] - ours[1]).max() > 1e-5  # a random network's vectors lie close together
+
+
 def test_facenet_weights_missing_is_a_clear_error(tmp_path):
     with pytest.raises(ModelUnavailableError, match="FACENET_WEIGHTS_PATH"):
         FacenetEmbedder.from_weights(tmp_path / "absent.pt")
@@ -141,7 +174,7 @@ def test_facenet_weights_with_wrong_checksum_are_refused(tmp_path):
         FacenetEmbedder.from_weights(bogus)
 
 
-def test_facenet_loads_a_verified_state_dict(tmp_path, monkeypatch, random_facenet, detector, grace_hopper):
+def test_facenet_loads_a_verified_state_dict(tmp_path, monkeypatch, random_facenet, random_network, detector, grace_hopper):
     """The real loading path (torch.load + strict load_state_dict) on a state_dict shaped like VGGFace2's."""
     network = random_facenet
     network.logits = torch.nn.Linear(512, 8631)
@@ -151,7 +184,7 @@ def test_facenet_loads_a_verified_state_dict(tmp_path, monkeypatch, random_facen
     pinned = dataclasses.replace(weights_module.VGGFACE2, sha256=weights_module.sha256_of(path))
     monkeypatch.setattr("facepipe.embedding.facenet.VGGFACE2", pinned)
     loaded = FacenetEmbedder.from_weights(path)
-    reference = FacenetEmbedder(random_facenet)
+    reference = FacenetEmbedder(random_network)
     crop = reference.crop(grace_hopper, detector.detect(grace_hopper)[0])
     assert np.allclose(loaded.embed([crop]), reference.embed([crop]), atol=1e-5)
 
@@ -210,18 +243,18 @@ def test_dlib_embedder_embeds_a_crowd_in_bounded_chunks_with_one_pass_results(dl
     assert not np.allclose(chunked[0], chunked[1])  # the crops really differ: order is checked
 
 
-def test_facenet_embedder_embeds_a_crowd_in_bounded_chunks_with_one_pass_results(random_facenet, detector, grace_hopper):
+def test_facenet_embedder_embeds_a_crowd_in_bounded_chunks_with_one_pass_results(random_network, detector, grace_hopper):
     # GIVEN 40 different crops and an embedder taking at most 16 per forward pass
-    embedder = FacenetEmbedder(random_facenet, batch_size=16)
+    embedder = FacenetEmbedder(random_network, batch_size=16)
     crops = varied_crops(embedder.crop(grace_hopper, detector.detect(grace_hopper)[0]), 40)
     batches: list[int] = []
-    hook = random_facenet.register_forward_hook(lambda module, inputs, output: batches.append(inputs[0].shape[0]))
-    try:
-        # WHEN they are embedded in chunks, then in one pass
-        chunked = embedder.embed(crops)
-        one_pass = FacenetEmbedder(random_facenet, batch_size=40).embed(crops)
-    finally:
-        hook.remove()
+    record = lambda module, inputs, output: batches.append(inputs[0].shape[0])  # noqa: E731
+    # WHEN they are embedded in chunks, then in one pass
+    embedder._network.register_forward_hook(record)
+    chunked = embedder.embed(crops)
+    one_pass_embedder = FacenetEmbedder(random_network, batch_size=40)
+    one_pass_embedder._network.register_forward_hook(record)
+    one_pass = one_pass_embedder.embed(crops)
     # THEN no forward pass saw more than 16 crops, and the vectors are those of one pass, in order
     assert batches == [16, 16, 8, 40]
     assert chunked.shape == (40, 512)
@@ -230,9 +263,9 @@ def test_facenet_embedder_embeds_a_crowd_in_bounded_chunks_with_one_pass_results
 
 
 @pytest.mark.parametrize("size", [0, -1])
-def test_embedders_refuse_a_chunk_size_below_one(random_facenet, size):
+def test_embedders_refuse_a_chunk_size_below_one(random_network, size):
     with pytest.raises(ValueError, match="batch_size"):
-        FacenetEmbedder(random_facenet, batch_size=size)
+        FacenetEmbedder(random_network, batch_size=size)
 
 
 def test_detection_and_facenet_embedding_import_neither_torchvision_nor_facenet_pytorch(grace_hopper_bytes, tmp_path):

@@ -249,9 +249,10 @@ def naive_reference(frames: Sequence[tuple[str, bytes]], weights: str, progress:
     mtcnn = MTCNN(keep_all=True, device="cpu")
     network = InceptionResnetV1(pretrained=None, classify=False).eval()
     if weights != RANDOM_WEIGHTS:
-        from facepipe.embedding import load_embedder
+        from facepipe.embedding.weights import VGGFACE2, verified_path
 
-        network.load_state_dict(load_embedder("facenet-vggface2", weights)._network.state_dict())  # type: ignore[attr-defined]
+        state = torch.load(verified_path(weights or None, VGGFACE2), map_location="cpu", weights_only=True)
+        network.load_state_dict({name: tensor for name, tensor in state.items() if not name.startswith("logits.")})
 
     def one(content: bytes) -> None:
         image = Image.open(io.BytesIO(content)).convert("RGB")
