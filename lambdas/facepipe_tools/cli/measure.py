@@ -172,7 +172,7 @@ def add_parsers(sub: Subparsers) -> None:
     bench.add_argument("--requests", type=int, default=100, help="requests of the grader-shaped run (default 100)")
     bench.add_argument("--concurrency", type=int, default=10, help="requests in flight in the grader-shaped run (default 10)")
     bench.add_argument("--single", type=int, default=20, help="requests of each one-at-a-time run (default 20)")
-    bench.add_argument("--cold-starts", type=int, default=3, help="fresh processes per function for the cold start (default 3; medians)")
+    bench.add_argument("--cold-starts", type=int, default=5, help="fresh processes per function for the cold start (default 5; medians)")
     bench.add_argument("--index-size", type=int, default=100_000, help="faces in the index for the query timing (default 100000)")
     bench.add_argument("--no-stack", action="store_true", help="in-process stages, references and index only")
     bench.add_argument("--json", metavar="FILE", help="also write every number as JSON")
