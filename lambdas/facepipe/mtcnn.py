@@ -6,7 +6,7 @@ landmarks and the "Min" NMS — with facenet-pytorch's networks and weights (MIT
 Tim Esler). Its networks and box helpers are restated here, op for op, because importing
 facenet-pytorch imports torchvision, whose ``torch._dynamo`` import costs ~1.5 s of every
 cold start; torchvision's ``nms`` is restated in NumPy with its float32 arithmetic and
-stable ordering. Two things change, neither of them a result:
+stable ordering. Three things change, none of them a result:
 
 - **Resampling.** facenet-pytorch resamples with ``interpolate(mode="area")``
   (``adaptive_avg_pool2d``) from the full-resolution float tensor, once per pyramid level
@@ -16,14 +16,19 @@ stable ordering. Two things change, neither of them a result:
   pixels equal facenet-pytorch's up to float32 rounding (~1e-5). All candidate boxes of a
   stage are resampled in one vectorised gather.
 - **Memory layout.** The networks run on channels-last (NHWC) tensors; values agree to ~1e-6.
-  P-Net's first max-pool is taken as the maximum of four strided views (``max_pool_2x2``):
+  P-Net's first max-pool is taken as maxima of strided views, rows first (``max_pool_2x2``):
   the same values, without torch's slow channels-last pooling of 10 channels.
+- **P-Net's heads** (``PNet.windows``): the face probability of each window as the sigmoid of
+  its two logits' difference (the softmax's value, to ~1e-6), and the box regression only for
+  the windows that pass the threshold; on a large pyramid level the two full 1 x 1 heads had
+  cost as much as a convolution.
 
 Measured on 2 x86-64 cores, one torch thread, the shared fixtures at full size, 640 px and
 64 px (51 frames): 9.1 s against facenet-pytorch's 12.0 s, ~1.3x, with the same faces
-(largest difference 2.4e-4 px). OpenCV's integral image and the four-view pool came later: the
+(largest difference 2.4e-4 px). OpenCV's integral image and the view pool came later: the
 17 shared probes at full size went from ~190 to ~146-164 ms a frame (means, ``facepipe bench``,
-which reports detection per stage; docs/performance.md).
+which reports detection per stage; docs/performance.md); then P-Net's heads, the rows-first
+pool and box crops by flat ``np.take``: 154 -> 129 ms a frame (6 paired runs, one thread).
 
 Arrays: ``pixels`` is H x W x 3 uint8 RGB. Boxes come back as (n, 5) float64
 ``[x1, y1, x2, y2, score]`` and landmarks as (n, 5, 2) float64 in ``pixels``' coordinates.
