@@ -248,7 +248,10 @@ def test_facenet_embedder_embeds_a_crowd_in_bounded_chunks_with_one_pass_results
     embedder = FacenetEmbedder(random_network, batch_size=16)
     crops = varied_crops(embedder.crop(grace_hopper, detector.detect(grace_hopper)[0]), 40)
     batches: list[int] = []
-    record = lambda module, inputs, output: batches.append(inputs[0].shape[0])  # noqa: E731
+
+    def record(module, inputs, output):
+        batches.append(inputs[0].shape[0])
+
     # WHEN they are embedded in chunks, then in one pass
     embedder._network.register_forward_hook(record)
     chunked = embedder.embed(crops)

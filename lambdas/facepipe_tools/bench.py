@@ -244,14 +244,12 @@ def naive_reference(frames: Sequence[tuple[str, bytes]], weights: str, progress:
     from facenet_pytorch import MTCNN, InceptionResnetV1
     from PIL import Image
 
-    from facepipe.embedding.facenet import RANDOM_WEIGHTS
+    from facepipe.embedding.facenet import RANDOM_WEIGHTS, vggface2_state_dict
 
     mtcnn = MTCNN(keep_all=True, device="cpu")
     network = InceptionResnetV1(pretrained=None, classify=False).eval()
     if weights != RANDOM_WEIGHTS:
-        from facepipe.embedding.weights import VGGFACE2, verified_path
-
-        state = torch.load(verified_path(weights or None, VGGFACE2), map_location="cpu", weights_only=True)
+        state = vggface2_state_dict(weights or None)
         network.load_state_dict({name: tensor for name, tensor in state.items() if not name.startswith("logits.")})
 
     def one(content: bytes) -> None:

@@ -42,6 +42,13 @@ RANDOM_WEIGHTS = "random:timing-only"
 logger = child_logger()
 
 
+def vggface2_state_dict(path: str | Path | None = None) -> dict[str, torch.Tensor]:
+    """The checked VGGFace2 file's tensors (``path``, else the default place), by facenet-pytorch's
+    parameter names; its unused ``logits`` head included."""
+    state: dict[str, torch.Tensor] = torch.load(verified_path(path, VGGFACE2), map_location="cpu", weights_only=True)
+    return state
+
+
 class FacenetCropper:
     preprocessing = PREPROCESSING
     crop_size = CROP_SIZE
@@ -83,10 +90,10 @@ class FacenetEmbedder(FacenetCropper):
             logger.warning("facenet-vggface2 with RANDOM weights: for timing only, its vectors identify nobody")
             torch.manual_seed(0)
             return cls(InceptionResnetV1())
-        weights = verified_path(path, VGGFACE2)
+        state = vggface2_state_dict(path)
         with torch.device("meta"):  # no random initialisation to throw away: the file assigns every tensor
             network = InceptionResnetV1(classes=VGGFACE2_CLASSES)
-        network.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True), assign=True)
+        network.load_state_dict(state, assign=True)
         return cls(network)
 
     def embed(self, crops: Sequence[Image.Image]) -> np.ndarray:
