@@ -23,9 +23,9 @@ help:
 $(STAMP): pyproject.toml requirements/torch.txt requirements/no-deps.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q -r requirements/torch.txt
-	$(PIP) install -q -e '.[dlib,local,cli,dev]'
+	$(PIP) install -q -e '.[dlib,local,cli,dev,export]'
 	$(PIP) install -q --no-deps -r requirements/no-deps.txt
-	$(PY) -c "import facenet_pytorch, dlib, faiss, pinecone, moto; print('facepipe environment ready')"
+	$(PY) -c "import facenet_pytorch, dlib, faiss, pinecone, moto, onnx, onnxruntime; print('facepipe environment ready')"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -78,6 +78,7 @@ destroy: tf-init
 
 weights:
 	$(PY) scripts/download_weights.py $(WEIGHTS_PATH)
+	$(PY) -m facepipe.embedding.onnx_export $(if $(WEIGHTS_PATH),--weights $(WEIGHTS_PATH))
 
 # The image's hash-pinned requirement files, from requirements/*.in (pip-tools in a scratch venv;
 # PyPI only). torch.txt is not compiled here (docker/base.Dockerfile step 1), nor no-deps.txt:
@@ -92,3 +93,4 @@ requirements:
 	test -x $(PIP_COMPILE_BIN) || { $(PYTHON3) -m venv $(PIP_TOOLS_VENV) && $(PIP_TOOLS_VENV)/bin/pip install -qq "pip-tools==$(PIP_TOOLS_VERSION)"; }
 	cd requirements && ../$(PIP_COMPILE) -o runtime.txt runtime.in
 	cd requirements && ../$(PIP_COMPILE) -o dlib.txt dlib.in
+	cd requirements && ../$(PIP_COMPILE) -o export.txt export.in

@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # facepipe base image: Python 3.11 + CPU torch + the project's runtime dependencies + the
-# VGGFace2 weights, for linux/arm64 Lambda. Both function images (function.Dockerfile) build
+# VGGFace2 network (exported to ONNX from the checked weights), for linux/arm64 Lambda. Both function images (function.Dockerfile) build
 # on it. Build from the repository root:
 #   docker buildx build --platform linux/arm64 -f docker/base.Dockerfile -t facepipe-base:local .
 #
@@ -60,6 +60,7 @@ RUN pip install --require-hashes --no-deps -r requirements/no-deps.txt
 RUN pip install --require-hashes -r requirements/runtime.txt \
     && if [ "${INCLUDE_DLIB}" = "1" ] && [ "${DLIB_BLAS}" = "1" ]; then \
          apt-get update && apt-get install -y --no-install-recommends g++=4:12.2.0-3 cmake=3.25.1-1 libopenblas-dev=0.3.21+ds-4 \
+         && rm -rf /var/lib/apt/lists/* \
          && pip install --require-hashes --no-build-isolation --no-binary dlib -r requirements/dlib-blas.txt \
          && python -c "import dlib; assert dlib.DLIB_USE_BLAS, 'dlib was built without BLAS'"; \
        elif [ "${INCLUDE_DLIB}" = "1" ]; then \
@@ -81,6 +82,21 @@ COPY scripts/download_weights.py /usr/local/bin/download_weights.py
 RUN python /usr/local/bin/download_weights.py --quiet "/opt/facepipe/weights/${VGGFACE2_FILE}" \
     && echo "${VGGFACE2_SHA256}  ${VGGFACE2_FILE}" | sha256sum -c -
 
+# --- the network, exported to ONNX -------------------------------------------------------------
+# facepipe.embedding.onnx_export: the checked weights, batch norms folded, to the ONNX file the
+# recognition function runs in onnxruntime (it never imports torch on its SQS path). torch's
+# exporter needs the onnx package: hash-checked from requirements/export.txt, in this stage only.
+FROM deps AS export
+
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+ARG VGGFACE2_FILE=20180402-114759-vggface2.pt
+RUN pip install --require-hashes -r requirements/export.txt
+COPY lambdas/facepipe /build/lambdas/facepipe
+COPY --from=weights /opt/facepipe/weights /opt/facepipe/weights
+RUN PYTHONPATH=/build/lambdas python -m facepipe.embedding.onnx_export \
+      --weights "/opt/facepipe/weights/${VGGFACE2_FILE}" /opt/facepipe/onnx/facenet-vggface2.onnx \
+    && PYTHONPATH=/build/lambdas python -c "from facepipe.embedding.facenet import FacenetEmbedder as E; E.from_weights('/opt/facepipe/onnx/facenet-vggface2.onnx')"
+
 # --- the base ---------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS base
 
@@ -91,7 +107,7 @@ RUN if [ "${DLIB_BLAS}" = "1" ]; then \
       apt-get update && apt-get install -y --no-install-recommends libopenblas0-pthread=0.3.21+ds-4 && rm -rf /var/lib/apt/lists/*; \
     fi
 COPY --from=deps /opt/venv /opt/venv
-COPY --from=weights /opt/facepipe/weights /opt/facepipe/weights
+COPY --from=export /opt/facepipe/onnx /opt/facepipe/weights
 
 # Lambda's file system is read-only except /tmp: caches go there; nothing downloads at run time.
 ENV PATH=/opt/venv/bin:$PATH \
@@ -101,10 +117,10 @@ ENV PATH=/opt/venv/bin:$PATH \
     HOME=/tmp \
     XDG_CACHE_HOME=/tmp/.cache \
     TORCH_HOME=/tmp/torch \
-    FACENET_WEIGHTS_PATH=/opt/facepipe/weights/20180402-114759-vggface2.pt
+    FACENET_WEIGHTS_PATH=/opt/facepipe/weights/facenet-vggface2.onnx
 
 # Smoke test (the stack imports, torch is the CPU build), then an unprivileged user.
-RUN python -c "import torch, torchvision, facenet_pytorch, awslambdaric, PIL, numpy, cv2, boto3, pinecone, fastjsonschema, aws_xray_sdk, aws_lambda_powertools; \
+RUN python -c "import torch, torchvision, facenet_pytorch, onnxruntime, awslambdaric, PIL, numpy, cv2, boto3, pinecone, fastjsonschema, aws_xray_sdk, aws_lambda_powertools; \
 assert not torch.cuda.is_available(); print('torch', torch.__version__, 'torchvision', torchvision.__version__)" \
     && useradd --uid 10001 --no-create-home --home-dir /tmp --shell /usr/sbin/nologin facepipe \
     && mkdir -p /var/task \

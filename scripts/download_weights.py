@@ -26,9 +26,12 @@ URL = f"https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/{FI
 SHA256 = "281cebca8662831adb987a874bdcb36e73f5b1c6dc5ee5878f305e985625d99b"
 SIZE = 111_898_327  # bytes; only used for progress when the server sends no Content-Length
 
-#: where the deployed image keeps it (terraform sets FACENET_WEIGHTS_PATH to IMAGE_PATH)
+#: where the image's build stages keep it
 IMAGE_DIR = Path("/opt/facepipe/weights")
 IMAGE_PATH = IMAGE_DIR / FILENAME
+#: the network exported from it (facepipe.embedding.onnx_export), which the image keeps instead
+#: (terraform sets FACENET_WEIGHTS_PATH to it)
+ONNX_IMAGE_PATH = IMAGE_DIR / "facenet-vggface2.onnx"
 
 CHUNK = 1 << 20
 

@@ -25,8 +25,8 @@ locals {
   # IDEMPOTENCY_PARTITION): the detection role may touch no other item (iam.tf, LeadingKeys).
   idempotency_partition = "IDEMPOTENCY"
 
-  # Baked into the image by docker/base.Dockerfile (scripts/download_weights.py).
-  facenet_weights_path = "/opt/facepipe/weights/20180402-114759-vggface2.pt"
+  # Baked into the image by docker/base.Dockerfile: the weights (scripts/download_weights.py) exported to ONNX.
+  facenet_weights_path = "/opt/facepipe/weights/facenet-vggface2.onnx"
 
   alarm_actions = var.alarm_sns_topic_arn == "" ? [] : [var.alarm_sns_topic_arn]
 }

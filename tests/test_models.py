@@ -17,6 +17,7 @@ from facepipe.embedding.facenet import FacenetEmbedder
 from facepipe.exceptions import ModelUnavailableError
 from facepipe.images import open_image
 from facepipe.matching import CALIBRATIONS
+from helpers import CLI_ENV
 
 
 def test_mtcnn_finds_the_one_face_of_a_portrait(detector, grace_hopper):
@@ -117,7 +118,7 @@ def random_network(random_facenet):
 
 
 def test_facenet_architecture_gives_512d_unit_vectors(random_network, detector, grace_hopper):
-    embedder = FacenetEmbedder(random_network)
+    embedder = FacenetEmbedder.from_network(random_network)
     crop = embedder.crop(grace_hopper, detector.detect(grace_hopper)[0])
     assert crop.size == (160, 160)
     vectors = embedder.embed([crop, ImageOps.mirror(crop)])
@@ -150,7 +151,7 @@ def test_facenet_network_is_facenet_pytorchs(random_facenet, grace_hopper):
 def test_facenet_embedder_gives_facenet_pytorchs_vectors(random_facenet, random_network, detector, grace_hopper):
     # GIVEN crops of a real face, and the embedder (its network prepared for inference: batch norms
     # folded, branches merged) built from the same parameters as facenet-pytorch's network
-    embedder = FacenetEmbedder(random_network)
+    embedder = FacenetEmbedder.from_network(random_network)
     crops = varied_crops(embedder.crop(grace_hopper, detector.detect(grace_hopper)[0]), 5)
     # WHEN both embed them (facenet-pytorch after its fixed_image_standardization)
     ours = embedder.embed(crops)
@@ -184,9 +185,90 @@ def test_facenet_loads_a_verified_state_dict(tmp_path, monkeypatch, random_facen
     pinned = dataclasses.replace(weights_module.VGGFACE2, sha256=weights_module.sha256_of(path))
     monkeypatch.setattr("facepipe.embedding.facenet.VGGFACE2", pinned)
     loaded = FacenetEmbedder.from_weights(path)
-    reference = FacenetEmbedder(random_network)
+    reference = FacenetEmbedder.from_network(random_network)
     crop = reference.crop(grace_hopper, detector.detect(grace_hopper)[0])
     assert np.allclose(loaded.embed([crop]), reference.embed([crop]), atol=1e-5)
+
+
+# --------------------------------------------------------------------------- the exported ONNX file
+
+
+@pytest.fixture(scope="module")
+def random_onnx(tmp_path_factory):
+    """The file ``python -m facepipe.embedding.onnx_export --random`` writes."""
+    from facepipe.embedding.onnx_export import main
+
+    path = tmp_path_factory.mktemp("onnx") / "facenet-vggface2.onnx"
+    assert main(["--random", str(path)]) == 0
+    return path
+
+
+def onnx_with_metadata(source_file, destination, **changes) -> None:
+    import onnx
+
+    model = onnx.load(source_file)
+    properties = {p.key: p.value for p in model.metadata_props}
+    del model.metadata_props[:]
+    onnx.helper.set_model_props(model, {**properties, **changes})
+    onnx.save(model, destination)
+
+
+def test_facenet_loads_its_exported_onnx_file_with_the_networks_vectors(random_onnx, detector, grace_hopper):
+    from facepipe.embedding.facenet import RANDOM_WEIGHTS, vggface2_network
+
+    # GIVEN the exported file and the network it was exported from
+    loaded = FacenetEmbedder.from_weights(random_onnx)
+    network = vggface2_network(RANDOM_WEIGHTS)
+    crops = varied_crops(loaded.crop(grace_hopper, detector.detect(grace_hopper)[0]), 3)
+    pixels = torch.from_numpy(np.stack([np.asarray(c, dtype=np.float32) for c in crops])).permute(0, 3, 1, 2)
+    with torch.inference_mode():
+        theirs = torch.nn.functional.normalize(network((pixels - 127.5) / 128.0)).numpy()
+    # THEN the file gives the network's unit vectors
+    np.testing.assert_allclose(loaded.embed(crops), theirs, atol=2e-6)
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"facepipe.source": "sha256:" + "0" * 64}, "not the pinned VGGFace2 weights"),
+        ({"facepipe.preprocessing": "facenet-mtcnn-160-m0-v0"}, "expects crops"),
+    ],
+)
+def test_facenet_refuses_an_onnx_file_of_other_weights_or_crops(random_onnx, tmp_path, changes, error):
+    altered = tmp_path / "altered.onnx"
+    onnx_with_metadata(random_onnx, altered, **changes)
+    with pytest.raises(ModelUnavailableError, match=error):
+        FacenetEmbedder.from_weights(altered)
+
+
+def test_facenet_onnx_file_missing_or_unreadable_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelUnavailableError, match="make weights"):
+        FacenetEmbedder.from_weights(tmp_path / "absent.onnx")
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"not a model")
+    with pytest.raises(ModelUnavailableError, match="not a model onnxruntime can load"):
+        FacenetEmbedder.from_weights(garbage)
+
+
+def test_recognition_with_facenet_never_imports_torch(random_onnx):
+    """The recognition function's INIT and SQS path run the ONNX file in onnxruntime: ``import torch``
+    (~2 s) stays out of its cold start. A fresh interpreter, as a Lambda container."""
+    import subprocess
+    import sys
+
+    script = """
+import sys
+import face_recognition.handler  # INIT runs at import, as in Lambda
+from facepipe.runtime import recognition_runtime
+from PIL import Image
+vectors = recognition_runtime().recognizer.embedder.embed([Image.new("RGB", (160, 160), (120, 90, 60))])
+print(vectors.shape, "torch" in sys.modules)
+"""
+    settings = {"EMBEDDING_MODEL": "facenet-vggface2", "FACENET_WEIGHTS_PATH": str(random_onnx), "VECTOR_BACKEND": "local"}
+    queues = {"RESPONSE_QUEUE_URL": "http://127.0.0.1:9/responses", "DDB_TABLE_NAME": "facepipe", "AWS_DEFAULT_REGION": "us-east-1"}
+    environment = {**CLI_ENV, **settings, **queues, "TORCH_NUM_THREADS": "1"}  # nothing is called: INIT only builds clients
+    done = subprocess.run([sys.executable, "-c", script], env=environment, capture_output=True, text=True, timeout=300, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "(1, 512) False", done.stdout + done.stderr  # logs come first
 
 
 def test_published_vggface2_weights_are_pinned():
@@ -243,22 +325,29 @@ def test_dlib_embedder_embeds_a_crowd_in_bounded_chunks_with_one_pass_results(dl
     assert not np.allclose(chunked[0], chunked[1])  # the crops really differ: order is checked
 
 
+class CountingSession:
+    """An onnxruntime session, recording how many crops each run is given."""
+
+    def __init__(self, session, calls: list[int]) -> None:
+        self.session, self.calls = session, calls
+
+    def run(self, outputs, feeds):
+        self.calls.append(feeds["crops"].shape[0])
+        return self.session.run(outputs, feeds)
+
+
 def test_facenet_embedder_embeds_a_crowd_in_bounded_chunks_with_one_pass_results(random_network, detector, grace_hopper):
-    # GIVEN 40 different crops and an embedder taking at most 16 per forward pass
-    embedder = FacenetEmbedder(random_network, batch_size=16)
+    # GIVEN 40 different crops and an embedder taking at most 16 per run
+    embedder = FacenetEmbedder.from_network(random_network, batch_size=16)
     crops = varied_crops(embedder.crop(grace_hopper, detector.detect(grace_hopper)[0]), 40)
     batches: list[int] = []
-
-    def record(module, inputs, output):
-        batches.append(inputs[0].shape[0])
-
     # WHEN they are embedded in chunks, then in one pass
-    embedder._network.register_forward_hook(record)
+    embedder._session = CountingSession(embedder._session, batches)
     chunked = embedder.embed(crops)
-    one_pass_embedder = FacenetEmbedder(random_network, batch_size=40)
-    one_pass_embedder._network.register_forward_hook(record)
+    one_pass_embedder = FacenetEmbedder.from_network(random_network, batch_size=40)
+    one_pass_embedder._session = CountingSession(one_pass_embedder._session, batches)
     one_pass = one_pass_embedder.embed(crops)
-    # THEN no forward pass saw more than 16 crops, and the vectors are those of one pass, in order
+    # THEN no run saw more than 16 crops, and the vectors are those of one pass, in order
     assert batches == [16, 16, 8, 40]
     assert chunked.shape == (40, 512)
     assert np.allclose(chunked, one_pass, atol=1e-5)
@@ -268,7 +357,7 @@ def test_facenet_embedder_embeds_a_crowd_in_bounded_chunks_with_one_pass_results
 @pytest.mark.parametrize("size", [0, -1])
 def test_embedders_refuse_a_chunk_size_below_one(random_network, size):
     with pytest.raises(ValueError, match="batch_size"):
-        FacenetEmbedder(random_network, batch_size=size)
+        FacenetEmbedder.from_network(random_network, batch_size=size)
 
 
 def test_detection_and_facenet_embedding_import_neither_torchvision_nor_facenet_pytorch(grace_hopper_bytes, tmp_path):

@@ -36,14 +36,19 @@ def idempotency_store(settings: Settings) -> DynamoDBPersistenceLayer:
     )
 
 
+def _threads(settings: Settings) -> int:
+    """Threads for the models: ``TORCH_NUM_THREADS``, else the machine's cores (in Lambda, the vCPUs the memory buys)."""
+    return settings.torch_num_threads or os.cpu_count() or 1
+
+
 def _tune_process(settings: Settings) -> None:
-    """torch's threads, when the function runs torch (recognition with dlib-resnet does not: it never
-    imports it). Default: the machine's cores; in Lambda, the vCPUs the memory buys. And the
-    allocator keeps freed tensors' memory for the next frame (facepipe.allocator)."""
+    """torch's threads, when the function runs torch (recognition does not on its SQS path: facenet
+    runs in onnxruntime, dlib-resnet in dlib). And the allocator keeps freed tensors' memory for
+    the next frame (facepipe.allocator)."""
     keep_freed_memory()
     torch = sys.modules.get("torch")
     if torch is not None:
-        torch.set_num_threads(settings.torch_num_threads or os.cpu_count() or 1)
+        torch.set_num_threads(_threads(settings))
 
 
 def _initialised(function: str, started: float, settings: Settings) -> float:
@@ -87,7 +92,7 @@ def recognition_runtime() -> RecognitionRuntime:
     started = time.perf_counter()
     settings = Settings.from_env()
     settings.require("RESPONSE_QUEUE_URL", "DDB_TABLE_NAME")
-    embedder = load_embedder(settings.embedding_model, settings.facenet_weights_path)
+    embedder = load_embedder(settings.embedding_model, settings.facenet_weights_path, _threads(settings))
     _tune_process(settings)
     index = make_index(settings, dimension_of(settings.embedding_model))
     recognizer = Recognizer(settings, embedder, index, PeopleStore(settings.ddb_table_name))

@@ -109,7 +109,10 @@ class Settings:
         choices=EMBEDDING_MODELS,
     )
     facenet_weights_path: str = setting(
-        "", "VGGFace2 weights file (`make weights`), SHA-256 checked at load; empty: the baked or cached path.", (RECOGNITION,)
+        "",
+        "VGGFace2 network: its exported `.onnx` file (the image's; `make weights`) or the SHA-256-checked `.pt` weights "
+        "(exported at load, slower); empty: the baked or cached file.",
+        (RECOGNITION,),
     )
     face_similarity_threshold: float | None = setting(
         None,
@@ -168,7 +171,7 @@ class Settings:
     photo_prefix: str = setting("photos/", "Key prefix of uploads that are recognised.", (RECOGNITION,))
     photo_responses: bool = setting(False, "Also send a response-queue message for each S3 photo.", (RECOGNITION,))
     torch_num_threads: int = setting(
-        0, "Torch threads per function; 0: the vCPUs the function's memory buys.", BOTH, low=0, high=64, deployed=False
+        0, "Model threads per function (torch, onnxruntime); 0: the vCPUs the function's memory buys.", BOTH, low=0, high=64, deployed=False
     )
     record_threads: int = setting(
         10,

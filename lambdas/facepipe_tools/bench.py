@@ -17,14 +17,15 @@ In one run (docs/performance.md shows a report and how to read it):
   640x480 one-face frame at a time; DynamoDB writes and a queue hop on the stack's emulator;
   peak RSS of each function process;
 - **cold start** of each function in a fresh process: interpreter, handler-path imports, ML
-  library imports (torch; dlib), INIT (model loads), first answer (both functions: the
+  library imports (detection: torch; recognition: onnxruntime, or dlib), INIT (model loads), first answer (both functions: the
   640x480 one-face frame, as a camera's first frame wakes them), then batches of up to 10
   frames and the peak RSS;
 - the Lambda memory size per function from the measured CPU need, and its cost per 1,000 frames.
 
-Where the VGGFace2 weights are absent, facenet-vggface2 runs its real architecture with random
-weights (``FACENET_WEIGHTS_PATH=random:timing-only``): the same compute, for timing only; the
-report says so.
+facenet-vggface2 is exported to ONNX first, as the image build does, and every facepipe
+measurement loads that file. Where the VGGFace2 weights are absent, it is the real architecture
+with random weights (``FACENET_WEIGHTS_PATH=random:timing-only``): the same compute, for timing
+only; the report says so.
 """
 
 from __future__ import annotations
@@ -38,9 +39,11 @@ import json
 import multiprocessing
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -237,6 +240,16 @@ def stage_timings(
     return {"faces": faces, "frames": len(frames), **{name: summary(values) for name, values in stages.items()}}
 
 
+def exported_model(weights: str, folder: Path) -> str:
+    """The ONNX file the functions load, exported from ``weights`` (``RANDOM_WEIGHTS`` or a .pt file)
+    into ``folder`` as the image build does (docker/base.Dockerfile, stage ``export``)."""
+    from facepipe.embedding.facenet import ONNX_NAME, RANDOM_WEIGHTS
+    from facepipe.embedding.onnx_export import export
+
+    random = weights == RANDOM_WEIGHTS
+    return str(export(folder / ONNX_NAME, None if random else (weights or None), random=random))
+
+
 def naive_reference(frames: Sequence[tuple[str, bytes]], weights: str, progress: bool = True) -> list[float]:
     """Reference (a), seed 003's way: facenet-pytorch's ``MTCNN(keep_all=True)`` on the full frame (its
     defaults: 20 px smallest face, 160 px crops), then one ``InceptionResnetV1`` call per face. ms per frame."""
@@ -336,11 +349,12 @@ def cold_start_child(function_dir: str, events_json: str) -> None:
 
     marks["handler_imports_s"] = time.perf_counter() - started
     started = time.perf_counter()
-    dlib_model = os.environ.get("EMBEDDING_MODEL") == "dlib-resnet"
-    if function_dir == "face_detection" or not dlib_model:
-        import torch  # noqa: F401  MTCNN, InceptionResnetV1
-    if dlib_model:
+    if function_dir == "face_detection":
+        import torch  # noqa: F401  MTCNN
+    elif os.environ.get("EMBEDDING_MODEL") == "dlib-resnet":
         import dlib  # noqa: F401
+    else:
+        import onnxruntime  # noqa: F401  InceptionResnetV1, exported
     marks["ml_imports_s"] = time.perf_counter() - started
     started = time.perf_counter()
     from facepipe_tools.local.context import LambdaContext
@@ -363,7 +377,6 @@ def cold_start(function_dir: str, events: list[dict[str, Any]]) -> dict[str, flo
     """A fresh process per function (the stack's environment): interpreter start, handler-path imports,
     ML library imports, INIT (model loads), the answer to ``events[0]``; peak RSS after all ``events``.
     Give every event its own request_id: a repeated one gets the stored answer, not the work."""
-    import tempfile
 
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(events, handle)
@@ -619,14 +632,16 @@ def record_threads_effect(model: str, frames: FrameSet, detector: FaceDetector, 
 
 
 # --- Lambda sizing and cost -----------------------------------------------------------------------
-def threads_speedup(function: Callable[[], Any], repeats: int = 3) -> dict[str, float]:
-    """Median ms of ``function`` with 1 and 2 torch threads, and the speed-up."""
+def threads_speedup(make: Callable[[int], Callable[[], Any]], repeats: int = 3) -> dict[str, float]:
+    """Median ms of ``make(threads)()`` with 1 and 2 threads (torch's, and what ``make`` gives its
+    model: onnxruntime's are fixed when its session is made), and the speed-up."""
     import torch
 
     before = torch.get_num_threads()
     medians = {}
     for threads in (1, 2):
         torch.set_num_threads(threads)
+        function = make(threads)
         function()
         medians[threads] = statistics.median(timed(function)[1] for _ in range(repeats))
     torch.set_num_threads(before)
@@ -661,15 +676,28 @@ def run_bench(args: argparse.Namespace) -> int:
     import torch
 
     from facepipe.allocator import keep_freed_memory
+
+    torch.set_num_threads(args.threads)
+    kept = keep_freed_memory()  # as the functions run (facepipe.runtime); the references run under it too
+    weights, real_weights = weights_setting()
+    model_folder = Path(tempfile.mkdtemp(prefix="facepipe-bench-"))
+    try:
+        return _run_bench(args, weights, real_weights, exported_model(weights, model_folder), kept)
+    finally:
+        shutil.rmtree(model_folder, ignore_errors=True)
+
+
+def _run_bench(args: argparse.Namespace, weights: str, real_weights: bool, model_file: str, kept: bool) -> int:
+    """``run_bench`` once facenet-vggface2 is exported to ``model_file``; ``weights`` is what it came
+    from (what reference (a) loads)."""
+    import torch
+
     from facepipe.detection import FaceDetector
     from facepipe.embedding import dimension_of, load_embedder
     from facepipe.settings import Settings
     from facepipe_tools.cli._common import command as command_of
     from facepipe_tools.sets import load_set
 
-    torch.set_num_threads(args.threads)
-    kept = keep_freed_memory()  # as the functions run (facepipe.runtime); the references run under it too
-    weights, real_weights = weights_setting()
     settings = Settings.from_env()
     detector = FaceDetector(settings.min_face_size, settings.min_face_score, settings.detection_pixel_budget)
     labelled = load_set(args.set)
@@ -685,12 +713,13 @@ def run_bench(args: argparse.Namespace) -> int:
         "allocator": "glibc, freed memory kept (facepipe.allocator), for facepipe and the references alike"
         if kept
         else "the C library's default",
-        "facenet_weights": "VGGFace2 (real)" if real_weights else "RANDOM (VGGFace2 file absent): timing only",
+        "facenet_weights": ("VGGFace2 (real)" if real_weights else "RANDOM (VGGFace2 file absent): timing only")
+        + ", exported to ONNX as the image build does; facepipe runs it in onnxruntime",
         "stages_ms": {},
     }
     embedders = {}
     for model in models:
-        embedders[model] = load_embedder(model, weights if model == "facenet-vggface2" else "")
+        embedders[model] = load_embedder(model, model_file if model == "facenet-vggface2" else "", args.threads)
         report["stages_ms"][model] = stage_timings(frames.frames, detector, embedders[model], args.repeats, args.progress)
 
     references: dict[str, Any] = {}
@@ -719,11 +748,17 @@ def run_bench(args: argparse.Namespace) -> int:
     from facepipe.images import open_image
 
     vga_frame = open_image(vga, 200_000_000)
-    threads: dict[str, Any] = {"detection (640x480 frame)": threads_speedup(functools.partial(detector.detect, vga_frame), args.repeats)}
+    threads: dict[str, Any] = {
+        "detection (640x480 frame)": threads_speedup(lambda _: functools.partial(detector.detect, vga_frame), args.repeats)
+    }
     vga_face = detector.detect(vga_frame)[0]
     for model in models:
         crops = [embedders[model].crop(vga_frame, vga_face)] * 10
-        threads[f"recognition ({model}, batch of 10)"] = threads_speedup(functools.partial(embedders[model].embed, crops), args.repeats)
+
+        def embed_with(count: int, model: str = model, crops: list[Image.Image] = crops) -> Callable[[], Any]:
+            return functools.partial(load_embedder(model, model_file if model == "facenet-vggface2" else "", count).embed, crops)
+
+        threads[f"recognition ({model}, batch of 10)"] = threads_speedup(embed_with, args.repeats)
     report["threads"] = threads
     torch.set_num_threads(args.threads)
 
@@ -731,9 +766,9 @@ def run_bench(args: argparse.Namespace) -> int:
     report["end_to_end"] = {}
     if not args.no_stack:
         for model in models:
-            report["end_to_end"][model] = end_to_end(model, frames, args, detector, weights)
+            report["end_to_end"][model] = end_to_end(model, frames, args, detector, model_file)
         print("finishing a batch's records one at a time and at once ...", file=sys.stderr, flush=True)
-        report["record_threads"] = {"model": ours_model, **record_threads_effect(ours_model, frames, detector, weights, args.repeats)}
+        report["record_threads"] = {"model": ours_model, **record_threads_effect(ours_model, frames, detector, model_file, args.repeats)}
     report["lambda"] = sizing(report, models, args.concurrency)
 
     latencies = {m: e[f"concurrency_{args.concurrency}"].pop("_latencies") for m, e in report["end_to_end"].items()}
@@ -934,7 +969,7 @@ def render(report: dict[str, Any], plot: Path, out: Path) -> str:
             "function",
             "interpreter",
             "handler imports",
-            "torch/dlib imports",
+            "torch / onnxruntime / dlib imports",
             "INIT (models)",
             "first answer",
             "total",

@@ -177,11 +177,12 @@ def test_weights_are_the_same_file_everywhere(tf):
         import download_weights
     finally:
         sys.path.remove(str(SCRIPTS_DIR))
-    assert tf.locals["facenet_weights_path"] == str(download_weights.IMAGE_PATH)
+    assert tf.locals["facenet_weights_path"] == str(download_weights.ONNX_IMAGE_PATH)  # the network the image exports
     base = (DOCKER_DIR / "base.Dockerfile").read_text()
     assert f"ARG VGGFACE2_SHA256={download_weights.SHA256}" in base
     assert f"ARG VGGFACE2_FILE={download_weights.FILENAME}" in base
-    assert f"FACENET_WEIGHTS_PATH={download_weights.IMAGE_PATH}" in base
+    assert f"FACENET_WEIGHTS_PATH={download_weights.ONNX_IMAGE_PATH}" in base
+    assert f"/opt/facepipe/onnx/{download_weights.ONNX_IMAGE_PATH.name}" in base  # what the export stage writes
     weights = pytest.importorskip("facepipe.embedding.weights")
     assert (weights.VGGFACE2.url, weights.VGGFACE2.sha256, weights.VGGFACE2.name) == (
         download_weights.URL,
@@ -189,6 +190,8 @@ def test_weights_are_the_same_file_everywhere(tf):
         download_weights.FILENAME,
     )
     assert str(weights.IMAGE_WEIGHTS_DIR) == str(download_weights.IMAGE_DIR)
+    facenet = pytest.importorskip("facepipe.embedding.facenet")
+    assert download_weights.ONNX_IMAGE_PATH.name == facenet.ONNX_NAME
 
 
 # --- functions -----------------------------------------------------------------------------

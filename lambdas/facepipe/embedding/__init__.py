@@ -33,11 +33,13 @@ def load_cropper(model: str) -> Cropper:
     raise ConfigurationError(f"unknown embedding model {model!r}")
 
 
-def load_embedder(model: str, facenet_weights_path: str = "") -> Embedder:
+def load_embedder(model: str, facenet_weights_path: str = "", threads: int | None = None) -> Embedder:
+    """The embedder for ``model``; ``threads``: what facenet-vggface2's onnxruntime session uses
+    (default: the machine's cores; dlib-resnet runs on one)."""
     if model == "facenet-vggface2":
         from facepipe.embedding.facenet import FacenetEmbedder
 
-        return FacenetEmbedder.from_weights(facenet_weights_path or None)
+        return FacenetEmbedder.from_weights(facenet_weights_path or None, threads)
     if model == "dlib-resnet":
         from facepipe.embedding.dlib_resnet import DlibEmbedder
 

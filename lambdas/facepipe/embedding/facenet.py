@@ -5,39 +5,50 @@ Crops follow what the weights were trained on (facenet-pytorch #62): MTCNN box p
 (``facepipe.embedding.inception_resnet_v1``) and standardisation are facenet-pytorch's,
 restated so that no cold start imports it (and torchvision with it).
 
-The network runs on channels-last (NHWC) tensors: the same vectors (to ~1e-7) and,
-measured with ``facepipe bench`` on 2 x86-64 cores, ~25% less time per batch than the
-default layout. It runs as ``fused_resnet.FusedInceptionResnetV1``: batch norms folded,
-branch-opening convolutions merged, the same vectors (to ~1e-7), ~7-10% less time.
-TorchScript (trace + freeze) and int8 dynamic quantisation (only the last Linear layer
-qualifies) measured no gain and are not used.
+The network runs in onnxruntime, from the ONNX file the image build exports
+(``onnx_export``: batch norms folded, branch-opening convolutions merged, ``fused_resnet``):
+the same vectors as facenet-pytorch's network (to ~1e-6), and on 2 x86-64 cores one face
+54 -> 36 ms on one thread, a batch of 10 372 -> 285 ms, against torch running the same fused
+network; the recognition function's SQS path never imports torch (~2 s of its cold start).
+A ``.pt`` weights file still loads: it is exported at INIT, which needs torch and ``onnx``.
+Earlier, on torch: channels-last ~25% less time per batch; TorchScript (trace + freeze) and int8
+dynamic quantisation (only the last Linear layer qualifies) no gain.
 
-``FACENET_WEIGHTS_PATH=random:timing-only`` builds the real architecture with random
-weights (seeded): for timing where the VGGFace2 file is absent (``facepipe bench``); its
-vectors identify nobody, so it logs a warning and must never serve real traffic.
+``FACENET_WEIGHTS_PATH=random:timing-only`` builds the real architecture with random weights
+(seeded): for timing where the VGGFace2 file is absent (``facepipe bench``); its vectors
+identify nobody, so it logs a warning and must never serve real traffic.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 from PIL import Image
 
 from facepipe.detection import DetectedFace
 from facepipe.embedding._base import EMBED_BATCH_SIZE, check_crops, chunks, l2_normalise
-from facepipe.embedding.fused_resnet import fused_for_inference
-from facepipe.embedding.inception_resnet_v1 import VGGFACE2_CLASSES, InceptionResnetV1
-from facepipe.embedding.weights import VGGFACE2, verified_path
+from facepipe.embedding.weights import IMAGE_WEIGHTS_DIR, VGGFACE2, default_weights_path, verified_path
+from facepipe.exceptions import ModelUnavailableError
 from facepipe.observability import child_logger
+
+if TYPE_CHECKING:
+    import torch
+
+    from facepipe.embedding.inception_resnet_v1 import InceptionResnetV1
 
 CROP_SIZE = 160
 MARGIN = 14
 PREPROCESSING = "facenet-mtcnn-160-m14-v1"
 #: FACENET_WEIGHTS_PATH value for the real architecture with random weights (timing only)
 RANDOM_WEIGHTS = "random:timing-only"
+#: the ONNX file the image bakes beside its weights (docker/base.Dockerfile, stage ``export``)
+ONNX_NAME = "facenet-vggface2.onnx"
+#: metadata an exported ONNX file carries (``onnx_export``), checked at load
+SOURCE_KEY, PREPROCESSING_KEY, MODEL_KEY = "facepipe.source", "facepipe.preprocessing", "facepipe.model"
 
 logger = child_logger()
 
@@ -45,8 +56,40 @@ logger = child_logger()
 def vggface2_state_dict(path: str | Path | None = None) -> dict[str, torch.Tensor]:
     """The checked VGGFace2 file's tensors (``path``, else the default place), by facenet-pytorch's
     parameter names; its unused ``logits`` head included."""
+    import torch
+
     state: dict[str, torch.Tensor] = torch.load(verified_path(path, VGGFACE2), map_location="cpu", weights_only=True)
     return state
+
+
+def vggface2_network(path: str | Path | None = None) -> InceptionResnetV1:
+    """InceptionResnetV1 with the checked VGGFace2 weights (``path``, else the default place);
+    ``RANDOM_WEIGHTS``: the same architecture with seeded random weights, for timing only."""
+    import torch
+
+    from facepipe.embedding.inception_resnet_v1 import VGGFACE2_CLASSES, InceptionResnetV1
+
+    if str(path) == RANDOM_WEIGHTS:
+        torch.manual_seed(0)
+        return InceptionResnetV1().eval()
+    state = vggface2_state_dict(path)
+    with torch.device("meta"):  # no random initialisation to throw away: the file assigns every tensor
+        network = InceptionResnetV1(classes=VGGFACE2_CLASSES)
+    network.load_state_dict(state, assign=True)
+    return network.eval()
+
+
+def default_onnx_path() -> Path | None:
+    """The exported network where the image bakes it, else beside the weights' default place (``make weights``)."""
+    for candidate in (IMAGE_WEIGHTS_DIR / ONNX_NAME, default_weights_path().with_name(ONNX_NAME)):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def expected_source() -> str:
+    """What an ONNX file made from the pinned VGGFace2 weights records as its source."""
+    return f"sha256:{VGGFACE2.sha256}"
 
 
 class FacenetCropper:
@@ -70,31 +113,72 @@ class FacenetCropper:
 
 
 class FacenetEmbedder(FacenetCropper):
-    """``embed(crops) -> (n, 512)`` unit vectors. ``network`` is an InceptionResnetV1 with its weights
-    loaded (prepared for inference here; drop it after); at most ``batch_size`` crops per forward pass."""
+    """``embed(crops) -> (n, 512)`` unit vectors. ``model`` is the ONNX file (path or bytes) that
+    ``onnx_export`` writes; it is run by onnxruntime on ``threads`` threads (default: the machine's
+    cores), at most ``batch_size`` crops per run."""
 
     model = "facenet-vggface2"
     dimension = 512
 
-    def __init__(self, network: InceptionResnetV1, batch_size: int = EMBED_BATCH_SIZE) -> None:
+    def __init__(self, model: Path | bytes, threads: int | None = None, batch_size: int = EMBED_BATCH_SIZE) -> None:
+        import onnxruntime
+
         if batch_size < 1:
             raise ValueError(f"batch_size must be 1 or more, not {batch_size}")
-        self._network = fused_for_inference(network)
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.inter_op_num_threads = 1
+        # no busy-waiting between runs: the records' threads (boto3, Powertools) share these vCPUs
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.log_severity_level = 3  # errors only: its warnings go to stderr, not to the function's log
+        try:
+            self._session: Any = onnxruntime.InferenceSession(
+                model if isinstance(model, bytes) else str(model), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own exception types for unreadable files
+            raise ModelUnavailableError(
+                f"{model if isinstance(model, Path) else 'the ONNX model'} is not a model onnxruntime can load: {exc}"
+            ) from exc
+        self._check(self._session.get_modelmeta().custom_metadata_map, model)
         self.batch_size = batch_size
 
+    @staticmethod
+    def _check(metadata: dict[str, str], model: Path | bytes) -> None:
+        where = model if isinstance(model, Path) else "the ONNX model"
+        source, preprocessing = metadata.get(SOURCE_KEY), metadata.get(PREPROCESSING_KEY)
+        if preprocessing != PREPROCESSING:
+            raise ModelUnavailableError(f"{where} expects crops {preprocessing!r}, not {PREPROCESSING!r}: export it again (make weights)")
+        if source == RANDOM_WEIGHTS:
+            logger.warning("facenet-vggface2 with RANDOM weights: for timing only, its vectors identify nobody")
+        elif source != expected_source():
+            raise ModelUnavailableError(
+                f"{where} was exported from {source!r}, not the pinned VGGFace2 weights: export it again (make weights)"
+            )
+
     @classmethod
-    def from_weights(cls, path: str | Path | None = None) -> FacenetEmbedder:
-        """The VGGFace2 network from its checked weights file (``path``, else the default place);
+    def from_network(
+        cls, network: InceptionResnetV1, source: str = RANDOM_WEIGHTS, threads: int | None = None, batch_size: int = EMBED_BATCH_SIZE
+    ) -> FacenetEmbedder:
+        """``network`` (weights loaded) exported in memory (needs torch and onnx), recording ``source``."""
+        from facepipe.embedding.onnx_export import onnx_bytes
+
+        return cls(onnx_bytes(network, source), threads, batch_size)
+
+    @classmethod
+    def from_weights(cls, path: str | Path | None = None, threads: int | None = None) -> FacenetEmbedder:
+        """The VGGFace2 network from ``path``: its exported ``.onnx`` file, or the checked ``.pt`` weights
+        (exported at load); empty: the exported file where the image or ``make weights`` puts it,
+        else the weights' default place.
         ``RANDOM_WEIGHTS`` gives the same architecture with random weights, for timing only."""
         if str(path) == RANDOM_WEIGHTS:
-            logger.warning("facenet-vggface2 with RANDOM weights: for timing only, its vectors identify nobody")
-            torch.manual_seed(0)
-            return cls(InceptionResnetV1())
-        state = vggface2_state_dict(path)
-        with torch.device("meta"):  # no random initialisation to throw away: the file assigns every tensor
-            network = InceptionResnetV1(classes=VGGFACE2_CLASSES)
-        network.load_state_dict(state, assign=True)
-        return cls(network)
+            return cls.from_network(vggface2_network(RANDOM_WEIGHTS), RANDOM_WEIGHTS, threads)
+        onnx_file = Path(path) if path and str(path).endswith(".onnx") else None if path else default_onnx_path()
+        if onnx_file is not None:
+            if not onnx_file.is_file():
+                raise ModelUnavailableError(f"{onnx_file} not found: export it with `make weights` (or set FACENET_WEIGHTS_PATH to it)")
+            return cls(onnx_file, threads)
+        logger.info("exporting the VGGFace2 weights to ONNX at load: the image bakes the exported file instead")
+        return cls.from_network(vggface2_network(path), expected_source(), threads)
 
     def embed(self, crops: Sequence[Image.Image]) -> np.ndarray:
         if not crops:
@@ -103,9 +187,8 @@ class FacenetEmbedder(FacenetCropper):
         return l2_normalise(np.concatenate([self._forward(chunk) for chunk in chunks(crops, self.batch_size)]))
 
     def _forward(self, crops: Sequence[Image.Image]) -> np.ndarray:
-        """One forward pass: (n, 160, 160) RGB crops -> (n, 512) raw float32 vectors."""
-        pixels = torch.from_numpy(np.stack([np.asarray(c, dtype=np.float32) for c in crops])).permute(0, 3, 1, 2)
-        batch = ((pixels - 127.5) / 128.0).contiguous(memory_format=torch.channels_last)  # fixed_image_standardization
-        with torch.inference_mode():
-            vectors: np.ndarray = self._network(batch).numpy()
+        """One run: (n, 160, 160) RGB crops -> (n, 512) raw float32 vectors."""
+        pixels = np.stack([np.asarray(c, dtype=np.float32) for c in crops]).transpose(0, 3, 1, 2)
+        batch = np.ascontiguousarray((pixels - 127.5) / 128.0, dtype=np.float32)  # fixed_image_standardization
+        vectors: np.ndarray = self._session.run(None, {"crops": batch})[0]
         return vectors
