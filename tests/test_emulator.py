@@ -1,5 +1,6 @@
-"""The local stack's AWS emulator (moto's server with a lighter rollback copy and DynamoDB
-requests one at a time): transactions behave as DynamoDB's do, also under concurrent writers."""
+"""The local stack's AWS emulator (moto's server with a lighter rollback copy, DynamoDB requests
+one at a time, SQS receives without deep copies): transactions behave as DynamoDB's do, also
+under concurrent writers; queues hand out messages as SQS does."""
 
 from __future__ import annotations
 
@@ -17,25 +18,34 @@ TABLE = "emulator-test"
 
 
 @pytest.fixture(scope="module")
-def dynamodb() -> Iterator[object]:
-    emulator = AwsEmulator(ip_address="127.0.0.1", port=0, verbose=False)
-    emulator.start()
-    client = boto3.client(
-        "dynamodb",
+def emulator() -> Iterator[AwsEmulator]:
+    server = AwsEmulator(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    yield server
+    server.stop()
+
+
+def client_of(emulator: AwsEmulator, service: str):
+    return boto3.client(
+        service,
         endpoint_url=f"http://127.0.0.1:{emulator.get_host_and_port()[1]}",
         region_name="us-east-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
         config=Config(retries={"max_attempts": 1}),  # a 500 from the emulator must show, not be retried away
     )
+
+
+@pytest.fixture(scope="module")
+def dynamodb(emulator) -> object:
+    client = client_of(emulator, "dynamodb")
     client.create_table(
         TableName=TABLE,
         KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
         AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}, {"AttributeName": "SK", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    yield client
-    emulator.stop()
+    return client
 
 
 def key(pk: str, sk: str = "META") -> dict:
@@ -133,3 +143,42 @@ def test_transactions_and_writes_from_many_threads_all_succeed_and_count_right(d
     # every increment counted once
     assert errors == []
     assert item(client, "counter") == {**key("counter"), "count": {"N": "200"}}
+
+
+# --- SQS ----------------------------------------------------------------------------------------
+
+
+def test_receiving_some_attributes_leaves_the_stored_message_whole(emulator) -> None:
+    # GIVEN a message with two attributes, received with one of them asked for
+    sqs = client_of(emulator, "sqs")
+    url = sqs.create_queue(QueueName="emulator-attributes", Attributes={"VisibilityTimeout": "0"})["QueueUrl"]
+    attributes = {name: {"DataType": "String", "StringValue": name.lower()} for name in ("Kind", "Trace")}
+    sqs.send_message(QueueUrl=url, MessageBody="frame", MessageAttributes=attributes)
+    (first,) = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["Kind"])["Messages"]
+    # WHEN it is received again with all of them
+    (again,) = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"], AttributeNames=["All"])["Messages"]
+    # THEN the first answer had only the one asked for, the stored message kept both, and the
+    # receive count went up on the stored message (what the redrive policy reads)
+    assert first["MessageAttributes"] == {"Kind": {"DataType": "String", "StringValue": "kind"}}
+    assert again["MessageAttributes"] == {name: {"DataType": "String", "StringValue": name.lower()} for name in attributes}
+    assert again["Attributes"]["ApproximateReceiveCount"] == "2"
+
+
+def test_a_message_past_its_queues_retention_period_is_not_handed_out(emulator) -> None:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sqs.models import sqs_backends
+
+    # GIVEN a queue keeping messages 60 s, and two messages in it, the first sent 61 s ago
+    sqs = client_of(emulator, "sqs")
+    url = sqs.create_queue(QueueName="emulator-retention", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="old")
+    sqs.send_message(QueueUrl=url, MessageBody="new")
+    stored = sqs_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].get_queue("emulator-retention")._messages
+    stored[0].sent_timestamp -= 61_000
+    # WHEN the queue is read
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    # THEN the old message is not delivered (moto stops the receive there, as it always has);
+    # the one within the period is, once the old one is gone
+    assert [m["Body"] for m in received] == []
+    del stored[0]
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]] == ["new"]
