@@ -232,6 +232,7 @@ def test_facenet_loads_its_exported_onnx_file_with_the_networks_vectors(random_o
     [
         ({"facepipe.source": "sha256:" + "0" * 64}, "not the pinned VGGFace2 weights"),
         ({"facepipe.preprocessing": "facenet-mtcnn-160-m0-v0"}, "expects crops"),
+        ({"facepipe.source": ""}, "not the pinned VGGFace2 weights"),
     ],
 )
 def test_facenet_refuses_an_onnx_file_of_other_weights_or_crops(random_onnx, tmp_path, changes, error):
@@ -239,6 +240,17 @@ def test_facenet_refuses_an_onnx_file_of_other_weights_or_crops(random_onnx, tmp
     onnx_with_metadata(random_onnx, altered, **changes)
     with pytest.raises(ModelUnavailableError, match=error):
         FacenetEmbedder.from_weights(altered)
+
+
+def test_facenet_refuses_an_onnx_file_that_is_not_facepipes_export(random_onnx, tmp_path):
+    import onnx
+
+    foreign = tmp_path / "foreign.onnx"
+    model = onnx.load(random_onnx)
+    del model.metadata_props[:]
+    onnx.save(model, foreign)
+    with pytest.raises(ModelUnavailableError, match="not facepipe's export"):
+        FacenetEmbedder.from_weights(foreign)
 
 
 def test_facenet_onnx_file_missing_or_unreadable_is_a_clear_error(tmp_path):

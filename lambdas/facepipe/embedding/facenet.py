@@ -146,6 +146,8 @@ class FacenetEmbedder(FacenetCropper):
     def _check(metadata: dict[str, str], model: Path | bytes) -> None:
         where = model if isinstance(model, Path) else "the ONNX model"
         source, preprocessing = metadata.get(SOURCE_KEY), metadata.get(PREPROCESSING_KEY)
+        if source is None or preprocessing is None:
+            raise ModelUnavailableError(f"{where} is not facepipe's export: make it with `python -m facepipe.embedding.onnx_export`")
         if preprocessing != PREPROCESSING:
             raise ModelUnavailableError(f"{where} expects crops {preprocessing!r}, not {PREPROCESSING!r}: export it again (make weights)")
         if source == RANDOM_WEIGHTS:
