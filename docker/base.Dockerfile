@@ -95,7 +95,7 @@ COPY lambdas/facepipe /build/lambdas/facepipe
 COPY --from=weights /opt/facepipe/weights /opt/facepipe/weights
 RUN PYTHONPATH=/build/lambdas python -m facepipe.embedding.onnx_export \
       --weights "/opt/facepipe/weights/${VGGFACE2_FILE}" /opt/facepipe/onnx/facenet-vggface2.onnx \
-    && PYTHONPATH=/build/lambdas python -c "from facepipe.embedding.facenet import FacenetEmbedder as E; E.from_weights('/opt/facepipe/onnx/facenet-vggface2.onnx')"
+    && PYTHONPATH=/build/lambdas python -c "from facepipe.embedding import load_embedder; load_embedder('facenet-vggface2', '/opt/facepipe/onnx/facenet-vggface2.onnx')"
 
 # --- the base ---------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS base

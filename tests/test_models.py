@@ -11,9 +11,9 @@ import torch
 from PIL import ImageOps
 
 from facepipe.detection import largest_face
-from facepipe.embedding import dimension_of, load_cropper
+from facepipe.embedding import dimension_of, load_cropper, load_embedder
 from facepipe.embedding import weights as weights_module
-from facepipe.embedding.facenet import FacenetEmbedder
+from facepipe.embedding.onnx_export import embedder_from_network
 from facepipe.exceptions import ModelUnavailableError
 from facepipe.images import open_image
 from facepipe.matching import CALIBRATIONS
@@ -118,7 +118,7 @@ def random_network(random_facenet):
 
 
 def test_facenet_architecture_gives_512d_unit_vectors(random_network, detector, grace_hopper):
-    embedder = FacenetEmbedder.from_network(random_network)
+    embedder = embedder_from_network(random_network)
     crop = embedder.crop(grace_hopper, detector.detect(grace_hopper)[0])
     assert crop.size == (160, 160)
     vectors = embedder.embed([crop, ImageOps.mirror(crop)])
@@ -151,7 +151,7 @@ def test_facenet_network_is_facenet_pytorchs(random_facenet, grace_hopper):
 def test_facenet_embedder_gives_facenet_pytorchs_vectors(random_facenet, random_network, detector, grace_hopper):
     # GIVEN crops of a real face, and the embedder (its network prepared for inference: batch norms
     # folded, branches merged) built from the same parameters as facenet-pytorch's network
-    embedder = FacenetEmbedder.from_network(random_network)
+    embedder = embedder_from_network(random_network)
     crops = varied_crops(embedder.crop(grace_hopper, detector.detect(grace_hopper)[0]), 5)
     # WHEN both embed them (facenet-pytorch after its fixed_image_standardization)
     ours = embedder.embed(crops)
@@ -165,14 +165,14 @@ def test_facenet_embedder_gives_facenet_pytorchs_vectors(random_facenet, random_
 
 def test_facenet_weights_missing_is_a_clear_error(tmp_path):
     with pytest.raises(ModelUnavailableError, match="FACENET_WEIGHTS_PATH"):
-        FacenetEmbedder.from_weights(tmp_path / "absent.pt")
+        load_embedder("facenet-vggface2", str(tmp_path / "absent.pt"))
 
 
 def test_facenet_weights_with_wrong_checksum_are_refused(tmp_path):
     bogus = tmp_path / "20180402-114759-vggface2.pt"
     bogus.write_bytes(b"not the weights")
     with pytest.raises(ModelUnavailableError, match="SHA-256"):
-        FacenetEmbedder.from_weights(bogus)
+        load_embedder("facenet-vggface2", str(bogus))
 
 
 def test_facenet_loads_a_verified_state_dict(tmp_path, monkeypatch, random_facenet, random_network, detector, grace_hopper):
@@ -183,9 +183,10 @@ def test_facenet_loads_a_verified_state_dict(tmp_path, monkeypatch, random_facen
     torch.save(network.state_dict(), path)
     del network.logits
     pinned = dataclasses.replace(weights_module.VGGFACE2, sha256=weights_module.sha256_of(path))
-    monkeypatch.setattr("facepipe.embedding.facenet.VGGFACE2", pinned)
-    loaded = FacenetEmbedder.from_weights(path)
-    reference = FacenetEmbedder.from_network(random_network)
+    monkeypatch.setattr("facepipe.embedding.onnx_export.VGGFACE2", pinned)  # what the file is checked against
+    monkeypatch.setattr("facepipe.embedding.facenet.VGGFACE2", pinned)  # what its export records
+    loaded = load_embedder("facenet-vggface2", str(path))
+    reference = embedder_from_network(random_network)
     crop = reference.crop(grace_hopper, detector.detect(grace_hopper)[0])
     assert np.allclose(loaded.embed([crop]), reference.embed([crop]), atol=1e-5)
 
@@ -214,10 +215,11 @@ def onnx_with_metadata(source_file, destination, **changes) -> None:
 
 
 def test_facenet_loads_its_exported_onnx_file_with_the_networks_vectors(random_onnx, detector, grace_hopper):
-    from facepipe.embedding.facenet import RANDOM_WEIGHTS, vggface2_network
+    from facepipe.embedding.facenet import RANDOM_WEIGHTS
+    from facepipe.embedding.onnx_export import vggface2_network
 
     # GIVEN the exported file and the network it was exported from
-    loaded = FacenetEmbedder.from_weights(random_onnx)
+    loaded = load_embedder("facenet-vggface2", str(random_onnx))
     network = vggface2_network(RANDOM_WEIGHTS)
     crops = varied_crops(loaded.crop(grace_hopper, detector.detect(grace_hopper)[0]), 3)
     pixels = torch.from_numpy(np.stack([np.asarray(c, dtype=np.float32) for c in crops])).permute(0, 3, 1, 2)
@@ -239,7 +241,7 @@ def test_facenet_refuses_an_onnx_file_of_other_weights_or_crops(random_onnx, tmp
     altered = tmp_path / "altered.onnx"
     onnx_with_metadata(random_onnx, altered, **changes)
     with pytest.raises(ModelUnavailableError, match=error):
-        FacenetEmbedder.from_weights(altered)
+        load_embedder("facenet-vggface2", str(altered))
 
 
 def test_facenet_refuses_an_onnx_file_that_is_not_facepipes_export(random_onnx, tmp_path):
@@ -250,16 +252,16 @@ def test_facenet_refuses_an_onnx_file_that_is_not_facepipes_export(random_onnx, 
     del model.metadata_props[:]
     onnx.save(model, foreign)
     with pytest.raises(ModelUnavailableError, match="not facepipe's export"):
-        FacenetEmbedder.from_weights(foreign)
+        load_embedder("facenet-vggface2", str(foreign))
 
 
 def test_facenet_onnx_file_missing_or_unreadable_is_a_clear_error(tmp_path):
     with pytest.raises(ModelUnavailableError, match="make weights"):
-        FacenetEmbedder.from_weights(tmp_path / "absent.onnx")
+        load_embedder("facenet-vggface2", str(tmp_path / "absent.onnx"))
     garbage = tmp_path / "garbage.onnx"
     garbage.write_bytes(b"not a model")
     with pytest.raises(ModelUnavailableError, match="not a model onnxruntime can load"):
-        FacenetEmbedder.from_weights(garbage)
+        load_embedder("facenet-vggface2", str(garbage))
 
 
 def test_recognition_with_facenet_never_imports_torch(random_onnx):
@@ -350,13 +352,13 @@ class CountingSession:
 
 def test_facenet_embedder_embeds_a_crowd_in_bounded_chunks_with_one_pass_results(random_network, detector, grace_hopper):
     # GIVEN 40 different crops and an embedder taking at most 16 per run
-    embedder = FacenetEmbedder.from_network(random_network, batch_size=16)
+    embedder = embedder_from_network(random_network, batch_size=16)
     crops = varied_crops(embedder.crop(grace_hopper, detector.detect(grace_hopper)[0]), 40)
     batches: list[int] = []
     # WHEN they are embedded in chunks, then in one pass
     embedder._session = CountingSession(embedder._session, batches)
     chunked = embedder.embed(crops)
-    one_pass_embedder = FacenetEmbedder.from_network(random_network, batch_size=40)
+    one_pass_embedder = embedder_from_network(random_network, batch_size=40)
     one_pass_embedder._session = CountingSession(one_pass_embedder._session, batches)
     one_pass = one_pass_embedder.embed(crops)
     # THEN no run saw more than 16 crops, and the vectors are those of one pass, in order
@@ -369,7 +371,7 @@ def test_facenet_embedder_embeds_a_crowd_in_bounded_chunks_with_one_pass_results
 @pytest.mark.parametrize("size", [0, -1])
 def test_embedders_refuse_a_chunk_size_below_one(random_network, size):
     with pytest.raises(ValueError, match="batch_size"):
-        FacenetEmbedder.from_network(random_network, batch_size=size)
+        embedder_from_network(random_network, batch_size=size)
 
 
 def test_detection_and_facenet_embedding_import_neither_torchvision_nor_facenet_pytorch(grace_hopper_bytes, tmp_path):
@@ -382,11 +384,12 @@ def test_detection_and_facenet_embedding_import_neither_torchvision_nor_facenet_
     script = f"""
 import sys
 from facepipe.detection import FaceDetector
-from facepipe.embedding.facenet import RANDOM_WEIGHTS, FacenetEmbedder
+from facepipe.embedding import load_embedder
+from facepipe.embedding.facenet import RANDOM_WEIGHTS
 from facepipe.images import open_image
 frame = open_image(open({str(photo)!r}, "rb").read(), 10_000_000)
 faces = FaceDetector().detect(frame)
-embedder = FacenetEmbedder.from_weights(RANDOM_WEIGHTS)
+embedder = load_embedder("facenet-vggface2", RANDOM_WEIGHTS)
 vectors = embedder.embed([embedder.crop(frame, faces[0])])
 print(len(faces), vectors.shape, sorted(m for m in ("torchvision", "facenet_pytorch", "torch._dynamo") if m in sys.modules))
 """

@@ -257,7 +257,8 @@ def naive_reference(frames: Sequence[tuple[str, bytes]], weights: str, progress:
     from facenet_pytorch import MTCNN, InceptionResnetV1
     from PIL import Image
 
-    from facepipe.embedding.facenet import RANDOM_WEIGHTS, vggface2_state_dict
+    from facepipe.embedding.facenet import RANDOM_WEIGHTS
+    from facepipe.embedding.onnx_export import vggface2_state_dict
 
     mtcnn = MTCNN(keep_all=True, device="cpu")
     network = InceptionResnetV1(pretrained=None, classify=False).eval()

@@ -90,3 +90,21 @@ def test_dlib_built_with_blas_keeps_the_extras_other_pins():
     for package in set(source) - {"dlib"}:
         assert source[package] == wheel[package], package
     assert "--no-binary dlib" in BASE.read_text()
+
+
+def test_the_images_python_steps_name_what_facepipe_has():
+    """The build's ``python -m facepipe...`` and ``from facepipe... import`` steps run only in Docker:
+    here, at least, every module and name they use must exist."""
+    import importlib
+
+    pytest.importorskip("torch")  # facepipe.embedding.onnx_export needs it, as the export stage has it
+    text = BASE.read_text()
+    modules = re.findall(r"python -m (facepipe[\w.]*)", text)
+    names = re.findall(r"from (facepipe[\w.]*) import ([\w, ]+)", text)
+    assert modules, "no python -m facepipe... step (the export stage)"
+    assert names, "no from facepipe... import step (its smoke test)"
+    for module in modules:
+        assert hasattr(importlib.import_module(module), "main"), module
+    for module, imported in names:
+        for name in (n.strip() for n in imported.split(",")):
+            assert hasattr(importlib.import_module(module), name), f"{module}.{name}"

@@ -34,12 +34,19 @@ def load_cropper(model: str) -> Cropper:
 
 
 def load_embedder(model: str, facenet_weights_path: str = "", threads: int | None = None) -> Embedder:
-    """The embedder for ``model``; ``threads``: what facenet-vggface2's onnxruntime session uses
-    (default: the machine's cores; dlib-resnet runs on one)."""
+    """The embedder for ``model``. facenet-vggface2 from ``facenet_weights_path`` (``FACENET_WEIGHTS_PATH``):
+    an exported ``.onnx`` file, the ``.pt`` weights (exported at load: needs torch and onnx) or
+    ``random:timing-only``; ``threads``: its onnxruntime session's (default: the machine's cores;
+    dlib-resnet runs on one)."""
     if model == "facenet-vggface2":
-        from facepipe.embedding.facenet import FacenetEmbedder
+        from facepipe.embedding.facenet import FacenetEmbedder, onnx_file_for
 
-        return FacenetEmbedder.from_weights(facenet_weights_path or None, threads)
+        onnx_file = onnx_file_for(facenet_weights_path)
+        if onnx_file is not None:  # the image's exported network: onnxruntime only, no torch
+            return FacenetEmbedder(onnx_file, threads)
+        from facepipe.embedding.onnx_export import exported_embedder
+
+        return exported_embedder(facenet_weights_path or None, threads)
     if model == "dlib-resnet":
         from facepipe.embedding.dlib_resnet import DlibEmbedder
 

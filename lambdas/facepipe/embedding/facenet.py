@@ -10,7 +10,8 @@ The network runs in onnxruntime, from the ONNX file the image build exports
 the same vectors as facenet-pytorch's network (to ~1e-6), and on 2 x86-64 cores one face
 54 -> 36 ms on one thread, a batch of 10 372 -> 285 ms, against torch running the same fused
 network; the recognition function's SQS path never imports torch (~2 s of its cold start).
-A ``.pt`` weights file still loads: it is exported at INIT, which needs torch and ``onnx``.
+A ``.pt`` weights file still loads (``embedding.load_embedder``): ``onnx_export`` exports it at
+INIT, which needs torch and ``onnx``.
 Earlier, on torch: channels-last ~25% less time per batch; TorchScript (trace + freeze) and int8
 dynamic quantisation (only the last Linear layer qualifies) no gain.
 
@@ -24,21 +25,16 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from facepipe.detection import DetectedFace
 from facepipe.embedding._base import EMBED_BATCH_SIZE, check_crops, chunks, l2_normalise
-from facepipe.embedding.weights import IMAGE_WEIGHTS_DIR, VGGFACE2, default_weights_path, verified_path
+from facepipe.embedding.weights import IMAGE_WEIGHTS_DIR, VGGFACE2, default_weights_path
 from facepipe.exceptions import ModelUnavailableError
 from facepipe.observability import child_logger
-
-if TYPE_CHECKING:
-    import torch
-
-    from facepipe.embedding.inception_resnet_v1 import InceptionResnetV1
 
 CROP_SIZE = 160
 MARGIN = 14
@@ -53,38 +49,21 @@ SOURCE_KEY, PREPROCESSING_KEY, MODEL_KEY = "facepipe.source", "facepipe.preproce
 logger = child_logger()
 
 
-def vggface2_state_dict(path: str | Path | None = None) -> dict[str, torch.Tensor]:
-    """The checked VGGFace2 file's tensors (``path``, else the default place), by facenet-pytorch's
-    parameter names; its unused ``logits`` head included."""
-    import torch
-
-    state: dict[str, torch.Tensor] = torch.load(verified_path(path, VGGFACE2), map_location="cpu", weights_only=True)
-    return state
-
-
-def vggface2_network(path: str | Path | None = None) -> InceptionResnetV1:
-    """InceptionResnetV1 with the checked VGGFace2 weights (``path``, else the default place);
-    ``RANDOM_WEIGHTS``: the same architecture with seeded random weights, for timing only."""
-    import torch
-
-    from facepipe.embedding.inception_resnet_v1 import VGGFACE2_CLASSES, InceptionResnetV1
-
-    if str(path) == RANDOM_WEIGHTS:
-        torch.manual_seed(0)
-        return InceptionResnetV1().eval()
-    state = vggface2_state_dict(path)
-    with torch.device("meta"):  # no random initialisation to throw away: the file assigns every tensor
-        network = InceptionResnetV1(classes=VGGFACE2_CLASSES)
-    network.load_state_dict(state, assign=True)
-    return network.eval()
-
-
 def default_onnx_path() -> Path | None:
     """The exported network where the image bakes it, else beside the weights' default place (``make weights``)."""
     for candidate in (IMAGE_WEIGHTS_DIR / ONNX_NAME, default_weights_path().with_name(ONNX_NAME)):
         if candidate.is_file():
             return candidate
     return None
+
+
+def onnx_file_for(path: str | Path | None) -> Path | None:
+    """The ONNX file ``FACENET_WEIGHTS_PATH`` names: itself when it ends in ``.onnx``; empty: the
+    exported file where the image or ``make weights`` puts it. None: it names what needs exporting
+    first (the ``.pt`` weights, ``RANDOM_WEIGHTS``; ``onnx_export.exported_embedder``)."""
+    if not path:
+        return default_onnx_path()
+    return Path(path) if str(path).endswith(".onnx") else None
 
 
 def expected_source() -> str:
@@ -125,6 +104,8 @@ class FacenetEmbedder(FacenetCropper):
 
         if batch_size < 1:
             raise ValueError(f"batch_size must be 1 or more, not {batch_size}")
+        if isinstance(model, Path) and not model.is_file():
+            raise ModelUnavailableError(f"{model} not found: export it with `make weights` (or set FACENET_WEIGHTS_PATH to it)")
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.inter_op_num_threads = 1
@@ -156,31 +137,6 @@ class FacenetEmbedder(FacenetCropper):
             raise ModelUnavailableError(
                 f"{where} was exported from {source!r}, not the pinned VGGFace2 weights: export it again (make weights)"
             )
-
-    @classmethod
-    def from_network(
-        cls, network: InceptionResnetV1, source: str = RANDOM_WEIGHTS, threads: int | None = None, batch_size: int = EMBED_BATCH_SIZE
-    ) -> FacenetEmbedder:
-        """``network`` (weights loaded) exported in memory (needs torch and onnx), recording ``source``."""
-        from facepipe.embedding.onnx_export import onnx_bytes
-
-        return cls(onnx_bytes(network, source), threads, batch_size)
-
-    @classmethod
-    def from_weights(cls, path: str | Path | None = None, threads: int | None = None) -> FacenetEmbedder:
-        """The VGGFace2 network from ``path``: its exported ``.onnx`` file, or the checked ``.pt`` weights
-        (exported at load); empty: the exported file where the image or ``make weights`` puts it,
-        else the weights' default place.
-        ``RANDOM_WEIGHTS`` gives the same architecture with random weights, for timing only."""
-        if str(path) == RANDOM_WEIGHTS:
-            return cls.from_network(vggface2_network(RANDOM_WEIGHTS), RANDOM_WEIGHTS, threads)
-        onnx_file = Path(path) if path and str(path).endswith(".onnx") else None if path else default_onnx_path()
-        if onnx_file is not None:
-            if not onnx_file.is_file():
-                raise ModelUnavailableError(f"{onnx_file} not found: export it with `make weights` (or set FACENET_WEIGHTS_PATH to it)")
-            return cls(onnx_file, threads)
-        logger.info("exporting the VGGFace2 weights to ONNX at load: the image bakes the exported file instead")
-        return cls.from_network(vggface2_network(path), expected_source(), threads)
 
     def embed(self, crops: Sequence[Image.Image]) -> np.ndarray:
         if not crops:

@@ -8,7 +8,9 @@ thread, a batch of 10 372 -> 285 ms; ``import onnxruntime`` 0.14 s against ``imp
 
 The file records where its weights came from (``facepipe.source``: the weights file's SHA-256,
 or ``random:timing-only``) and the crop preprocessing it expects; ``facenet.FacenetEmbedder``
-checks both at load. Needs torch and the ``onnx`` package (extra ``export``), not onnxruntime.
+checks both at load. Needs torch and the ``onnx`` package (extra ``export``). Also the torch side
+of loading: the ``.pt`` weights (``vggface2_network``), and an embedder exported in memory at load
+(``exported_embedder``: ``FACENET_WEIGHTS_PATH`` naming the ``.pt`` file or random weights).
 
     python -m facepipe.embedding.onnx_export [--weights FILE.pt | --random] [OUT.onnx]
 
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from facepipe.embedding._base import EMBED_BATCH_SIZE
 from facepipe.embedding.facenet import (
     MODEL_KEY,
     ONNX_NAME,
@@ -31,14 +34,37 @@ from facepipe.embedding.facenet import (
     PREPROCESSING_KEY,
     RANDOM_WEIGHTS,
     SOURCE_KEY,
+    FacenetEmbedder,
     expected_source,
-    vggface2_network,
 )
 from facepipe.embedding.fused_resnet import fused_for_inference
-from facepipe.embedding.inception_resnet_v1 import InceptionResnetV1
-from facepipe.embedding.weights import default_weights_path
+from facepipe.embedding.inception_resnet_v1 import VGGFACE2_CLASSES, InceptionResnetV1
+from facepipe.embedding.weights import VGGFACE2, default_weights_path, verified_path
+from facepipe.observability import child_logger
 
 OPSET = 17
+
+logger = child_logger()
+
+
+def vggface2_state_dict(path: str | Path | None = None) -> dict[str, torch.Tensor]:
+    """The checked VGGFace2 file's tensors (``path``, else the default place), by facenet-pytorch's
+    parameter names; its unused ``logits`` head included."""
+    state: dict[str, torch.Tensor] = torch.load(verified_path(path, VGGFACE2), map_location="cpu", weights_only=True)
+    return state
+
+
+def vggface2_network(path: str | Path | None = None) -> InceptionResnetV1:
+    """InceptionResnetV1 with the checked VGGFace2 weights (``path``, else the default place);
+    ``RANDOM_WEIGHTS``: the same architecture with seeded random weights, for timing only."""
+    if str(path) == RANDOM_WEIGHTS:
+        torch.manual_seed(0)
+        return InceptionResnetV1().eval()
+    state = vggface2_state_dict(path)
+    with torch.device("meta"):  # no random initialisation to throw away: the file assigns every tensor
+        network = InceptionResnetV1(classes=VGGFACE2_CLASSES)
+    network.load_state_dict(state, assign=True)
+    return network.eval()
 
 
 def onnx_bytes(network: InceptionResnetV1, source: str, preprocessing: str = PREPROCESSING) -> bytes:
@@ -65,6 +91,22 @@ def onnx_bytes(network: InceptionResnetV1, source: str, preprocessing: str = PRE
     model = onnx.load_from_string(buffer.getvalue())
     onnx.helper.set_model_props(model, {SOURCE_KEY: source, PREPROCESSING_KEY: preprocessing, MODEL_KEY: "facenet-vggface2"})
     return bytes(model.SerializeToString())
+
+
+def embedder_from_network(
+    network: InceptionResnetV1, source: str = RANDOM_WEIGHTS, threads: int | None = None, batch_size: int = EMBED_BATCH_SIZE
+) -> FacenetEmbedder:
+    """The embedder running ``network`` (weights loaded), exported in memory, recording ``source``."""
+    return FacenetEmbedder(onnx_bytes(network, source), threads, batch_size)
+
+
+def exported_embedder(weights: str | Path | None = None, threads: int | None = None) -> FacenetEmbedder:
+    """The embedder for the checked ``.pt`` weights (``weights``, else the default place), exported
+    here at load; ``RANDOM_WEIGHTS``: the architecture with random weights, for timing only."""
+    if str(weights) == RANDOM_WEIGHTS:
+        return embedder_from_network(vggface2_network(RANDOM_WEIGHTS), RANDOM_WEIGHTS, threads)
+    logger.info("exporting the VGGFace2 weights to ONNX at load: the image bakes the exported file instead")
+    return embedder_from_network(vggface2_network(weights), expected_source(), threads)
 
 
 def export(destination: Path, weights: str | Path | None = None, random: bool = False) -> Path:
