@@ -235,9 +235,10 @@ def test_facenet_loads_its_exported_onnx_file_with_the_networks_vectors(random_o
         ({"facepipe.source": "sha256:" + "0" * 64}, "not the pinned VGGFace2 weights"),
         ({"facepipe.preprocessing": "facenet-mtcnn-160-m0-v0"}, "expects crops"),
         ({"facepipe.source": ""}, "not the pinned VGGFace2 weights"),
+        ({"facepipe.model": "dlib-resnet"}, "is a 'dlib-resnet' model"),
     ],
 )
-def test_facenet_refuses_an_onnx_file_of_other_weights_or_crops(random_onnx, tmp_path, changes, error):
+def test_facenet_refuses_an_onnx_file_of_other_weights_crops_or_model(random_onnx, tmp_path, changes, error):
     altered = tmp_path / "altered.onnx"
     onnx_with_metadata(random_onnx, altered, **changes)
     with pytest.raises(ModelUnavailableError, match=error):

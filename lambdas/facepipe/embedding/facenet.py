@@ -129,6 +129,8 @@ class FacenetEmbedder(FacenetCropper):
         source, preprocessing = metadata.get(SOURCE_KEY), metadata.get(PREPROCESSING_KEY)
         if source is None or preprocessing is None:
             raise ModelUnavailableError(f"{where} is not facepipe's export: make it with `python -m facepipe.embedding.onnx_export`")
+        if metadata.get(MODEL_KEY) != FacenetEmbedder.model:
+            raise ModelUnavailableError(f"{where} is a {metadata.get(MODEL_KEY)!r} model, not {FacenetEmbedder.model!r}")
         if preprocessing != PREPROCESSING:
             raise ModelUnavailableError(f"{where} expects crops {preprocessing!r}, not {PREPROCESSING!r}: export it again (make weights)")
         if source == RANDOM_WEIGHTS:

@@ -89,7 +89,7 @@ def onnx_bytes(network: InceptionResnetV1, source: str, preprocessing: str = PRE
             dynamo=False,
         )
     model = onnx.load_from_string(buffer.getvalue())
-    onnx.helper.set_model_props(model, {SOURCE_KEY: source, PREPROCESSING_KEY: preprocessing, MODEL_KEY: "facenet-vggface2"})
+    onnx.helper.set_model_props(model, {SOURCE_KEY: source, PREPROCESSING_KEY: preprocessing, MODEL_KEY: FacenetEmbedder.model})
     return bytes(model.SerializeToString())
 
 
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m facepipe.embedding.onnx_export", description=__doc__.split("\n")[0])
     parser.add_argument("out", type=Path, nargs="?", help="the ONNX file to write (default: beside the weights file)")
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--weights", help="the VGGFace2 .pt file (default: FACENET weights' default place)")
+    source.add_argument("--weights", help="the VGGFace2 .pt file (default: where `make weights` downloads it)")
     source.add_argument("--random", action="store_true", help="random weights: for timing only")
     args = parser.parse_args(argv)
     out = args.out or (Path(args.weights) if args.weights else default_weights_path()).with_name(ONNX_NAME)
