@@ -39,6 +39,28 @@ def test_lambda_sizing_never_below_the_measured_memory():
     assert sized["memory_mb"] % 64 == 0
 
 
+def test_bench_takes_the_pt_weights_it_can_export_else_random_ones(tmp_path, monkeypatch):
+    from facepipe.embedding.facenet import RANDOM_WEIGHTS
+
+    cached = tmp_path / "cache" / "20180402-114759-vggface2.pt"
+    monkeypatch.setattr("facepipe.embedding.weights.default_weights_path", lambda: cached)
+    given = tmp_path / "weights.pt"
+    given.write_bytes(b"weights")
+    exported = tmp_path / "facenet-vggface2.onnx"
+    exported.write_bytes(b"onnx")
+    cases = {RANDOM_WEIGHTS: (RANDOM_WEIGHTS, False), str(given): (str(given), True), str(exported): (RANDOM_WEIGHTS, False)}
+    cases[str(tmp_path / "absent.pt")] = (RANDOM_WEIGHTS, False)
+    for setting, expected in cases.items():
+        monkeypatch.setenv("FACENET_WEIGHTS_PATH", setting)
+        assert bench.weights_setting() == expected, setting
+    # the weights in their default place serve when the setting names none the bench can use
+    cached.parent.mkdir()
+    cached.write_bytes(b"weights")
+    for setting in ("", str(exported), str(tmp_path / "absent.pt")):
+        monkeypatch.setenv("FACENET_WEIGHTS_PATH", setting)
+        assert bench.weights_setting() == ("", True), setting
+
+
 def test_face_recognition_reference_loads_the_library_not_the_handler():
     try:
         library = bench.face_recognition_library()

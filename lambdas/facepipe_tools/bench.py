@@ -151,15 +151,20 @@ def timed(function: Callable[..., Any], *args: Any) -> tuple[Any, float]:
 
 
 def weights_setting() -> tuple[str, bool]:
-    """(FACENET_WEIGHTS_PATH to use, whether the weights are real): random weights where the file is absent."""
+    """(the VGGFace2 weights to export and to give reference (a), whether they are real):
+    ``FACENET_WEIGHTS_PATH`` when it names the ``.pt`` file, else its default place ("" means it),
+    else random weights. An exported ``.onnx`` there is not what the bench needs: it exports the
+    weights itself, as the image build does, and reference (a) loads them into facenet-pytorch."""
     from facepipe.embedding.facenet import RANDOM_WEIGHTS
     from facepipe.embedding.weights import default_weights_path
 
     configured = os.environ.get("FACENET_WEIGHTS_PATH", "")
     if configured == RANDOM_WEIGHTS:
         return RANDOM_WEIGHTS, False
-    if (configured and Path(configured).is_file()) or default_weights_path().is_file():
+    if configured and not configured.endswith(".onnx") and Path(configured).is_file():
         return configured, True
+    if default_weights_path().is_file():
+        return "", True
     return RANDOM_WEIGHTS, False
 
 
