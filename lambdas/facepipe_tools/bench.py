@@ -248,11 +248,10 @@ def stage_timings(
 def exported_model(weights: str, folder: Path) -> str:
     """The ONNX file the functions load, exported from ``weights`` (``RANDOM_WEIGHTS`` or a .pt file)
     into ``folder`` as the image build does (docker/base.Dockerfile, stage ``export``)."""
-    from facepipe.embedding.facenet import ONNX_NAME, RANDOM_WEIGHTS
+    from facepipe.embedding.facenet import ONNX_NAME
     from facepipe.embedding.onnx_export import export
 
-    random = weights == RANDOM_WEIGHTS
-    return str(export(folder / ONNX_NAME, None if random else (weights or None), random=random))
+    return str(export(folder / ONNX_NAME, weights or None))
 
 
 def naive_reference(frames: Sequence[tuple[str, bytes]], weights: str, progress: bool = True) -> list[float]:
@@ -383,7 +382,6 @@ def cold_start(function_dir: str, events: list[dict[str, Any]]) -> dict[str, flo
     """A fresh process per function (the stack's environment): interpreter start, handler-path imports,
     ML library imports, INIT (model loads), the answer to ``events[0]``; peak RSS after all ``events``.
     Give every event its own request_id: a repeated one gets the stored answer, not the work."""
-
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(events, handle)
     code = f"from facepipe_tools.bench import cold_start_child; cold_start_child({function_dir!r}, {handle.name!r})"

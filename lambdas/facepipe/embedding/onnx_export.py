@@ -103,20 +103,23 @@ def embedder_from_network(
 def exported_embedder(weights: str | Path | None = None, threads: int | None = None) -> FacenetEmbedder:
     """The embedder for the checked ``.pt`` weights (``weights``, else the default place), exported
     here at load; ``RANDOM_WEIGHTS``: the architecture with random weights, for timing only."""
-    if str(weights) == RANDOM_WEIGHTS:
-        return embedder_from_network(vggface2_network(RANDOM_WEIGHTS), RANDOM_WEIGHTS, threads)
-    logger.info("exporting the VGGFace2 weights to ONNX at load: the image bakes the exported file instead")
-    return embedder_from_network(vggface2_network(weights), expected_source(), threads)
+    if str(weights) != RANDOM_WEIGHTS:
+        logger.info("exporting the VGGFace2 weights to ONNX at load: the image bakes the exported file instead")
+    return embedder_from_network(vggface2_network(weights), source_of(weights), threads)
 
 
-def export(destination: Path, weights: str | Path | None = None, random: bool = False) -> Path:
+def source_of(weights: str | Path | None) -> str:
+    """What an export of ``weights`` (``vggface2_network``'s argument) records as its source."""
+    return RANDOM_WEIGHTS if str(weights) == RANDOM_WEIGHTS else expected_source()
+
+
+def export(destination: Path, weights: str | Path | None = None) -> Path:
     """Write the ONNX file for the VGGFace2 weights (``weights``, else the default place; checked),
-    or, with ``random``, for the architecture with seeded random weights (timing only)."""
-    network = vggface2_network(RANDOM_WEIGHTS if random else weights)
-    source = RANDOM_WEIGHTS if random else expected_source()
+    or, for ``RANDOM_WEIGHTS``, for the architecture with seeded random weights (timing only)."""
+    network = vggface2_network(weights)
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".partial")
-    partial.write_bytes(onnx_bytes(network, source))
+    partial.write_bytes(onnx_bytes(network, source_of(weights)))
     partial.replace(destination)  # never a half-written model at the final name
     return destination
 
@@ -129,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--random", action="store_true", help="random weights: for timing only")
     args = parser.parse_args(argv)
     out = args.out or (Path(args.weights) if args.weights else default_weights_path()).with_name(ONNX_NAME)
-    written = export(out, args.weights, args.random)
+    written = export(out, RANDOM_WEIGHTS if args.random else args.weights)
     print(f"wrote {written} ({written.stat().st_size / 1e6:.1f} MB)")
     return 0
 

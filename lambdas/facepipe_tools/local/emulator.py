@@ -17,8 +17,9 @@ is not edited; its ``Table`` gets a ``__deepcopy__`` while the emulator runs):
   one alone) and checks its retention period through GetQueueAttributes, which computes every
   attribute of the queue, counts over all its messages included. Here the copy is shallow (the
   filter rebinds the copy's ``message_attributes``, never the stored dict) and the retention
-  period is read off the queue. In the seed grader's run this was ~60% of the stack process's
-  CPU: ten clients polling one response queue.
+  period is read off the queue. In the seed grader's run (ten clients polling one response
+  queue) the two were ~60% of the stack process's Python time (py-spy); its CPU fell from
+  8.3-8.6 to 7.1-7.4 s per 100 requests.
 """
 
 from __future__ import annotations
