@@ -182,3 +182,62 @@ def test_a_message_past_its_queues_retention_period_is_not_handed_out(emulator) 
     assert [m["Body"] for m in received] == []
     del stored[0]
     assert [m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]] == ["new"]
+
+
+# --- the emulator in a process of its own (what the local stack runs) -------------------------
+def _serves(endpoint: str) -> bool:
+    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing")
+    url = sqs.create_queue(QueueName="emulator-process")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="hello")
+    return [m["Body"] for m in sqs.receive_message(QueueUrl=url).get("Messages", [])] == ["hello"]
+
+
+def _listening(endpoint: str) -> bool:
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(endpoint)
+    try:
+        socket.create_connection((parts.hostname, parts.port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def test_the_emulator_process_serves_and_stops() -> None:
+    from facepipe_tools.local.emulator import EmulatorProcess
+
+    # GIVEN the emulator in its own process
+    emulator = EmulatorProcess()
+    endpoint = emulator.start()
+    try:
+        # THEN it serves SQS like the in-process one
+        assert _serves(endpoint)
+    finally:
+        emulator.stop()
+    # WHEN stopped THEN nothing listens there any more
+    assert not _listening(endpoint)
+
+
+def test_the_emulator_process_ends_with_the_process_that_started_it(tmp_path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    # GIVEN a process that starts the emulator and dies without stopping it (a killed `facepipe local up`)
+    script = (
+        "import os, sys\n"
+        "from facepipe_tools.local.emulator import EmulatorProcess\n"
+        "print(EmulatorProcess().start(), flush=True)\n"
+        "os._exit(0)\n"
+    )
+    # (its stderr, which the emulator inherits, goes nowhere: a pipe would keep this test waiting for the emulator)
+    dying = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    endpoint = dying.communicate(timeout=120)[0].strip()
+    assert endpoint.startswith("http://")
+    assert dying.returncode == 0
+    # THEN the emulator does not outlive it (no orphaned server holding the port)
+    deadline = time.monotonic() + 15
+    while _listening(endpoint) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _listening(endpoint)

@@ -526,7 +526,7 @@ def end_to_end(model: str, frames: FrameSet, args: argparse.Namespace, detector:
     from facepipe_tools.stacks import sqs_client, stack_environment
 
     extra = weights_environment(model, weights)
-    # a prefix per model: the emulator's state outlives a stack in this process
+    # a prefix per model: resource names that say which stack they belong to
     options = stack_options(model, extra, f"{DEFAULT_PREFIX}-bench-{model.split('-')[0]}")
     print(f"starting a local stack with {model} ...", file=sys.stderr, flush=True)
     result: dict[str, Any] = {"model": model}
@@ -609,7 +609,7 @@ def record_threads_effect(model: str, frames: FrameSet, detector: FaceDetector, 
         stacks = {}
         for threads in times:
             environment = {**extra, "RECORD_THREADS": str(threads)}
-            prefix = f"{DEFAULT_PREFIX}-threads{threads}-{uuid.uuid4().hex[:6]}"  # the emulator's state outlives a stack
+            prefix = f"{DEFAULT_PREFIX}-threads{threads}-{uuid.uuid4().hex[:6]}"  # names that say which stack
             stacks[threads] = running.enter_context(LocalStack(stack_options(model, environment, prefix)))
         queues = Settings(
             request_queue_url=stacks[1].info["request_queue_url"],

@@ -1,4 +1,4 @@
-"""The AWS emulator of the local stack: moto's threaded server, with three changes (moto's code
+"""The AWS emulator of the local stack: moto's threaded server, with these changes (moto's code
 is not edited; its ``Table`` gets a ``__deepcopy__`` while the emulator runs):
 
 - **The backend of a host is looked up once.** moto's dispatcher lists its own package
@@ -20,13 +20,25 @@ is not edited; its ``Table`` gets a ``__deepcopy__`` while the emulator runs):
   period is read off the queue. In the seed grader's run (ten clients polling one response
   queue) the two were ~60% of the stack process's Python time (py-spy); its CPU fell from
   8.3-8.6 to 7.1-7.4 s per 100 requests.
+
+The local stack runs it in a process of its own (``EmulatorProcess``, ``python -m
+facepipe_tools.local.emulator``): moto is Python, and in the stack's process it held the
+interpreter lock that the event-source pollers, the function URL and the shared index need
+(seed grader, 100 requests 10 at a time: mean 0.55 -> 0.48 s, less CPU in all; docs/performance.md).
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
 import io
 import json
+import logging
+import os
+import select
+import signal
+import subprocess
+import sys
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -130,3 +142,73 @@ class AwsEmulator(ThreadedMotoServer):
         self._server = make_server(self._ip_address, self._port, _Dispatcher(), True, request_handler=MotoRequestHandler)
         self._server_ready_event.set()
         self._server.serve_forever()
+
+
+#: the first line ``serve`` prints: this, then the endpoint
+READY = "facepipe emulator listening on"
+
+
+class EmulatorError(RuntimeError):
+    """The emulator's process did not start."""
+
+
+class EmulatorProcess:
+    """``AwsEmulator`` in a process of its own, for as long as this object's process keeps it:
+    it stops when ``stop`` is called or when this process ends (its stdin closes)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, start_timeout: float = 60.0) -> None:
+        self.host, self.port, self.start_timeout = host, port, start_timeout
+        self.endpoint = ""
+        self._process: subprocess.Popen[str] | None = None
+
+    def start(self) -> str:
+        """Start the process; its endpoint (``http://host:port``) once it serves."""
+        command = [sys.executable, "-m", "facepipe_tools.local.emulator", "--host", self.host, "--port", str(self.port)]
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self._process = process
+        assert process.stdout is not None
+        readable, _, _ = select.select([process.stdout], [], [], self.start_timeout)
+        line = process.stdout.readline() if readable else ""
+        if not line.startswith(READY):
+            self.stop()
+            raise EmulatorError(f"the AWS emulator did not start within {self.start_timeout:.0f} s (exit code {process.returncode})")
+        self.endpoint = line[len(READY) :].strip()
+        return self.endpoint
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.stdin is not None:
+            process.stdin.close()  # serve() returns
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def serve(host: str, port: int) -> None:
+    """Serve until stdin closes; the endpoint goes to stdout first (``READY``), nothing after it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the stack, which stops us after its pollers
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
+    emulator = AwsEmulator(ip_address=host, port=port, verbose=False)
+    emulator.start()
+    print(f"{READY} http://{host}:{emulator.get_host_and_port()[1]}", flush=True)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # nobody reads stdout from here on
+    sys.stdin.read()
+    emulator.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m facepipe_tools.local.emulator", description="The local stack's AWS emulator.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0: a free port")
+    args = parser.parse_args(argv)
+    serve(args.host, args.port)
+
+
+if __name__ == "__main__":
+    main()

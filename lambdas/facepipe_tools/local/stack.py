@@ -1,7 +1,7 @@
 """``facepipe local up``: the whole pipeline on one machine with no AWS account (§7).
 
 moto server (queues, table, bucket, SSM parameter, from facepipe.names) on 127.0.0.1, in
-this process; each function's unmodified handler file in its own processes, loaded as Lambda
+a process of its own (local/emulator.py); each function's unmodified handler file in its own processes, loaded as Lambda
 loads it (local/worker.py): face-detection served as a function URL, face-recognition fed by
 an SQS event source that spreads batches over ``recognition_environments`` processes (Lambda
 runs several containers at once). They share one embedded index served from this process on
@@ -121,15 +121,14 @@ class LocalStack:
         return {**aws, **settings.environment(), **self.options.environment}
 
     def start(self) -> StackInfo:
-        from facepipe_tools.local.emulator import AwsEmulator
+        from facepipe_tools.local.emulator import EmulatorProcess
 
         opts = self.options
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
-        moto = AwsEmulator(ip_address="127.0.0.1", port=opts.moto_port, verbose=False)
-        moto.start()
-        self._stoppers.append(moto.stop)
-        endpoint = f"http://127.0.0.1:{moto.get_host_and_port()[1]}"
-        log.info("AWS emulator (moto) on %s", endpoint)
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the function URL's per-request access log
+        moto = EmulatorProcess("127.0.0.1", opts.moto_port)
+        self._stoppers.append(moto.stop)  # after the event sources (they are inserted first)
+        endpoint = moto.start()
+        log.info("AWS emulator (moto, its own process) on %s", endpoint)
 
         session = boto3.session.Session(
             region_name=REGION,
