@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from facepipe.matching import CALIBRATIONS, Candidate, adds_to_person, decide, rank_people
+from facepipe.matching import CALIBRATIONS, Candidate, adds_to_person, decide, names_nobody, rank_people
 from facepipe.quality import FaceQuality
 
 CAL = CALIBRATIONS["dlib-resnet"]
@@ -90,3 +90,21 @@ def test_matching_candidates_from_index_metadata():
     assert Candidate.from_metadata("f1", 0.9, {"person_id": "p1", "band": "fair"}) == Candidate("f1", "p1", 0.9, "fair")
     assert Candidate.from_metadata("f1", 0.9, {"person_id": "p1"}).band == "good"  # vectors indexed before bands existed
     assert Candidate.from_metadata("f1", 0.9, {}) is None
+
+
+@pytest.mark.parametrize("model", sorted(CALIBRATIONS))
+@pytest.mark.parametrize("band", ["good", "fair", "poor"])
+def test_matching_candidates_below_every_threshold_name_nobody_whoever_they_belong_to(model, band):
+    # GIVEN candidates of three people, all just below the lowest threshold
+    cal = CALIBRATIONS[model]
+    near = [candidate(p, cal.good - d, b) for p, d, b in (("ann", 0.001, "good"), ("bob", 0.02, "fair"), ("cy", 0.05, "poor"))]
+    assert names_nobody(near, cal)
+    kinds = set()
+    # WHEN their people are merged into one another or erased (what reading the people would show)
+    for now in ({}, {"bob": "ann"}, {"ann": "cy", "bob": "cy"}, {"ann": None}, {"ann": None, "bob": None, "cy": None}):
+        mapped = [dataclasses.replace(c, person_id=now.get(c.person_id, c.person_id)) for c in near]
+        kinds.add(decide([c for c in mapped if c.person_id], face(band), cal).kind)
+    # THEN the answer does not change: new for a good face, unknown otherwise
+    assert kinds == {"new" if band == "good" else "unknown"}
+    # AND one candidate at the threshold is enough for the people to matter
+    assert not names_nobody([*near, candidate("dee", cal.good)], cal)

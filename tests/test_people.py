@@ -192,6 +192,28 @@ def test_redelivered_face_is_the_same_face_and_still_a_new_person(admin, photo):
     assert len(admin.list_people()) == 1
 
 
+def test_people_are_read_only_when_a_candidate_could_name_the_face(admin, photo, monkeypatch):
+    from facepipe.people import PeopleStore
+
+    reads: list[set[str]] = []
+    get_people = PeopleStore.get_people
+    monkeypatch.setattr(PeopleStore, "get_people", lambda store, ids: reads.append(set(ids)) or get_people(store, ids))
+    # GIVEN Obama enrolled
+    admin.enroll("Barack Obama", [("obama.jpg", encode(photo("train/obama/obama.jpg")))])
+    # WHEN a stranger's face comes (far from everyone indexed)
+    stranger = recognise(admin, sighting(admin, photo("train/biden/biden.jpg"), "cam1-0002"))
+    # THEN it becomes a new person without reading anyone it was compared with (only itself, to name it)
+    new_person = stranger["faces"][0]["person_id"]
+    assert stranger["faces"][0]["new_person"]
+    assert reads
+    assert all(ids <= {new_person} for ids in reads)
+    # WHEN Obama's face comes THEN his person is read while placing it (merges, erasures) and named
+    reads.clear()
+    named = recognise(admin, sighting(admin, photo("test/obama1.jpg"), "cam1-0003"))
+    assert named["faces"][0]["name"] == "Barack Obama"
+    assert named["faces"][0]["person_id"] in reads[0]
+
+
 def test_reused_request_id_with_another_image_overwrites_nothing(admin, photo, aws, settings):
     # GIVEN a camera's frame cam1-0001 of one person, tagged, its crop kept
     first = recognise(admin, sighting(admin, photo("train/obama/obama.jpg"), "cam1-0001"))

@@ -7,7 +7,12 @@ lately), and the photo bucket (the crop of each indexed face, so it can be re-em
 
 ``place`` decides who a face is (``matching.decide``), following merges (a merged-away person
 redirects to the one it was merged into) and treating an erased person's leftovers (vectors
-Pinecone still returns, this container's recent buffer) as absent while cleaning them. A face
+Pinecone still returns, this container's recent buffer) as absent while cleaning them. The
+candidates' people are read only when one of them could name the face: below every threshold
+the answer is ``new`` or ``unknown`` whoever they belong to (one TransactGetItems of up to 25
+people, 2 RCU each, saved per unknown face; an erased person's leftovers are then cleaned the
+next time they come close enough to matter, and until Pinecone drops them they may still set
+an unknown face's reported best similarity, never a name). A face
 the index calls new goes through the stranger registry, so that frames of one new face in
 several containers make one person. ``write`` records the face under its person (conditional
 on the person being present) and then indexes it; ``record``, ``add_faces`` and ``settle`` are
@@ -24,7 +29,7 @@ from PIL import Image
 
 from facepipe.index import Vector, VectorIndex
 from facepipe.index.recent import RecentVectors
-from facepipe.matching import TOP_K, Calibration, Candidate, Decision, adds_to_person, decide
+from facepipe.matching import TOP_K, Calibration, Candidate, Decision, adds_to_person, decide, names_nobody
 from facepipe.people import FaceRecord, PeopleStore, Person, PersonGoneError, face_id_for, generated_name, person_id_for
 from facepipe.people.items import profile_item
 from facepipe.people.registry import StrangerRegistry
@@ -123,7 +128,10 @@ class Gallery:
     def place(self, face: FaceToResolve) -> Placement:
         """Match, new person (registered) or unknown; see the module docstring."""
         for _ in range(PLACEMENT_TRIES):
-            candidates, present = self._as_people_now(self.candidates(face.vector, exclude=face.face_id))
+            candidates = self.candidates(face.vector, exclude=face.face_id)
+            present: dict[str, Person] = {}
+            if not names_nobody(candidates, self.calibration):  # else no one's present state can change the answer
+                candidates, present = self._as_people_now(candidates)
             decision = decide(candidates, face.quality, self.calibration)
             if decision.kind == "new":
                 placement = self._register(face, candidates)

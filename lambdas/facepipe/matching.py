@@ -149,6 +149,13 @@ def decide(candidates: Iterable[Candidate], probe: FaceQuality, calibration: Cal
     return Decision("unknown", None, best.similarity, second, threshold, band, f"{probe.band} quality: too poor to start a person")
 
 
+def names_nobody(candidates: Iterable[Candidate], calibration: Calibration) -> bool:
+    """No candidate reaches the lowest threshold a pair can need: whoever the candidates belong
+    to now (merges, erasures), ``decide`` answers ``new`` or ``unknown``."""
+    lowest = min(calibration.good, calibration.fair, calibration.poor)
+    return all(c.similarity < lowest for c in candidates)
+
+
 def adds_to_person(decision: Decision, probe: FaceQuality, calibration: Calibration, person_faces: int) -> bool:
     """Whether a matched sighting joins its person's indexed faces: a good face, a good pair,
     not a near-duplicate of one of the person's faces, and room left under the cap."""
