@@ -241,3 +241,18 @@ def test_the_emulator_process_ends_with_the_process_that_started_it(tmp_path) ->
     while _listening(endpoint) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not _listening(endpoint)
+
+
+def test_the_emulator_process_says_why_it_did_not_start() -> None:
+    import socket
+
+    from facepipe_tools.local.emulator import EmulatorError, EmulatorProcess
+
+    # GIVEN the port it is asked for is taken
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        emulator = EmulatorProcess(port=taken.getsockname()[1])
+        # WHEN it starts THEN it fails at once, naming the address and the exit
+        with pytest.raises(EmulatorError, match=r"127\.0\.0\.1:\d+ exited with code"):
+            emulator.start()

@@ -37,6 +37,7 @@ import logging
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -170,8 +171,17 @@ class EmulatorProcess:
         readable, _, _ = select.select([process.stdout], [], [], self.start_timeout)
         line = process.stdout.readline() if readable else ""
         if not line.startswith(READY):
+            try:  # an end of output before the line: the process is exiting
+                exited = process.wait(timeout=5) if readable else None
+            except subprocess.TimeoutExpired:
+                exited = None
             self.stop()
-            raise EmulatorError(f"the AWS emulator did not start within {self.start_timeout:.0f} s (exit code {process.returncode})")
+            why = (
+                f"exited with code {exited} (its error is above)"
+                if exited is not None
+                else f"did not serve within {self.start_timeout:.0f} s"
+            )
+            raise EmulatorError(f"the AWS emulator on {self.host}:{self.port} {why}")
         self.endpoint = line[len(READY) :].strip()
         return self.endpoint
 
@@ -194,6 +204,12 @@ def serve(host: str, port: int) -> None:
     """Serve until stdin closes; the endpoint goes to stdout first (``READY``), nothing after it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the stack, which stops us after its pollers
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
+    if port:  # moto's server thread dies on a taken port while its starter waits for it forever
+        with socket.socket() as probe:
+            try:
+                probe.bind((host, port))
+            except OSError as exc:
+                sys.exit(f"the AWS emulator cannot listen on {host}:{port}: {exc.strerror}")
     emulator = AwsEmulator(ip_address=host, port=port, verbose=False)
     emulator.start()
     print(f"{READY} http://{host}:{emulator.get_host_and_port()[1]}", flush=True)
