@@ -111,7 +111,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
         samples = np.asarray(image).astype(np.float64)
         grey = np.rint(np.clip(samples, 0, 65535) / 257.0).astype(np.uint8)
         return Image.fromarray(grey, "L").convert("RGB")
-    return image.convert("RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")  # convert() would copy an RGB image whole
 
 
 def open_image(data: bytes, max_pixels: int) -> Image.Image:
@@ -125,7 +125,8 @@ def open_image(data: bytes, max_pixels: int) -> Image.Image:
     try:
         image.seek(0)
         image.load()
-        return to_rgb(ImageOps.exif_transpose(image))
+        ImageOps.exif_transpose(image, in_place=True)  # not in place, an upright frame is copied whole
+        return to_rgb(image)
     except (OSError, ValueError, SyntaxError, MemoryError, struct.error) as exc:
         raise InvalidRequestError("invalid_image", f"image data is corrupt or truncated: {exc}") from None
 
