@@ -115,13 +115,13 @@ def test_networks_are_facenet_pytorchs_with_its_weights(detector):
             np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
 
 
+@pytest.mark.parametrize("count", [400, mtcnn.PAIRWISE_NMS_BOXES + 500])  # every pair at once; box by box
 @pytest.mark.parametrize("seed", range(6))
-def test_nms_is_torchvisions(seed):
+def test_nms_is_torchvisions(seed, count):
     from torchvision.ops import nms as torchvision_nms
 
     # GIVEN crowded boxes with tied scores, zero-area boxes and exact-threshold overlaps
     rng = np.random.default_rng(seed)
-    count = 400
     corners = rng.integers(0, 60, size=(count, 2)).astype(np.float32)
     sides = rng.integers(0, 25, size=(count, 2)).astype(np.float32)
     boxes = torch.from_numpy(np.concatenate([corners, corners + sides], axis=1))

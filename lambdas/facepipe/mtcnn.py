@@ -282,15 +282,38 @@ def load_networks() -> tuple[PNet, RNet, ONet]:
 
 
 # --- facenet-pytorch's box helpers (models/utils/detect_face.py) and torchvision's nms -------------
+#: ``nms`` compares every pair at once up to this many boxes (a few MB of float32), else box by box
+PAIRWISE_NMS_BOXES = 1024
+
+
 def nms(boxes: torch.Tensor, scores: torch.Tensor, threshold: float) -> torch.Tensor:
     """``torchvision.ops.nms`` on the CPU: the kept indices, best score first (a stable sort, ties
-    in index order); a box goes when its float32 IoU with a kept one is above ``threshold``."""
+    in index order); a box goes when its float32 IoU with a kept one is above ``threshold``.
+
+    Up to ``PAIRWISE_NMS_BOXES`` boxes the IoU of every pair is computed at once and the greedy
+    pass only reads it (R-Net's and the global NMS keep most of their hundreds of boxes: one
+    NumPy round per kept box had cost ~10 ms a frame); each pair's arithmetic is the same
+    float32 operations either way, so the kept boxes are the same."""
     x1, y1, x2, y2 = (np.ascontiguousarray(column) for column in boxes.numpy().T)
     areas = (x2 - x1) * (y2 - y1)
     order = np.argsort(-scores.numpy(), kind="stable")
-    keep = []
     zero = np.float32(0)
-    with np.errstate(invalid="ignore", divide="ignore"):  # 0/0 of two empty boxes is NaN: kept, as in torchvision
+    if order.size <= PAIRWISE_NMS_BOXES:
+        x1, y1, x2, y2, areas = (a[order] for a in (x1, y1, x2, y2, areas))
+        with np.errstate(invalid="ignore", divide="ignore"):  # 0/0 of two empty boxes is NaN: kept, as in torchvision
+            width = np.maximum(zero, np.minimum(x2[:, None], x2[None, :]) - np.maximum(x1[:, None], x1[None, :]))
+            height = np.maximum(zero, np.minimum(y2[:, None], y2[None, :]) - np.maximum(y1[:, None], y1[None, :]))
+            inter = width * height
+            suppresses = (inter / (areas[:, None] + areas[None, :] - inter)).astype(np.float64) > threshold
+        removed = np.zeros(order.size, dtype=bool)
+        kept = []
+        for rank in range(order.size):
+            if not removed[rank]:
+                kept.append(rank)
+                removed[rank + 1 :] |= suppresses[rank, rank + 1 :]
+        return torch.as_tensor(order[kept].astype(np.int64))
+    keep = []
+    with np.errstate(invalid="ignore", divide="ignore"):
         while order.size:
             best, rest = order[0], order[1:]
             keep.append(best)
