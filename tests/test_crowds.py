@@ -273,7 +273,22 @@ def test_uploaded_crowd_photo_recognises_the_largest_faces_and_reports_the_rest_
 # three invocations in one process share Powertools' metrics (Lambda runs one at a time per
 # environment): the first to finish flushes them all and the others find none to publish
 @pytest.mark.filterwarnings("ignore:No application metrics to publish")
-def test_same_payload_posted_three_times_at_once_is_answered_once(aws, resources, detection, recognition, grace_hopper_bytes) -> None:
+def test_same_payload_posted_three_times_at_once_is_answered_once(
+    aws, resources, detection, recognition, grace_hopper_bytes, monkeypatch
+) -> None:
+    from moto.dynamodb.responses import DynamoHandler
+
+    # moto in process checks a write's condition and writes in two steps another thread can come
+    # between (two of three racing puts could both "win"); DynamoDB, and the local stack's
+    # emulator, run each request whole: so here too
+    one_at_a_time = threading.Lock()
+    call_action = DynamoHandler.call_action
+
+    def whole(self):  # type: ignore[no-untyped-def]
+        with one_at_a_time:
+            return call_action(self)
+
+    monkeypatch.setattr(DynamoHandler, "call_action", whole)
     # GIVEN the detection function, and one payload that three clients POST at the same moment
     handler = detection()
     event = make_url_event(frame_body(grace_hopper_bytes, request_id="triple-post"))
