@@ -256,3 +256,17 @@ def test_the_emulator_process_says_why_it_did_not_start() -> None:
         # WHEN it starts THEN it fails at once, naming the address and the exit
         with pytest.raises(EmulatorError, match=r"127\.0\.0\.1:\d+ exited with code"):
             emulator.start()
+
+
+def test_the_emulator_in_process_refuses_a_taken_port_at_once() -> None:
+    import socket
+
+    from facepipe_tools.local.emulator import EmulatorError
+
+    # GIVEN the port it is asked for is taken
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        # WHEN the emulator starts on it THEN it raises (moto's own server would wait forever)
+        with pytest.raises(EmulatorError, match=r"cannot listen on 127\.0\.0\.1:\d+"):
+            AwsEmulator(ip_address="127.0.0.1", port=taken.getsockname()[1], verbose=False).start()

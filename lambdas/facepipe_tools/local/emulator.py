@@ -37,7 +37,6 @@ import logging
 import os
 import select
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -133,24 +132,35 @@ class _Dispatcher(DomainDispatcherApplication):
         return one_at_a_time
 
 
+class EmulatorError(RuntimeError):
+    """The emulator did not start."""
+
+
 class AwsEmulator(ThreadedMotoServer):
-    """``ThreadedMotoServer`` serving through ``_Dispatcher``."""
+    """``ThreadedMotoServer`` serving through ``_Dispatcher``; ``start`` raises ``EmulatorError``
+    when the server cannot listen (a taken port), where moto's waits forever for a thread that died."""
+
+    _listening = False
+
+    def start(self) -> None:
+        super().start()
+        if not self._listening:
+            raise EmulatorError(f"the AWS emulator cannot listen on {self._ip_address}:{self._port} (werkzeug's reason above)")
 
     def _server_entry(self) -> None:
         Table.__deepcopy__ = _table_copy  # type: ignore[attr-defined]
         Message.__deepcopy__ = _message_copy  # type: ignore[attr-defined]
         SQSBackend.is_message_valid_based_on_retention_period = _retained  # type: ignore[method-assign,assignment]
-        self._server = make_server(self._ip_address, self._port, _Dispatcher(), True, request_handler=MotoRequestHandler)
-        self._server_ready_event.set()
+        try:  # werkzeug prints why it cannot listen, then raises SystemExit (in this thread)
+            self._server = make_server(self._ip_address, self._port, _Dispatcher(), True, request_handler=MotoRequestHandler)
+            self._listening = True
+        finally:
+            self._server_ready_event.set()
         self._server.serve_forever()
 
 
 #: the first line ``serve`` prints: this, then the endpoint
 READY = "facepipe emulator listening on"
-
-
-class EmulatorError(RuntimeError):
-    """The emulator's process did not start."""
 
 
 class EmulatorProcess:
@@ -159,7 +169,6 @@ class EmulatorProcess:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, start_timeout: float = 60.0) -> None:
         self.host, self.port, self.start_timeout = host, port, start_timeout
-        self.endpoint = ""
         self._process: subprocess.Popen[str] | None = None
 
     def start(self) -> str:
@@ -182,8 +191,7 @@ class EmulatorProcess:
                 else f"did not serve within {self.start_timeout:.0f} s"
             )
             raise EmulatorError(f"the AWS emulator on {self.host}:{self.port} {why}")
-        self.endpoint = line[len(READY) :].strip()
-        return self.endpoint
+        return line[len(READY) :].strip()
 
     def stop(self) -> None:
         process, self._process = self._process, None
@@ -204,14 +212,11 @@ def serve(host: str, port: int) -> None:
     """Serve until stdin closes; the endpoint goes to stdout first (``READY``), nothing after it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the stack, which stops us after its pollers
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
-    if port:  # moto's server thread dies on a taken port while its starter waits for it forever
-        with socket.socket() as probe:
-            try:
-                probe.bind((host, port))
-            except OSError as exc:
-                sys.exit(f"the AWS emulator cannot listen on {host}:{port}: {exc.strerror}")
     emulator = AwsEmulator(ip_address=host, port=port, verbose=False)
-    emulator.start()
+    try:
+        emulator.start()
+    except EmulatorError as exc:
+        sys.exit(str(exc))
     print(f"{READY} http://{host}:{emulator.get_host_and_port()[1]}", flush=True)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # nobody reads stdout from here on
     sys.stdin.read()
