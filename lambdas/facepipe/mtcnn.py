@@ -286,6 +286,18 @@ def load_networks() -> tuple[PNet, RNet, ONet]:
 PAIRWISE_NMS_BOXES = 1024
 
 
+def _overlaps(a: tuple[np.ndarray, ...], b: tuple[np.ndarray, ...], threshold: float) -> np.ndarray:
+    """Whether boxes ``a`` and ``b`` (x1, y1, x2, y2, area; float32, broadcast against each other)
+    overlap by more than ``threshold``, IoU in torchvision's float32 arithmetic."""
+    zero = np.float32(0)
+    width = np.maximum(zero, np.minimum(a[2], b[2]) - np.maximum(a[0], b[0]))
+    height = np.maximum(zero, np.minimum(a[3], b[3]) - np.maximum(a[1], b[1]))
+    inter = width * height
+    with np.errstate(invalid="ignore", divide="ignore"):  # 0/0 of two empty boxes is NaN: kept, as in torchvision
+        overlaps: np.ndarray = (inter / (a[4] + b[4] - inter)).astype(np.float64) > threshold
+    return overlaps
+
+
 def nms(boxes: torch.Tensor, scores: torch.Tensor, threshold: float) -> torch.Tensor:
     """``torchvision.ops.nms`` on the CPU: the kept indices, best score first (a stable sort, ties
     in index order); a box goes when its float32 IoU with a kept one is above ``threshold``.
@@ -293,18 +305,12 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, threshold: float) -> torch.Te
     Up to ``PAIRWISE_NMS_BOXES`` boxes the IoU of every pair is computed at once and the greedy
     pass only reads it (R-Net's and the global NMS keep most of their hundreds of boxes: one
     NumPy round per kept box had cost ~10 ms a frame); each pair's arithmetic is the same
-    float32 operations either way, so the kept boxes are the same."""
+    float32 operations either way (``_overlaps``), so the kept boxes are the same."""
     x1, y1, x2, y2 = (np.ascontiguousarray(column) for column in boxes.numpy().T)
-    areas = (x2 - x1) * (y2 - y1)
     order = np.argsort(-scores.numpy(), kind="stable")
-    zero = np.float32(0)
+    ranked = tuple(column[order] for column in (x1, y1, x2, y2, (x2 - x1) * (y2 - y1)))
     if order.size <= PAIRWISE_NMS_BOXES:
-        x1, y1, x2, y2, areas = (a[order] for a in (x1, y1, x2, y2, areas))
-        with np.errstate(invalid="ignore", divide="ignore"):  # 0/0 of two empty boxes is NaN: kept, as in torchvision
-            width = np.maximum(zero, np.minimum(x2[:, None], x2[None, :]) - np.maximum(x1[:, None], x1[None, :]))
-            height = np.maximum(zero, np.minimum(y2[:, None], y2[None, :]) - np.maximum(y1[:, None], y1[None, :]))
-            inter = width * height
-            suppresses = (inter / (areas[:, None] + areas[None, :] - inter)).astype(np.float64) > threshold
+        suppresses = _overlaps(tuple(c[:, None] for c in ranked), tuple(c[None, :] for c in ranked), threshold)
         removed = np.zeros(order.size, dtype=bool)
         kept = []
         for rank in range(order.size):
@@ -313,15 +319,11 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, threshold: float) -> torch.Te
                 removed[rank + 1 :] |= suppresses[rank, rank + 1 :]
         return torch.as_tensor(order[kept].astype(np.int64))
     keep = []
-    with np.errstate(invalid="ignore", divide="ignore"):
-        while order.size:
-            best, rest = order[0], order[1:]
-            keep.append(best)
-            width = np.maximum(zero, np.minimum(x2[best], x2[rest]) - np.maximum(x1[best], x1[rest]))
-            height = np.maximum(zero, np.minimum(y2[best], y2[rest]) - np.maximum(y1[best], y1[rest]))
-            inter = width * height
-            overlap = inter / (areas[best] + areas[rest] - inter)
-            order = rest[~(overlap.astype(np.float64) > threshold)]
+    left = np.arange(order.size)  # ranks not yet kept or suppressed
+    while left.size:
+        best, rest = left[0], left[1:]
+        keep.append(order[best])
+        left = rest[~_overlaps(tuple(c[best] for c in ranked), tuple(c[rest] for c in ranked), threshold)]
     return torch.as_tensor(np.asarray(keep, dtype=np.int64))
 
 
