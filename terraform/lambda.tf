@@ -61,6 +61,7 @@ resource "aws_lambda_function" "detection" {
       EMBEDDING_MODEL         = var.embedding_model
       MIN_FACE_SCORE          = tostring(var.min_face_score)
       MIN_FACE_SIZE           = tostring(var.min_face_size)
+      MIN_FACE_FRACTION       = tostring(var.min_face_fraction)
       DETECTION_PIXEL_BUDGET  = tostring(var.detection_pixel_budget)
       MAX_FACES_PER_FRAME     = tostring(var.max_faces_per_frame)
       MAX_BODY_BYTES          = tostring(var.max_body_bytes)
@@ -172,6 +173,7 @@ resource "aws_lambda_function" "recognition" {
       FACE_MATCH_MARGIN           = var.face_match_margin
       MIN_FACE_SCORE              = tostring(var.min_face_score)
       MIN_FACE_SIZE               = tostring(var.min_face_size)
+      MIN_FACE_FRACTION           = tostring(var.min_face_fraction)
       DETECTION_PIXEL_BUDGET      = tostring(var.detection_pixel_budget)
       MAX_FACES_PER_FRAME         = tostring(var.max_faces_per_frame)
       MAX_IMAGE_PIXELS            = tostring(var.max_image_pixels)

@@ -312,8 +312,19 @@ variable "min_face_size" {
   }
 }
 
+variable "min_face_fraction" {
+  description = "MIN_FACE_FRACTION: the smallest face searched is also this share of the frame's short side, up to 32 px (1/32: 640x480 down to 16 px, 1080p down to 32 px); 0 searches every frame down to min_face_size."
+  type        = number
+  default     = 0.03125
+
+  validation {
+    condition     = var.min_face_fraction >= 0 && var.min_face_fraction <= 0.5
+    error_message = "min_face_fraction must be between 0 and 0.5."
+  }
+}
+
 variable "detection_pixel_budget" {
-  description = "DETECTION_PIXEL_BUDGET: frames up to this many pixels are searched down to MIN_FACE_SIZE; above, the smallest face grows with sqrt(pixels / budget)."
+  description = "DETECTION_PIXEL_BUDGET: above this many pixels the smallest face searched grows with sqrt(pixels / budget)."
   type        = number
   default     = 2000000
 

@@ -70,8 +70,9 @@ def grace_hopper(grace_hopper_bytes) -> Image.Image:
 @pytest.fixture(scope="session")
 def detector():
     from facepipe.detection import FaceDetector
+    from facepipe.settings import Settings
 
-    return FaceDetector()  # the defaults the functions run with
+    return FaceDetector.from_settings(Settings())  # the defaults the functions run with
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from facenet_pytorch.models.utils.detect_face import detect_face as facenet_dete
 from PIL import Image
 
 from facepipe import mtcnn
-from facepipe.detection import PYRAMID_FACTOR, STAGE_THRESHOLDS, WORK_FACE_PX, FaceDetector
+from facepipe.detection import PYRAMID_FACTOR, STAGE_THRESHOLDS, FaceDetector
 
 #: boxes and landmarks in pixels, scores in probability: float32 rounding only
 TOLERANCE = 1e-3
@@ -24,7 +24,7 @@ TOLERANCE = 1e-3
 def _both(detector: FaceDetector, frame: Image.Image) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """(facenet-pytorch's result, facepipe.mtcnn's) on the working copy ``detector.detect`` would use."""
     min_face = detector.smallest_face(frame.width, frame.height)
-    scale = min(1.0, WORK_FACE_PX / min_face)
+    scale = detector.working_scale(frame.width, frame.height)
     work = frame.resize((round(frame.width * scale), round(frame.height * scale)), Image.Resampling.BILINEAR) if scale < 1 else frame
     pixels = np.asarray(work)
     nets = detector._nets

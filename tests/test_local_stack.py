@@ -111,8 +111,12 @@ def test_local_stack_enrolled_people_are_recognised_in_every_probe(stack, boto, 
     assert listed.returncode == 0
     for name in workload.enroll:
         assert name in listed.stdout
+    # the strangers: Lin-Manuel Miranda (frontal, sharp) becomes a new person; the child turned away
+    # in obama_and_biden.jpg (yaw 40-55 degrees, at the "turned" edge of the good band) may be new or unknown
+    by_file = {p.filename: o.response for p, o in zip(workload.probes, outcomes, strict=True)}
+    assert [f["new_person"] for f in by_file["misc/lin-manuel-miranda.png"]["faces"]] == [True]
     new_people = {f["person_id"] for o in outcomes for f in o.response["faces"] if f["new_person"]}
-    assert len(new_people) == 2  # the extra face in obama_and_biden.jpg and Lin-Manuel Miranda
+    assert 1 <= len(new_people) <= 2
     for person_id in new_people:
         assert person_id in listed.stdout
 

@@ -1,12 +1,15 @@
 """Face detection with facenet-pytorch's MTCNN, one frame at a time, over every frame size.
 
 The smallest face searched for is a property of the original frame (``MIN_FACE_SIZE``,
-pixels), not of a resized copy: MTCNN's image pyramid starts at ``12 / min_face``. On
-frames above ``pixel_budget`` pixels the smallest face rises with
-``sqrt(pixels / pixel_budget)`` so that detection time and memory stay bounded
-(a 3840x2160 frame is searched down to 33 px faces, a 48 MP photo down to 78 px).
-Frames are detected on a working copy scaled so that the smallest face searched is
-``WORK_FACE_PX`` pixels; every face keeps its box and landmarks in original pixels.
+pixels), not of a resized copy: MTCNN's image pyramid starts at ``12 / min_face``. It is also
+at least ``face_fraction`` of the frame's short side, up to ``FRACTION_FLOOR_CAP`` px (1/32:
+a 64x64 or 640x480 camera frame is searched down to 16 px, 1280x720 down to 22.5 px, 1080p
+down to 32 px; the peers ask 36-40 px at 1080p). On frames above ``pixel_budget`` pixels the
+smallest face rises with ``sqrt(pixels / pixel_budget)`` so that detection time and memory
+stay bounded (a 3840x2160 frame is searched down to 33 px faces, a 48 MP photo down to 78 px).
+Frames past the budget are detected on a working copy scaled so that the budget's smallest face
+is ``WORK_FACE_PX`` pixels (the share of the frame moves where the pyramid starts, not the
+resolution); every face keeps its box and landmarks in original pixels.
 
 MTCNN's three stages run through ``facepipe.mtcnn.detect_face``: facenet-pytorch's
 ``detect_face`` step for step with the same boxes, scores and landmarks (to ~1e-4 px), its
@@ -28,11 +31,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
 from facepipe.observability import child_logger, tracer
+
+if TYPE_CHECKING:
+    from facepipe.settings import Settings
 
 Box = tuple[float, float, float, float]
 Point = tuple[float, float]
@@ -41,6 +48,8 @@ logger = child_logger()
 
 #: MTCNN's P-Net window: a face of ``min_face`` pixels is scanned at scale 12 / min_face
 PNET_WINDOW = 12
+#: px: the share of the short side never asks more than this (a 4K crowd's 40 px faces are found)
+FRACTION_FLOOR_CAP = 32.0
 #: the working copy shows the smallest searched face at this size (R-Net/O-Net crops stay fine)
 WORK_FACE_PX = 24
 #: (smallest box side in px, score required): the higher of this ladder and MIN_FACE_SCORE applies
@@ -89,27 +98,40 @@ def required_score(size: float, min_score: float) -> float:
 class FaceDetector:
     """MTCNN wrapper: ``detect(frame) -> list[DetectedFace]`` sorted left to right."""
 
-    def __init__(self, min_face_size: int = 16, min_score: float = 0.90, pixel_budget: int = 2_000_000) -> None:
+    def __init__(
+        self, min_face_size: int = 16, min_score: float = 0.90, pixel_budget: int = 2_000_000, face_fraction: float = 1 / 32
+    ) -> None:
         from facepipe.mtcnn import load_networks  # facenet-pytorch's weights, without importing it
 
         self.min_face_size = min_face_size
         self.min_score = min_score
         self.pixel_budget = pixel_budget
+        self.face_fraction = face_fraction
         self._nets = load_networks()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FaceDetector:
+        return cls(settings.min_face_size, settings.min_face_score, settings.detection_pixel_budget, settings.min_face_fraction)
 
     def smallest_face(self, width: int, height: int) -> float:
         """The smallest face (original pixels) searched for in a ``width`` x ``height`` frame."""
-        pixels = width * height
-        if pixels <= self.pixel_budget:
-            return float(self.min_face_size)
-        return self.min_face_size * math.sqrt(pixels / self.pixel_budget)
+        share = min(self.face_fraction * min(width, height), FRACTION_FLOOR_CAP)
+        return max(share, self._budget_floor(width, height))
+
+    def _budget_floor(self, width: int, height: int) -> float:
+        """``MIN_FACE_SIZE``, grown with sqrt(pixels / budget) past the pixel budget."""
+        return self.min_face_size * math.sqrt(max(1.0, width * height / self.pixel_budget))
+
+    def working_scale(self, width: int, height: int) -> float:
+        """The working copy's scale: the budget's smallest face shown at ``WORK_FACE_PX``, never enlarged."""
+        return min(1.0, WORK_FACE_PX / self._budget_floor(width, height))
 
     @tracer.capture_method
     def detect(self, frame: Image.Image) -> list[DetectedFace]:
         min_face = self.smallest_face(frame.width, frame.height)
         if min(frame.size) < min_face:
             return []  # no face of the smallest searched size fits
-        scale = min(1.0, WORK_FACE_PX / min_face)
+        scale = self.working_scale(frame.width, frame.height)
         work = frame
         if scale < 1.0:
             work = frame.resize((max(1, round(frame.width * scale)), max(1, round(frame.height * scale))), Image.Resampling.BILINEAR)

@@ -177,8 +177,7 @@ class Recognizer:
     @property
     def detector(self) -> FaceDetector:
         if self._detector is None:
-            s = self.settings
-            self._detector = FaceDetector(s.min_face_size, s.min_face_score, s.detection_pixel_budget)
+            self._detector = FaceDetector.from_settings(self.settings)
         return self._detector
 
     # --- steps ----------------------------------------------------------------------------

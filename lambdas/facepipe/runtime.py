@@ -79,7 +79,7 @@ class RecognitionRuntime:
 def detection_runtime() -> DetectionRuntime:
     started = time.perf_counter()
     settings = Settings.from_env()
-    detector = FaceDetector(settings.min_face_size, settings.min_face_score, settings.detection_pixel_budget)
+    detector = FaceDetector.from_settings(settings)
     _tune_process(settings)
     frames = FrameProcessor(settings, detector, load_cropper(settings.embedding_model))
     accept = FrameAcceptor(frames, idempotency_store(settings) if settings.ddb_table_name else None)

@@ -136,9 +136,17 @@ class Settings:
         0.9, "MTCNN probability a face needs; faces under 128 px need 0.95, under 64 px 0.97.", BOTH, low=0.0, high=1.0
     )
     min_face_size: int = setting(16, "Smallest face searched for, in pixels of the original frame.", BOTH, low=12, high=4096)
+    min_face_fraction: float = setting(
+        1 / 32,
+        "The smallest face searched is also this share of the frame's short side, up to 32 px: 1/32 searches 640x480 "
+        "down to 16 px and 1080p down to 32 px; 0 searches every frame down to `MIN_FACE_SIZE`.",
+        BOTH,
+        low=0.0,
+        high=0.5,
+    )
     detection_pixel_budget: int = setting(
         2_000_000,
-        "Frames up to this many pixels are searched down to `MIN_FACE_SIZE`; above, the floor grows with √(pixels / budget).",
+        "Above this many pixels the smallest face searched grows with √(pixels / budget) (3840x2160: 33 px).",
         BOTH,
         low=100_000,
         high=100_000_000,

@@ -52,7 +52,7 @@ def build_recognizer(settings: Settings) -> Recognizer:
     settings.require("DDB_TABLE_NAME")
     embedder = load_embedder(settings.embedding_model, settings.facenet_weights_path)
     index = make_index(settings, dimension_of(settings.embedding_model))
-    detector = FaceDetector(settings.min_face_size, settings.min_face_score, settings.detection_pixel_budget)
+    detector = FaceDetector.from_settings(settings)
     return Recognizer(settings, embedder, index, PeopleStore(settings.ddb_table_name), detector=detector)
 
 

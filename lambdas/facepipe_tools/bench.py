@@ -730,7 +730,7 @@ def _run_bench(args: argparse.Namespace, weights: str, real_weights: bool, model
     from facepipe_tools.sets import load_set
 
     settings = Settings.from_env()
-    detector = FaceDetector(settings.min_face_size, settings.min_face_score, settings.detection_pixel_budget)
+    detector = FaceDetector.from_settings(settings)
     labelled = load_set(args.set)
     frames = frame_set(labelled, detector, args.downscale)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -1087,7 +1087,7 @@ def detection_by_frame_size(repeats: int = 5, threads: int = 1) -> list[dict[str
 
     torch.set_num_threads(threads)
     settings = Settings.from_env()
-    detector = FaceDetector(settings.min_face_size, settings.min_face_score, settings.detection_pixel_budget)
+    detector = FaceDetector.from_settings(settings)
     portrait = Image.open(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)).convert("RGB")
     (face,) = detector.detect(portrait)
     rows = []

@@ -37,7 +37,7 @@ def _labeller(model: str) -> FaceLabeller:
     settings = Settings.from_env(embedding_model=model)
     torch.set_num_threads(settings.torch_num_threads or 1)
     embedder = load_embedder(model, settings.facenet_weights_path, settings.torch_num_threads or 1)
-    detector = FaceDetector(settings.min_face_size, settings.min_face_score, settings.detection_pixel_budget)
+    detector = FaceDetector.from_settings(settings)
     return FaceLabeller(detector, embedder, settings.max_image_pixels)
 
 
