@@ -1,6 +1,6 @@
 """The local stack's AWS emulator (moto's server with a lighter rollback copy, DynamoDB requests
-one at a time, SQS receives without deep copies): transactions behave as DynamoDB's do, also
-under concurrent writers; queues hand out messages as SQS does."""
+one at a time, SQS receives without deep copies, one request at a time per queue): transactions
+behave as DynamoDB's do, also under concurrent writers; queues hand out messages as SQS does."""
 
 from __future__ import annotations
 
@@ -270,3 +270,47 @@ def test_the_emulator_in_process_refuses_a_taken_port_at_once() -> None:
         # WHEN the emulator starts on it THEN it raises (moto's own server would wait forever)
         with pytest.raises(EmulatorError, match=r"cannot listen on 127\.0\.0\.1:\d+"):
             AwsEmulator(ip_address="127.0.0.1", port=taken.getsockname()[1], verbose=False).start()
+
+
+def test_pollers_receiving_one_message_at_once_can_each_delete_it(emulator, monkeypatch) -> None:
+    # GIVEN a response queue as facepipe's (visibility 0 s: every poller may take the same
+    # message), one answer in it, and moto's receipt handles made slowly, so that receives that
+    # run together interleave (in SQS each receive gets a handle that deletes the message)
+    import time
+
+    import moto.sqs.models
+
+    made = moto.sqs.models.generate_receipt_handle
+
+    def slowly() -> str:
+        time.sleep(0.02)
+        return made()
+
+    monkeypatch.setattr(moto.sqs.models, "generate_receipt_handle", slowly)
+    sqs = client_of(emulator, "sqs")
+    url = sqs.create_queue(QueueName="emulator-same-message", Attributes={"VisibilityTimeout": "0"})["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="the answer")
+    start = threading.Barrier(8)
+    handles: list[str] = []
+
+    def poller() -> None:
+        mine = client_of(emulator, "sqs")
+        start.wait()
+        handles.extend(m["ReceiptHandle"] for m in mine.receive_message(QueueUrl=url, MaxNumberOfMessages=1).get("Messages", []))
+
+    # WHEN eight pollers receive at once
+    threads = [threading.Thread(target=poller) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # THEN each got the answer, and each one's handle deletes it (the first) or is accepted (the rest)
+    assert len(handles) == 8
+    refused = []
+    for handle in handles:
+        try:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=handle)
+        except ClientError as exc:
+            refused.append(exc.response["Error"]["Code"])
+    assert refused == []
+    assert sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []) == []
