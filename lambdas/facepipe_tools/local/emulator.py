@@ -20,12 +20,13 @@ is not edited; its ``Table`` gets a ``__deepcopy__`` while the emulator runs):
   period is read off the queue. In the seed grader's run (ten clients polling one response
   queue) the two were ~60% of the stack process's Python time (py-spy); its CPU fell from
   8.3-8.6 to 7.1-7.4 s per 100 requests.
-- **An SQS queue serves one request at a time.** moto's DeleteMessage rebuilds the queue's
-  message list while a SendMessage may append to the old one, and two receivers may both take
-  one visible message: a sent answer vanished, its owner's delete then failed
-  (ReceiptHandleIsInvalid) or its owner waited out its timeout. Here the receive, send, delete
-  and visibility calls of a queue hold its own lock (moto's ``_messages_lock``, reentrant; a
-  long poll releases it while it waits), as one SQS queue is consistent.
+- **An SQS queue serves one request at a time.** moto's queues are not thread-safe: two pollers
+  taking one visible message at once (the response queue's visibility is 0 s) could overwrite
+  each other's receipt handle, and the owner's delete then failed with ReceiptHandleIsInvalid
+  (it stopped a ``make bench``; SQS accepts every handle it gave). DeleteMessage also rebuilds
+  the message list, which a SendMessage appending at that moment would lose. Here the receive,
+  send, delete and visibility calls of a queue hold its own lock (moto's ``_messages_lock``,
+  reentrant; a long poll releases it while it waits).
 
 The local stack runs it in a process of its own (``EmulatorProcess``, ``python -m
 facepipe_tools.local.emulator``): moto is Python, and in the stack's process it held the
