@@ -20,6 +20,7 @@ from werkzeug.wrappers import Request
 
 from facepipe.exceptions import ConfigurationError, VectorIndexError
 from facepipe.index import Match, Vector, make_index
+from facepipe.index import embedded as embedded_module
 from facepipe.index import pinecone as pinecone_module
 from facepipe.index.embedded import EmbeddedIndex
 from facepipe.index.pinecone import PineconeIndex
@@ -164,10 +165,13 @@ def test_embedded_query_orders_by_cosine_similarity(embedded: EmbeddedIndex) -> 
     assert matches[0].metadata == {"person_id": "p2", "source": "cam0"}
 
 
+@pytest.mark.parametrize("parallel", [False, True], ids=["shards-one-after-another", "shards-at-once"])
 @pytest.mark.parametrize("dimension", [128, 512])
-def test_embedded_query_gives_exact_search_scores_and_neighbours(dimension: int) -> None:
+def test_embedded_query_gives_exact_search_scores_and_neighbours(dimension: int, parallel: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN 20,000 random unit vectors (the worst case for a quantised scan: every cosine near 0),
-    # with a near-duplicate of each probe among them
+    # with a near-duplicate of each probe among them, scanned on threads or not
+    monkeypatch.setattr(embedded_module, "SCAN_SHARDS", 2)
+    monkeypatch.setattr(embedded_module, "PARALLEL_SCAN_BYTES", 0 if parallel else 10**12)
     rng = np.random.default_rng(7)
     values = rng.standard_normal((20_000, dimension)).astype(np.float32)
     values /= np.linalg.norm(values, axis=1, keepdims=True)
@@ -219,6 +223,34 @@ def test_embedded_upsert_of_existing_id_replaces_it(embedded: EmbeddedIndex) -> 
     assert embedded.count(NS) == 2
     assert embedded.query(basis(2), top_k=1, namespace=NS) == [Match("f0", pytest.approx(1.0), {"person_id": "new"})]
     assert embedded.query(basis(0), top_k=1, namespace=NS)[0].score == pytest.approx(0.0, abs=1e-6)
+
+
+def test_embedded_index_dealt_over_shards_answers_as_one_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN the same upserts, replacements, deletes and metadata updates on an index of one shard
+    # and on one of three shards scanned at once
+    def build(shards: int) -> EmbeddedIndex:
+        monkeypatch.setattr(embedded_module, "SCAN_SHARDS", shards)
+        monkeypatch.setattr(embedded_module, "PARALLEL_SCAN_BYTES", 0)
+        index = EmbeddedIndex(16)
+        rng = np.random.default_rng(3)
+        for batch in range(4):
+            values = rng.standard_normal((50, 16)).astype(np.float32)
+            index.upsert([Vector(f"f{(batch * 50 + i) % 170}", v, {"person_id": f"p{i % 7}"}) for i, v in enumerate(values)], NS)
+        index.delete([f"f{i}" for i in range(0, 170, 4)], NS)
+        index.update_metadata([f"f{i}" for i in range(1, 170, 5)], {"person_id": "p9"}, NS)
+        return index
+
+    one, dealt = build(1), build(3)
+    probes = np.random.default_rng(4).standard_normal((20, 16)).astype(np.float32)
+    # WHEN both are queried, with and without a filter
+    # THEN they give the same faces, scores and metadata, and the same counts
+    assert dealt.count(NS) == one.count(NS) == 170 - len(range(0, 170, 4))
+    for probe in probes:
+        for condition in (None, {"person_id": "p9"}, {"person_id": {"$in": ["p1", "p2"]}}):
+            assert dealt.query(probe, 10, NS, condition) == one.query(probe, 10, NS, condition)
+    sizes = [int(shard.ntotal) for shard in dealt._namespaces[NS].shards]  # really dealt over three
+    assert len(sizes) == 3
+    assert min(sizes) > 0
 
 
 def test_embedded_delete_removes_only_the_given_ids(embedded: EmbeddedIndex) -> None:
