@@ -33,6 +33,26 @@ def test_lambda_sizing_buys_a_second_vcpu_only_when_two_threads_pay():
     assert one["usd_per_1000_frames"] == pytest.approx(expected, abs=1e-5)
 
 
+def test_threads_speedup_times_one_and_two_threads_in_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN work twice as fast on two threads, on a machine that slows down 5% with every call
+    calls: list[int] = []
+
+    def make(threads: int):
+        return lambda: calls.append(threads)
+
+    def timed_on_a_slowing_machine(function, *args):
+        function()
+        return None, (100.0 if calls[-1] == 1 else 50.0) * (1 + 0.05 * len(calls))
+
+    monkeypatch.setattr(bench, "timed", timed_on_a_slowing_machine)
+    # WHEN the speed-up of a second thread is measured
+    measured = bench.threads_speedup(make, repeats=3)
+    # THEN one and two threads take turns, and the speed-up read is the work's, not the slowdown's
+    assert calls[:4] == [1, 2, 2, 1]
+    assert calls.count(1) == calls.count(2) == 7  # a warm-up call each, then 6 timed
+    assert measured["speedup"] == pytest.approx(2.0, rel=0.05)
+
+
 def test_lambda_sizing_never_below_the_measured_memory():
     sized = bench.lambda_sizing(speedup=1.0, peak_rss_mb=1500, seconds_per_frame_1vcpu=0.05, architecture="x86_64")
     assert sized["memory_mb"] >= 1.5 * 1500
