@@ -12,8 +12,8 @@ A namespace's codes are dealt over ``SCAN_SHARDS`` faiss indexes (one per core, 
 large namespace scans at once on as many threads (faiss lets go of the GIL): one query's scan
 is bound by one core's memory bandwidth, and faiss parallelises over queries, not within one.
 Each shard hands its own best candidates to the rescoring, so the candidates include the
-unsharded scan's. 100k x 512 on 2 cores (paired): median 4.2-5.4 -> 2.7-3.3 ms, p95 4.6-5.9 ->
-3.6-4.3 ms; a scan of under ``PARALLEL_SCAN_BYTES`` (100k x 128) stays on the calling thread.
+unsharded scan's. 100k x 512 on 2 cores (4 paired runs): median 4.0-5.4 -> 2.6-3.3 ms, p95
+4.5-5.9 -> 3.2-4.3 ms; a scan of under ``PARALLEL_SCAN_BYTES`` (100k x 128) stays on the calling thread.
 """
 
 from __future__ import annotations
