@@ -70,6 +70,11 @@ class _Namespace:
     def count(self) -> int:
         return sum(int(shard.ntotal) for shard in self.shards)
 
+    def dealt(self, keys: np.ndarray) -> list[tuple[Any, np.ndarray]]:
+        """Each shard holding some of ``keys`` (int64), with the mask of those it holds (key modulo shards)."""
+        masks = [(shard, keys % len(self.shards) == number) for number, shard in enumerate(self.shards)]
+        return [(shard, mine) for shard, mine in masks if mine.any()]
+
     def candidates(self, codes: np.ndarray, per_shard: int, selector: Any = None) -> list[int]:
         """Keys of each shard's best ``per_shard`` by the byte scan of the (1, d) query ``codes``,
         among the keys ``selector`` (a faiss ``IDSelector``) allows, when given."""
@@ -114,10 +119,8 @@ class EmbeddedIndex:
                 space.vectors[key] = values_row
                 keys.append(key)
             codes, ids = values * np.float32(_BYTE_SCALE), np.asarray(keys, dtype=np.int64)
-            for number, shard in enumerate(space.shards):
-                mine = ids % len(space.shards) == number
-                if mine.any():
-                    shard.add_with_ids(codes[mine], ids[mine])
+            for shard, mine in space.dealt(ids):
+                shard.add_with_ids(codes[mine], ids[mine])
 
     def query(self, vector: np.ndarray, top_k: int, namespace: str, filter: Filter | None = None) -> list[Match]:
         query = l2_normalise(check_dimension(vector, self.dimension)[None, :])
@@ -177,7 +180,5 @@ class EmbeddedIndex:
             del space.vectors[key]
             space.metadata.pop(vector_id, None)
         gone = np.asarray(keys, dtype=np.int64)
-        for number, shard in enumerate(space.shards):
-            mine = gone[gone % len(space.shards) == number]
-            if mine.size:
-                shard.remove_ids(mine)  # faiss's stubs list only the IDSelector overload
+        for shard, mine in space.dealt(gone):
+            shard.remove_ids(gone[mine])
