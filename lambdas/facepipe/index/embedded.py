@@ -72,7 +72,8 @@ class _Namespace:
 
     def dealt(self, keys: np.ndarray) -> list[tuple[Any, np.ndarray]]:
         """Each shard holding some of ``keys`` (int64), with the mask of those it holds (key modulo shards)."""
-        masks = [(shard, keys % len(self.shards) == number) for number, shard in enumerate(self.shards)]
+        owners = keys % len(self.shards)
+        masks = [(shard, owners == number) for number, shard in enumerate(self.shards)]
         return [(shard, mine) for shard, mine in masks if mine.any()]
 
     def candidates(self, codes: np.ndarray, per_shard: int, selector: Any = None) -> list[int]:
