@@ -166,18 +166,33 @@ data "aws_iam_policy_document" "recognition" {
   }
 
   statement {
+    # A face indexed while its person was being erased loses its crop with every version
+    # (facepipe.storage.delete_every_version: the bucket is versioned).
     sid       = "StoreFaceCrops"
-    actions   = ["s3:PutObject", "s3:DeleteObject"]
+    actions   = ["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"]
     resources = ["${aws_s3_bucket.this.arn}/${local.faces_prefix}*"]
+  }
+
+  statement {
+    sid       = "FindCropVersions" # ListObjectVersions, to delete each version of such a crop
+    actions   = ["s3:ListBucketVersions"]
+    resources = [aws_s3_bucket.this.arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${local.faces_prefix}*"]
+    }
   }
 
   statement {
     # TransactWriteItems is authorised per item as PutItem, UpdateItem, DeleteItem or
     # ConditionCheckItem, and TransactGetItems as GetItem: IAM has no actions of their own for them
     # (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html);
-    # Powertools idempotency is Get/Put/Update/Delete; the stranger registry Query/Put/Delete.
+    # Powertools idempotency is Get/Put/Update/Delete; the stranger registry Query/Put/Delete;
+    # people are read with BatchGetItem (a TransactGetItems is cancelled by writes in flight).
     sid = "PeopleFacesTagsAndIdempotency"
     actions = [
+      "dynamodb:BatchGetItem",
       "dynamodb:ConditionCheckItem",
       "dynamodb:GetItem",
       "dynamodb:PutItem",

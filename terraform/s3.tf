@@ -62,6 +62,25 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
     }
   }
 
+  # Uploaded photos are the uploader's own: kept until they delete them, unless a retention is set
+  # (people erased with `facepipe people delete` stay in the photos they were uploaded in).
+  dynamic "rule" {
+    for_each = var.photo_retention_days == null ? [] : [var.photo_retention_days]
+    content {
+      id     = "expire-uploaded-photos"
+      status = "Enabled"
+      filter {
+        prefix = var.photo_prefix
+      }
+      expiration {
+        days = rule.value
+      }
+      noncurrent_version_expiration {
+        noncurrent_days = 1
+      }
+    }
+  }
+
   rule {
     id     = "tidy-versions-and-uploads"
     status = "Enabled"

@@ -403,6 +403,17 @@ variable "photo_prefix" {
   }
 }
 
+variable "photo_retention_days" {
+  description = "Days an uploaded photo (under photo_prefix) is kept; null keeps it until its uploader deletes it. Erasing a person does not delete the photos they appear in (docs/people.md)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.photo_retention_days == null || try(var.photo_retention_days >= 1, false)
+    error_message = "photo_retention_days must be null or at least 1."
+  }
+}
+
 variable "photo_responses" {
   description = "PHOTO_RESPONSES: also send a response-queue message for each S3 photo."
   type        = bool

@@ -1,6 +1,7 @@
 """The local stack's AWS emulator (moto's server with a lighter rollback copy, DynamoDB requests
-one at a time, SQS receives without deep copies, one request at a time per queue): transactions
-behave as DynamoDB's do, also under concurrent writers; queues hand out messages as SQS does."""
+one at a time, SQS receives without deep copies, one request at a time per queue, requests that
+meet a transaction under way refused): transactions behave as DynamoDB's do, also under concurrent
+writers, conflicts included; queues hand out messages as SQS does."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ TABLE = "emulator-test"
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[AwsEmulator]:
-    server = AwsEmulator(ip_address="127.0.0.1", port=0, verbose=False)
+    # no request is ever under way when another arrives (no conflicts): these tests are about
+    # moto's requests one at a time; the conflicts' are below (``strict``)
+    server = AwsEmulator(ip_address="127.0.0.1", port=0, verbose=False, transaction_ms=0, write_ms=0)
     server.start()
     yield server
     server.stop()
@@ -314,3 +317,306 @@ def test_pollers_receiving_one_message_at_once_can_each_delete_it(emulator, monk
             refused.append(exc.response["Error"]["Code"])
     assert refused == []
     assert sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []) == []
+
+
+# --- conflicts: requests meeting a transaction under way, refused as DynamoDB refuses them -----
+
+#: the strict emulator's windows: long, so that a request sent once another is seen in flight
+#: certainly arrives while it still is (each test checks that it did)
+WINDOW_MS = 500
+ONGOING = "Transaction is ongoing for the item"
+CONFLICT = {"Code": "TransactionConflict", "Message": ONGOING}
+NONE = {"Code": "None"}
+
+
+def dynamodb_at(endpoint: str):
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"max_attempts": 1}),  # a conflict must show, not be retried away
+    )
+
+
+@pytest.fixture(scope="module")
+def strict() -> Iterator[str]:
+    """The emulator as the local stack runs it (its own process), with long windows; its endpoint."""
+    from facepipe_tools.local.emulator import EmulatorProcess
+
+    process = EmulatorProcess(transaction_ms=WINDOW_MS, write_ms=WINDOW_MS)
+    endpoint = process.start()
+    dynamodb_at(endpoint).create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}, {"AttributeName": "SK", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    yield endpoint
+    process.stop()
+
+
+def refused(endpoint: str) -> dict[str, int]:
+    from facepipe_tools.local.emulator import conflict_counts
+
+    counts = conflict_counts(endpoint)
+    return {name: counts[name] for name in ("transactions_cancelled", "writes_refused", "transact_gets_cancelled")}
+
+
+def wait_in_flight(endpoint: str, transactions: int = 0, writes: int = 0) -> None:
+    """Until the emulator has these many items of transactions (of single writes) in flight."""
+    import time
+
+    from facepipe_tools.local.emulator import conflict_counts
+
+    deadline = time.monotonic() + 10
+    while True:
+        counts = conflict_counts(endpoint)
+        if (counts["items_in_transactions"], counts["items_in_writes"]) == (transactions, writes):
+            return
+        assert time.monotonic() < deadline, f"never {transactions} + {writes} items in flight: {counts}"
+        time.sleep(0.005)
+
+
+class Running:
+    """A request on a thread of its own; ``join`` raises what it raised."""
+
+    def __init__(self, request) -> None:
+        self.errors: list[BaseException] = []
+        self.thread = threading.Thread(target=self._run, args=(request,))
+        self.thread.start()
+
+    def _run(self, request) -> None:
+        try:
+            request()
+        except BaseException as exc:  # reraised by join
+            self.errors.append(exc)
+
+    def alive(self) -> bool:
+        return self.thread.is_alive()
+
+    def join(self) -> None:
+        self.thread.join()
+        if self.errors:
+            raise self.errors[0]
+
+
+def put(pk: str, value: str = "A") -> dict:
+    return {"Put": {"TableName": TABLE, "Item": {**key(pk), "v": {"S": value}}}}
+
+
+def set_value(pk: str, value: str) -> dict:
+    return {
+        "Update": {
+            "TableName": TABLE,
+            "Key": key(pk),
+            "UpdateExpression": "SET v = :v",
+            "ExpressionAttributeValues": {":v": {"S": value}},
+        }
+    }
+
+
+def exists(pk: str) -> dict:
+    return {"ConditionCheck": {"TableName": TABLE, "Key": key(pk), "ConditionExpression": "attribute_exists(PK)"}}
+
+
+def reasons_of(client, transaction) -> tuple[list[dict], dict]:
+    """The cancellation reasons of a transaction expected to be cancelled, and the whole answer."""
+    with pytest.raises(client.exceptions.TransactionCanceledException) as cancelled:
+        transaction()
+    return cancelled.value.response["CancellationReasons"], cancelled.value.response
+
+
+def test_a_transaction_naming_an_item_of_one_under_way_is_cancelled_at_that_item(strict) -> None:
+    client = dynamodb_at(strict)
+    before = refused(strict)
+    # GIVEN a transaction under way (applied, its answer not yet given) writing x1, x2 and x3
+    first = Running(lambda: client.transact_write_items(TransactItems=[put("x1"), put("x2"), set_value("x3", "A")]))
+    wait_in_flight(strict, transactions=3)
+    # WHEN transactions naming one of its items arrive (any action counts: Update, ConditionCheck)
+    middle, answer = reasons_of(
+        client, lambda: client.transact_write_items(TransactItems=[put("y1", "B"), set_value("x2", "B"), put("y2", "B")])
+    )
+    first_one, _ = reasons_of(client, lambda: client.transact_write_items(TransactItems=[exists("x3"), put("y3", "B")]))
+    # AND a TransactGetItems naming one of them
+    got, _ = reasons_of(
+        client, lambda: client.transact_get_items(TransactItems=[{"Get": {"TableName": TABLE, "Key": key(k)}} for k in ("y9", "x1")])
+    )
+    # AND reads of its items
+    read = item(client, "x1")
+    queried = client.query(TableName=TABLE, KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": {"S": "x2"}})["Items"]
+    scanned = client.scan(TableName=TABLE, ScanFilter={"PK": {"AttributeValueList": [{"S": "x3"}], "ComparisonOperator": "EQ"}})["Items"]
+    batch = client.batch_get_item(RequestItems={TABLE: {"Keys": [key("x1"), key("x2")]}})["Responses"][TABLE]
+    assert first.alive()  # all of them arrived while it was under way
+    # THEN each transaction is cancelled with one reason per item, in order, the conflict at the shared item
+    assert middle == [NONE, CONFLICT, NONE]
+    assert first_one == [CONFLICT, NONE]
+    assert got == [NONE, CONFLICT]
+    assert answer["Error"]["Code"] == "TransactionCanceledException"
+    assert (
+        answer["Error"]["Message"]
+        == "Transaction cancelled, please refer cancellation reasons for specific reasons [None, TransactionConflict, None]"
+    )
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 400
+    # AND the reads are answered, with what the transaction wrote
+    assert read == {**key("x1"), "v": {"S": "A"}}
+    assert queried == [{**key("x2"), "v": {"S": "A"}}]
+    assert scanned == [{**key("x3"), "v": {"S": "A"}}]
+    assert len(batch) == 2
+    # AND items nobody else names are written meanwhile: a transaction and a single write, both
+    # under way together with the first transaction
+    others = [
+        Running(lambda: client.transact_write_items(TransactItems=[put("z1"), put("z2")])),
+        Running(lambda: client.put_item(TableName=TABLE, Item={**key("z3"), "v": {"S": "A"}})),
+    ]
+    wait_in_flight(strict, transactions=3 + 2, writes=1)
+    first.join()
+    for other in others:
+        other.join()
+    # AND the cancelled transactions changed nothing and left nothing in flight
+    wait_in_flight(strict)
+    assert [item(client, k) for k in ("y1", "y2", "y3")] == [None, None, None]
+    assert item(client, "x2") == {**key("x2"), "v": {"S": "A"}}
+    assert all(item(client, k) is not None for k in ("z1", "z2", "z3"))
+    # AND the cancellation has the shape of moto's own (a condition that fails), as botocore reads it
+    _, moto_own = reasons_of(client, lambda: client.transact_write_items(TransactItems=[exists("y1"), put("y4")]))
+    assert set(answer) == set(moto_own)
+    assert refused(strict) == {
+        **before,
+        "transactions_cancelled": before["transactions_cancelled"] + 2,
+        "transact_gets_cancelled": before["transact_gets_cancelled"] + 1,
+    }
+
+
+def test_a_single_write_of_an_item_of_a_transaction_under_way_is_refused(strict) -> None:
+    client = dynamodb_at(strict)
+    before = refused(strict)
+    # GIVEN a transaction under way writing p1 and p2
+    first = Running(lambda: client.transact_write_items(TransactItems=[put("p1"), put("p2")]))
+    wait_in_flight(strict, transactions=2)
+    # WHEN a PutItem, an UpdateItem and a DeleteItem of its items arrive
+    answers = []
+    for write in (
+        lambda: client.put_item(TableName=TABLE, Item={**key("p1"), "v": {"S": "B"}}),
+        lambda: client.update_item(
+            TableName=TABLE, Key=key("p2"), UpdateExpression="SET v = :v", ExpressionAttributeValues={":v": {"S": "B"}}
+        ),
+        lambda: client.delete_item(TableName=TABLE, Key=key("p1")),
+    ):
+        with pytest.raises(client.exceptions.TransactionConflictException) as conflict:
+            write()
+        answers.append(conflict.value.response)
+    assert first.alive()
+    first.join()
+    # THEN each is refused as DynamoDB refuses it, and none of them changed anything
+    assert [(a["Error"]["Code"], a["Error"]["Message"], a["ResponseMetadata"]["HTTPStatusCode"]) for a in answers] == [
+        ("TransactionConflictException", ONGOING, 400)
+    ] * 3
+    assert [item(client, k) for k in ("p1", "p2")] == [{**key(k), "v": {"S": "A"}} for k in ("p1", "p2")]
+    assert refused(strict) == {**before, "writes_refused": before["writes_refused"] + 3}
+    # AND once the transaction is over, the same write goes through
+    client.put_item(TableName=TABLE, Item={**key("p1"), "v": {"S": "B"}})
+    assert item(client, "p1") == {**key("p1"), "v": {"S": "B"}}
+
+
+def test_a_transact_get_meeting_a_single_write_under_way_is_cancelled_and_nothing_else_is(strict) -> None:
+    client = dynamodb_at(strict)
+    before = refused(strict)
+    # GIVEN a PutItem under way
+    write = Running(lambda: client.put_item(TableName=TABLE, Item={**key("g1"), "v": {"S": "A"}}))
+    wait_in_flight(strict, writes=1)
+    # WHEN a TransactGetItems naming its item arrives, and reads of it
+    got, _ = reasons_of(
+        client, lambda: client.transact_get_items(TransactItems=[{"Get": {"TableName": TABLE, "Key": key(k)}} for k in ("g0", "g1")])
+    )
+    read = item(client, "g1")
+    # AND another PutItem of the same item, then a transaction writing it
+    others = [Running(lambda: client.put_item(TableName=TABLE, Item={**key("g1"), "v": {"S": "B"}}))]
+    wait_in_flight(strict, writes=2)
+    others.append(Running(lambda: client.transact_write_items(TransactItems=[set_value("g1", "C")])))
+    wait_in_flight(strict, transactions=1, writes=2)  # all three under way at once
+    write.join()
+    for other in others:
+        other.join()
+    # THEN only the TransactGetItems is cancelled (single writes refuse no write, nor reads)
+    assert got == [NONE, CONFLICT]
+    assert read == {**key("g1"), "v": {"S": "A"}}
+    assert item(client, "g1") == {**key("g1"), "v": {"S": "C"}}
+    assert refused(strict) == {**before, "transact_gets_cancelled": before["transact_gets_cancelled"] + 1}
+    # AND once they are over, the same TransactGetItems is answered
+    answered = client.transact_get_items(TransactItems=[{"Get": {"TableName": TABLE, "Key": key("g1")}}])["Responses"]
+    assert answered == [{"Item": {**key("g1"), "v": {"S": "C"}}}]
+
+
+def test_with_no_window_nothing_is_refused(emulator, dynamodb) -> None:
+    from facepipe_tools.local.emulator import conflict_counts
+
+    # GIVEN the emulator with windows of 0 ms, and 4 threads that write one item in transactions,
+    # in single writes, and read it in TransactGetItems, all at once
+    client = dynamodb
+    endpoint = f"http://127.0.0.1:{emulator.get_host_and_port()[1]}"
+    client.put_item(TableName=TABLE, Item={**key("shared"), "count": {"N": "0"}})
+    start = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def work(worker: int) -> None:
+        try:
+            start.wait()
+            for i in range(5):
+                client.transact_write_items(
+                    TransactItems=[update_count("shared", "ADD #c :one", {":one": {"N": "1"}}), put(f"n{worker}-{i}")]
+                )
+                client.update_item(
+                    TableName=TABLE,
+                    Key=key("shared"),
+                    UpdateExpression="SET touched = :w",
+                    ExpressionAttributeValues={":w": {"N": str(worker)}},
+                )
+                client.transact_get_items(TransactItems=[{"Get": {"TableName": TABLE, "Key": key("shared")}}])
+        except BaseException as exc:  # collected: a thread's failure must fail the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # THEN every request went through, and the route counts nothing refused and nothing in flight
+    assert errors == []
+    assert item(client, "shared")["count"] == {"N": "20"}
+    assert conflict_counts(endpoint) == {
+        "transactions_cancelled": 0,
+        "writes_refused": 0,
+        "transact_gets_cancelled": 0,
+        "items_in_transactions": 0,
+        "items_in_writes": 0,
+    }
+
+
+def test_local_up_passes_the_windows_to_the_emulator(monkeypatch) -> None:
+    import signal
+
+    import facepipe_tools.local.stack
+    from facepipe_tools.cli import parser
+
+    # GIVEN `facepipe local up` with and without --transaction-ms / --write-ms, its stack not started
+    options = []
+
+    class Stack:
+        def __init__(self, opts) -> None:
+            options.append(opts)
+
+        def start(self) -> None:
+            raise KeyboardInterrupt  # as Ctrl-C: the command stops at once
+
+        def stop(self) -> None:
+            pass
+
+    monkeypatch.setattr(facepipe_tools.local.stack, "LocalStack", Stack)
+    monkeypatch.setattr(signal, "signal", lambda *_: None)
+    for argv in (["local", "up"], ["local", "up", "--transaction-ms", "0", "--write-ms", "2.5"]):
+        args = parser().parse_args(argv)
+        assert args.func(args) == 0
+    # THEN the stack's options carry them: strict by default, off with 0
+    assert [(o.transaction_ms, o.write_ms) for o in options] == [(25.0, 5.0), (0.0, 2.5)]

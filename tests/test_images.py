@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
+import tracemalloc
 import zlib
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 from PIL import Image
 
 from facepipe.exceptions import InvalidMessageError, InvalidRequestError
-from facepipe.images import MAX_CROP_BYTES, cap_long_side, decode_base64, open_crop, open_image
+from facepipe.images import MAX_CROP_BYTES, cap_long_side, decode_base64, open_crop, open_image, to_8_bit, to_rgb
 from helpers import encode
 
 LIMIT = 40_000_000  # the default MAX_IMAGE_PIXELS
@@ -263,6 +264,75 @@ def test_open_image_sixteen_bit_grey_gradient_keeps_its_contrast() -> None:
     assert pixels[0, -1] == 255
     assert np.all(np.diff(pixels[0].astype(int)) >= 0)
     assert (pixels == 255).mean() < 0.05
+
+
+def float_formula(samples: np.ndarray) -> np.ndarray:
+    """16 -> 8 bits as facepipe first did it, in float64: the reference the integer arithmetic must equal."""
+    return np.rint(np.clip(samples.astype(np.float64), 0, 65535) / 257.0).astype(np.uint8)
+
+
+@pytest.mark.parametrize("dtype", ["<u2", ">u2", "<i4"], ids=["I;16", "I;16B", "I"])
+def test_to_8_bit_equals_the_float_formula_for_every_sixteen_bit_value(dtype: str) -> None:
+    # GIVEN every 16-bit value, as each wide grey mode's samples come out of numpy (v / 257 is never a tie)
+    samples = np.arange(65536).astype(dtype)
+    # WHEN / THEN the integer scaling gives the float formula's bytes, value for value
+    assert np.array_equal(to_8_bit(samples), float_formula(samples))
+
+
+def test_to_8_bit_clips_mode_i_values_outside_sixteen_bits() -> None:
+    # GIVEN mode I's int32 samples below 0 and above 65535
+    samples = np.array([-(2**31), -65536, -1, 0, 65535, 65536, 65792, 10**6, 2**31 - 1], dtype=np.int32)
+    # WHEN they are scaled
+    scaled = to_8_bit(samples)
+    # THEN they are clipped first, as the float formula does: black below, white above
+    assert np.array_equal(scaled, float_formula(samples))
+    assert scaled.tolist() == [0, 0, 0, 0, 255, 255, 255, 255, 255]
+
+
+@pytest.mark.parametrize(("mode", "dtype"), [("I;16", "<u2"), ("I;16B", ">u2"), ("I", "<i4")])
+def test_to_rgb_scales_wide_grey_band_by_band_as_the_whole_frame(mode: str, dtype: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a frame holding every 16-bit value (and in mode I some outside), cut in bands of 3 rows
+    values = np.arange(-512, 65536 + 512, dtype=np.int32).reshape(-1, 256)
+    samples = values if mode == "I" else np.clip(values, 0, 65535)
+    image = Image.frombytes(mode, (256, len(values)), samples.astype(dtype).tobytes())
+    monkeypatch.setattr("facepipe.images._BAND_PIXELS", 3 * 256 + 5)
+    # WHEN it is made RGB
+    rgb = np.asarray(to_rgb(image))
+    # THEN every band is scaled and in its place: each channel is the float formula over the whole frame
+    assert rgb.shape == (*values.shape, 3)
+    for channel in range(3):
+        assert np.array_equal(rgb[..., channel], float_formula(values))
+
+
+def test_open_image_sixteen_bit_grey_png_every_value_as_the_float_formula() -> None:
+    # GIVEN a 16-bit greyscale PNG of every 16-bit value
+    samples = np.arange(65536, dtype=np.uint16).reshape(256, 256)
+    # WHEN it is opened
+    pixels = np.asarray(open_image(sixteen_bit_grey_png(samples), LIMIT))
+    # THEN each is grey, its level the float formula's
+    assert np.array_equal(pixels, np.repeat(float_formula(samples)[..., None], 3, axis=2))
+
+
+def test_open_image_sixteen_bit_grey_png_needs_no_whole_frame_temporaries() -> None:
+    # GIVEN a 3 MP 16-bit greyscale PNG (a 40 MP one took ~0.9 GB of float64 arrays: 24 bytes a pixel)
+    width, height = 2048, 1536
+    ramp = np.linspace(0, 65535, width * height).astype(np.uint16).reshape(height, width)
+    data = sixteen_bit_grey_png(ramp)
+    # WHEN it is opened with tracemalloc on (numpy's arrays and Python's bytes are traced; Pillow's frames are not)
+    tracemalloc.start()
+    try:
+        image = open_image(data, LIMIT)
+        peak = tracemalloc.get_traced_memory()[1]
+        # control: the float formula on the decoded samples, measured the same way
+        tracemalloc.reset_peak()
+        float_formula(np.asarray(Image.open(io.BytesIO(data))))
+        float_peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # THEN beside the frame and its RGB copy, less than a byte a pixel (a few MB of bands); the floats took more than 8
+    assert image.size == (width, height)
+    assert peak < width * height
+    assert float_peak > 8 * width * height
 
 
 # --------------------------------------------------------------------------- open_image: refusals

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from PIL import ImageOps
 
 from facepipe_tools.client import send_frames
 from facepipe_tools.local.stack import write_state
@@ -247,9 +248,16 @@ def test_local_stack_poison_message_lands_in_dlq_with_reason(stack, boto):
     assert message["MessageAttributes"]["facepipe-reason"]["StringValue"] == "invalid_message"
 
 
-def test_local_stack_people_rename_and_delete_through_the_cli(stack, tmp_path, grace_hopper_bytes):
+def test_local_stack_people_rename_and_delete_through_the_cli(stack, tmp_path, grace_hopper, grace_hopper_bytes):
+    enrolled = tmp_path / "enrolled.jpg"
+    enrolled.write_bytes(grace_hopper_bytes)
+    cli(stack, "enroll", "--name", "grace_hopper", str(enrolled))  # (the demo's enrollment, when it ran first)
+    # the same photo is refused for someone else: one face is one person's
+    refused = cli(stack, "enroll", "--name", "rear_admiral", str(enrolled))
+    assert refused.returncode == 2
+    assert "already enrolled as grace_hopper" in refused.stderr
     photo = tmp_path / "portrait.jpg"
-    photo.write_bytes(grace_hopper_bytes)
+    ImageOps.mirror(grace_hopper).save(photo, quality=95)
     assert cli(stack, "enroll", "--name", "rear_admiral", str(photo)).returncode == 0
     renamed = cli(stack, "people", "rename", "rear_admiral", "commodore")
     assert renamed.returncode == 0

@@ -15,6 +15,7 @@ from boto3.dynamodb.conditions import Attr
 from PIL import Image, ImageOps
 
 from facepipe import names
+from facepipe.consumer import RecognitionConsumer
 from facepipe.detection import largest_face
 from facepipe.gallery import FaceToResolve
 from facepipe.index.embedded import EmbeddedIndex
@@ -240,17 +241,17 @@ def test_reused_request_id_with_another_image_overwrites_nothing(admin, photo, a
 def test_idempotency_record_key_is_the_one_erasure_deletes(settings, aws):
     # GIVEN Powertools' persistence as the functions configure it
     store = idempotency_store(settings)
-    config = IdempotencyConfig(event_key_jmespath="request_id")
+    config = IdempotencyConfig(event_key_jmespath=RecognitionConsumer.WORK_KEY)
 
     @idempotent_function(data_keyword_argument="work", persistence_store=store, config=config, key_prefix=names.FRAME_UNIT)
     def answer(work: dict[str, str]) -> dict[str, str]:
         return {"result": "grace"}
 
     # WHEN a unit of work runs
-    answer(work={"request_id": "cam1-0042"})
+    answer(work={"source": "door", "request_id": "cam1-0042", "digest": "ab" * 32})
     # THEN its record sits where keys.idempotency_key says (so erasure can find stored names)
     table = aws.resource("dynamodb").Table(settings.ddb_table_name)
-    item = table.get_item(Key=keys.idempotency_key(names.FRAME_UNIT, "cam1-0042")).get("Item")
+    item = table.get_item(Key=keys.idempotency_key(names.FRAME_UNIT, keys.image_work("door", "cam1-0042", "ab" * 32))).get("Item")
     assert item is not None
     assert "grace" in str(item["data"])
 
@@ -377,11 +378,16 @@ def test_unassign_moves_one_face_into_a_new_person(admin, photo):
 def erasable_frame(admin: Admin, image: Image.Image, request_id: str, settings: Any) -> dict[str, Any]:
     """A recognised frame with everything a deployment keeps of it: tags, result, kept crop, the
     claim-checked crop, and the stored responses of both functions."""
-    response = recognise(admin, sighting(admin, image, request_id))
-    put_jpeg(admin.recognizer.s3, settings.s3_bucket_name, claim_check_key(request_id, 0), image.resize((64, 64)))
-    for unit in (names.DETECTION_UNIT, names.FRAME_UNIT):
-        admin.people.table.put_item(Item={**keys.idempotency_key(unit, request_id), "data": str(response)})
-    return response
+    face = sighting(admin, image, request_id)
+    response = recognise(admin, face)
+    put_jpeg(admin.recognizer.s3, settings.s3_bucket_name, claim_check_key("cam", request_id, face.image_digest, 0), image.resize((64, 64)))
+    works = [
+        (names.DETECTION_UNIT, keys.detection_work("cam", request_id)),
+        (names.FRAME_UNIT, keys.image_work("cam", request_id, face.image_digest)),
+    ]
+    for unit, work in works:
+        admin.people.table.put_item(Item={**keys.idempotency_key(unit, work), "data": str(response)})
+    return {**response, "digest": face.image_digest}
 
 
 def test_delete_erases_everything_of_the_person(admin, photo, settings, aws):
@@ -400,7 +406,8 @@ def test_delete_erases_everything_of_the_person(admin, photo, settings, aws):
     assert erasure.tags == 1
     assert erasure.stored_responses == 2
     assert traces(admin, person["person_id"], "biden", face_ids) == {"table": [], "index": [], "bucket": []}
-    assert aws.client("s3").list_object_versions(Bucket=settings.s3_bucket_name, Prefix=claim_check_key("r-1", 0)).get("Versions") is None
+    claim_checked = claim_check_key("cam", "r-1", frame["digest"], 0)
+    assert aws.client("s3").list_object_versions(Bucket=settings.s3_bucket_name, Prefix=claim_checked).get("Versions") is None
     tag = next(t for t in admin.people.media("r-1") if t["type"] == "tag")
     assert tag["unknown"]
     assert not tag["name"]

@@ -188,8 +188,8 @@ def test_reused_request_id_after_the_window_overwrites_nothing(stack, boto, fixt
     crop = s3.get_object(Bucket=stack["photo_bucket"], Key=f"faces/{first['face_id']}.jpg")["Body"].read()
     tags_before = table.query(KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": keys.media_pk(request_id)})["Items"]
     # the idempotency window passes (its records expire)
-    for unit in (names.DETECTION_UNIT, names.FRAME_UNIT):
-        table.delete_item(Key=keys.idempotency_key(unit, request_id))
+    for item in table.query(KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": names.IDEMPOTENCY_PARTITION})["Items"]:
+        table.delete_item(Key={"PK": item["PK"], "SK": item["SK"]})
     second = face_of(
         send(stack, boto, [encode(Image.open(fixtures_root / "train/alex_lacamoire/img1.jpg").convert("RGB"))], [request_id])[0]
     )

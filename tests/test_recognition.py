@@ -93,7 +93,7 @@ def test_recognition_unknown_face_becomes_a_new_person(pipeline, sqs, settings, 
     assert face["new_person"] is True
     assert answer["result"] == face["name"]
     assert face["name"].startswith("person-")
-    people = recognizer.people.list_people()
+    people = recognizer.people.with_counts(recognizer.people.list_people())
     assert [p.person_id for p in people] == [face["person_id"]]
     assert people[0].face_count == 1
     assert recognizer.index.count(settings.namespace) == 1
@@ -141,7 +141,7 @@ def test_recognition_repeat_without_idempotency_store_still_makes_one_person(pip
     bare.handle(queue_and_receive(sqs, settings.request_queue_url, [body]), LambdaContext())
     bare.handle(queue_and_receive(sqs, settings.request_queue_url, [body]), LambdaContext())
 
-    (person,) = recognizer.people.list_people()
+    (person,) = recognizer.people.with_counts(recognizer.people.list_people())
     assert person.face_count == 1
     assert recognizer.index.count(settings.namespace) == 1
     # one answer: the repeat computed the same response, and the "sent" marker kept it from going out twice

@@ -91,7 +91,7 @@ def test_read_photo_download_is_bounded_even_when_the_head_was_wrong() -> None:
 @pytest.mark.parametrize("reader", ["head", "get", "photo", "crop"])
 def test_missing_object_is_a_permanent_error_with_its_reason(s3, resources, reader: str) -> None:
     # GIVEN a key that does not exist (an expired claim check, a deleted upload)
-    key = claim_check_key("gone", 0)
+    key = claim_check_key("door", "gone", "ab" * 32, 0)
     # WHEN it is read
     with pytest.raises(InvalidMessageError) as caught:
         {
@@ -123,7 +123,7 @@ def test_access_denied_stays_transient(max_bytes: int | None) -> None:
 
 
 def test_read_crop_over_the_crop_limit_is_refused_before_download(s3, resources, gets) -> None:
-    key = claim_check_key("big", 0)
+    key = claim_check_key("door", "big", "ab" * 32, 0)
     s3.put_object(Bucket=resources.bucket, Key=key, Body=b"\xff" * (MAX_CROP_BYTES + 1))
     with pytest.raises(InvalidMessageError, match=r"MAX_CROP_BYTES"):
         read_crop(s3, resources.bucket, key)
@@ -131,6 +131,6 @@ def test_read_crop_over_the_crop_limit_is_refused_before_download(s3, resources,
 
 
 def test_read_crop_reads_a_claim_check(s3, resources) -> None:
-    key = claim_check_key("r1", 3)
+    key = claim_check_key("door", "r1", "ab" * 32, 3)
     s3.put_object(Bucket=resources.bucket, Key=key, Body=b"\xff\xd8crop")
     assert read_crop(s3, resources.bucket, key) == b"\xff\xd8crop"

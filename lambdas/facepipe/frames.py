@@ -131,8 +131,9 @@ class FrameProcessor:
             return message
         self.settings.require("S3_BUCKET_NAME")
         metrics.add_metric(name=Metric.CLAIM_CHECKS, unit=MetricUnit.Count, value=1)
+        digest = message["image"].get("sha256", "")
         for face in message["faces"]:
-            key = claim_check_key(message["request_id"], face["index"])
+            key = claim_check_key(message["source"], message["request_id"], digest, face["index"])
             put_jpeg(self.s3, self.settings.s3_bucket_name, key, decode_base64(face.pop("crop"), "crop"))
             face["crop_key"] = key
         return message
@@ -156,8 +157,9 @@ class FrameProcessor:
 
 
 class FrameAcceptor:
-    """``frames.process`` at most once per request_id when a persistence layer is given: a
-    client's retry gets the same reply and queues nothing; the same request_id with another
+    """``frames.process`` at most once per request_id *of a source* when a persistence layer is
+    given (a request_id is its caller's own: one camera can neither block nor replay another's):
+    a client's retry gets the same reply and queues nothing; the same request_id with another
     image raises IdempotencyValidationError. A POST that finds the same request_id in progress
     waits up to ``wait_seconds`` for its reply, then raises IdempotencyAlreadyInProgressError."""
 
@@ -167,7 +169,7 @@ class FrameAcceptor:
         self.frames = frames
         self.wait_seconds = wait_seconds
         self.config = IdempotencyConfig(
-            event_key_jmespath="request_id",
+            event_key_jmespath="[source, request_id]",  # keys.detection_work
             payload_validation_jmespath="content_sha256",
             raise_on_no_idempotency_key=True,
             expires_after_seconds=IDEMPOTENCY_SECONDS,
@@ -186,7 +188,7 @@ class FrameAcceptor:
             return self.frames.process(request)
         if context is not None:
             self.config.register_lambda_context(context)
-        work = {"request_id": request.request_id, "content_sha256": request.content_sha256}
+        work = {"source": request.source, "request_id": request.request_id, "content_sha256": request.content_sha256}
         deadline, pause = time.monotonic() + self.wait_seconds, _FIRST_PAUSE
         while True:
             try:

@@ -21,6 +21,8 @@ the same steps for a whole frame (one upsert; the read after it is the one that 
 
 from __future__ import annotations
 
+import random
+import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -33,8 +35,9 @@ from facepipe.matching import TOP_K, Calibration, Candidate, Decision, adds_to_p
 from facepipe.people import FaceRecord, PeopleStore, Person, PersonGoneError, face_id_for, generated_name, person_id_for
 from facepipe.people.items import profile_item
 from facepipe.people.registry import StrangerRegistry
+from facepipe.people.store import FaceErasedError
 from facepipe.quality import FaceQuality
-from facepipe.storage import face_crop_key, put_jpeg
+from facepipe.storage import delete_every_version, face_crop_key, put_jpeg
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -45,6 +48,8 @@ if TYPE_CHECKING:
 
 #: how often a placement starts over (an erased person's leftovers were dropped, or the registry moved)
 PLACEMENT_TRIES = 5
+#: registry rounds for one new face: each round of strangers arriving together registers one of them
+REGISTER_ROUNDS = 40
 
 
 class PlacementError(RuntimeError):
@@ -81,6 +86,10 @@ class Placement:
     new_person: bool = False
     indexed: bool = False
     person: Person | None = None  # the profile read while placing (present then), when one was
+
+    def erased(self) -> Placement:
+        """This face belongs to an erased person: unknown, nothing of it kept or named."""
+        return Placement(replace(self.decision, kind="unknown", person_id=None, reason="erased"), None)
 
 
 class Gallery:
@@ -146,7 +155,8 @@ class Gallery:
     def _as_people_now(self, candidates: list[Candidate]) -> tuple[list[Candidate], dict[str, Person]]:
         """``candidates`` under the people they belong to now: a merged-away person's faces count
         as the target's (else the two would look like two people, and the face ambiguous); an
-        erased person's leftovers are dropped (and cleaned). One TransactGetItems."""
+        erased person's leftovers are dropped (and cleaned; a merge that ends in an erased person
+        only drops them from this decision: the merge may yet be refused and undone). One read."""
         ids = {c.person_id for c in candidates}
         found = self.people.get_people(ids)
         now: dict[str, str | None] = {}
@@ -159,7 +169,9 @@ class Gallery:
             if person is not None and not person.deleting:
                 present[person.person_id] = person
         for person_id in [p for p, current in now.items() if current is None]:
-            self._drop_leftovers(person_id, candidates)
+            own = found.get(person_id)
+            if own is None or own.deleting:
+                self._drop_leftovers(person_id, candidates)
         return [replace(c, person_id=current) for c in candidates if (current := now[c.person_id])], present
 
     def _matched(
@@ -177,8 +189,9 @@ class Gallery:
 
     def _register(self, face: FaceToResolve, candidates: Sequence[Candidate]) -> Placement | None:
         """A new face: read the stranger registry, decide again with its entries, create and
-        register the person if it is still new (``people.registry``: the protocol and its proof)."""
-        for _ in range(PLACEMENT_TRIES):
+        register the person if it is still new (``people.registry``: the protocol and its proof).
+        Strangers arriving together take turns: a refused round pauses (jittered) and reads again."""
+        for round_ in range(REGISTER_ROUNDS):
             seen = self.registry.read()
             others = [s for s in seen.strangers if s.face_id != face.face_id]
             registered = [Candidate(s.face_id, s.person_id, float(s.vector @ face.vector), s.band) for s in others]  # type: ignore[arg-type]
@@ -191,16 +204,21 @@ class Gallery:
                 return Placement(decision, None)
             person_id = person_id_for(face.face_id)
             person = profile_item(person_id, generated_name(person_id), face.request_id)
-            if self.registry.register(seen, person, face.face_id, face.vector, face.quality.band):
-                return self._created(face, person_id, decision, candidates)
+            try:
+                if self.registry.register(seen, person, face.face_id, face.vector, face.quality.band):
+                    return self._created(face, person_id, decision, candidates)
+            except (FaceErasedError, PersonGoneError):
+                return Placement(decision, None).erased()
+            time.sleep(random.uniform(0, min(0.2, 0.005 * 2**round_)))
         return None
 
     def _created(self, face: FaceToResolve, person_id: str, decision: Decision, candidates: Sequence[Candidate]) -> Placement | None:
-        """``face`` made ``person_id``: a new person, or (merged since) who they are now."""
+        """``face`` made ``person_id``: a new person, or (merged since) who they are now; unknown
+        when that person is being erased (the face goes with them)."""
         person = self.people.current_person(person_id)
         if person is None:
             self._drop_leftovers(person_id, candidates)
-            return None
+            return Placement(decision, None).erased()
         if person.person_id != person_id:
             return Placement(decision, person.person_id, indexed=True, person=person)
         return Placement(decision, person_id, new_person=True, indexed=True, person=person)
@@ -215,8 +233,9 @@ class Gallery:
     # --- writing a face -------------------------------------------------------------------
     def record(self, face: FaceToResolve, placement: Placement, similarity: float, enrolled: bool = False) -> bool:
         """Record the face under its person (``PersonGoneError`` when the person was merged away
-        or erased meanwhile: place it again); whether it joins the person's indexed faces. A
-        repeat answers what the first delivery recorded."""
+        or erased meanwhile: place it again; ``FaceClaimedError`` when an earlier delivery
+        recorded it under someone else; ``FaceErasedError``); whether it joins the person's
+        indexed faces. A repeat answers what the first delivery recorded."""
         assert placement.person_id is not None
         record = FaceRecord(
             face_id=face.face_id,
@@ -257,7 +276,7 @@ class Gallery:
             self.recent.forget_person(person_id)
             self.index.delete([f.face_id for f in faces], self.namespace)
             for face in faces if self.bucket else ():
-                self.s3.delete_object(Bucket=self.bucket, Key=face_crop_key(face.face_id))
+                delete_every_version(self.s3, self.bucket, face_crop_key(face.face_id))
         raise PersonGoneError(person_id)
 
     def add_faces(self, faces: Sequence[tuple[FaceToResolve, str]], enrolled: bool = False) -> None:

@@ -33,6 +33,8 @@ CROP_FORMATS = ("JPEG",)
 MAX_CROP_BYTES = 512 * 1024
 #: modes whose samples are 16-bit (or 32-bit integers holding 16-bit values): scaled, not clipped
 _WIDE_GREY_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
+#: pixels per band when scaling those to 8 bits: the temporaries stay ~2 MB at any frame size
+_BAND_PIXELS = 1 << 18
 
 # Formats recognised by their magic bytes only to name them in a refusal: their plugins are
 # never run on untrusted bytes.
@@ -104,13 +106,29 @@ def open_header(data: bytes, max_pixels: int, formats: tuple[str, ...] = _OPEN_F
     return image
 
 
+def to_8_bit(samples: np.ndarray) -> np.ndarray:
+    """16-bit samples (any integer dtype; mode ``I``'s int32 clipped to 0-65535 first) -> uint8,
+    v / 257 rounded to nearest, in integers: ``(v + 128) // 257`` (257 is odd, so no v / 257 is
+    a tie). The same bytes as ``rint(clip(v, 0, 65535) / 257.0)``, without its float64 arrays."""
+    wide: np.ndarray = np.clip(samples, 0, 65535).astype(np.uint32)
+    wide += 128
+    wide //= 257
+    return wide.astype(np.uint8)
+
+
 def to_rgb(image: Image.Image) -> Image.Image:
     """8-bit RGB. 16-bit greyscale (modes ``I;16*``, and ``I`` as Pillow opens 16-bit PNGs) is
-    scaled 0-65535 -> 0-255: ``convert("RGB")`` would clip every value above 255 to white."""
+    scaled 0-65535 -> 0-255: ``convert("RGB")`` would clip every value above 255 to white. It is
+    scaled a band of rows at a time into the RGB frame: beside the frame and its RGB copy, a few
+    MB at any size (whole-frame float64 arrays were 24 bytes a pixel, ~0.9 GB at 40 MP)."""
     if image.mode in _WIDE_GREY_MODES:
-        samples = np.asarray(image).astype(np.float64)
-        grey = np.rint(np.clip(samples, 0, 65535) / 257.0).astype(np.uint8)
-        return Image.fromarray(grey, "L").convert("RGB")
+        width, height = image.size
+        rgb = Image.new("RGB", image.size)
+        rows = max(1, _BAND_PIXELS // max(1, width))
+        for top in range(0, height, rows):
+            band = np.asarray(image.crop((0, top, width, min(height, top + rows))))
+            rgb.paste(Image.fromarray(to_8_bit(band), "L").convert("RGB"), (0, top))
+        return rgb
     return image if image.mode == "RGB" else image.convert("RGB")  # convert() would copy an RGB image whole
 
 

@@ -95,7 +95,7 @@ _NUMBER = {"type": "number"}
 #: the request_id detection accepts (facepipe.events.REQUEST_ID), anchored for JSON Schema
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 #: a claim check names the crop detection wrote (facepipe.storage.claim_check_key): nothing else in the bucket
-CROP_KEY_PATTERN = r"^crops/[A-Za-z0-9._:-]{1,128}/[0-9]{1,6}\.jpg$"
+CROP_KEY_PATTERN = r"^crops/[A-Za-z0-9._%-]{1,384}/[A-Za-z0-9._:-]{1,128}/([0-9a-f]{1,16}|unknown)/[0-9]{1,6}\.jpg$"
 #: base64 of the largest crop accepted (facepipe.images.MAX_CROP_BYTES), line breaks allowed
 MAX_CROP_BASE64 = 4 * (MAX_CROP_BYTES + 2) // 3 + 4096
 #: §1.2 as JSON Schema: what recognition relies on; unknown fields are allowed (newer senders)

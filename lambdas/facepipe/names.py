@@ -29,6 +29,12 @@ IDEMPOTENCY_PARTITION = "IDEMPOTENCY"
 #: recognition's frame and photo responses
 DETECTION_UNIT, FRAME_UNIT, PHOTO_UNIT = "detection", "frame", "photo"
 TTL_ATTRIBUTE = "expiration"
+#: how long a record can keep coming back: every receive until the DLQ (terraform/sqs.tf adds the
+#: batching window to the visibility; a minute covers it)
+RECORD_LIFETIME_SECONDS = MAX_RECEIVE_COUNT * REQUEST_VISIBILITY_SECONDS + 60
+#: an erasure's marks outlive every message that could bring the person back: a message lives at
+#: most the work queue's retention (4 days), then the DLQ's (14 days; a redrive restarts the first)
+ERASURE_MARK_SECONDS = 30 * 24 * 3600
 
 
 @dataclass(frozen=True)

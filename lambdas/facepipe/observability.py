@@ -35,6 +35,9 @@ class ThreadSafeMetrics(Metrics):
 
 
 tracer = Tracer()
+#: a traced method whose return value stays out of the trace: it names people or carries their
+#: ids, and an erasure cannot reach X-Ray
+traced_without_result = tracer.capture_method(capture_response=False)
 metrics = ThreadSafeMetrics(namespace=NAMESPACE)
 
 
@@ -54,6 +57,9 @@ class Metric:
     SIMILARITY = "MatchSimilarity"  # recognition: the best person's similarity, per matched face
     SIGHTINGS_INDEXED = "SightingsIndexed"  # recognition: matched faces added to their person
     DEAD_LETTERS = "DeadLetters"  # recognition: records moved to a DLQ with their reason
+    RECORDS_DEFERRED = "RecordsDeferred"  # recognition: records not started for lack of time, left to SQS to deliver again
+    CONFLICTS_RETRIED = "DynamoConflictsRetried"  # both: DynamoDB requests refused for overlapping work, sent again
+    ERASED_FACES = "ErasedFaces"  # recognition: faces of an erased person met again (answered unknown, nothing kept)
 
 
 def child_logger() -> Logger:

@@ -14,7 +14,7 @@ import contextlib
 import hashlib
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -32,10 +32,11 @@ from facepipe.index import VectorIndex
 from facepipe.index.recent import RecentVectors
 from facepipe.matching import calibration_for
 from facepipe.messages import FaceEntry, FaceResult, RequestMessage, ResponseMessage, carry_skipped, encode, response_message
-from facepipe.names import IDEMPOTENCY_SECONDS, TTL_ATTRIBUTE
-from facepipe.observability import Metric, MetricUnit, child_logger, metrics, tracer
-from facepipe.people import PeopleStore, Person, PersonGoneError, Tag, generated_name, keys
+from facepipe.names import IDEMPOTENCY_SECONDS
+from facepipe.observability import Metric, MetricUnit, child_logger, metrics, traced_without_result
+from facepipe.people import PeopleStore, Person, PersonGoneError, Tag, generated_name
 from facepipe.people.registry import StrangerRegistry
+from facepipe.people.store import FaceClaimedError, FaceErasedError
 from facepipe.quality import FaceQuality, assess, band_of, pose
 from facepipe.quality import sharpness as sharpness_of
 from facepipe.settings import Settings
@@ -63,17 +64,19 @@ def quality_of_entry(face: FaceEntry, crop: Image.Image) -> FaceQuality:
 
 @dataclass(frozen=True)
 class Recognised:
-    """A record's response and the SHA-256 of its image (with the request_id, what it answers)."""
+    """A record's response, the SHA-256 of its image and the source that sent it (with the
+    request_id, what it answers)."""
 
     response: ResponseMessage
     digest: str
+    source: str = "default"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"response": dict(self.response), "digest": self.digest}
+        return {"response": dict(self.response), "digest": self.digest, "source": self.source}
 
     @classmethod
     def from_dict(cls, stored: dict[str, Any]) -> Recognised:
-        return cls(stored["response"], stored["digest"])
+        return cls(stored["response"], stored["digest"], stored.get("source", "default"))
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,8 @@ def _result(face: FaceToResolve, placement: Placement) -> FaceResult:
 
 def _count(placement: Placement) -> None:
     decision, indexed = placement.decision, placement.indexed
+    if decision.reason == "erased":
+        metrics.add_metric(name=Metric.ERASED_FACES, unit=MetricUnit.Count, value=1)
     kind = Metric.NEW_PEOPLE if placement.new_person else {"match": Metric.FACES_MATCHED}.get(decision.kind, Metric.UNKNOWN_FACES)
     metrics.add_metric(name=kind, unit=MetricUnit.Count, value=1)
     if decision.kind == "match" and not placement.new_person:
@@ -207,16 +212,29 @@ class Recognizer:
 
     def _placed(self, face: FaceToResolve, write: Callable[[FaceToResolve, Placement, float], object]) -> Placement:
         """``face`` placed and, when it names a person, written by ``write(face, placement,
-        similarity)``; placed again while its person goes away (merged or erased) meanwhile."""
+        similarity)``; placed again while its person goes away (merged or erased) meanwhile.
+        A face an earlier delivery recorded stays with who holds it (followed through a merge
+        in progress, which moves it); an erased face is unknown, and nothing of it is kept."""
         for _ in range(PLACEMENT_TRIES):
             placement = self.gallery.place(face)
-            if placement.person_id is None:
+            while placement.person_id is not None:
+                try:
+                    write(face, placement, round(placement.decision.similarity, 4))
+                    return placement
+                except PersonGoneError:
+                    break
+                except FaceErasedError:
+                    return placement.erased()
+                except FaceClaimedError as claimed:
+                    holder = self.people.current_person(claimed.holder)
+                    if holder is None:
+                        return placement.erased()  # its holder is being erased, and the face with them
+                    held = replace(placement.decision, person_id=holder.person_id, reason="recorded earlier")
+                    placement = Placement(held, holder.person_id, person=holder)
+                    if holder.person_id != claimed.holder:
+                        return placement  # a merge in progress moves the face to them
+            else:
                 return placement
-            try:
-                write(face, placement, round(placement.decision.similarity, 4))
-                return placement
-            except PersonGoneError:
-                continue
         raise PlacementError(f"face {face.index} of {face.request_id}: its person kept going away; it will be placed again")
 
     def resolve(self, face: FaceToResolve) -> FaceResult:
@@ -287,7 +305,7 @@ class Recognizer:
         raise PlacementError(f"{image.request_id}: the people in it kept going away; it will be answered again")
 
     # --- whole records --------------------------------------------------------------------
-    @tracer.capture_method
+    @traced_without_result
     def process_frame(self, message: RequestMessage, vectors: np.ndarray, crops: Sequence[Image.Image]) -> Recognised:
         """One request message whose crops are already embedded: its response (``answer`` sends it)."""
         image = ImageRef(message["request_id"], image_digest(message), message["filename"], message["source"])
@@ -297,9 +315,9 @@ class Recognizer:
             )
             for face, vector, crop in zip(message["faces"], vectors, crops, strict=True)
         ]
-        return Recognised(carry_skipped(message, self.finish(image, faces, *self.resolve_frame(faces))), image.digest)
+        return Recognised(carry_skipped(message, self.finish(image, faces, *self.resolve_frame(faces))), image.digest, image.source)
 
-    @tracer.capture_method
+    @traced_without_result
     def process_photo(self, photo: PhotoRef) -> Recognised | None:
         """An uploaded photo: download, detect, keep at most MAX_FACES_PER_FRAME (the largest), embed,
         resolve, tag. None for an event outside PHOTO_PREFIX."""
@@ -322,7 +340,7 @@ class Recognizer:
         response = self.finish(image, faces, *self.resolve_frame(faces))
         if skipped:
             response["skipped"] = skipped
-        return Recognised(response, image.digest)
+        return Recognised(response, image.digest, image.source)
 
     def answer(self, recognised: Recognised, earlier: bool = True) -> bool:
         """Send the response once. It is sent after the unit of work is recorded done (so a
@@ -332,15 +350,14 @@ class Recognizer:
         send the same response twice: a standard queue has no exactly-once send.)
         ``earlier=False``: this delivery has just done the work (there was no stored result),
         so no earlier delivery sent it and the marker is not read (one call less per frame)."""
-        marker = keys.sent_key(recognised.response["request_id"], recognised.digest)
-        sent = self.people.table.get_item(Key=marker, ConsistentRead=True).get("Item") if earlier else None
-        if sent and float(str(sent.get(TTL_ATTRIBUTE, 0))) > time.time():
+        request_id = recognised.response["request_id"]
+        if earlier and self.people.was_sent(recognised.source, request_id, recognised.digest):
             return False
         self.sqs.send_message(QueueUrl=self.settings.response_queue_url, MessageBody=encode(recognised.response))
         for _ in range(MARKER_TRIES):  # sent is sent: failing the record now would only send it again
             try:
-                self.people.table.put_item(Item={**marker, "type": "sent", TTL_ATTRIBUTE: int(time.time()) + IDEMPOTENCY_SECONDS})
+                self.people.mark_sent(recognised.source, request_id, recognised.digest, int(time.time()) + IDEMPOTENCY_SECONDS)
                 break
             except Exception as exc:
-                logger.warning("response sent, its marker not written yet", request_id=recognised.response["request_id"], error=repr(exc))
+                logger.warning("response sent, its marker not written yet", request_id=request_id, error=repr(exc))
         return True

@@ -183,8 +183,8 @@ class Settings:
     )
     record_threads: int = setting(
         10,
-        "Records of one SQS batch finished at once after their one forward pass (their DynamoDB, Pinecone and SQS "
-        "calls overlap); 1: one after another.",
+        "Records of one SQS batch finished at once, each as soon as its crops are embedded (their DynamoDB, Pinecone "
+        "and SQS calls overlap); 1: one after another.",
         (RECOGNITION,),
         low=1,
         high=64,

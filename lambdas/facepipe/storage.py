@@ -1,6 +1,6 @@
 """S3, in one place: the photo bucket's key layout and every object the functions read or write.
 
-``photos/…`` uploads to recognise (PHOTO_PREFIX), ``crops/<request_id>/<index>.jpg`` claim
+``photos/…`` uploads to recognise (PHOTO_PREFIX), ``crops/<source>/<request_id>/<digest>/<index>.jpg`` claim
 checks of request messages too large for SQS (§1.2; the bucket's lifecycle rule expires them),
 ``faces/<face_id>.jpg`` the crop of every indexed face, kept so faces can be re-embedded
 with another model later (§9). A missing object can never appear later: reading one is an
@@ -12,6 +12,7 @@ Photos and crops are read with a size limit, checked with ``HeadObject`` before 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 from PIL import Image
@@ -25,8 +26,11 @@ if TYPE_CHECKING:
 MISSING = ("NoSuchKey", "404", "NoSuchVersion", "NoSuchBucket")
 
 
-def claim_check_key(request_id: str, index: int) -> str:
-    return f"crops/{request_id}/{index}.jpg"
+def claim_check_key(source: str, request_id: str, digest: str, index: int) -> str:
+    """Where detection claim-checks face ``index`` of an image: the caller's (source's) request_id
+    and the image's digest, so a request_id reused, or used by another device, never overwrites
+    the crops of a message still queued or dead-lettered."""
+    return f"crops/{quote(source, safe='')}/{request_id}/{digest[:16] or 'unknown'}/{index}.jpg"
 
 
 def face_crop_key(face_id: str) -> str:
@@ -115,3 +119,15 @@ def put_jpeg(s3: S3Client, bucket: str, key: str, image: Image.Image | bytes) ->
     """An image (or its JPEG bytes) at ``key``."""
     body = image if isinstance(image, bytes) else encode_jpeg(image)
     s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="image/jpeg")
+
+
+def delete_every_version(s3: Any, bucket: str, key: str) -> int:
+    """Delete every version and delete marker of exactly ``key`` (a versioned bucket keeps a
+    deleted object's versions); how many there were."""
+    removed = 0
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key):
+        for version in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+            if version["Key"] == key:
+                s3.delete_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])
+                removed += 1
+    return removed

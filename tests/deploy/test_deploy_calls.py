@@ -30,6 +30,7 @@ AUTHORISED_AS = {
     "dynamodb:TransactWriteItems": {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"},
     "dynamodb:TransactGetItems": {"dynamodb:GetItem"},
     "s3:HeadObject": {"s3:GetObject"},
+    "s3:ListObjectVersions": {"s3:ListBucketVersions"},
 }
 #: a transaction item's kind -> the action IAM checks for it
 TRANSACT_ITEM_ACTION = {
@@ -88,11 +89,16 @@ def authorisations(recorded: list[str]) -> list[tuple[str, str | None]]:
             for item in params.get("TransactItems", []):
                 ((kind, body),) = item.items()
                 needed.append((TRANSACT_ITEM_ACTION[kind], _partition(body.get("Key") or body.get("Item"))))
+        elif call == "dynamodb:BatchGetItem":
+            for request in params.get("RequestItems", {}).values():
+                needed += [(str(call), _partition(key)) for key in request.get("Keys", [])]
         elif call == "dynamodb:BatchWriteItem":
             for requests in params.get("RequestItems", {}).values():
                 for request in requests:
                     body = request.get("PutRequest", {}).get("Item") or request.get("DeleteRequest", {}).get("Key")
                     needed.append((call, _partition(body)))
+        elif call == "s3:DeleteObject" and params.get("VersionId"):
+            needed.append(("s3:DeleteObjectVersion", None))
         elif call in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"):
             needed.append((str(call), _partition(params.get("Key") or params.get("Item"))))
         else:

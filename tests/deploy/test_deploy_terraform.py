@@ -57,9 +57,12 @@ EXPECTED_ACTIONS = {
         "s3:ListBucket",  # a missing crop or photo is 404, not 403
         "s3:PutObject",  # faces/
         "s3:DeleteObject",  # faces/ of a face whose person was erased while it was indexed
-        "dynamodb:ConditionCheckItem",  # tag_media: every tagged person still present
+        "s3:DeleteObjectVersion",  # ... every version of it
+        "s3:ListBucketVersions",  # ... found by ListObjectVersions (faces/ prefix only)
+        "dynamodb:BatchGetItem",  # get_people (consistent reads: never cancelled by writes in flight)
+        "dynamodb:ConditionCheckItem",  # tag_media: every tagged person still present (a presence shard)
         "dynamodb:DeleteItem",  # idempotency, registry entries of an erased person (LeadingKeys)
-        "dynamodb:GetItem",  # get_person, get_people (TransactGetItems), idempotency
+        "dynamodb:GetItem",  # profiles, the sent marker, idempotency
         "dynamodb:PutItem",  # create_person, record_face (transaction), idempotency
         "dynamodb:Query",  # faces_of, media, people by GSI1
         "dynamodb:UpdateItem",  # record_face (transaction), idempotency

@@ -8,9 +8,11 @@ from __future__ import annotations
 from facepipe.embedding._base import EMBED_BATCH_SIZE, Cropper, Embedder, l2_normalise
 from facepipe.exceptions import ConfigurationError
 
-__all__ = ["EMBED_BATCH_SIZE", "Cropper", "Embedder", "dimension_of", "l2_normalise", "load_cropper", "load_embedder"]
+__all__ = ["EMBED_BATCH_SIZE", "MODELS", "Cropper", "Embedder", "dimension_of", "l2_normalise", "load_cropper", "load_embedder"]
 
 _DIMENSIONS = {"facenet-vggface2": 512, "dlib-resnet": 128}
+#: every model's name
+MODELS = tuple(_DIMENSIONS)
 
 
 def dimension_of(model: str) -> int:

@@ -33,7 +33,7 @@ from pinecone import (
 from facepipe.embedding import l2_normalise
 from facepipe.exceptions import ConfigurationError, VectorIndexError
 from facepipe.index._base import Filter, Match, Metadata, Vector, check_dimension
-from facepipe.observability import tracer
+from facepipe.observability import traced_without_result
 
 if TYPE_CHECKING:
     from mypy_boto3_ssm import SSMClient
@@ -196,7 +196,7 @@ class PineconeIndex:
         with _lock:
             _checked.add(key)
 
-    @tracer.capture_method
+    @traced_without_result
     def upsert(self, vectors: Sequence[Vector], namespace: str) -> None:
         if not vectors:
             return
@@ -210,7 +210,7 @@ class PineconeIndex:
         for chunk in _chunks(records):
             self._send("upsert", namespace, operator.methodcaller("upsert", vectors=chunk, namespace=namespace))
 
-    @tracer.capture_method
+    @traced_without_result
     def query(self, vector: np.ndarray, top_k: int, namespace: str, filter: Filter | None = None) -> list[Match]:
         values = l2_normalise(check_dimension(vector, self.dimension)[None, :])[0].tolist()
         if top_k <= 0:
@@ -228,7 +228,7 @@ class PineconeIndex:
         )
         return [Match(m.id, float(m.score), dict(m.metadata or {})) for m in response.matches]
 
-    @tracer.capture_method
+    @traced_without_result
     def fetch(self, ids: Sequence[str], namespace: str) -> list[Vector]:
         """Stored vectors (unit length) of ``ids`` in their order; unknown ids are left out."""
         found: dict[str, Vector] = {}
@@ -238,12 +238,20 @@ class PineconeIndex:
                 found[vector_id] = Vector(vector_id, np.asarray(v.values, dtype=np.float32), dict(v.metadata or {}))
         return [found[i] for i in ids if i in found]
 
-    @tracer.capture_method
+    @traced_without_result
     def delete(self, ids: Sequence[str], namespace: str) -> None:
-        for chunk in _chunks(list(ids)):
-            self._send("delete", namespace, operator.methodcaller("delete", ids=list(chunk), namespace=namespace))
+        """Delete ``ids``; a namespace Pinecone does not have (404) holds none of them."""
 
-    @tracer.capture_method
+        def delete(chunk: list[str], index: Index) -> None:
+            try:
+                index.delete(ids=chunk, namespace=namespace)
+            except NotFoundError:
+                logger.debug("delete: namespace %s not found; nothing to delete", namespace)
+
+        for chunk in _chunks(list(ids)):
+            self._send("delete", namespace, functools.partial(delete, list(chunk)))
+
+    @traced_without_result
     def update_metadata(self, ids: Sequence[str], metadata: Metadata, namespace: str) -> None:
         fields = _clean_metadata(metadata)
         if not fields:
@@ -258,7 +266,7 @@ class PineconeIndex:
         for vector_id in ids:
             self._send("update metadata", namespace, functools.partial(update, vector_id))
 
-    @tracer.capture_method
+    @traced_without_result
     def count(self, namespace: str) -> int:
         stats = self._send("describe index stats", namespace, lambda ix: ix.describe_index_stats())
         summary = stats.namespaces.get(namespace or _DEFAULT_NAMESPACE)

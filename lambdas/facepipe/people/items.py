@@ -6,6 +6,7 @@ values are left out of items (an absent attribute reads the same).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,11 +52,12 @@ def now() -> str:
 class Person:
     person_id: str
     name: str
-    face_count: int = 0
+    face_count: int = 0  # faces recorded (enrolled + sightings): from the presence shards, when read with them
     created_at: str = ""
     indexed_faces: int = 0  # faces of this person in the vector index (enrolled + confident sightings)
     merged_into: str | None = None  # a tombstone: this person was merged into that one
     deleting: bool = False  # an erasure has begun (``people delete``): recognition treats the person as gone
+    last_seen: str = ""  # when the latest face was recorded: from the presence shards, when read with them
 
     @property
     def present(self) -> bool:
@@ -75,6 +77,12 @@ class Person:
             bool(data.get("deleting")),
         )
 
+    def with_counts(self, shards: Sequence[Mapping[str, Any]]) -> Person:
+        """This person with the counts its presence shards (``keys.shard_key`` items) hold."""
+        counted = [from_item(s) for s in shards]
+        seen = [str(s["last_seen"]) for s in counted if s.get("last_seen")]
+        return dataclasses.replace(self, face_count=sum(int(s.get("faces", 0)) for s in counted), last_seen=max(seen, default=""))
+
 
 def profile_item(person_id: str, name: str, created_from: str) -> dict[str, Any]:
     return {
@@ -82,7 +90,6 @@ def profile_item(person_id: str, name: str, created_from: str) -> dict[str, Any]
         "type": "person",
         "person_id": person_id,
         "name": name,
-        "face_count": 0,
         "indexed_faces": 0,
         "created_at": now(),
         "created_from": created_from,

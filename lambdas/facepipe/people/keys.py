@@ -1,15 +1,27 @@
 """The one table's key schema (§5) and the ids derived from the work.
 
-  PERSON#<person_id> / PROFILE                    name, face_count, indexed_faces; GSI1 ("PEOPLE", name#id) lists
-                                                  people; a merged-away person keeps a tombstone (merged_into)
+  PERSON#<person_id> / PROFILE                    name, indexed_faces; GSI1 ("PEOPLE", name#id) lists people;
+                                                  a merged-away person keeps a tombstone (merged_into)
+  PERSON#<person_id> / PROFILE#<shard>            the person's presence and counts, in PRESENCE_SHARDS items:
+                                                  faces, last_seen; ``gone`` once merged away or erased
   PERSON#<person_id> / FACE#<face_id>             one sighting or enrolled face (model, preprocessing, crop_key, quality)
+  FACE#<face_id> / CLAIM                          which person holds the face (one at most); ``erased`` once erased
   MEDIA#<request_id> / IMG#<digest>#FACE#<index>  the tag of one face of one image (no person_id: unknown)
   MEDIA#<request_id> / IMG#<digest>#META          filename, source, result
   STRANGERS#<namespace> / HEAD, E#<seq>           people created lately (facepipe.people.registry)
-  IDEMPOTENCY / <unit>#<md5 of request_id>        Powertools' idempotency records (stored responses)
+  IDEMPOTENCY / <unit>#<md5 of the work's key>    Powertools' idempotency records (stored responses)
 
 Media items are keyed by the image's digest too: a request_id a camera reuses for another image
 never overwrites the first image's tags (and a face id is request_id + digest + index).
+
+**Why presence lives in shards.** Every face and tag written under a person checks, in its own
+transaction, that the person is still present (not merged away, not being erased). DynamoDB
+cancels a transaction that names an item another transaction in flight names, ConditionCheck
+included: one item checked by every sighting of a person would make the frames of one person
+in front of a camera cancel each other. So each write checks (and counts itself on) one of
+``PRESENCE_SHARDS`` items chosen by its face or frame, and a merge or an erasure marks all of
+them in one transaction. The PROFILE item is written only by what is rare: a face joining the
+person's indexed faces (at most ``MAX_FACES_PER_PERSON``), a rename, a merge, an erasure.
 """
 
 from __future__ import annotations
@@ -66,16 +78,45 @@ def stranger_sk(seq: int) -> str:
     return f"E#{seq:012d}"
 
 
-def idempotency_key(unit: str, request_id: str) -> dict[str, str]:
-    """The key of the record Powertools keeps for ``unit`` (its ``key_prefix``) of ``request_id``:
-    its own hash (md5 of the JSON of the idempotency data), so erasure can find stored responses."""
-    return {"PK": names.IDEMPOTENCY_PARTITION, "SK": f"{unit}#{hashlib.md5(json.dumps(request_id).encode()).hexdigest()}"}
+def idempotency_key(unit: str, work: object) -> dict[str, str]:
+    """The key of the record Powertools keeps for ``unit`` (its ``key_prefix``) of ``work`` (what
+    its ``event_key_jmespath`` selects): its own hash (md5 of that JSON, keys sorted), so erasure
+    can find stored responses."""
+    digest = hashlib.md5(json.dumps(work, sort_keys=True).encode()).hexdigest()
+    return {"PK": names.IDEMPOTENCY_PARTITION, "SK": f"{unit}#{digest}"}
 
 
-def sent_key(request_id: str, digest: str) -> dict[str, str]:
-    """The marker that the response to image ``digest`` of ``request_id`` was sent (``Recognizer.answer``)."""
-    key = idempotency_key("sent", request_id)
-    return {**key, "SK": f"{key['SK']}#{digest[:16]}"}
+def detection_work(source: str, request_id: str) -> list[str]:
+    """What detection's reply is kept under: a request_id is the caller's own (its source's)."""
+    return [source, request_id]
+
+
+def image_work(source: str, request_id: str, digest: str) -> list[str]:
+    """What recognition's response is kept under: the caller's request_id and the image sent with it."""
+    return [source, request_id, digest]
+
+
+def sent_key(source: str, request_id: str, digest: str) -> dict[str, str]:
+    """The marker that the response to image ``digest`` of ``source``'s ``request_id`` was sent."""
+    return idempotency_key("sent", image_work(source, request_id, digest))
+
+
+#: presence and counts of a person are spread over this many items (see the module docstring)
+PRESENCE_SHARDS = 16
+SHARD_PREFIX = f"{PROFILE}#"
+
+
+def shard_of(text: str) -> int:
+    """The presence shard that writes about ``text`` (a face id, a frame) use."""
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") % PRESENCE_SHARDS
+
+
+def shard_key(person_id: str, shard: int) -> dict[str, str]:
+    return {"PK": person_pk(person_id), "SK": f"{SHARD_PREFIX}{shard:02d}"}
+
+
+def claim_key(face_id: str) -> dict[str, str]:
+    return {"PK": f"FACE#{face_id}", "SK": "CLAIM"}
 
 
 def people_sort_key(name: str, person_id: str) -> str:

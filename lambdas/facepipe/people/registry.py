@@ -33,6 +33,15 @@ person: a split, never a wrong merge (users forgive a split, ARCHITECTURE §9).
 **Cost.** One consistent GetItem and one Query per face the index calls new; one transaction
 per person created. Entries older than the window are skipped by the key condition (they
 sort by seq, and are read newest first until one is older) and removed by the table's TTL.
+
+**Why one HEAD per namespace.** The proof needs every two registrations that could be one
+stranger to be ordered, and no partition of the face space keeps two faces of one stranger
+near the threshold in one part: any sharding of HEAD would turn its races into second people.
+HEAD is written once per *new person*, never per sighting (sightings count on the person's
+presence shards, ``keys``), so its rate is the rate strangers appear, far below one item's
+1,000 writes a second. When strangers do arrive together, the losers' writes are refused
+(a condition, or a ``TransactionConflict`` retried by ``conflicts.retrying``), read again and
+go on: each round registers at least one of them.
 """
 
 from __future__ import annotations
@@ -47,13 +56,16 @@ import numpy as np
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from facepipe.names import TTL_ATTRIBUTE
+from facepipe.names import RECORD_LIFETIME_SECONDS, TTL_ATTRIBUTE
 from facepipe.people import keys
+from facepipe.people.conflicts import cancellation_reasons
 from facepipe.people.items import dict_item
-from facepipe.people.store import PeopleStore
+from facepipe.people.store import FaceErasedError, PeopleStore, PersonGoneError
 
-#: how long a new person stays registered: well past Pinecone's read-after-write delay
-REGISTRY_SECONDS = 180.0
+#: how long a new person stays registered: past Pinecone's read-after-write delay (10-30 s), and
+#: past every retry of the record that created them (a record that failed before its upsert
+#: leaves a person without a vector, whom only the registry shows to the next frame)
+REGISTRY_SECONDS = float(RECORD_LIFETIME_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -87,7 +99,7 @@ class StrangerRegistry:
 
     def read(self) -> Snapshot:
         """Step 1: HEAD, then the window's entries, both strongly consistent."""
-        head = self.people.table.get_item(Key={"PK": self.pk, "SK": "HEAD"}, ConsistentRead=True).get("Item") or {}
+        head = self.people.get({"PK": self.pk, "SK": "HEAD"}) or {}
         horizon = self.clock() - self.window
         strangers = []
         for item in self.people.query(
@@ -106,16 +118,19 @@ class StrangerRegistry:
     def register(self, seen: Snapshot, person: Mapping[str, Any], face_id: str, vector: np.ndarray, band: str) -> bool:
         """Step 3: create the person (``person``: its profile item) and register it, if HEAD is
         still what ``seen`` read; False when someone registered in between (read again).
-        A profile that already exists (this face's own earlier attempt) counts as registered."""
+        A profile that already exists (this face's own earlier attempt) counts as registered.
+        ``FaceErasedError`` when the face was erased, ``PersonGoneError`` when the person id was:
+        an erasure is never undone by a frame delivered again."""
         now = self.clock()
         seq = seen.seq + 1
+        person_id = str(person["person_id"])
         entry = dict_item(
             {
                 "PK": self.pk,
                 "SK": keys.stranger_sk(seq),
                 "type": "stranger",
                 "seq": seq,
-                "person_id": person["person_id"],
+                "person_id": person_id,
                 "face_id": face_id,
                 "vector": base64.b64encode(np.asarray(vector, dtype=np.float32).tobytes()).decode("ascii"),
                 "band": band,
@@ -134,11 +149,17 @@ class StrangerRegistry:
                     {"Put": {"Item": {"PK": self.pk, "SK": "HEAD", "seq": seq}, **head}},
                     {"Put": {"Item": entry, "ConditionExpression": "attribute_not_exists(PK)"}},
                     {"Put": {"Item": dict(person), "ConditionExpression": "attribute_not_exists(PK)"}},
+                    self.people.presence_check(person_id, 0),
+                    {"ConditionCheck": {"Key": keys.claim_key(face_id), "ConditionExpression": "attribute_not_exists(erased)"}},
                 ]
             )
             return True
         except ClientError as exc:
-            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            reasons = cancellation_reasons(exc)
+            if reasons[4:5] == ["ConditionalCheckFailed"]:
+                raise FaceErasedError(face_id) from None
+            if reasons[3:4] == ["ConditionalCheckFailed"]:
+                raise PersonGoneError(person_id) from None
             if reasons[2:3] == ["ConditionalCheckFailed"] and reasons[:2] == ["None", "None"]:
                 return True  # the profile is there: this face registered it before (a redelivery)
             if "ConditionalCheckFailed" in reasons[:2]:
@@ -150,6 +171,6 @@ class StrangerRegistry:
         removed = 0
         for item in self.people.query(KeyConditionExpression=Key("PK").eq(self.pk) & Key("SK").begins_with("E#"), ConsistentRead=True):
             if item.get("person_id") == person_id:
-                self.people.table.delete_item(Key={"PK": self.pk, "SK": str(item["SK"])})
+                self.people.delete({"PK": self.pk, "SK": str(item["SK"])})
                 removed += 1
         return removed

@@ -32,6 +32,8 @@ def cmd_local_up(args: argparse.Namespace) -> int:
         detection_environments=args.detection_environments,
         recognition_environments=args.recognition_environments,
         index_delay=args.index_delay,
+        transaction_ms=args.transaction_ms,
+        write_ms=args.write_ms,
     )
     stack = LocalStack(options)
     stopping = threading.Event()
@@ -72,4 +74,16 @@ def add_parsers(sub: Subparsers) -> None:
         "--recognition-environments", type=int, default=2, help="face-recognition processes (Lambda containers) fed by the event source"
     )
     up.add_argument("--index-delay", type=float, default=0.0, help="seconds before an upsert is searchable, as in Pinecone (10-30 s)")
+    up.add_argument(
+        "--transaction-ms",
+        type=float,
+        default=25.0,
+        help="ms a DynamoDB transaction stays under way in the emulator, refusing requests that meet its items as DynamoDB does (0 = never)",
+    )
+    up.add_argument(
+        "--write-ms",
+        type=float,
+        default=5.0,
+        help="ms a single DynamoDB write stays under way, for the transact-gets that meet it (0 = never)",
+    )
     up.set_defaults(func=cmd_local_up)

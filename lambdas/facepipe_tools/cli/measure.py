@@ -114,12 +114,16 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from facepipe_tools.bench import run_bench, run_detection_bench
+    from facepipe_tools.bench import run_bench, run_detection_bench, run_images_bench
 
     if args.detection:
         if args.out == BENCH_REPORT:
             args.out = "docs/reports/detection.md"
         return run_detection_bench(args)
+    if args.images:
+        if args.out == BENCH_REPORT:
+            args.out = "docs/reports/images.md"
+        return run_images_bench(args)
     return run_bench(args)
 
 
@@ -180,6 +184,7 @@ def add_parsers(sub: Subparsers) -> None:
     bench.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     bench.add_argument("--out", default=BENCH_REPORT)
     bench.add_argument("--detection", action="store_true", help="detection time per frame size only (docs/reports/detection.md)")
+    bench.add_argument("--images", action="store_true", help="memory of opening a frame per format and mode only (docs/reports/images.md)")
     bench.add_argument("--repeats", type=int, default=3, help="passes over the frames in process (--detection: timed runs per frame)")
     bench.add_argument("--threads", type=int, default=1, help="torch threads in process (default 1, as the local stack's functions)")
     bench.set_defaults(func=cmd_bench)

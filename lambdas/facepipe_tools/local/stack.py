@@ -65,6 +65,10 @@ class StackOptions:
     recognition_environments: int = 2
     #: seconds before an upserted vector is returned by queries (Pinecone: 10-30 s); 0 = at once
     index_delay: float = 0.0
+    #: milliseconds a TransactWriteItems / a single write keeps its items in flight in the emulator,
+    #: refusing what meets them as DynamoDB does (local/emulator.py); 0 = never
+    transaction_ms: float = 25.0
+    write_ms: float = 5.0
     state_file: Path | None = DEFAULT_STATE_FILE
     environment: dict[str, str] = field(default_factory=dict)
     #: per-device tokens {source: token} (facepipe.access): stored as the deployed stack stores
@@ -125,7 +129,7 @@ class LocalStack:
 
         opts = self.options
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the function URL's per-request access log
-        moto = EmulatorProcess("127.0.0.1", opts.moto_port)
+        moto = EmulatorProcess("127.0.0.1", opts.moto_port, transaction_ms=opts.transaction_ms, write_ms=opts.write_ms)
         self._stoppers.append(moto.stop)  # after the event sources (they are inserted first)
         endpoint = moto.start()
         log.info("AWS emulator (moto, its own process) on %s", endpoint)
