@@ -180,6 +180,8 @@ resource "aws_lambda_function" "recognition" {
       MAX_PHOTO_BYTES             = tostring(var.max_photo_bytes)
       PHOTO_PREFIX                = var.photo_prefix
       PHOTO_RESPONSES             = tostring(var.photo_responses)
+      KEEP_UNKNOWN_FACES          = tostring(var.keep_unknown_faces)
+      REVIEW_RETENTION_DAYS       = tostring(var.review_retention_days)
       LOG_LEVEL                   = var.log_level
       POWERTOOLS_SERVICE_NAME     = "face-recognition"
     }

@@ -414,6 +414,23 @@ variable "photo_retention_days" {
   }
 }
 
+variable "keep_unknown_faces" {
+  description = "KEEP_UNKNOWN_FACES: keep unknown faces (crop, vector, quality, source, time) for review, so people can name them; false keeps nothing of them."
+  type        = bool
+  default     = true
+}
+
+variable "review_retention_days" {
+  description = "REVIEW_RETENTION_DAYS: days an unknown face kept for review, and a recorded sighting's crop, are kept unless named (DynamoDB TTL, S3 lifecycle of review/ and sightings/)."
+  type        = number
+  default     = 14
+
+  validation {
+    condition     = var.review_retention_days >= 1 && var.review_retention_days <= 3650
+    error_message = "review_retention_days must be 1-3650."
+  }
+}
+
 variable "photo_responses" {
   description = "PHOTO_RESPONSES: also send a response-queue message for each S3 photo."
   type        = bool

@@ -178,6 +178,20 @@ class Settings:
     )
     photo_prefix: str = setting("photos/", "Key prefix of uploads that are recognised.", (RECOGNITION,))
     photo_responses: bool = setting(False, "Also send a response-queue message for each S3 photo.", (RECOGNITION,))
+    keep_unknown_faces: bool = setting(
+        True,
+        "Keep unknown faces (crop, vector, quality, source, time) for review, grouped, so a person can name them; "
+        "false keeps nothing of them.",
+        (RECOGNITION,),
+    )
+    review_retention_days: int = setting(
+        14,
+        "Days an unknown face kept for review (and a recorded sighting's crop) is kept unless named (DynamoDB TTL, S3 "
+        "lifecycle, index clean-up).",
+        (RECOGNITION,),
+        low=1,
+        high=3650,
+    )
     torch_num_threads: int = setting(
         0, "Model threads per function (torch, onnxruntime); 0: the vCPUs the function's memory buys.", BOTH, low=0, high=64, deployed=False
     )
