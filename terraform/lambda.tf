@@ -169,6 +169,8 @@ resource "aws_lambda_function" "recognition" {
       EMBEDDING_MODEL             = var.embedding_model
       FACENET_WEIGHTS_PATH        = local.facenet_weights_path
       FACE_SIMILARITY_THRESHOLD   = var.face_similarity_threshold
+      FACE_SIMILARITY_THRESHOLD_FAIR = var.face_similarity_threshold_fair
+      FACE_SIMILARITY_THRESHOLD_POOR = var.face_similarity_threshold_poor
       FACE_RECOGNITION_TOLERANCE  = var.face_recognition_tolerance
       FACE_MATCH_MARGIN           = var.face_match_margin
       MIN_FACE_SCORE              = tostring(var.min_face_score)

@@ -26,6 +26,7 @@ from facepipe.people import PeopleStore
 from facepipe.recognition import Recognizer
 from facepipe.runtime import idempotency_store
 from facepipe_tools.admin import Admin
+from facepipe_tools.feedback import calibrate_from_review, edges, labelled_pairs
 from facepipe_tools.local.context import LambdaContext
 from facepipe_tools.scenes import camera_frame
 from helpers import drain, encode, queue_and_receive
@@ -127,6 +128,12 @@ def test_name_each_unknown_group_once_and_the_next_frames_are_named(stack, setti
         print(f"teaching pass 2: {len(second)} frames, named {sum(1 for r in named.values() if r in UNKNOWN)}, missed {missed}, wrong {wrong}")
     assert wrong == {}
     assert missed == {}
+    # AND the assignments are labelled pairs: `calibrate --from-review` reads them
+    report = calibrate_from_review(operations)
+    with capsys.disabled():
+        print(report)
+    assert sum(1 for p in labelled_pairs(operations) if p.same and p.band == "poor") >= 10
+    assert "FACE_SIMILARITY_THRESHOLD_POOR=" in report
 
 
 def test_not_this_person_is_obeyed_and_one_frame_never_names_one_person_twice(stack, settings, fixtures_root, detector):
@@ -155,6 +162,11 @@ def test_not_this_person_is_obeyed_and_one_frame_never_names_one_person_twice(st
     people = [f["person_id"] for f in answer["faces"] if f["person_id"]]
     assert len(answer["faces"]) == 2
     assert len(people) == len(set(people))
+    # AND the denial is an impostor pair: the suggested threshold for its band names none of it
+    found = edges(labelled_pairs(operations), recognizer.calibration)
+    denied = [e for e in found if e.impostor]
+    assert denied
+    assert all(e.highest_impostor is not None and e.suggested > e.highest_impostor for e in denied)
 
 
 def test_confirm_dismiss_and_keep_unknown_faces_off(stack, settings, fixtures_root, detector):

@@ -68,14 +68,17 @@ class Calibration:
         """The similarity a pair of ``band`` needs to share a review group."""
         return min(self.threshold(band), self.group_floor)
 
-    def shifted_to(self, good: float | None, margin: float | None = None) -> Calibration:
-        """The same band steps from another ``good`` threshold (FACE_SIMILARITY_THRESHOLD)."""
+    def shifted_to(
+        self, good: float | None, margin: float | None = None, fair: float | None = None, poor: float | None = None
+    ) -> Calibration:
+        """The same band steps from another ``good`` threshold (FACE_SIMILARITY_THRESHOLD); a
+        band given its own value (FACE_SIMILARITY_THRESHOLD_FAIR, _POOR) takes it."""
         step = 0.0 if good is None else good - self.good
         return dataclasses.replace(
             self,
             good=self.good + step,
-            fair=min(1.0, self.fair + step),
-            poor=min(1.0, self.poor + step),
+            fair=min(1.0, self.fair + step) if fair is None else fair,
+            poor=min(1.0, self.poor + step) if poor is None else poor,
             margin=self.margin if margin is None else margin,
         )
 
@@ -91,9 +94,11 @@ CALIBRATIONS: Mapping[str, Calibration] = {
 }
 
 
-def calibration_for(model: str, good: float | None = None, margin: float | None = None) -> Calibration:
-    """The model's calibration, moved to an explicit good-face threshold and margin when set."""
-    return CALIBRATIONS[model].shifted_to(good, margin)
+def calibration_for(
+    model: str, good: float | None = None, margin: float | None = None, fair: float | None = None, poor: float | None = None
+) -> Calibration:
+    """The model's calibration, moved to explicit thresholds and margin where they are set."""
+    return CALIBRATIONS[model].shifted_to(good, margin, fair, poor)
 
 
 @dataclass(frozen=True)

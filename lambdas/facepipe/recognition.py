@@ -159,7 +159,13 @@ class Recognizer:
         self.embedder = embedder
         self.index = index
         self.people = people
-        self.calibration = calibration_for(embedder.model, settings.good_threshold, settings.face_match_margin)
+        self.calibration = calibration_for(
+            embedder.model,
+            settings.good_threshold,
+            settings.face_match_margin,
+            settings.face_similarity_threshold_fair,
+            settings.face_similarity_threshold_poor,
+        )
         self.namespace = settings.namespace
         self.gallery = Gallery(
             index,

@@ -122,6 +122,22 @@ class Settings:
         low=-1.0,
         high=1.0,
     )
+    face_similarity_threshold_fair: float | None = setting(
+        None,
+        "Cosine similarity a fair pair (a face under 40 px, or turned) needs; empty: FACE_SIMILARITY_THRESHOLD plus the "
+        "model's step (facepipe calibrate --from-review suggests one from your cameras).",
+        (RECOGNITION,),
+        low=-1.0,
+        high=1.0,
+    )
+    face_similarity_threshold_poor: float | None = setting(
+        None,
+        "Cosine similarity a poor pair (a face under 24 px, blurred, or turned away) needs; empty: FACE_SIMILARITY_THRESHOLD "
+        "plus the model's step.",
+        (RECOGNITION,),
+        low=-1.0,
+        high=1.0,
+    )
     face_recognition_tolerance: float | None = setting(
         None, "Seed 000's dlib Euclidean distance, mapped to a similarity when no threshold is set.", (RECOGNITION,), low=0.0, high=2.0
     )
