@@ -174,6 +174,12 @@ data "aws_iam_policy_document" "recognition" {
   }
 
   statement {
+    sid       = "KeepSightingAndReviewCrops" # facepipe.gallery (sightings), facepipe.review (unknown faces)
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.this.arn}/${local.sightings_prefix}*", "${aws_s3_bucket.this.arn}/${local.review_prefix}*"]
+  }
+
+  statement {
     sid       = "FindCropVersions" # ListObjectVersions, to delete each version of such a crop
     actions   = ["s3:ListBucketVersions"]
     resources = [aws_s3_bucket.this.arn]

@@ -169,6 +169,8 @@ resource "aws_lambda_function" "recognition" {
       EMBEDDING_MODEL             = var.embedding_model
       FACENET_WEIGHTS_PATH        = local.facenet_weights_path
       FACE_SIMILARITY_THRESHOLD   = var.face_similarity_threshold
+      FACE_SIMILARITY_THRESHOLD_FAIR = var.face_similarity_threshold_fair
+      FACE_SIMILARITY_THRESHOLD_POOR = var.face_similarity_threshold_poor
       FACE_RECOGNITION_TOLERANCE  = var.face_recognition_tolerance
       FACE_MATCH_MARGIN           = var.face_match_margin
       MIN_FACE_SCORE              = tostring(var.min_face_score)
@@ -180,6 +182,8 @@ resource "aws_lambda_function" "recognition" {
       MAX_PHOTO_BYTES             = tostring(var.max_photo_bytes)
       PHOTO_PREFIX                = var.photo_prefix
       PHOTO_RESPONSES             = tostring(var.photo_responses)
+      KEEP_UNKNOWN_FACES          = tostring(var.keep_unknown_faces)
+      REVIEW_RETENTION_DAYS       = tostring(var.review_retention_days)
       LOG_LEVEL                   = var.log_level
       POWERTOOLS_SERVICE_NAME     = "face-recognition"
     }

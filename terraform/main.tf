@@ -20,6 +20,9 @@ locals {
   # Key prefixes the functions write to; the photo prefix may not overlap them (see variables.tf).
   crops_prefix = "crops/" # claim-check crops of frames too big for one SQS message (see s3.tf lifecycle)
   faces_prefix = "faces/" # stored face crops, kept so faces can be re-embedded later
+  # crops of recorded sightings not indexed, and of unknown faces kept for review (both expire)
+  sightings_prefix = "sightings/"
+  review_prefix    = "review/"
 
   # Partition key of the Powertools idempotency records of both functions (facepipe.names
   # IDEMPOTENCY_PARTITION): the detection role may touch no other item (iam.tf, LeadingKeys).

@@ -62,6 +62,25 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
     }
   }
 
+  # Unknown faces kept for review, and the crops of recorded sightings that are not indexed, live
+  # as long as the review does (facepipe.review; REVIEW_RETENTION_DAYS); indexed faces' crops stay.
+  dynamic "rule" {
+    for_each = toset([local.review_prefix, local.sightings_prefix])
+    content {
+      id     = "expire-${trimsuffix(rule.value, "/")}"
+      status = "Enabled"
+      filter {
+        prefix = rule.value
+      }
+      expiration {
+        days = var.review_retention_days
+      }
+      noncurrent_version_expiration {
+        noncurrent_days = 1
+      }
+    }
+  }
+
   # Uploaded photos are the uploader's own: kept until they delete them, unless a retention is set
   # (people erased with `facepipe people delete` stay in the photos they were uploaded in).
   dynamic "rule" {

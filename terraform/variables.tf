@@ -227,6 +227,28 @@ variable "face_similarity_threshold" {
   }
 }
 
+variable "face_similarity_threshold_fair" {
+  description = "FACE_SIMILARITY_THRESHOLD_FAIR: cosine similarity a fair pair (a face under 40 px, or turned) needs; empty = FACE_SIMILARITY_THRESHOLD plus the model's step (`facepipe calibrate --from-review` suggests one)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.face_similarity_threshold_fair == "" || try(tonumber(var.face_similarity_threshold_fair) >= -1 && tonumber(var.face_similarity_threshold_fair) <= 1, false)
+    error_message = "face_similarity_threshold_fair must be empty or a number in [-1, 1]."
+  }
+}
+
+variable "face_similarity_threshold_poor" {
+  description = "FACE_SIMILARITY_THRESHOLD_POOR: cosine similarity a poor pair (a face under 24 px, blurred, or turned away) needs; empty = FACE_SIMILARITY_THRESHOLD plus the model's step."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.face_similarity_threshold_poor == "" || try(tonumber(var.face_similarity_threshold_poor) >= -1 && tonumber(var.face_similarity_threshold_poor) <= 1, false)
+    error_message = "face_similarity_threshold_poor must be empty or a number in [-1, 1]."
+  }
+}
+
 variable "face_recognition_tolerance" {
   description = "FACE_RECOGNITION_TOLERANCE: seed 000's dlib distance, mapped to similarity 1 - d^2/2 when no threshold is set; empty = unused."
   type        = string
@@ -411,6 +433,23 @@ variable "photo_retention_days" {
   validation {
     condition     = var.photo_retention_days == null || try(var.photo_retention_days >= 1, false)
     error_message = "photo_retention_days must be null or at least 1."
+  }
+}
+
+variable "keep_unknown_faces" {
+  description = "KEEP_UNKNOWN_FACES: keep unknown faces (crop, vector, quality, source, time) for review, so people can name them; false keeps nothing of them."
+  type        = bool
+  default     = true
+}
+
+variable "review_retention_days" {
+  description = "REVIEW_RETENTION_DAYS: days an unknown face kept for review, and a recorded sighting's crop, are kept unless named (DynamoDB TTL, S3 lifecycle of review/ and sightings/)."
+  type        = number
+  default     = 14
+
+  validation {
+    condition     = var.review_retention_days >= 1 && var.review_retention_days <= 3650
+    error_message = "review_retention_days must be 1-3650."
   }
 }
 

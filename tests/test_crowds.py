@@ -25,6 +25,7 @@ from facepipe.messages import carry_skipped, encode, parse_request_message, resp
 from facepipe.people import PeopleStore
 from facepipe.recognition import Recognizer
 from facepipe.runtime import detection_runtime
+from facepipe.storage import claim_check_key
 from facepipe_tools.local.context import LambdaContext
 from facepipe_tools.local.event_source import sqs_record
 from facepipe_tools.scenes import context_frame
@@ -195,8 +196,10 @@ def test_4k_frame_of_60_faces_goes_through_by_claim_check_in_one_response(
     body_bytes = len(encode(message).encode())
     assert len(message["faces"]) == 60
     assert "skipped" not in message
-    assert all("crop" not in f and f["crop_key"] == f"crops/crowd-4k/{f['index']}.jpg" for f in message["faces"])
-    stored = aws.client("s3").list_objects_v2(Bucket=resources.bucket, Prefix="crops/crowd-4k/")
+    digest = message["image"]["sha256"]
+    keys = [claim_check_key(message["source"], "crowd-4k", digest, f["index"]) for f in message["faces"]]
+    assert all("crop" not in f and f["crop_key"] == key for f, key in zip(message["faces"], keys, strict=True))
+    stored = aws.client("s3").list_objects_v2(Bucket=resources.bucket, Prefix=keys[0].rsplit("/", 1)[0] + "/")
     assert stored["KeyCount"] == 60
     assert body_bytes < 256 * 1024
     # WHEN the recognition function takes the request queue

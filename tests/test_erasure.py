@@ -21,12 +21,13 @@ from facepipe.frames import FrameAcceptor, FrameProcessor
 from facepipe.index.embedded import EmbeddedIndex
 from facepipe.messages import encode as encode_message
 from facepipe.names import IDEMPOTENCY_PARTITION, TTL_ATTRIBUTE
+from facepipe.operations import OperationError
 from facepipe.people import PeopleStore, keys
 from facepipe.people.registry import StrangerRegistry
 from facepipe.recognition import Recognizer
 from facepipe.runtime import idempotency_store
 from facepipe.storage import claim_check_key, face_crop_key
-from facepipe_tools.admin import Admin, EnrollError, MergeRefused
+from facepipe_tools.admin import Admin, MergeRefused
 from facepipe_tools.local.context import LambdaContext
 from helpers import drain, encode, queue_and_receive
 
@@ -209,7 +210,7 @@ def test_unassign_during_and_after_a_merge(pipeline, photo):
     # a merge in progress (its tombstone written, no face moved): unassign refuses and changes nothing
     recognizer.people.mark_merged(source.person.person_id, target.person_id)
     table = recognizer.people.table.scan()["Items"]
-    with pytest.raises(EnrollError, match="finish the merge first"):
+    with pytest.raises(OperationError, match="finish the merge first"):
         admin.unassign(face_ids[0])
     assert recognizer.people.table.scan()["Items"] == table
     # the merge completes; unassign then takes the face out of the target, wherever it went

@@ -21,6 +21,7 @@ from facepipe.exceptions import ConfigurationError, InvalidRequestError
 from facepipe.frames import FrameProcessor
 from facepipe.messages import MESSAGE_VERSION, parse_request_message
 from facepipe.settings import Settings
+from facepipe.storage import claim_check_key
 from helpers import b64, drain, encode
 
 REQUEST_ID = "cam-7:frame_0001.a"
@@ -429,7 +430,8 @@ def test_frame_processor_large_message_claim_checks_crops_to_s3(
     [raw] = drain(aws.client("sqs"), resources.request_queue_url)
     assert len(raw["Body"].encode()) <= 2000
     message = json.loads(raw["Body"])
-    assert [f.get("crop_key") for f in message["faces"]] == [f"crops/{REQUEST_ID}/0.jpg", f"crops/{REQUEST_ID}/1.jpg"]
+    digest = message["image"].get("sha256", "")
+    assert [f.get("crop_key") for f in message["faces"]] == [claim_check_key(message["source"], REQUEST_ID, digest, i) for i in (0, 1)]
     assert all("crop" not in f for f in message["faces"])
     parse_request_message(raw["Body"])  # still a valid §1.2 message
     # AND each key holds a JPEG crop of the model's size

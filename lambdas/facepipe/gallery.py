@@ -37,7 +37,8 @@ from facepipe.people.items import profile_item
 from facepipe.people.registry import StrangerRegistry
 from facepipe.people.store import FaceErasedError
 from facepipe.quality import FaceQuality
-from facepipe.storage import delete_every_version, face_crop_key, put_jpeg
+from facepipe.storage import delete_every_version, face_crop_key, put_jpeg, sighting_crop_key
+from facepipe.vectors import encode_vector
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -50,6 +51,11 @@ if TYPE_CHECKING:
 PLACEMENT_TRIES = 5
 #: registry rounds for one new face: each round of strangers arriving together registers one of them
 REGISTER_ROUNDS = 40
+
+
+def negatives_namespace(namespace: str) -> str:
+    """Where the faces people said are not a person are (``facepipe.operations.not_this_person``)."""
+    return f"{namespace}-negatives"
 
 
 class PlacementError(RuntimeError):
@@ -86,10 +92,15 @@ class Placement:
     new_person: bool = False
     indexed: bool = False
     person: Person | None = None  # the profile read while placing (present then), when one was
+    review_group: str = ""  # an unknown face kept for review: its group
 
     def erased(self) -> Placement:
         """This face belongs to an erased person: unknown, nothing of it kept or named."""
         return Placement(replace(self.decision, kind="unknown", person_id=None, reason="erased"), None)
+
+    def in_review(self, group: str) -> Placement:
+        """This face is unknown and kept for review, in ``group``."""
+        return Placement(replace(self.decision, kind="unknown", person_id=None), None, review_group=group)
 
 
 class Gallery:
@@ -109,6 +120,7 @@ class Gallery:
         self.index = index
         self.people = people
         self.namespace = namespace
+        self.negatives = negatives_namespace(namespace)
         self.model = embedder.model
         self.preprocessing = embedder.preprocessing
         self.calibration = calibration
@@ -134,23 +146,43 @@ class Gallery:
         candidates = (Candidate.from_metadata(m.id, m.score, m.metadata) for m in found.values())
         return sorted((c for c in candidates if c is not None), key=lambda c: -c.similarity)[:TOP_K]
 
-    def place(self, face: FaceToResolve) -> Placement:
-        """Match, new person (registered) or unknown; see the module docstring."""
+    def place(self, face: FaceToResolve, exclude: frozenset[str] = frozenset()) -> Placement:
+        """Match, new person (registered) or unknown; see the module docstring. ``exclude``: people
+        this face may not be (another face of its frame is them). A person the face is refused
+        for — excluded, or a negative link says it is not them — is left out of the decision, and
+        the face is then never made a new person (it is somebody's look-alike: ``unknown``)."""
         for _ in range(PLACEMENT_TRIES):
             candidates = self.candidates(face.vector, exclude=face.face_id)
             present: dict[str, Person] = {}
             if not names_nobody(candidates, self.calibration):  # else no one's present state can change the answer
                 candidates, present = self._as_people_now(candidates)
-            decision = decide(candidates, face.quality, self.calibration)
+            refused = set(exclude)
+            decision = decide([c for c in candidates if c.person_id not in refused], face.quality, self.calibration)
+            while decision.kind == "match" and decision.person_id and self._refuses(face, decision, present):
+                refused.add(decision.person_id)
+                decision = decide([c for c in candidates if c.person_id not in refused], face.quality, self.calibration)
+            if decision.kind == "new" and refused & {c.person_id for c in candidates}:
+                decision = replace(decision, kind="unknown", reason="its closest person is not it (frame, or feedback)")
             if decision.kind == "new":
                 placement = self._register(face, candidates)
             elif decision.kind == "match" and decision.person_id:
                 placement = self._matched(face, decision, candidates, present)
             else:
                 placement = Placement(decision, None)
+            if placement is not None and placement.person_id in refused:
+                placement = Placement(replace(decision, kind="unknown", person_id=None, reason="taken by another face of its frame"), None)
             if placement is not None:
                 return placement
         raise PlacementError(f"face {face.index} of {face.request_id}: the gallery kept changing; it will be placed again")
+
+    def _refuses(self, face: FaceToResolve, decision: Decision, present: dict[str, Person]) -> bool:
+        """A negative link says ``face`` is not the person ``decision`` names: a face people marked
+        "not this person" is at least as close to it as the person is (or a near-duplicate of it)."""
+        person = present.get(decision.person_id or "")
+        if person is None or person.negatives <= 0:
+            return False
+        closest = self.index.query(face.vector, 1, self.negatives, filter={"person_id": person.person_id})
+        return bool(closest) and closest[0].score >= min(self.calibration.near_duplicate, decision.similarity)
 
     def _as_people_now(self, candidates: list[Candidate]) -> tuple[list[Candidate], dict[str, Person]]:
         """``candidates`` under the people they belong to now: a merged-away person's faces count
@@ -248,12 +280,15 @@ class Gallery:
             model=self.model,
             preprocessing=self.preprocessing,
             indexed=placement.indexed,
-            crop_key=face_crop_key(face.face_id) if placement.indexed and self.bucket else "",
+            crop_key=(face_crop_key(face.face_id) if placement.indexed else sighting_crop_key(face.face_id)) if self.bucket else "",
             enrolled=enrolled,
             quality=face.quality.as_dict(),
             image_digest=face.image_digest,
+            vector=encode_vector(face.vector),
         )
         if self.people.record_face(record):
+            if self.bucket and not placement.indexed:  # an indexed face's crop goes with its vector (add_faces)
+                put_jpeg(self.s3, self.bucket, record.crop_key, face.crop)
             return placement.indexed
         earlier = self.people.face(face.face_id, placement.person_id)
         return bool(earlier and earlier.get("indexed"))

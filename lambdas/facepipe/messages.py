@@ -54,6 +54,7 @@ class FaceResult(TypedDict):
     similarity: float
     new_person: bool
     quality: NotRequired[dict[str, float | str]]
+    review_group: NotRequired[str]  # an unknown face kept for review: its group (facepipe review list)
 
 
 class ResponseMessage(TypedDict):

@@ -36,9 +36,10 @@ from facepipe.names import IDEMPOTENCY_SECONDS
 from facepipe.observability import Metric, MetricUnit, child_logger, metrics, traced_without_result
 from facepipe.people import PeopleStore, Person, PersonGoneError, Tag, generated_name
 from facepipe.people.registry import StrangerRegistry
-from facepipe.people.store import FaceClaimedError, FaceErasedError
+from facepipe.people.store import FaceClaimedError, FaceErasedError, FaceInReviewError
 from facepipe.quality import FaceQuality, assess, band_of, pose
 from facepipe.quality import sharpness as sharpness_of
+from facepipe.review import Review
 from facepipe.settings import Settings
 from facepipe.storage import read_crop, read_photo
 
@@ -106,13 +107,14 @@ def _tag(result: FaceResult) -> Tag:
         result["new_person"],
         result["box"],
         result.get("quality", {}),
+        result.get("review_group", ""),
     )
 
 
 def _result(face: FaceToResolve, placement: Placement) -> FaceResult:
     """A placed face as the response lists it (name filled in by ``finish``), counted in the metrics."""
     _count(placement)
-    return {
+    result: FaceResult = {
         "index": face.index,
         "face_id": face.face_id,
         "box": [float(v) for v in face.box],
@@ -122,6 +124,9 @@ def _result(face: FaceToResolve, placement: Placement) -> FaceResult:
         "new_person": placement.new_person,
         "quality": face.quality.as_dict(),
     }
+    if placement.review_group:
+        result["review_group"] = placement.review_group
+    return result
 
 
 def _count(placement: Placement) -> None:
@@ -154,7 +159,13 @@ class Recognizer:
         self.embedder = embedder
         self.index = index
         self.people = people
-        self.calibration = calibration_for(embedder.model, settings.good_threshold, settings.face_match_margin)
+        self.calibration = calibration_for(
+            embedder.model,
+            settings.good_threshold,
+            settings.face_match_margin,
+            settings.face_similarity_threshold_fair,
+            settings.face_similarity_threshold_poor,
+        )
         self.namespace = settings.namespace
         self.gallery = Gallery(
             index,
@@ -166,6 +177,15 @@ class Recognizer:
             s3=s3,
             recent=recent,
             registry=registry,
+        )
+        self.review = Review(
+            index,
+            people,
+            self.namespace,
+            self.calibration,
+            retention_days=settings.review_retention_days,
+            bucket=settings.s3_bucket_name,
+            s3=s3,
         )
         self._sqs = sqs
         self._s3 = s3
@@ -210,13 +230,21 @@ class Recognizer:
     def embed(self, crops: Sequence[Image.Image]) -> np.ndarray:
         return self.embedder.embed(crops)
 
-    def _placed(self, face: FaceToResolve, write: Callable[[FaceToResolve, Placement, float], object]) -> Placement:
-        """``face`` placed and, when it names a person, written by ``write(face, placement,
-        similarity)``; placed again while its person goes away (merged or erased) meanwhile.
-        A face an earlier delivery recorded stays with who holds it (followed through a merge
-        in progress, which moves it); an erased face is unknown, and nothing of it is kept."""
+    def _placed(
+        self,
+        face: FaceToResolve,
+        write: Callable[[FaceToResolve, Placement, float], object],
+        first: Placement | None = None,
+        exclude: frozenset[str] = frozenset(),
+    ) -> Placement:
+        """``face`` placed (``first``, when already placed; never as one of ``exclude``) and, when
+        it names a person, written by ``write(face, placement, similarity)``; placed again while
+        its person goes away (merged or erased) meanwhile. A face an earlier delivery recorded
+        stays with who holds it (followed through a merge in progress, which moves it), one it
+        kept for review stays there; an erased face is unknown, and nothing of it is kept."""
         for _ in range(PLACEMENT_TRIES):
-            placement = self.gallery.place(face)
+            placement = first or self.gallery.place(face, exclude)
+            first = None
             while placement.person_id is not None:
                 try:
                     write(face, placement, round(placement.decision.similarity, 4))
@@ -225,6 +253,8 @@ class Recognizer:
                     break
                 except FaceErasedError:
                     return placement.erased()
+                except FaceInReviewError as kept:
+                    return placement.in_review(kept.group_id)
                 except FaceClaimedError as claimed:
                     holder = self.people.current_person(claimed.holder)
                     if holder is None:
@@ -238,15 +268,38 @@ class Recognizer:
         raise PlacementError(f"face {face.index} of {face.request_id}: its person kept going away; it will be placed again")
 
     def resolve(self, face: FaceToResolve) -> FaceResult:
-        """Match ``face`` to a known person, create a new one, or leave it unknown; record,
-        index and settle it on its own. Repeat-safe: a redelivery finds what the first wrote."""
-        return _result(face, self._placed(face, self.gallery.write))
+        """Match ``face`` to a known person, create a new one, or leave it unknown (kept for
+        review); record, index and settle it on its own. Repeat-safe: a redelivery finds what the
+        first wrote."""
+        return _result(face, self._kept(face, self._placed(face, self.gallery.write)))
+
+    def place_jointly(self, faces: Sequence[FaceToResolve]) -> tuple[list[Placement], list[frozenset[str]]]:
+        """Every face of one image placed, no two as one person: when two faces name the same
+        person, the closer keeps them and the other is placed again without them (its next
+        eligible person, or unknown). The placements, and the people each face may not be."""
+        placements = [self.gallery.place(face) for face in faces]
+        taken: list[set[str]] = [set() for _ in faces]
+        for _ in range(len(faces)):
+            named: dict[str, list[int]] = {}
+            for i, placement in enumerate(placements):
+                if placement.person_id:
+                    named.setdefault(placement.person_id, []).append(i)
+            clashes = {person: faces_ for person, faces_ in named.items() if len(faces_) > 1}
+            if not clashes:
+                break
+            for person, clash in clashes.items():
+                keeper = max(clash, key=lambda i: placements[i].decision.similarity)
+                for i in clash:
+                    if i != keeper:
+                        taken[i].add(person)
+                        placements[i] = self.gallery.place(faces[i], frozenset(taken[i]))
+        return placements, [frozenset(t) for t in taken]
 
     def resolve_frame(self, faces: Sequence[FaceToResolve]) -> tuple[list[FaceResult], set[int], dict[str, Person]]:
-        """``resolve`` for every face of one image, with one index upsert for all the faces that
-        join their person; their settling is left to ``finish`` (its read of the people comes
-        after the upsert). The results, the indices of the faces indexed, and the people as
-        placing read them."""
+        """``resolve`` for every face of one image, placed jointly (``place_jointly``), with one
+        index upsert for all the faces that join their person; their settling is left to
+        ``finish`` (its read of the people comes after the upsert). The results, the indices of
+        the faces indexed, and the people as placing read them."""
         joining: list[tuple[FaceToResolve, str]] = []
 
         def record(face: FaceToResolve, placement: Placement, similarity: float) -> None:
@@ -254,10 +307,23 @@ class Recognizer:
             if self.gallery.record(face, placement, similarity):
                 joining.append((face, placement.person_id))
 
-        placements = [(face, self._placed(face, record)) for face in faces]
+        first, taken = self.place_jointly(faces)
+        placements = [
+            (face, self._kept(face, self._placed(face, record, placement, exclude)))
+            for face, placement, exclude in zip(faces, first, taken, strict=True)
+        ]
         self.gallery.add_faces(joining)
         read = {p.person.person_id: p.person for _, p in placements if p.person is not None}
         return [_result(face, placement) for face, placement in placements], {face.index for face, _ in joining}, read
+
+    def _kept(self, face: FaceToResolve, placement: Placement) -> Placement:
+        """An unknown face kept for review (``KEEP_UNKNOWN_FACES``), with its group."""
+        if placement.person_id is not None or placement.review_group or placement.decision.reason == "erased":
+            return placement
+        if not self.settings.keep_unknown_faces:
+            return placement
+        group = self.review.keep(face)
+        return placement.in_review(group) if group else placement.erased()
 
     def finish(
         self,

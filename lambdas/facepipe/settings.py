@@ -122,6 +122,22 @@ class Settings:
         low=-1.0,
         high=1.0,
     )
+    face_similarity_threshold_fair: float | None = setting(
+        None,
+        "Cosine similarity a fair pair (a face under 40 px, or turned) needs; empty: FACE_SIMILARITY_THRESHOLD plus the "
+        "model's step (facepipe calibrate --from-review suggests one from your cameras).",
+        (RECOGNITION,),
+        low=-1.0,
+        high=1.0,
+    )
+    face_similarity_threshold_poor: float | None = setting(
+        None,
+        "Cosine similarity a poor pair (a face under 24 px, blurred, or turned away) needs; empty: FACE_SIMILARITY_THRESHOLD "
+        "plus the model's step.",
+        (RECOGNITION,),
+        low=-1.0,
+        high=1.0,
+    )
     face_recognition_tolerance: float | None = setting(
         None, "Seed 000's dlib Euclidean distance, mapped to a similarity when no threshold is set.", (RECOGNITION,), low=0.0, high=2.0
     )
@@ -178,6 +194,20 @@ class Settings:
     )
     photo_prefix: str = setting("photos/", "Key prefix of uploads that are recognised.", (RECOGNITION,))
     photo_responses: bool = setting(False, "Also send a response-queue message for each S3 photo.", (RECOGNITION,))
+    keep_unknown_faces: bool = setting(
+        True,
+        "Keep unknown faces (crop, vector, quality, source, time) for review, grouped, so a person can name them; "
+        "false keeps nothing of them.",
+        (RECOGNITION,),
+    )
+    review_retention_days: int = setting(
+        14,
+        "Days an unknown face kept for review (and a recorded sighting's crop) is kept unless named (DynamoDB TTL, S3 "
+        "lifecycle, index clean-up).",
+        (RECOGNITION,),
+        low=1,
+        high=3650,
+    )
     torch_num_threads: int = setting(
         0, "Model threads per function (torch, onnxruntime); 0: the vCPUs the function's memory buys.", BOTH, low=0, high=64, deployed=False
     )

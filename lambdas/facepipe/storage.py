@@ -3,7 +3,8 @@
 ``photos/…`` uploads to recognise (PHOTO_PREFIX), ``crops/<source>/<request_id>/<digest>/<index>.jpg`` claim
 checks of request messages too large for SQS (§1.2; the bucket's lifecycle rule expires them),
 ``faces/<face_id>.jpg`` the crop of every indexed face, kept so faces can be re-embedded
-with another model later (§9). A missing object can never appear later: reading one is an
+with another model later (§9), ``sightings/<face_id>.jpg`` and ``review/<face_id>.jpg`` the crops
+of the other recorded faces and of the unknown faces kept for review (both expire with the review). A missing object can never appear later: reading one is an
 ``InvalidMessageError`` (dead-letter, do not retry); other S3 faults propagate as transient.
 Photos and crops are read with a size limit, checked with ``HeadObject`` before the download
 (``read_photo``: MAX_PHOTO_BYTES; ``read_crop``: facepipe.images.MAX_CROP_BYTES).
@@ -34,7 +35,18 @@ def claim_check_key(source: str, request_id: str, digest: str, index: int) -> st
 
 
 def face_crop_key(face_id: str) -> str:
+    """The crop of an indexed face: kept while the face is (to re-embed it with another model)."""
     return f"faces/{face_id}.jpg"
+
+
+def sighting_crop_key(face_id: str) -> str:
+    """The crop of a recorded face that is not indexed: kept ``REVIEW_RETENTION_DAYS`` (lifecycle)."""
+    return f"sightings/{face_id}.jpg"
+
+
+def review_crop_key(face_id: str) -> str:
+    """The crop of an unknown face kept for review: kept ``REVIEW_RETENTION_DAYS`` (lifecycle)."""
+    return f"review/{face_id}.jpg"
 
 
 def _location(bucket: str, key: str, version_id: str) -> dict[str, Any]:
@@ -131,3 +143,14 @@ def delete_every_version(s3: Any, bucket: str, key: str) -> int:
                 s3.delete_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])
                 removed += 1
     return removed
+
+
+def copy_object(s3: Any, bucket: str, source: str, target: str) -> bool:
+    """Copy ``source`` to ``target`` in ``bucket``; False when ``source`` is not there."""
+    try:
+        s3.copy_object(Bucket=bucket, Key=target, CopySource={"Bucket": bucket, "Key": source})
+        return True
+    except ClientError as exc:
+        if str(exc.response.get("Error", {}).get("Code", "")) in MISSING:
+            return False
+        raise

@@ -1,4 +1,5 @@
-"""People administration for operators: enroll, list, rename, merge, unassign, delete (erase).
+"""People administration for operators: enroll, list, show, sheet, tags, reindex; and, from the
+core (``facepipe.operations``), rename, merge, unassign, delete and the review's teaching actions.
 
 Runs where the CLI runs, against the stack the settings name (local stack or AWS):
 the same detector, embedder, index and table code as the functions.
@@ -10,38 +11,32 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
 from facepipe.detection import FaceDetector, largest_face
-from facepipe.embedding import MODELS, dimension_of, load_embedder
+from facepipe.embedding import dimension_of, load_embedder
 from facepipe.events import PhotoRef
 from facepipe.exceptions import FacepipeError, InvalidRequestError
 from facepipe.gallery import FaceToResolve
 from facepipe.images import open_image
 from facepipe.index import Vector, VectorIndex, make_index
-from facepipe.messages import result_string
-from facepipe.names import DETECTION_UNIT, FRAME_UNIT, PHOTO_UNIT
-from facepipe.people import PeopleStore, Person, PersonGoneError, PersonNotFoundError, face_id_for, generated_name, keys, person_id_for
+from facepipe.operations import Erasure, MergeRefused, OperationError, PeopleOperations
+from facepipe.people import PeopleStore, Person, face_id_for
 from facepipe.quality import assess
 from facepipe.recognition import Recognizer
 from facepipe.settings import Settings
-from facepipe.storage import claim_check_key, delete_every_version, face_crop_key, read_object
+from facepipe.storage import read_object
 from facepipe_tools.report import with_progress
 
 if TYPE_CHECKING:
     from facepipe.detection import DetectedFace
-    from facepipe.messages import FaceResult
     from facepipe.quality import FaceQuality
 
 
-class EnrollError(FacepipeError):
-    pass
-
-
-class MergeRefused(FacepipeError):
-    """A merge stopped because its target's erasure began: the source is listed again."""
+class EnrollError(OperationError):
+    """A photo that cannot be enrolled as asked (nothing was written)."""
 
 
 @dataclass
@@ -60,25 +55,12 @@ def build_recognizer(settings: Settings) -> Recognizer:
     return Recognizer(settings, embedder, index, PeopleStore(settings.ddb_table_name), detector=detector)
 
 
-class Admin:
-    def __init__(self, recognizer: Recognizer) -> None:
-        self.recognizer = recognizer
-        self.people = recognizer.people
-        self.index = recognizer.index
-        self.namespace = recognizer.namespace
+class Admin(PeopleOperations):
+    """The people operations (``facepipe.operations``), with a progress bar, and what only people
+    at a terminal do: enroll, list, show, sheet, tags, reindex."""
 
-    def person(self, ref: str) -> Person:
-        """A person by id, or by name when exactly one person has it."""
-        try:
-            return self.people.get_person(ref)
-        except PersonNotFoundError:
-            pass
-        named = self.people.find_by_name(ref)
-        if len(named) == 1:
-            return self.people.get_person(named[0].person_id)
-        if not named:
-            raise PersonNotFoundError(f"no person with id or name {ref!r}")
-        raise EnrollError(f"{len(named)} people are named {ref!r}; use an id: {', '.join(p.person_id for p in named)}")
+    def __init__(self, recognizer: Recognizer) -> None:
+        super().__init__(recognizer, progress=lambda items, label: with_progress(list(items), label, unit="face"))
 
     def enroll(self, name: str, images: Sequence[tuple[str, bytes]]) -> EnrollReport:
         """Add the largest face of each image to ``name`` (created if new).
@@ -141,149 +123,6 @@ class Admin:
     def list_people(self) -> list[Person]:
         """Everyone, by name, with their counts."""
         return self.people.with_counts(self.people.list_people())
-
-    def rename(self, ref: str, name: str) -> Person:
-        person = self.person(ref)
-        self.people.rename(person.person_id, name)
-        return self.people.get_person(person.person_id)
-
-    # --- merge, unassign, erasure: idempotent and resumable -----------------------------
-    # Each starts with one transaction that recognition honours at once (a tombstone that
-    # redirects, an erasure mark) and that checks what it relies on (the target is present),
-    # then works face by face. A face's move is checked before anything of it is rewritten: its
-    # item moves to the target first (refused, nothing changed, when the target went away), noted
-    # ``pending`` until its vector, tag and the image's result follow. The faces still under the
-    # source, and the target's faces still pending from it, are the work left, so a re-run after
-    # a crash finishes it.
-
-    def merge(self, source_ref: str, target_ref: str) -> Person:
-        """Fold ``source`` into ``target``: its faces, vectors and tags move, its profile becomes a
-        tombstone that redirects recognition (kept ``TOMBSTONE_SECONDS`` from when the merge
-        completes). Re-runnable. When the target's erasure begins meanwhile, the merge stops:
-        the faces already moved are the target's (erased with them), the source is listed again
-        with the rest (``MergeRefused``)."""
-        source, target = self.person(source_ref), self.person(target_ref)
-        current = self.people.current_person(target.person_id)
-        if current is None:
-            raise PersonNotFoundError(f"{target.person_id} is being erased: finish `people delete` first")
-        target = current
-        if source.person_id == target.person_id:
-            raise EnrollError("cannot merge a person into themselves")
-        if source.deleting:
-            raise PersonNotFoundError(f"{source.person_id} is being erased: finish `people delete` first")
-        self.people.mark_merged(source.person_id, target.person_id)
-        faces = [*self.people.faces_of(source.person_id), *self._pending(target.person_id, source.person_id)]
-        try:
-            for face in with_progress(faces, f"merging {source.person_id}", unit="face"):
-                self._move(face, target)
-        except PersonGoneError as gone:
-            if gone.person_id != target.person_id:
-                raise
-            self.people.restore_merged(source.person_id, target.person_id, source.name)
-            left = len(self.people.faces_of(source.person_id))
-            raise MergeRefused(
-                f"{target.person_id} is being erased: the merge stopped; faces it had moved are erased with them, "
-                f"{source.name} ({source.person_id}) keeps the other {left}"
-            ) from None
-        self.people.finish_merge(source.person_id, target.person_id)
-        self.recognizer.gallery.registry.forget(source.person_id)  # its faces are the target's now
-        self.recognizer.gallery.recent.forget_person(source.person_id)
-        return self.people.get_person(target.person_id)
-
-    def unassign(self, face_id: str) -> Person:
-        """Move one wrongly matched face out into a person of its own (a new, generated name).
-        A face whose person is being merged is followed to where the merge takes it."""
-        face = self.find_face(face_id)
-        person_id = person_id_for(face_id)
-        if face["person_id"] == person_id:
-            if face.get("pending"):
-                self._move(face, self.people.get_person(person_id))  # finish an interrupted unassign
-            return self.people.get_person(person_id)
-        holder = self.people.profile(str(face["person_id"]))
-        if holder is not None and holder.merged_into:
-            raise EnrollError(
-                f"face {face_id} belongs to {holder.person_id}, being merged into {holder.merged_into}: "
-                f"finish the merge first (`facepipe people merge {holder.person_id} {holder.merged_into}`), then unassign"
-            )
-        self.people.create_person(person_id, generated_name(person_id), str(face["request_id"]))
-        self._move(face, self.people.get_person(person_id))
-        return self.people.get_person(person_id)
-
-    def _pending(self, person_id: str, moved_from: str) -> list[dict[str, Any]]:
-        """``person_id``'s faces whose move from ``moved_from`` is not finished (an interrupted merge)."""
-        return [f for f in self.people.faces_of(person_id) if f.get("pending") == moved_from]
-
-    def _move(self, face: dict[str, Any], target: Person) -> None:
-        """One face to ``target``: the face item (checked against the target being present), then
-        its vector, its tag and the image's result, then the note that it is done."""
-        if face["person_id"] != target.person_id:
-            self.people.move_face(face, target.person_id)
-        if face.get("indexed"):
-            self.index.update_metadata([face["face_id"]], {"person_id": target.person_id}, self.namespace)
-        digest = str(face.get("image_digest") or "")
-        self.people.retag(face["request_id"], digest, int(face["face_index"]), target.person_id, target.name)
-        self.refresh_result(face["request_id"], digest)
-        self.people.moved(target.person_id, str(face["face_id"]))
-
-    def refresh_result(self, request_id: str, digest: str, *, forget_filename: bool = False) -> str:
-        """Rewrite one image's stored ``result`` from its tags (after they changed)."""
-        tags = [t for t in self.people.media(request_id) if t.get("type") == "tag" and t.get("image_digest") == digest]
-        result = result_string([cast("FaceResult", {**t, "index": t["face_index"], "person_id": t.get("person_id")}) for t in tags])
-        self.people.set_result(request_id, digest, result, forget_filename=forget_filename)
-        return result
-
-    def find_face(self, face_id: str) -> dict[str, Any]:
-        """A face item by id alone: its claim names who holds it (an erased face is not found)."""
-        holder = self.people.holder(face_id)
-        found = self.people.face(face_id, holder) if holder else None
-        if found is None:
-            raise PersonNotFoundError(f"no face with id {face_id}")
-        return found
-
-    def delete(self, ref: str) -> Erasure:
-        """Erase a person: profile, faces, vectors (in every model's namespace), stored crops
-        (every S3 version), tags (anonymised, the images' file names dropped), the stored results
-        and responses naming them. Each face's claim stays as an erasure mark, and so do the
-        person's presence shards, for ``ERASURE_MARK_SECONDS``: a frame delivered again (a retry,
-        a DLQ redrive) finds them and neither names nor recreates the person. Re-runnable."""
-        person = self.person(ref)
-        if person.merged_into:
-            raise EnrollError(f"{person.person_id} was merged into {person.merged_into}: delete that person instead")
-        erasure = Erasure(person.person_id, person.name)
-        self.people.mark_deleting(person.person_id)
-        for face in with_progress(self.people.faces_of(person.person_id), f"erasing {person.person_id}", unit="face"):
-            self._erase_face(face, erasure)
-        erasure.registry_entries = self.recognizer.gallery.registry.forget(person.person_id)
-        self.recognizer.gallery.recent.forget_person(person.person_id)
-        self.people.delete_profile(person.person_id)
-        return erasure
-
-    def namespaces(self) -> list[str]:
-        """Every namespace a face may have a vector in: the functions' and each model's ``reindex`` one."""
-        return list(dict.fromkeys([self.namespace, *(f"faces-{model}" for model in MODELS)]))
-
-    def _erase_face(self, face: dict[str, Any], erasure: Erasure) -> None:
-        face_id, request_id = str(face["face_id"]), str(face["request_id"])
-        digest, index, source = str(face.get("image_digest") or ""), int(face["face_index"]), str(face.get("source") or "default")
-        for namespace in self.namespaces():
-            self.index.delete([face_id], namespace)
-        erasure.vectors += 1 if face.get("indexed") else 0
-        bucket = self.recognizer.settings.s3_bucket_name
-        if bucket:
-            for key in (face_crop_key(face_id), claim_check_key(source, request_id, digest, index)):
-                erasure.object_versions += delete_every_version(self.recognizer.s3, bucket, key)
-        if self.people.anonymise_tag(request_id, digest, index):
-            erasure.tags += 1
-            self.refresh_result(request_id, digest, forget_filename=True)
-        erasure.stored_responses += self.people.delete_stored_responses(
-            [
-                (DETECTION_UNIT, keys.detection_work(source, request_id)),
-                (FRAME_UNIT, keys.image_work(source, request_id, digest)),
-                (PHOTO_UNIT, request_id),
-            ]
-        )
-        self.people.erase_face(erasure.person_id, face_id)
-        erasure.faces.append(face_id)
 
     # --- looking: show, sheet, tags ---------------------------------------------------------
     def show(self, ref: str) -> tuple[Person, list[dict[str, Any]]]:
@@ -389,26 +228,4 @@ def contact_sheet(tiles: Sequence[tuple[Image.Image | None, str]], columns: int 
     return sheet
 
 
-@dataclass
-class Erasure:
-    """What ``Admin.delete`` removed (counts of this run: a re-run counts what was left)."""
-
-    person_id: str
-    name: str
-    faces: list[str] = field(default_factory=list)
-    vectors: int = 0
-    object_versions: int = 0
-    tags: int = 0
-    stored_responses: int = 0
-    registry_entries: int = 0
-
-    def lines(self) -> list[str]:
-        return [
-            f"erased {self.name} ({self.person_id})",
-            f"  face records      {len(self.faces)}",
-            f"  vectors           {self.vectors}",
-            f"  S3 object versions {self.object_versions} (face crops, claim checks)",
-            f"  tags anonymised   {self.tags} (stored results rewritten)",
-            f"  stored responses  {self.stored_responses} (idempotency records)",
-            f"  registry entries  {self.registry_entries}",
-        ]
+__all__ = ["Admin", "EnrollError", "EnrollReport", "Erasure", "MergeRefused", "Reindex", "build_recognizer", "contact_sheet"]

@@ -41,6 +41,10 @@ class VectorIndex(Protocol):
         """Set (merge) metadata fields on existing vectors; unknown ids are ignored."""
         ...
 
+    def fetch(self, ids: Sequence[str], namespace: str) -> list[Vector]:
+        """The stored vectors of ``ids`` that exist."""
+        ...
+
     def count(self, namespace: str) -> int: ...
 
 

@@ -58,6 +58,7 @@ class Person:
     merged_into: str | None = None  # a tombstone: this person was merged into that one
     deleting: bool = False  # an erasure has begun (``people delete``): recognition treats the person as gone
     last_seen: str = ""  # when the latest face was recorded: from the presence shards, when read with them
+    negatives: int = 0  # faces people said are not this person (facepipe.operations.not_this_person)
 
     @property
     def present(self) -> bool:
@@ -75,6 +76,7 @@ class Person:
             int(data.get("indexed_faces", 0)),
             data.get("merged_into"),
             bool(data.get("deleting")),
+            negatives=int(data.get("negatives", 0)),
         )
 
     def with_counts(self, shards: Sequence[Mapping[str, Any]]) -> Person:
@@ -114,6 +116,8 @@ class FaceRecord:
     enrolled: bool = False
     quality: Mapping[str, Any] = field(default_factory=dict)
     image_digest: str = ""  # SHA-256 of the image the face is in: with request_id and face_index, its tag's key
+    vector: str = ""  # its embedding (base64 float32), kept so a person can confirm it into the index later
+    taught: str = ""  # "confirmed" or "assigned" by a person: a labelled pair (calibrate --from-review)
 
     def item(self) -> dict[str, Any]:
         return dict_item(
@@ -134,6 +138,8 @@ class FaceRecord:
                 "crop_key": self.crop_key or None,
                 "quality": dict(self.quality) or None,
                 "image_digest": self.image_digest or None,
+                "vector": self.vector or None,
+                "taught": self.taught or None,
                 "created_at": now(),
             }
         )
@@ -157,6 +163,8 @@ class FaceRecord:
             enrolled=bool(data.get("enrolled")),
             quality=data.get("quality") or {},
             image_digest=data.get("image_digest", ""),
+            vector=data.get("vector", ""),
+            taught=data.get("taught", ""),
         )
 
 
@@ -170,6 +178,7 @@ class Tag:
     new_person: bool
     box: Sequence[float]
     quality: Mapping[str, Any] = field(default_factory=dict)
+    review_group: str = ""  # an unknown face kept for review: its group
 
     def item(self, request_id: str, digest: str) -> dict[str, Any]:
         return dict_item(
@@ -187,14 +196,18 @@ class Tag:
                 "new_person": self.new_person,
                 "box": list(self.box),
                 "quality": dict(self.quality) or None,
+                "review_group": self.review_group or None,
             }
         )
 
 
 def media_item(request_id: str, digest: str, filename: str, source: str, result: str, faces: int) -> dict[str, Any]:
+    tagged_at = now()
     return dict_item(
         {
             **keys.meta_key(request_id, digest),
+            "GSI1PK": keys.ACTIVITY_PARTITION,  # the latest frames and photos, newest first
+            "GSI1SK": f"{tagged_at}#{request_id}#{digest[:16]}",
             "image_digest": digest,
             "type": "media",
             "request_id": request_id,
@@ -202,6 +215,6 @@ def media_item(request_id: str, digest: str, filename: str, source: str, result:
             "source": source,
             "result": result,
             "faces": faces,
-            "tagged_at": now(),
+            "tagged_at": tagged_at,
         }
     )

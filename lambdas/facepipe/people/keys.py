@@ -5,9 +5,12 @@
   PERSON#<person_id> / PROFILE#<shard>            the person's presence and counts, in PRESENCE_SHARDS items:
                                                   faces, last_seen; ``gone`` once merged away or erased
   PERSON#<person_id> / FACE#<face_id>             one sighting or enrolled face (model, preprocessing, crop_key, quality)
-  FACE#<face_id> / CLAIM                          which person holds the face (one at most); ``erased`` once erased
+  PERSON#<person_id> / NOT#<face_id>              a negative link: that face is not this person (its vector, band)
+  FACE#<face_id> / CLAIM                          who holds the face: a person, or a review group; ``erased`` once erased
+  REVIEW#<group_id> / META, FACE#<face_id>        unknown faces kept for review, grouped (facepipe.review); GSI1
+                                                  ("REVIEW", last_seen#group) lists groups newest first
   MEDIA#<request_id> / IMG#<digest>#FACE#<index>  the tag of one face of one image (no person_id: unknown)
-  MEDIA#<request_id> / IMG#<digest>#META          filename, source, result
+  MEDIA#<request_id> / IMG#<digest>#META          filename, source, result; GSI1 ("ACTIVITY", tagged_at#…) lists them newest first
   STRANGERS#<namespace> / HEAD, E#<seq>           people created lately (facepipe.people.registry)
   IDEMPOTENCY / <unit>#<md5 of the work's key>    Powertools' idempotency records (stored responses)
 
@@ -117,6 +120,26 @@ def shard_key(person_id: str, shard: int) -> dict[str, str]:
 
 def claim_key(face_id: str) -> dict[str, str]:
     return {"PK": f"FACE#{face_id}", "SK": "CLAIM"}
+
+
+def negative_key(person_id: str, face_id: str) -> dict[str, str]:
+    return {"PK": person_pk(person_id), "SK": f"NOT#{face_id}"}
+
+
+REVIEW_PARTITION = "REVIEW"
+ACTIVITY_PARTITION = "ACTIVITY"
+
+
+def review_pk(group_id: str) -> str:
+    return f"REVIEW#{group_id}"
+
+
+def review_meta_key(group_id: str) -> dict[str, str]:
+    return {"PK": review_pk(group_id), "SK": META}
+
+
+def review_face_key(group_id: str, face_id: str) -> dict[str, str]:
+    return {"PK": review_pk(group_id), "SK": f"FACE#{face_id}"}
 
 
 def people_sort_key(name: str, person_id: str) -> str:

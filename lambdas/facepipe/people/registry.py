@@ -46,7 +46,6 @@ go on: each round registers at least one of them.
 
 from __future__ import annotations
 
-import base64
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -61,6 +60,7 @@ from facepipe.people import keys
 from facepipe.people.conflicts import cancellation_reasons
 from facepipe.people.items import dict_item
 from facepipe.people.store import FaceErasedError, PeopleStore, PersonGoneError
+from facepipe.vectors import decode_vector, encode_vector
 
 #: how long a new person stays registered: past Pinecone's read-after-write delay (10-30 s), and
 #: past every retry of the record that created them (a record that failed before its upsert
@@ -107,7 +107,7 @@ class StrangerRegistry:
         ):
             if float(item["created_at"]) < horizon:
                 break  # newest first: the rest are older still
-            vector = np.frombuffer(base64.b64decode(str(item["vector"])), dtype=np.float32)
+            vector = decode_vector(str(item["vector"]))
             strangers.append(
                 Stranger(
                     int(item["seq"]), str(item["person_id"]), str(item["face_id"]), vector, str(item["band"]), float(item["created_at"])
@@ -132,7 +132,7 @@ class StrangerRegistry:
                 "seq": seq,
                 "person_id": person_id,
                 "face_id": face_id,
-                "vector": base64.b64encode(np.asarray(vector, dtype=np.float32).tobytes()).decode("ascii"),
+                "vector": encode_vector(vector),
                 "band": band,
                 "created_at": now,
                 TTL_ATTRIBUTE: int(now + self.window + 3600),

@@ -30,7 +30,7 @@ from facepipe import aws
 from facepipe.names import ERASURE_MARK_SECONDS, TTL_ATTRIBUTE
 from facepipe.people import keys
 from facepipe.people.conflicts import cancellation_reasons, retrying
-from facepipe.people.items import FaceRecord, Person, Tag, from_item, media_item, profile_item
+from facepipe.people.items import FaceRecord, Person, Tag, from_item, media_item, now, profile_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBServiceResource
@@ -71,6 +71,15 @@ class FaceClaimedError(RuntimeError):
         self.face_id, self.holder = face_id, holder
 
 
+class FaceInReviewError(RuntimeError):
+    """The face is kept for review (an earlier delivery left it unknown): it stays there until a
+    person names it."""
+
+    def __init__(self, face_id: str, group_id: str) -> None:
+        super().__init__(f"face {face_id} is in review group {group_id}")
+        self.face_id, self.group_id = face_id, group_id
+
+
 class FaceErasedError(RuntimeError):
     """The face was erased with its person: it is never recorded, indexed or named again."""
 
@@ -106,6 +115,8 @@ def _refused_claim(exc: ClientError, position: int, face_id: str) -> Exception |
     held = {name: _WIRE.deserialize(value) if isinstance(value, dict) else value for name, value in stored.items()}  # type: ignore[arg-type]
     if held.get("erased"):
         return FaceErasedError(face_id)
+    if held.get("group_id"):
+        return FaceInReviewError(face_id, str(held["group_id"]))
     holder = held.get("person_id")
     return FaceClaimedError(face_id, str(holder)) if holder else None
 
@@ -377,13 +388,14 @@ class PeopleStore:
         self.delete(keys.profile_key(person_id))
 
     # --- faces ----------------------------------------------------------------------------
-    def _join(self, face: FaceRecord) -> list[dict[str, Any]]:
-        """Transaction items that add ``face`` to its person: the face item, its claim, its
-        count on its presence shard (which must still be present), the indexed count."""
+    def _join(self, face: FaceRecord, claim: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Transaction items that add ``face`` to its person: the face item, its claim (``claim``:
+        how it is taken, when not a new one), its count on its presence shard (which must still be
+        present), the indexed count."""
         shard = keys.shard_of(face.face_id)
         items: list[dict[str, Any]] = [
             {"Put": {"Item": face.item(), "ConditionExpression": "attribute_not_exists(SK)"}},
-            {"Put": {"Item": _claim_item(face.face_id, face.person_id), **_claim_condition(face.person_id)}},
+            claim or {"Put": {"Item": _claim_item(face.face_id, face.person_id), **_claim_condition(face.person_id)}},
             {
                 "Update": {
                     "Key": keys.shard_key(face.person_id, shard),
@@ -394,22 +406,40 @@ class PeopleStore:
             },
         ]
         if face.indexed:
-            items.append(
-                {
-                    "Update": {
-                        "Key": keys.profile_key(face.person_id),
-                        "UpdateExpression": "ADD indexed_faces :one",
-                        "ConditionExpression": PRESENT,
-                        "ExpressionAttributeValues": {":one": 1},
-                    }
+            items.append(self._count_indexed(face.person_id, 1))
+        return items
+
+    def _count_indexed(self, person_id: str, step: int) -> dict[str, Any]:
+        """The transaction item that moves a person's indexed count (joining: they must be present)."""
+        update: dict[str, Any] = {
+            "Key": keys.profile_key(person_id),
+            "UpdateExpression": "ADD indexed_faces :step",
+            "ConditionExpression": PRESENT if step > 0 else "attribute_exists(PK)",
+            "ExpressionAttributeValues": {":step": step},
+        }
+        return {"Update": update}
+
+    def leave(self, face: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Transaction items that take a face item (as ``faces_of`` returns it) from its person."""
+        person_id, face_id = str(face["person_id"]), str(face["face_id"])
+        items: list[dict[str, Any]] = [
+            {"Delete": {"Key": keys.face_key(person_id, face_id), "ConditionExpression": "attribute_exists(SK)"}},
+            {
+                "Update": {
+                    "Key": keys.shard_key(person_id, keys.shard_of(face_id)),
+                    "UpdateExpression": "ADD faces :minus",
+                    "ExpressionAttributeValues": {":minus": -1},
                 }
-            )
+            },
+        ]
+        if face.get("indexed"):
+            items.append(self._count_indexed(person_id, -1))
         return items
 
     def record_face(self, face: FaceRecord) -> bool:
         """Add a face to its person (and count it) once; False when it was already recorded
-        there. ``FaceErasedError``, ``FaceClaimedError`` (another person holds it) or
-        ``PersonGoneError`` (the person is not present) otherwise."""
+        there. ``FaceErasedError``, ``FaceClaimedError`` (another person holds it),
+        ``FaceInReviewError`` or ``PersonGoneError`` (the person is not present) otherwise."""
         try:
             self.transact(self._join(face))
             return True
@@ -441,27 +471,7 @@ class PeopleStore:
                 "ExpressionAttributeValues": {":target": target_id, ":source": source_id, ":face": moved.face_id, ":claim": "claim"},
             }
         }
-        leave: list[dict[str, Any]] = [
-            {"Delete": {"Key": keys.face_key(source_id, moved.face_id), "ConditionExpression": "attribute_exists(SK)"}},
-            {
-                "Update": {
-                    "Key": keys.shard_key(source_id, keys.shard_of(moved.face_id)),
-                    "UpdateExpression": "ADD faces :minus",
-                    "ExpressionAttributeValues": {":minus": -1},
-                }
-            },
-        ]
-        if moved.indexed:
-            leave.append(
-                {
-                    "Update": {
-                        "Key": keys.profile_key(source_id),
-                        "UpdateExpression": "ADD indexed_faces :minus",
-                        "ConditionExpression": "attribute_exists(PK)",
-                        "ExpressionAttributeValues": {":minus": -1},
-                    }
-                }
-            )
+        leave = self.leave(face)
         try:
             self.transact([*join, *leave])
         except ClientError as exc:
@@ -486,6 +496,111 @@ class PeopleStore:
         except ClientError as exc:
             if not _failed_condition(exc):
                 raise
+
+    def adopt_face(self, face: FaceRecord, group_id: str) -> None:
+        """A review face (of ``group_id``) joins ``face.person_id``: its claim moves from the group
+        in the same transaction (a repeat passes). ``PersonGoneError``, ``FaceErasedError``."""
+        claim = {
+            "Update": {
+                "Key": keys.claim_key(face.face_id),
+                "UpdateExpression": "SET person_id = :person, #t = :claim REMOVE group_id, #ttl",
+                "ConditionExpression": "attribute_not_exists(erased) AND (group_id = :group OR person_id = :person)",
+                "ExpressionAttributeNames": {"#t": "type", "#ttl": TTL_ATTRIBUTE},
+                "ExpressionAttributeValues": {":person": face.person_id, ":group": group_id, ":claim": "claim"},
+            }
+        }
+        join = self._join(face, claim)
+        try:
+            self.transact(join)
+        except ClientError as exc:
+            reasons = cancellation_reasons(exc)
+            if reasons[:1] == ["ConditionalCheckFailed"] and reasons[1:2] != ["ConditionalCheckFailed"]:
+                return  # recorded before a crash
+            if reasons[1:2] == ["ConditionalCheckFailed"]:
+                raise FaceErasedError(face.face_id) from None
+            if "ConditionalCheckFailed" in reasons[2:]:
+                raise PersonGoneError(face.person_id) from None
+            raise
+
+    def index_face(self, face: FaceRecord, *, taught: str, indexed: bool = False) -> None:
+        """Mark a recorded face as ``taught`` by a person; unless ``indexed`` already, it joins its
+        person's indexed faces (counted, on condition that it was not)."""
+        mark: dict[str, Any] = {
+            "Key": keys.face_key(face.person_id, face.face_id),
+            "UpdateExpression": "SET taught = :taught",
+            "ConditionExpression": "attribute_exists(SK)",
+            "ExpressionAttributeValues": {":taught": taught},
+        }
+        if indexed:
+            self.update(mark["Key"], **{k: v for k, v in mark.items() if k != "Key"})
+            return
+        mark["UpdateExpression"] += ", #indexed = :yes"
+        mark["ConditionExpression"] += " AND #indexed = :no"
+        mark["ExpressionAttributeValues"] |= {":yes": True, ":no": False}
+        mark["ExpressionAttributeNames"] = {"#indexed": "indexed"}  # a reserved word
+        try:
+            self.transact([{"Update": mark}, self._count_indexed(face.person_id, 1)])
+        except ClientError as exc:
+            reasons = cancellation_reasons(exc)
+            if reasons[1:2] == ["ConditionalCheckFailed"]:
+                raise PersonGoneError(face.person_id) from None
+            if reasons[:1] != ["ConditionalCheckFailed"]:
+                raise  # else indexed already (a repeat)
+
+    def unindex_face(self, person_id: str, face_id: str) -> None:
+        """A face leaves its person's indexed faces (it stays recorded): one that adds least, replaced."""
+        try:
+            self.transact(
+                [
+                    {
+                        "Update": {
+                            "Key": keys.face_key(person_id, face_id),
+                            "UpdateExpression": "SET #indexed = :no",
+                            "ConditionExpression": "#indexed = :yes",
+                            "ExpressionAttributeNames": {"#indexed": "indexed"},
+                            "ExpressionAttributeValues": {":yes": True, ":no": False},
+                        }
+                    },
+                    self._count_indexed(person_id, -1),
+                ]
+            )
+        except ClientError as exc:
+            if cancellation_reasons(exc)[:1] != ["ConditionalCheckFailed"]:
+                raise
+
+    def add_negative(self, person_id: str, face_id: str, vector: str, band: str) -> None:
+        """Store that face ``face_id`` is not ``person_id`` (once; the profile counts it)."""
+        item = {**keys.negative_key(person_id, face_id), "type": "negative", "face_id": face_id, "vector": vector, "band": band}
+        try:
+            self.transact(
+                [
+                    {"Put": {"Item": {**item, "created_at": now()}, "ConditionExpression": "attribute_not_exists(SK)"}},
+                    {
+                        "Update": {
+                            "Key": keys.profile_key(person_id),
+                            "UpdateExpression": "ADD negatives :one",
+                            "ConditionExpression": "attribute_exists(PK)",
+                            "ExpressionAttributeValues": {":one": 1},
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            reasons = cancellation_reasons(exc)
+            if reasons[1:2] == ["ConditionalCheckFailed"]:
+                raise PersonNotFoundError(f"no person with id {person_id}") from None
+            if reasons[:1] != ["ConditionalCheckFailed"]:
+                raise  # else stored before (a repeat)
+
+    def negatives(self, person_id: str) -> list[dict[str, Any]]:
+        condition = Key("PK").eq(keys.person_pk(person_id)) & Key("SK").begins_with("NOT#")
+        return [from_item(i) for i in self.query(KeyConditionExpression=condition, ConsistentRead=True)]
+
+    def erase_claim(self, face_id: str) -> None:
+        """Turn a face's claim into an erasure mark (kept ``ERASURE_MARK_SECONDS``)."""
+        mark = {**keys.claim_key(face_id), "type": "claim", "face_id": face_id, "erased": True}
+        mark[TTL_ATTRIBUTE] = int(time.time()) + ERASURE_MARK_SECONDS
+        self.put(mark)
 
     def faces_of(self, person_id: str) -> list[dict[str, Any]]:
         condition = Key("PK").eq(keys.person_pk(person_id)) & Key("SK").begins_with("FACE#")
@@ -540,15 +655,30 @@ class PeopleStore:
         """Every item of every image sent as ``request_id`` (META and tags, by image digest)."""
         return [from_item(i) for i in self.query(KeyConditionExpression=Key("PK").eq(keys.media_pk(request_id)), ConsistentRead=True)]
 
-    def retag(self, request_id: str, digest: str, index: int, person_id: str, name: str) -> None:
-        """Point one face's tag at another person (a merge); absent and erased tags stay so."""
+    def retag(self, request_id: str, digest: str, index: int, person_id: str, name: str, *, review_group: str = "") -> None:
+        """Point one face's tag at another person (a merge, an assignment), or at nobody (empty
+        ``person_id``: unknown, kept in ``review_group``); absent and erased tags stay so."""
+        if person_id:
+            expression, values = (
+                "SET person_id = :p, #n = :n, #unknown = :no REMOVE review_group",
+                {":p": person_id, ":n": name, ":no": False},
+            )
+        else:
+            expression, values = (
+                "SET #n = :n, #unknown = :yes, review_group = :g REMOVE person_id, new_person",
+                {
+                    ":n": "",
+                    ":yes": True,
+                    ":g": review_group,
+                },
+            )
         try:
             self.update(
                 keys.tag_key(request_id, digest, index),
-                UpdateExpression="SET person_id = :p, #n = :n",
+                UpdateExpression=expression,
                 ConditionExpression="attribute_exists(PK) AND attribute_not_exists(erased)",
-                ExpressionAttributeNames={"#n": "name"},
-                ExpressionAttributeValues={":p": person_id, ":n": name},
+                ExpressionAttributeNames={"#n": "name", "#unknown": "unknown"},
+                ExpressionAttributeValues=values,
             )
         except ClientError as exc:
             if not _failed_condition(exc):

@@ -102,6 +102,13 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from facepipe_tools.calibrate import run_calibration
     from facepipe_tools.sets import load_set
 
+    if args.from_review:
+        from facepipe_tools.feedback import calibrate_from_review
+
+        use_stack(args.stack)
+        print(calibrate_from_review(admin()))
+        return 0
+
     sets = [load_set(spec) for spec in args.sets] if args.sets else [load_set(None)]
     names = [s.name for s in sets]
     if len(set(names)) != len(names):
@@ -155,6 +162,12 @@ def add_parsers(sub: Subparsers) -> None:
         "sets", nargs="*", metavar="SET", help="labels.json files, their folders or Image,Results CSVs (default: the shared fixtures)"
     )
     calibrate.add_argument("--model", default="dlib-resnet", choices=EMBEDDING_MODELS)
+    calibrate.add_argument(
+        "--from-review",
+        action="store_true",
+        help="instead: thresholds per band from the feedback given on the stack (confirmed, assigned, not-this-person faces)",
+    )
+    calibrate.add_argument("--stack", help="with --from-review: the local stack's state file (default .facepipe/local.json)")
     calibrate.add_argument("--out", default="docs/calibration.md", help="Markdown report; its plot (.png) and numbers (.json) go beside it")
     calibrate.set_defaults(func=cmd_calibrate)
 

@@ -1,4 +1,4 @@
-"""``facepipe enroll``, ``facepipe people list|show|sheet|rename|merge|unassign|delete``,
+"""``facepipe enroll``, ``facepipe people list|show|sheet|rename|merge|unassign|delete|confirm|not``,
 ``facepipe tags`` and ``facepipe reindex``: people administration."""
 
 from __future__ import annotations
@@ -82,6 +82,12 @@ def cmd_people(args: argparse.Namespace) -> int:
         print(f"face {args.face} is now {person.name} ({person.person_id})")
     elif args.action == "delete":
         print("\n".join(people.delete(args.person).lines()))
+    elif args.action == "confirm":
+        person = people.confirm(args.face)
+        print(f"face {args.face} confirmed as {person.name} ({person.person_id}): {person.indexed_faces} indexed face(s)")
+    elif args.action == "not":
+        group = people.not_this_person(args.face)
+        print(f"face {args.face} is not that person: it will not be named so again; it is in review group {group}")
     return 0
 
 
@@ -119,7 +125,7 @@ def add_parsers(sub: Subparsers) -> None:
     enroll.add_argument("images", nargs="+")
     enroll.set_defaults(func=cmd_enroll)
 
-    people = sub.add_parser("people", help="list, show, sheet, rename, merge, unassign or delete (erase) people")
+    people = sub.add_parser("people", help="list, show, sheet, rename, merge, unassign, delete (erase), confirm or deny people's faces")
     actions = people.add_subparsers(dest="action", required=True)
     listing = with_stack(actions.add_parser("list"))
     listing.add_argument("--json", action="store_true")
@@ -141,6 +147,10 @@ def add_parsers(sub: Subparsers) -> None:
     unassign.add_argument("face", help="face id (people show, or a response's faces[].face_id)")
     delete = with_stack(actions.add_parser("delete", help="erase a person everywhere (re-runnable); prints what it removed"))
     delete.add_argument("person")
+    confirm = with_stack(actions.add_parser("confirm", help="a recognised face is right: it joins its person's indexed faces"))
+    confirm.add_argument("face", help="face id (people show, or a response's faces[].face_id)")
+    deny = with_stack(actions.add_parser("not", help="a recognised face is not its person: never named so again, moved to review"))
+    deny.add_argument("face", help="face id (people show, or a response's faces[].face_id)")
     people.set_defaults(func=cmd_people)
 
     tags = with_stack(sub.add_parser("tags", help="the stored tags of a frame (request_id) or photo (s3://bucket/key)"))
