@@ -122,10 +122,14 @@ def test_name_each_unknown_group_once_and_the_next_frames_are_named(stack, setti
     # AND the same frames again (pass 2) are named, every one of them, and no look-alike is
     second = run(stack, settings, [(f"2-{rid}", who, data) for rid, who, data in pass1])
     named = {rid[2:]: a["result"] for rid, a in second.items()}
-    wrong = {rid: result for rid, result in named.items() if result not in ("", "unknown", who_of[rid]) and not result.startswith("person-")}
+    wrong = {
+        rid: result for rid, result in named.items() if result not in ("", "unknown", who_of[rid]) and not result.startswith("person-")
+    }
     missed = {rid: result for rid, result in named.items() if who_of[rid] in UNKNOWN and result != who_of[rid]}
     with capsys.disabled():
-        print(f"teaching pass 2: {len(second)} frames, named {sum(1 for r in named.values() if r in UNKNOWN)}, missed {missed}, wrong {wrong}")
+        print(
+            f"teaching pass 2: {len(second)} frames, named {sum(1 for r in named.values() if r in UNKNOWN)}, missed {missed}, wrong {wrong}"
+        )
     assert wrong == {}
     assert missed == {}
     # AND the assignments are labelled pairs: `calibrate --from-review` reads them
