@@ -220,6 +220,12 @@ data "aws_iam_policy_document" "recognition" {
   }
 
   statement {
+    sid       = "PublishWhatItDecided" # facepipe.publishing: its own bus only
+    actions   = ["events:PutEvents"]
+    resources = [aws_cloudwatch_event_bus.this.arn]
+  }
+
+  statement {
     sid       = "ReadPineconeKey"
     actions   = ["ssm:GetParameter"]
     resources = [aws_ssm_parameter.pinecone.arn]

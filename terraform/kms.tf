@@ -62,6 +62,23 @@ data "aws_iam_policy_document" "kms" {
     resources = ["*"] # in a key policy "*" means this key
   }
 
+  # EventBridge publishes alerts to the SNS topic encrypted with the key (events.tf).
+  # https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-resource-based.html#eb-sns-permissions
+  statement {
+    sid = "EventBridgePublishesEncryptedAlerts"
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = ["*"] # in a key policy "*" means this key
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+
   # CloudWatch Logs encrypts the functions' log groups with the key.
   # https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
   statement {

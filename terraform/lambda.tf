@@ -183,6 +183,8 @@ resource "aws_lambda_function" "recognition" {
       PHOTO_PREFIX                = var.photo_prefix
       PHOTO_RESPONSES             = tostring(var.photo_responses)
       KEEP_UNKNOWN_FACES          = tostring(var.keep_unknown_faces)
+      EVENT_BUS_NAME              = aws_cloudwatch_event_bus.this.name
+      ARRIVAL_COOLDOWN_SECONDS    = tostring(var.arrival_cooldown_seconds)
       REVIEW_RETENTION_DAYS       = tostring(var.review_retention_days)
       LOG_LEVEL                   = var.log_level
       POWERTOOLS_SERVICE_NAME     = "face-recognition"

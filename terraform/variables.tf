@@ -529,3 +529,75 @@ variable "request_age_alarm_seconds" {
     error_message = "request_age_alarm_seconds must be at least 60."
   }
 }
+
+# --- events and alerts (events.tf, docs/events.md) ----------------------------------------
+
+variable "arrival_cooldown_seconds" {
+  description = "ARRIVAL_COOLDOWN_SECONDS: a person (or review group) seen at a source after this long away from it is a new arrival (one Person Arrived / Unknown Visitor event)."
+  type        = number
+  default     = 600
+
+  validation {
+    condition     = var.arrival_cooldown_seconds >= 1 && var.arrival_cooldown_seconds <= 604800
+    error_message = "arrival_cooldown_seconds must be 1-604800 (a week)."
+  }
+}
+
+variable "event_archive_days" {
+  description = "Days the events bus's archive keeps events for replay; 0 keeps no archive (docs/events.md: privacy)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.event_archive_days >= 0
+    error_message = "event_archive_days must be 0 or more."
+  }
+}
+
+variable "event_schema_discovery" {
+  description = "Let the EventBridge schema registry discover the events' detail schemas."
+  type        = bool
+  default     = true
+}
+
+variable "alert_emails" {
+  description = "E-mail addresses alerted (SNS) about unknown visitors and the arrival of watched names; empty: no e-mail alerts."
+  type        = list(string)
+  default     = []
+}
+
+variable "alert_watch_list" {
+  description = "Names whose arrival is alerted (Person Arrived); empty: only unknown visitors are."
+  type        = list(string)
+  default     = []
+}
+
+variable "alert_sources" {
+  description = "Cameras / albums (source) whose events alert; empty: all of them."
+  type        = list(string)
+  default     = []
+}
+
+variable "alert_webhook_url" {
+  description = "HTTPS endpoint (Home Assistant, Slack, ...) that alerts are POSTed to through an EventBridge API destination; empty: none."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.alert_webhook_url == "" || startswith(var.alert_webhook_url, "https://")
+    error_message = "alert_webhook_url must be empty or an https:// URL."
+  }
+}
+
+variable "alert_webhook_header" {
+  description = "The header the webhook's secret goes in (the EventBridge connection's API key name)."
+  type        = string
+  default     = "Authorization"
+}
+
+variable "alert_webhook_secret" {
+  description = "The value of alert_webhook_header (e.g. 'Bearer <token>'); kept by EventBridge in Secrets Manager."
+  type        = string
+  default     = ""
+  sensitive   = true
+}

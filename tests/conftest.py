@@ -33,6 +33,15 @@ def _no_real_aws(monkeypatch):
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _moto_as_the_emulator_runs_it():
+    """moto in process, patched as the local stack's emulator patches it (facepipe_tools.local.emulator):
+    the same answers; a transaction's rollback copy holds only the items it names, not the whole table."""
+    from facepipe_tools.local.emulator import _patch_moto
+
+    _patch_moto()
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _one_torch_thread():
     """One torch thread, as the local stack's functions run: with 2 cores and another busy process,
     torch's default thread count makes MTCNN 10x slower (measured), which only adds noise to tests."""

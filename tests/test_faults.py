@@ -134,7 +134,10 @@ def stack(monkeypatch) -> Iterator[tuple[Any, Any]]:
     with mock_aws():
         session = boto3.session.Session(region_name="us-east-1")
         resources = create_resources(session, StackNames(), request_visibility=30, max_receive_count=MAX_RECEIVES)
-        for key, value in function_environment(resources, VECTOR_BACKEND="local", POWERTOOLS_METRICS_DISABLED="true").items():
+        environment = function_environment(
+            resources, VECTOR_BACKEND="local", POWERTOOLS_METRICS_DISABLED="true", EVENT_BUS_NAME=resources.event_bus
+        )
+        for key, value in environment.items():
             monkeypatch.setenv(key, value)
         from facepipe.runtime import detection_runtime, recognition_runtime
 
@@ -275,6 +278,16 @@ def test_faults_every_accepted_frame_answered_once_or_dead_lettered_with_reason(
     named = {r["request_id"]: r["faces"][0]["person_id"] for r in responses if r["faces"] and r["faces"][0]["person_id"]}
     people_per_identity = {person: {named[rid] for rid, p in accepted.items() if p == person and rid in named} for person in PEOPLE}
 
+    # the events: one id per face's decision (duplicates only with the same id), one arrival per person
+    events = [json.loads(m["Body"]) for m in drain_all(sqs, resources.events_queue_url)]
+    by_id: dict[str, set[str]] = {}
+    for event in events:
+        by_id.setdefault(event["detail"]["id"], set()).add(json.dumps([event["detail-type"], event["detail"].get("face_id")]))
+    face_events = {e["detail"]["face_id"] for e in events if e["detail-type"] in ("Face Recognized", "Unknown Face", "New Person")}
+    answered_faces = {f["face_id"] for r in responses for f in r["faces"]}
+    arrivals = Counter((e["detail"]["source"], e["detail"]["person_id"]) for e in events if e["detail-type"] == "Person Arrived")
+    arrival_ids = {e["detail"]["id"] for e in events if e["detail-type"] == "Person Arrived"}
+    present = {("default", f["person_id"]) for r in responses for f in r["faces"] if f["person_id"]}
     with capsys.disabled():  # the counts show in `make test`'s output, pass or fail
         print(
             f"\nfault injection: {len(frames)} frames, {sum(v for k, v in faults.injected.items() if k in KINDS)} faults injected "
@@ -283,7 +296,9 @@ def test_faults_every_accepted_frame_answered_once_or_dead_lettered_with_reason(
             f"+ dead-lettered with a reason {len((with_reason - answered) & set(accepted))}; dead-lettered only without a reason {len(without_reason)} ({len(unreasoned)} copies redriven by SQS)\n"
             f"  duplicate responses {duplicates} (identical; deaths right after sending a response: {send_then_die}), duplicate tags {sum(n - 1 for n in tags.values())}, "
             f"people {len(people)} for {len(PEOPLE)} identities, face counts off {len(miscounted)}\n"
-            f"  DynamoDB conflicts injected {faults.injected['conflict']}, requests sent again {conflicts_retried() - retried_before}"
+            f"  DynamoDB conflicts injected {faults.injected['conflict']}, requests sent again {conflicts_retried() - retried_before}\n"
+            f"  events {len(events)} ({len(by_id)} ids; faults on PutEvents {faults.injected['error events:PutEvents'] + faults.injected['crash events:PutEvents']}), "
+            f"arrivals {sum(arrivals.values())} for {len(present)} people present ({len(arrival_ids)} ids)"
         )
     assert sum(v for k, v in faults.injected.items() if k in KINDS) >= FRAMES // 3  # the run really was faulty
     assert len(accepted) >= FRAMES * 0.95
@@ -299,6 +314,10 @@ def test_faults_every_accepted_frame_answered_once_or_dead_lettered_with_reason(
     assert all(len(ids) == 1 for ids in people_per_identity.values()), people_per_identity
     assert len(people) == len(PEOPLE)
     assert faults.injected["conflict"] >= 20  # and every one of them was retried or failed its record, never lost
+    assert all(len(kinds) == 1 for kinds in by_id.values()), "an event id is one event, however often it is delivered"
+    assert answered_faces <= face_events, "every answered face was published"
+    assert set(arrivals) == present, "no arrival lost, none made up"
+    assert len(arrival_ids) == len(present), "one arrival per person present (duplicates only with the same id)"
 
 
 def drain_all(sqs: Any, queue_url: str, attributes: bool = False) -> list[dict[str, Any]]:

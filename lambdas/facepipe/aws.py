@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -53,6 +53,16 @@ def s3() -> S3Client:
 
 def ssm() -> SSMClient:
     return _ssm(*_where())
+
+
+@functools.cache
+def _events(endpoint: str | None, region: str) -> Any:
+    return boto3.session.Session().client("events", config=_CONFIG, region_name=region)
+
+
+def events() -> Any:
+    """EventBridge (facepipe.publishing)."""
+    return _events(*_where())
 
 
 def dynamodb() -> DynamoDBServiceResource:

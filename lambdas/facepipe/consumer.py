@@ -462,11 +462,15 @@ class RecognitionConsumer:
                 message = item.message
                 work = {"source": message["source"], "request_id": message["request_id"], "digest": image_digest(message)}
                 done = self._frame(work=work, prepared=item)
-                # after the work is recorded done; a fresh result under idempotency was answered by nobody before
+                # after the work is recorded done: its events (a retry publishes the same ids), then the answer,
+                # which a fresh result under idempotency had not been given by anybody before
+                self.recognizer.publisher.recognition(Recognised.from_dict(done), message.get("captured_at"))
                 self.recognizer.answer(Recognised.from_dict(done), earlier=not (self.idempotent and item.worked))
                 logger.info("frame recognised", request_id=item.message["request_id"], faces=len(item.message["faces"]))
             for photo in item.photos or []:
                 done = self._photo(work={"request_id": photo.request_id, **photo.__dict__})
+                if not done.get("skipped"):
+                    self.recognizer.publisher.recognition(Recognised.from_dict(done))
                 if not done.get("skipped") and self.recognizer.settings.photo_responses:
                     self.recognizer.answer(Recognised.from_dict(done))
                 logger.info("photo recognised", request_id=photo.request_id)

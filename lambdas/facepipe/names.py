@@ -67,6 +67,15 @@ class StackNames:
         return f"{self.prefix}-table"
 
     @property
+    def event_bus(self) -> str:
+        return f"{self.prefix}-events"
+
+    @property
+    def events_queue(self) -> str:
+        """The local stack's tap on the bus (``facepipe watch``): a rule sends every event there."""
+        return f"{self.prefix}-events"
+
+    @property
     def bucket(self) -> str:
         return f"{self.prefix}-photos-{self.bucket_suffix}"
 

@@ -59,6 +59,7 @@ class Metric:
     DEAD_LETTERS = "DeadLetters"  # recognition: records moved to a DLQ with their reason
     RECORDS_DEFERRED = "RecordsDeferred"  # recognition: records not started for lack of time, left to SQS to deliver again
     CONFLICTS_RETRIED = "DynamoConflictsRetried"  # both: DynamoDB requests refused for overlapping work, sent again
+    EVENTS_PUBLISHED = "EventsPublished"  # recognition and operations: EventBridge events put on the bus
     ERASED_FACES = "ErasedFaces"  # recognition: faces of an erased person met again (answered unknown, nothing kept)
 
 

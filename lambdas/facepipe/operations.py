@@ -38,6 +38,7 @@ from facepipe.matching import MAX_FACES_PER_PERSON
 from facepipe.messages import result_string
 from facepipe.names import DETECTION_UNIT, FRAME_UNIT, PHOTO_UNIT
 from facepipe.people import FaceRecord, Person, PersonGoneError, PersonNotFoundError, generated_name, keys, person_id_for
+from facepipe.publishing import EventType
 from facepipe.review import ReviewFace, group_id_for
 from facepipe.storage import claim_check_key, copy_object, delete_every_version, face_crop_key, review_crop_key, sighting_crop_key
 from facepipe.vectors import decode_vector, encode_vector
@@ -95,6 +96,7 @@ class PeopleOperations:
         self.index = recognizer.index
         self.namespace = recognizer.namespace
         self.review = recognizer.review
+        self.publisher = recognizer.publisher
         self.progress = progress
 
     @property
@@ -135,7 +137,14 @@ class PeopleOperations:
             raise OperationError("a name is required")
         person = self.person(ref)
         self.people.rename(person.person_id, name.strip())
-        return self.people.get_person(person.person_id)
+        renamed = self.people.get_person(person.person_id)
+        self.publisher.operation(
+            EventType.PERSON_RENAMED,
+            {"person_id": person.person_id, "name": renamed.name, "previous_name": person.name},
+            person.person_id,
+            renamed.name,
+        )
+        return renamed
 
     # --- merge, unassign ----------------------------------------------------------------------
     def merge(self, source_ref: str, target_ref: str) -> Person:
@@ -170,6 +179,8 @@ class PeopleOperations:
         self.people.finish_merge(source.person_id, target.person_id)
         self.recognizer.gallery.registry.forget(source.person_id)  # its faces are the target's now
         self.recognizer.gallery.recent.forget_person(source.person_id)
+        detail = {"person_id": source.person_id, "into": target.person_id, "name": target.name}
+        self.publisher.operation(EventType.PERSON_MERGED, detail, source.person_id, target.person_id)
         return self.people.get_person(target.person_id)
 
     def unassign(self, face_id: str) -> Person:
@@ -238,6 +249,7 @@ class PeopleOperations:
         erasure.registry_entries = self.recognizer.gallery.registry.forget(person.person_id)
         self.recognizer.gallery.recent.forget_person(person.person_id)
         self.people.delete_profile(person.person_id)
+        self.publisher.operation(EventType.PERSON_ERASED, {"person_id": person.person_id, "faces": len(erasure.faces)}, person.person_id)
         return erasure
 
     def preview_delete(self, ref: str) -> dict[str, int | str]:
@@ -295,8 +307,11 @@ class PeopleOperations:
         recorded as theirs, becomes one of their indexed faces while it adds something, and its
         frame's tag names them. Re-runnable (the faces still in review are the work left)."""
         person = self.present(to)
-        for face in _each(self.review_faces(target), f"assigning to {person.name}", self.progress):
+        faces = self.review_faces(target)
+        for face in _each(faces, f"assigning to {person.name}", self.progress):
             self._adopt(face, person)
+        detail = {"target": target, "person_id": person.person_id, "name": person.name, "faces": len(faces)}
+        self.publisher.operation(EventType.REVIEW_ASSIGNED, detail, target, person.person_id)
         return self.people.get_person(person.person_id)
 
     def new_person(self, target: str, name: str) -> Person:
@@ -315,6 +330,7 @@ class PeopleOperations:
         for face in _each(faces, "dismissing", self.progress):
             self.people.erase_claim(face.face_id)
             self.review.release(face)
+        self.publisher.operation(EventType.REVIEW_DISMISSED, {"target": target, "faces": len(faces)}, target)
         return len(faces)
 
     def _adopt(self, face: ReviewFace, person: Person) -> None:

@@ -37,6 +37,7 @@ from facepipe.observability import Metric, MetricUnit, child_logger, metrics, tr
 from facepipe.people import PeopleStore, Person, PersonGoneError, Tag, generated_name
 from facepipe.people.registry import StrangerRegistry
 from facepipe.people.store import FaceClaimedError, FaceErasedError, FaceInReviewError
+from facepipe.publishing import Publisher
 from facepipe.quality import FaceQuality, assess, band_of, pose
 from facepipe.quality import sharpness as sharpness_of
 from facepipe.review import Review
@@ -187,6 +188,7 @@ class Recognizer:
             bucket=settings.s3_bucket_name,
             s3=s3,
         )
+        self.publisher = Publisher(settings.event_bus_name, people, settings.arrival_cooldown_seconds)
         self._sqs = sqs
         self._s3 = s3
         self._detector = detector

@@ -9,7 +9,10 @@ query returns it.
 **Groups.** A kept face joins the review group of the face it is closest to when that pair
 reaches the pair's grouping threshold (``Calibration.group_threshold``: the naming threshold,
 capped at a floor measured on camera-sized faces, since a group is looked at before it is named)
-and beats the next group by ``group_margin``; otherwise it starts a group of its own. Groups are never joined
+and beats the next group by ``group_margin``; otherwise it starts a group of its own. Faces of
+one stranger arriving together in several containers (the index shows none of them yet) meet
+in the review's own stranger registry (``people.registry``, namespace ``<namespace>-review``):
+the first registers its new group, the others find it there and join it. Groups are never joined
 automatically: one stranger in two groups costs a second keystroke, two strangers in one group
 would give one of them the other's name. Vectors live in the namespace ``<namespace>-review``,
 apart from the people's, so an unknown face is never a candidate for a person's match.
@@ -22,6 +25,7 @@ listed newest first through GSI1) and ``REVIEW#<group>`` / ``FACE#<face_id>``; t
 from __future__ import annotations
 
 import base64
+import random
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -39,6 +43,8 @@ from facepipe.names import TTL_ATTRIBUTE
 from facepipe.people import PeopleStore, keys
 from facepipe.people.conflicts import cancellation_reasons
 from facepipe.people.items import dict_item, from_item, now
+from facepipe.people.registry import StrangerRegistry
+from facepipe.people.store import FaceErasedError
 from facepipe.quality import worse
 from facepipe.storage import delete_every_version, put_jpeg, review_crop_key
 from facepipe.vectors import decode_vector, encode_vector
@@ -48,6 +54,10 @@ if TYPE_CHECKING:
 
 #: review candidates asked of the index for one kept face
 REVIEW_TOP_K = 16
+#: a new group stays registered this long: past Pinecone's read-after-write delay (10-30 s)
+REVIEW_REGISTRY_SECONDS = 300.0
+#: registry rounds for one new group (each round of strangers arriving together registers one)
+REGISTER_ROUNDS = 40
 _GROUPS = uuid.UUID("7d1c0e4a-5a0b-4f3e-9a7e-2f1a8c6b5d40")
 
 
@@ -141,6 +151,7 @@ class Review:
         self._s3 = s3
         self.recent = recent or RecentVectors()
         self.clock = clock
+        self.registry = StrangerRegistry(people, self.namespace, window=REVIEW_REGISTRY_SECONDS, clock=clock)
 
     @property
     def s3(self) -> Any:
@@ -155,15 +166,26 @@ class Review:
         for match in self.recent.matches(vector):
             found.setdefault(match.id, match)
         found.pop(face_id, None)
+        while True:
+            group, score = self._closest(
+                [(str(m.metadata.get("group_id") or ""), m.score, str(m.metadata.get("band", "poor"))) for m in found.values()], band
+            )
+            if group is None or self.people.get(keys.review_meta_key(group)) is not None:
+                return group, score
+            # its items expired (REVIEW_RETENTION_DAYS) or were named: clean its vectors, look again
+            stale = [i for i, m in found.items() if m.metadata.get("group_id") == group]
+            self.index.delete(stale, self.namespace)
+            for face in stale:
+                found.pop(face)
+
+    def _closest(self, matches: list[tuple[str, float, str]], band: str) -> tuple[str | None, float]:
+        """The group of the closest of ``matches`` (group, similarity, band) when it is close enough
+        and beats the next group by the margin (``Calibration.group_threshold``, ``group_margin``)."""
         best: dict[str, tuple[float, str]] = {}
-        for match in found.values():
-            group = str(match.metadata.get("group_id") or "")
-            if group and (group not in best or match.score > best[group][0]):
-                best[group] = (match.score, str(match.metadata.get("band", "poor")))
+        for group, score, their_band in matches:
+            if group and (group not in best or score > best[group][0]):
+                best[group] = (score, their_band)
         ranked = sorted(best.items(), key=lambda g: -g[1][0])
-        while ranked and self.people.get(keys.review_meta_key(ranked[0][0])) is None:
-            expired = ranked.pop(0)[0]  # its items expired (REVIEW_RETENTION_DAYS) or were named: clean its vectors
-            self.index.delete([i for i, m in found.items() if m.metadata.get("group_id") == expired], self.namespace)
         if not ranked:
             return None, 0.0
         group, (score, their_band) = ranked[0]
@@ -173,11 +195,35 @@ class Review:
             return group, score
         return None, 0.0
 
+    def _new_group(self, face: FaceToResolve) -> tuple[str, float]:
+        """The group a face the index finds no group for joins: one started moments ago elsewhere
+        (registered, not yet shown by the index: ``people.registry``, the same protocol as new
+        people's), or its own, registered so that the next face finds it."""
+        band = face.quality.band
+        for round_ in range(REGISTER_ROUNDS):
+            seen = self.registry.read()
+            mine = [s for s in seen.strangers if s.face_id == face.face_id]
+            if mine:  # an earlier delivery of this face started it
+                return mine[0].person_id, 0.0
+            group, score = self._closest([(s.person_id, float(s.vector @ face.vector), s.band) for s in seen.strangers], band)
+            if group is not None:
+                return group, score
+            started = group_id_for(face.face_id)
+            meta = {**keys.review_meta_key(started), "type": "review_group", "group_id": started, "size": 0, TTL_ATTRIBUTE: self._expiry()}
+            if self.registry.register(seen, meta, face.face_id, face.vector, band, subject="group_id"):
+                return started, 0.0
+            time.sleep(random.uniform(0, min(0.2, 0.005 * 2**round_)))
+        return group_id_for(face.face_id), 0.0  # strangers kept arriving together: a group of its own
+
     def keep(self, face: FaceToResolve) -> str | None:
         """Keep an unknown face for review; its group (an earlier delivery's, on a repeat), or
         None when the face was erased or is held elsewhere."""
         group, similarity = self.group_for(face.face_id, face.vector, face.quality.band)
-        group = group or group_id_for(face.face_id)
+        if group is None:
+            try:
+                group, similarity = self._new_group(face)
+            except FaceErasedError:
+                return None
         kept = ReviewFace(
             face.face_id,
             group,
@@ -310,7 +356,7 @@ class Review:
         while len(found) < limit:
             page = client.query(TableName=self.people.table_name, Limit=max(limit, 25), **kwargs)
             for item in page.get("Items", []):
-                if len(found) < limit:
+                if len(found) < limit and int(str(item.get("size", 0))) > 0:
                     found.append(ReviewGroup.from_item(item))
                     last = item
             if "LastEvaluatedKey" not in page:

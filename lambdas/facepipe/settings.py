@@ -194,6 +194,19 @@ class Settings:
     )
     photo_prefix: str = setting("photos/", "Key prefix of uploads that are recognised.", (RECOGNITION,))
     photo_responses: bool = setting(False, "Also send a response-queue message for each S3 photo.", (RECOGNITION,))
+    event_bus_name: str = setting(
+        "",
+        "EventBridge bus recognition publishes what it decided on (docs/events.md); empty: no events.",
+        (RECOGNITION,),
+    )
+    arrival_cooldown_seconds: int = setting(
+        600,
+        "A person (or review group) seen at a source after this long away from it is a new arrival: one Person Arrived "
+        "(Unknown Visitor) event.",
+        (RECOGNITION,),
+        low=1,
+        high=604800,
+    )
     keep_unknown_faces: bool = setting(
         True,
         "Keep unknown faces (crop, vector, quality, source, time) for review, grouped, so a person can name them; "

@@ -63,10 +63,19 @@ def sign_request(request: urllib.request.Request, region: str) -> None:
 
 
 def post_frame(
-    function_url: str, request_id: str, filename: str, content: bytes, *, sign_region: str | None = None, timeout: float = 30
+    function_url: str,
+    request_id: str,
+    filename: str,
+    content: bytes,
+    *,
+    sign_region: str | None = None,
+    timeout: float = 30,
+    source: str | None = None,
 ) -> tuple[int, dict[str, Any]]:
-    """POST one frame (§1.1): (HTTP status, JSON reply); an error reply that is not JSON gives ``{}``."""
-    body = json.dumps({"request_id": request_id, "filename": filename, "content": base64.b64encode(content).decode()}).encode()
+    """POST one frame (§1.1; ``source``: the camera, when given): (HTTP status, JSON reply); an
+    error reply that is not JSON gives ``{}``."""
+    fields = {"request_id": request_id, "filename": filename, "content": base64.b64encode(content).decode()}
+    body = json.dumps({**fields, "source": source} if source else fields).encode()
     request = urllib.request.Request(function_url, data=body, method="POST", headers={"Content-Type": "application/json"})
     if sign_region:
         sign_request(request, sign_region)
@@ -146,10 +155,11 @@ def send_frames(
     progress: Callable[[Outcome], object] | None = None,
     request_ids: Sequence[str] | None = None,
     schedule: Sequence[float] | None = None,
+    source: str | None = None,
 ) -> list[Outcome]:
     """Send ``frames`` (filename, bytes), ``concurrency`` in flight, and wait for every answer.
 
-    ``request_ids``: one per frame (default: random). ``schedule``: seconds after the start at
+    ``request_ids``: one per frame (default: random). ``source``: the camera's id (§1.1). ``schedule``: seconds after the start at
     which each frame is POSTed, like a camera (a frame whose turn comes while ``concurrency``
     requests are in flight goes as soon as one returns)."""
     if request_ids is not None and len(request_ids) != len(frames):
@@ -167,7 +177,9 @@ def send_frames(
                 time.sleep(max(0.0, started + schedule[i] - time.perf_counter()))
             poller.expect(outcome)
             outcome.sent_at = time.perf_counter()
-            outcome.status, outcome.reply = post_frame(function_url, outcome.request_id, outcome.filename, content, sign_region=sign_region)
+            outcome.status, outcome.reply = post_frame(
+                function_url, outcome.request_id, outcome.filename, content, sign_region=sign_region, source=source
+            )
             poller.wait([outcome], timeout)
             if progress:
                 progress(outcome)

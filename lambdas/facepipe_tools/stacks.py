@@ -33,6 +33,8 @@ class StackInfo(TypedDict):
     photo_bucket: str
     table: str
     ssm_parameter: str
+    event_bus: str
+    events_queue_url: str
     vector_url: str
     embedding_model: str
     namespace: str
@@ -59,6 +61,7 @@ def stack_environment(info: StackInfo) -> dict[str, str]:
         "PINECONE_NAMESPACE": info["namespace"],
         "PINECONE_SSM_PARAMETER_NAME": info["ssm_parameter"],
         "FACEPIPE_FUNCTION_URL": info["function_url"],
+        "EVENT_BUS_NAME": info.get("event_bus", ""),  # people's operations publish too
     }
 
 

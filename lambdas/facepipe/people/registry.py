@@ -115,22 +115,25 @@ class StrangerRegistry:
             )
         return Snapshot(int(str(head.get("seq", 0))), tuple(strangers))
 
-    def register(self, seen: Snapshot, person: Mapping[str, Any], face_id: str, vector: np.ndarray, band: str) -> bool:
+    def register(
+        self, seen: Snapshot, person: Mapping[str, Any], face_id: str, vector: np.ndarray, band: str, *, subject: str = "person_id"
+    ) -> bool:
         """Step 3: create the person (``person``: its profile item) and register it, if HEAD is
         still what ``seen`` read; False when someone registered in between (read again).
         A profile that already exists (this face's own earlier attempt) counts as registered.
         ``FaceErasedError`` when the face was erased, ``PersonGoneError`` when the person id was:
-        an erasure is never undone by a frame delivered again."""
+        an erasure is never undone by a frame delivered again. ``subject``: the item's id field,
+        when it is not a person (``facepipe.review`` registers its new groups the same way)."""
         now = self.clock()
         seq = seen.seq + 1
-        person_id = str(person["person_id"])
+        subject_id = str(person[subject])
         entry = dict_item(
             {
                 "PK": self.pk,
                 "SK": keys.stranger_sk(seq),
                 "type": "stranger",
                 "seq": seq,
-                "person_id": person_id,
+                "person_id": subject_id,
                 "face_id": face_id,
                 "vector": encode_vector(vector),
                 "band": band,
@@ -143,23 +146,25 @@ class StrangerRegistry:
             if seen.seq == 0
             else {"ConditionExpression": "seq = :seen", "ExpressionAttributeValues": {":seen": seen.seq}}
         )
+        erased = {"ConditionCheck": {"Key": keys.claim_key(face_id), "ConditionExpression": "attribute_not_exists(erased)"}}
+        present = [self.people.presence_check(subject_id, 0)] if subject == "person_id" else []
         try:
             self.people.transact(
                 [
                     {"Put": {"Item": {"PK": self.pk, "SK": "HEAD", "seq": seq}, **head}},
                     {"Put": {"Item": entry, "ConditionExpression": "attribute_not_exists(PK)"}},
                     {"Put": {"Item": dict(person), "ConditionExpression": "attribute_not_exists(PK)"}},
-                    self.people.presence_check(person_id, 0),
-                    {"ConditionCheck": {"Key": keys.claim_key(face_id), "ConditionExpression": "attribute_not_exists(erased)"}},
+                    *present,
+                    erased,
                 ]
             )
             return True
         except ClientError as exc:
             reasons = cancellation_reasons(exc)
-            if reasons[4:5] == ["ConditionalCheckFailed"]:
+            if reasons[-1:] == ["ConditionalCheckFailed"]:
                 raise FaceErasedError(face_id) from None
-            if reasons[3:4] == ["ConditionalCheckFailed"]:
-                raise PersonGoneError(person_id) from None
+            if present and reasons[3:4] == ["ConditionalCheckFailed"]:
+                raise PersonGoneError(subject_id) from None
             if reasons[2:3] == ["ConditionalCheckFailed"] and reasons[:2] == ["None", "None"]:
                 return True  # the profile is there: this face registered it before (a redelivery)
             if "ConditionalCheckFailed" in reasons[:2]:

@@ -5,7 +5,8 @@ Commands other than ``local up``, ``demo``, ``bench`` and ``calibrate`` act on t
 in the environment; ``eval`` with neither starts an ephemeral local stack, as ``demo`` does.
 
 One module per group of commands, each command beside its arguments: ``local`` (local up),
-``people`` (enroll, people), ``review``, ``send``, ``measure`` (eval, calibrate, demo, bench), ``console``.
+``people`` (enroll, people), ``review``, ``send``, ``watch`` (events), ``measure`` (eval, calibrate, demo, bench),
+``console``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from facepipe.exceptions import FacepipeError
-from facepipe_tools.cli import console, local, measure, people, review, send
+from facepipe_tools.cli import console, local, measure, people, review, send, watch
 
 __all__ = ["main", "parser"]
 
@@ -29,7 +30,7 @@ def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="facepipe", description="Face recognition and tagging pipeline: local stack and operator tools.")
     root.add_argument("-v", "--verbose", action="store_true", help="log debug output")
     sub = root.add_subparsers(dest="command", required=True)
-    for group in (local, people, review, send, measure, console):
+    for group in (local, people, review, send, watch, measure, console):
         group.add_parsers(sub)
     return root
 

@@ -32,6 +32,7 @@ def cmd_local_up(args: argparse.Namespace) -> int:
         detection_environments=args.detection_environments,
         recognition_environments=args.recognition_environments,
         index_delay=args.index_delay,
+        arrival_cooldown=args.arrival_cooldown,
         transaction_ms=args.transaction_ms,
         write_ms=args.write_ms,
     )
@@ -74,6 +75,12 @@ def add_parsers(sub: Subparsers) -> None:
         "--recognition-environments", type=int, default=2, help="face-recognition processes (Lambda containers) fed by the event source"
     )
     up.add_argument("--index-delay", type=float, default=0.0, help="seconds before an upsert is searchable, as in Pinecone (10-30 s)")
+    up.add_argument(
+        "--arrival-cooldown",
+        type=int,
+        default=600,
+        help="ARRIVAL_COOLDOWN_SECONDS: seconds away from a source before someone arrives again",
+    )
     up.add_argument(
         "--transaction-ms",
         type=float,

@@ -71,7 +71,7 @@ from typing import Any, cast
 from moto.core.responses import BaseResponse
 from moto.core.utils import unix_time
 from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException, TransactionCanceledException
-from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 from moto.iam.models import get_account_id_from
@@ -146,8 +146,27 @@ def _one_at_a_time(method: Callable[..., Any]) -> Callable[..., Any]:
     return locked
 
 
+def _naming_its_items(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``DynamoDBBackend.transact_write_items`` telling ``_table_copy`` which items it names."""
+
+    @functools.wraps(method)
+    def transact(backend: Any, transact_items: list[dict[str, Any]]) -> Any:
+        _transaction.operations = transact_items
+        try:
+            return method(backend, transact_items)
+        finally:
+            _transaction.operations = None
+
+    transact.__wrapped_by_facepipe__ = True  # type: ignore[attr-defined]
+    return transact
+
+
 def _patch_moto() -> None:
-    """moto's classes as the emulator runs them (the module docstring); idempotent."""
+    """moto's classes as the emulator runs them (the module docstring); idempotent. Tests that run
+    moto in process apply them too (tests/conftest.py): the same answers, without a deep copy of
+    the whole table per transaction."""
+    if not getattr(DynamoDBBackend.transact_write_items, "__wrapped_by_facepipe__", False):
+        DynamoDBBackend.transact_write_items = _naming_its_items(DynamoDBBackend.transact_write_items)  # type: ignore[method-assign]
     Table.__deepcopy__ = _table_copy  # type: ignore[attr-defined]
     Message.__deepcopy__ = _message_copy  # type: ignore[attr-defined]
     SQSBackend.is_message_valid_based_on_retention_period = _retained  # type: ignore[method-assign,assignment]
@@ -333,12 +352,7 @@ class _Dispatcher(DomainDispatcherApplication):
                 refusal = self._in_flight.refusal(operation, ids)
                 if refusal is not None:  # refused before it is applied: nothing it names changes
                     return list(refusal(environ, start_response))
-                if operation == "TransactWriteItems":
-                    _transaction.operations = request.get("TransactItems", [])
-                try:
-                    answer = list(app(environ, recorded))
-                finally:
-                    _transaction.operations = None
+                answer = list(app(environ, recorded))
                 held = self._in_flight.hold(operation, ids) if statuses and statuses[0].startswith("2") else None
             if held is not None:  # under way for a while: the answer waits, other requests run and may meet it
                 window, release = held

@@ -24,6 +24,8 @@ class Resources:
     table: str
     bucket: str
     ssm_parameter: str
+    event_bus: str = ""
+    events_queue_url: str = ""
 
 
 def _arn(sqs: SQSClient, url: str) -> str:
@@ -98,4 +100,20 @@ def create_resources(
     )
     # the placeholder Terraform creates; scripts/set-pinecone-key.sh sets the real value
     ssm.put_parameter(Name=names.ssm_parameter, Type="SecureString", Value=pinecone_api_key, Overwrite=True)
-    return Resources(request, request_dlq, photo, photo_dlq, response, names.table, names.bucket, names.ssm_parameter)
+    events_queue = _event_bus(session, names, endpoint_url)
+    return Resources(
+        request, request_dlq, photo, photo_dlq, response, names.table, names.bucket, names.ssm_parameter, names.event_bus, events_queue
+    )
+
+
+def _event_bus(session: boto3.session.Session, names: StackNames, endpoint_url: str | None) -> str:
+    """The bus Terraform creates, and a tap on it (``facepipe watch``): a rule sending every
+    facepipe event to a queue; the queue's URL."""
+    sqs = session.client("sqs", endpoint_url=endpoint_url)
+    events = session.client("events", endpoint_url=endpoint_url)
+    events.create_event_bus(Name=names.event_bus)
+    tap = sqs.create_queue(QueueName=names.events_queue, Attributes={"MessageRetentionPeriod": "3600"})["QueueUrl"]
+    rule = f"{names.prefix}-watch"
+    events.put_rule(Name=rule, EventBusName=names.event_bus, EventPattern=json.dumps({"source": ["facepipe"]}))
+    events.put_targets(Rule=rule, EventBusName=names.event_bus, Targets=[{"Id": "watch", "Arn": _arn(sqs, tap)}])
+    return tap

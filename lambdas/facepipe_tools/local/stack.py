@@ -69,6 +69,8 @@ class StackOptions:
     #: refusing what meets them as DynamoDB does (local/emulator.py); 0 = never
     transaction_ms: float = 25.0
     write_ms: float = 5.0
+    #: seconds away from a source before a person seen there arrives again (ARRIVAL_COOLDOWN_SECONDS)
+    arrival_cooldown: int = 600
     state_file: Path | None = DEFAULT_STATE_FILE
     environment: dict[str, str] = field(default_factory=dict)
     #: per-device tokens {source: token} (facepipe.access): stored as the deployed stack stores
@@ -120,6 +122,8 @@ class LocalStack:
             embedding_model=self.options.embedding_model,
             torch_num_threads=1,  # the two functions share this machine's cores; in Lambda each gets its own vCPUs
             device_tokens_ssm_parameter_name=DEFAULT_TOKENS_PARAMETER if self.options.device_tokens else "",
+            event_bus_name=resources.event_bus,
+            arrival_cooldown_seconds=self.options.arrival_cooldown,
         )
         aws = {**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}
         return {**aws, **settings.environment(), **self.options.environment}
@@ -191,6 +195,8 @@ class LocalStack:
             "photo_bucket": resources.bucket,
             "table": resources.table,
             "ssm_parameter": resources.ssm_parameter,
+            "event_bus": resources.event_bus,
+            "events_queue_url": resources.events_queue_url,
             "vector_url": vectors.url,
             "embedding_model": opts.embedding_model,
             "namespace": Settings.from_env().namespace,
