@@ -78,6 +78,9 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
       noncurrent_version_expiration {
         noncurrent_days = 1
       }
+      abort_incomplete_multipart_upload {
+        days_after_initiation = 1
+      }
     }
   }
 
@@ -96,6 +99,9 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
       }
       noncurrent_version_expiration {
         noncurrent_days = 1
+      }
+      abort_incomplete_multipart_upload {
+        days_after_initiation = 1
       }
     }
   }

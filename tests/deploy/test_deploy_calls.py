@@ -153,6 +153,7 @@ def stack(monkeypatch):
             "VECTOR_BACKEND": "pinecone",  # as deployed: the key comes from SSM
             "PINECONE_INDEX_HOST": vectors.url,
             "PINECONE_SSM_PARAMETER_NAME": resources.ssm_parameter,
+            "EVENT_BUS_NAME": resources.event_bus,  # as deployed: what it decides is published
         }.items():
             monkeypatch.setenv(key, value)
         from aws_lambda_powertools.utilities import parameters
@@ -227,6 +228,7 @@ def test_recognition_calls_are_granted_to_its_role(tf, stack, calls, grace_hoppe
         "sqs:SendMessage",
         "sqs:GetQueueAttributes",
         "sqs:GetQueueUrl",
+        "events:PutEvents",
     } <= used
     assert used - role_actions(tf, "recognition") == set()
     assert refused(tf, "recognition", recognition_runtime_calls) == []

@@ -67,6 +67,7 @@ EXPECTED_ACTIONS = {
         "dynamodb:Query",  # faces_of, media, people by GSI1
         "dynamodb:UpdateItem",  # record_face (transaction), idempotency
         "ssm:GetParameter",  # Pinecone key
+        "events:PutEvents",  # what it decided, on its own bus (facepipe.publishing)
         "kms:Decrypt",
         "kms:GenerateDataKey",
         "logs:CreateLogStream",
@@ -95,6 +96,7 @@ NOT_FROM_VARIABLES = {
     "FACENET_WEIGHTS_PATH",
     "VECTOR_BACKEND",
     "POWERTOOLS_SERVICE_NAME",  # the function's own name
+    "EVENT_BUS_NAME",  # the stack's own bus (events.tf)
 }
 
 
@@ -268,8 +270,12 @@ def test_event_source_mappings_report_batch_item_failures(tf):
 def test_queues_redrive_except_the_response_queue(tf):
     queues = tf.resource["aws_sqs_queue"]
     assert len(queues) >= 4
-    dlqs = {name for name in queues if name.endswith("_dlq")}
+    dlqs = {name for name in queues if name.endswith("_dlq") and name != "event_targets_dlq"}
     for name, queue in queues.items():
+        if name == "event_targets_dlq":  # EventBridge targets' dead letters (events.tf): a DLQ itself
+            assert queue["message_retention_seconds"] == 14 * 86400
+            assert queue.get("sqs_managed_sse_enabled") is True
+            continue
         assert queue.get("sqs_managed_sse_enabled") is True or "kms_master_key_id" in queue, f"{name} is not encrypted"
         if name in dlqs:
             assert queue["message_retention_seconds"] == "${local.dlq_retention_seconds}"
@@ -419,7 +425,7 @@ def test_no_policy_statement_has_a_wildcard_action(tf):
         "aws_s3_bucket_policy",
     ):
         for name, body in tf.resource.get(rtype, {}).items():
-            assert re.fullmatch(r"\$\{data\.aws_iam_policy_document\.\w+\.json\}", body["policy"]), f"{rtype}.{name}"
+            assert re.fullmatch(r"\$\{data\.aws_iam_policy_document\.\w+(\[0\])?\.json\}", body["policy"]), f"{rtype}.{name}"
     assert "aws_iam_role_policy_attachment" not in tf.resource
     assert all("managed_policy_arns" not in r for r in tf.resource["aws_iam_role"].values())
 
@@ -465,7 +471,11 @@ def test_object_grants_are_limited_to_their_prefixes(tf):
 
     bucket = "${aws_s3_bucket.this.arn}"
     assert resources_of("detection", "s3:PutObject") == {f"{bucket}/${{local.crops_prefix}}*"}
-    assert resources_of("recognition", "s3:PutObject") == {f"{bucket}/${{local.faces_prefix}}*"}
+    assert resources_of("recognition", "s3:PutObject") == {
+        f"{bucket}/${{local.faces_prefix}}*",
+        f"{bucket}/${{local.sightings_prefix}}*",  # the crops of recorded sightings (expire with the review)
+        f"{bucket}/${{local.review_prefix}}*",  # the crops of unknown faces kept for review
+    }
     assert resources_of("recognition", "s3:GetObject") == {
         f"{bucket}/${{var.photo_prefix}}*",
         f"{bucket}/${{local.crops_prefix}}*",
