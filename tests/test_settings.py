@@ -79,13 +79,13 @@ def test_settings_require_names_what_is_missing():
         Settings().require("REQUEST_QUEUE_URL")
 
 
-def test_settings_readme_table_is_the_settings_table():
+def test_settings_page_table_is_the_settings_table():
     from pathlib import Path
 
     from facepipe.settings import markdown_table
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    assert markdown_table() in readme, "README's settings table differs: paste facepipe.settings.markdown_table() into it"
+    documented = (Path(__file__).resolve().parents[1] / "docs" / "settings.md").read_text()
+    assert markdown_table() in documented, "docs/settings.md's table differs: paste facepipe.settings.markdown_table() into it"
 
 
 def test_settings_table_is_the_one_place_of_names_defaults_and_ranges():

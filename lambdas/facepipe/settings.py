@@ -3,7 +3,7 @@
 Each field says its environment name (the field's name in capitals unless given), type,
 default, range or choices, meaning, and which programs read it. ``Settings.from_env``, the
 local stack's environment (``Settings.environment``), the Terraform agreement test and the
-README's settings table (``markdown_table``; a test holds the README to it) all read this one
+settings page (``markdown_table``: docs/settings.md; a test holds it to this) all read this one
 table. Resolution order: explicit argument, then environment variable, then default. A bad
 value fails in the constructor, at start-up, never on the first request. (The module is long
 because every setting's row is here, by design: one table, one place.)
@@ -362,7 +362,7 @@ def _parse(row: Setting, raw: str) -> Any:
 
 
 def markdown_table() -> str:
-    """The README's settings table, from this table."""
+    """The settings page's table (docs/settings.md), from this table."""
     lines = ["| name | default | read by | meaning |", "|---|---|---|---|"]
     for row in table():
         default = f"`{row.default_text}`" if row.default_text else ""
