@@ -148,13 +148,26 @@ class Publisher:
         now = int(self.clock())  # whole seconds: DynamoDB numbers, and a cooldown counts in seconds
         arrival = event_id("arrival", source, subject, request_id)
         stamp = {":now": now, ":ttl": int(now + self.cooldown + 60)}
+        cutoff = int(now - self.cooldown)
+        try:  # the common case, in one write: here already, their arrival published by someone else
+            self.people.update(
+                arrival_key(source, subject),
+                UpdateExpression="SET seen_at = :now, #ttl = :ttl",
+                ConditionExpression="seen_at >= :cutoff AND published = :yes AND arrived_by <> :me",
+                ExpressionAttributeNames={"#ttl": TTL_ATTRIBUTE},
+                ExpressionAttributeValues={**stamp, ":cutoff": cutoff, ":yes": True, ":me": request_id},
+            )
+            return ""
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
         try:
             self.people.update(
                 arrival_key(source, subject),
                 UpdateExpression="SET seen_at = :now, arrived_by = :me, arrival_id = :id, published = :no, #ttl = :ttl",
                 ConditionExpression="attribute_not_exists(PK) OR seen_at < :cutoff OR arrived_by = :me",
                 ExpressionAttributeNames={"#ttl": TTL_ATTRIBUTE},
-                ExpressionAttributeValues={**stamp, ":me": request_id, ":id": arrival, ":cutoff": int(now - self.cooldown), ":no": False},
+                ExpressionAttributeValues={**stamp, ":me": request_id, ":id": arrival, ":cutoff": cutoff, ":no": False},
             )
             return arrival
         except ClientError as exc:
