@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from botocore.exceptions import ClientError
 
+from facepipe.detection.quality import FaceQuality
 from facepipe.gallery import FaceToResolve
 from facepipe.index.embedded import EmbeddedIndex
 from facepipe.people import FaceRecord, PeopleStore, Tag, keys
 from facepipe.people.conflicts import conflicts_retried, is_conflict, retrying
-from facepipe.quality import FaceQuality
 from facepipe.recognition import ImageRef, Recognizer
 
 

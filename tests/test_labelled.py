@@ -218,7 +218,7 @@ def test_downscale_gives_one_64px_frame_per_labelled_face_with_18_to_25px_faces(
 
 def test_pairs_leave_out_two_strangers_and_faces_of_one_file():
     from facepipe.detection import DetectedFace
-    from facepipe.quality import FaceQuality
+    from facepipe.detection.quality import FaceQuality
     from facepipe_tools.labelling import LabelledFace
     from facepipe_tools.pairs import pairs_of
 

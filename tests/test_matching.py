@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
+from facepipe.detection.quality import FaceQuality
 from facepipe.matching import CALIBRATIONS, Candidate, adds_to_person, decide, names_nobody, rank_people
-from facepipe.quality import FaceQuality
 
 CAL = CALIBRATIONS["dlib-resnet"]
 

@@ -17,13 +17,13 @@ from PIL import Image, ImageOps
 from facepipe import names
 from facepipe.consumer import RecognitionConsumer
 from facepipe.detection import largest_face
+from facepipe.detection.quality import assess
 from facepipe.gallery import FaceToResolve
 from facepipe.index.embedded import EmbeddedIndex
 from facepipe.index.recent import RecentVectors
 from facepipe.people import PeopleStore, PersonNotFoundError, keys
 from facepipe.people.items import profile_item
 from facepipe.people.registry import StrangerRegistry
-from facepipe.quality import assess
 from facepipe.recognition import ImageRef, Recognizer
 from facepipe.runtime import idempotency_store
 from facepipe.storage import claim_check_key, face_crop_key, put_jpeg

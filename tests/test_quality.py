@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PIL import ImageFilter, ImageOps
 
-from facepipe.quality import FaceQuality, assess, band_of, pose, worse
+from facepipe.detection.quality import FaceQuality, assess, band_of, pose, worse
 from facepipe_tools.scenes import camera_frame
 
 

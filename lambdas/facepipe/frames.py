@@ -19,13 +19,13 @@ from PIL import Image
 
 from facepipe import aws, names
 from facepipe.detection import DetectedFace, FaceDetector, select_faces
+from facepipe.detection.quality import assess
 from facepipe.embedding import Cropper
 from facepipe.events import FrameRequest
 from facepipe.images import decode_base64, encode_jpeg
 from facepipe.messages import MAX_MESSAGE_BYTES, MESSAGE_VERSION, FaceEntry, RequestMessage, encode, response_message
 from facepipe.names import IDEMPOTENCY_SECONDS
 from facepipe.observability import Metric, MetricUnit, child_logger, metrics, tracer
-from facepipe.quality import assess
 from facepipe.settings import Settings
 from facepipe.storage import claim_check_key, put_jpeg
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
+from facepipe.detection.quality import FaceQuality
 from facepipe.index import Vector, VectorIndex
 from facepipe.index.recent import RecentVectors
 from facepipe.matching import TOP_K, Calibration, Candidate, Decision, adds_to_person, decide, names_nobody
@@ -36,7 +37,6 @@ from facepipe.people import FaceRecord, PeopleStore, Person, PersonGoneError, fa
 from facepipe.people.items import profile_item
 from facepipe.people.registry import StrangerRegistry
 from facepipe.people.store import FaceErasedError
-from facepipe.quality import FaceQuality
 from facepipe.storage import delete_every_version, face_crop_key, put_jpeg, sighting_crop_key
 from facepipe.vectors import encode_vector
 

@@ -37,7 +37,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from facepipe.quality import Band, FaceQuality, worse
+from facepipe.detection.quality import Band, FaceQuality, worse
 
 #: a person keeps at most this many indexed faces (enrolled + confident sightings)
 MAX_FACES_PER_PERSON = 16

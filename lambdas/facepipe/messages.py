@@ -21,7 +21,7 @@ class FaceEntry(TypedDict):
     box: list[float]
     score: float
     landmarks: list[list[float]]
-    quality: NotRequired[dict[str, float | str]]  # facepipe.quality.FaceQuality.as_dict(), measured on the frame
+    quality: NotRequired[dict[str, float | str]]  # facepipe.detection.quality.FaceQuality.as_dict(), measured on the frame
     crop: NotRequired[str]  # base64 JPEG
     crop_key: NotRequired[str]  # S3 key of the JPEG when the message would be too large
 

@@ -22,6 +22,8 @@ from PIL import Image
 
 from facepipe import aws
 from facepipe.detection import FaceDetector
+from facepipe.detection.quality import FaceQuality, assess, band_of, pose
+from facepipe.detection.quality import sharpness as sharpness_of
 from facepipe.embedding import Embedder
 from facepipe.events import PhotoRef
 from facepipe.exceptions import InvalidMessageError, InvalidRequestError
@@ -38,8 +40,6 @@ from facepipe.people import PeopleStore, Person, PersonGoneError, Tag, generated
 from facepipe.people.registry import StrangerRegistry
 from facepipe.people.store import FaceClaimedError, FaceErasedError, FaceInReviewError
 from facepipe.publishing import Publisher
-from facepipe.quality import FaceQuality, assess, band_of, pose
-from facepipe.quality import sharpness as sharpness_of
 from facepipe.review import Review
 from facepipe.settings import Settings
 from facepipe.storage import read_crop, read_photo

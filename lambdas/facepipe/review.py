@@ -36,6 +36,7 @@ import numpy as np
 from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
+from facepipe.detection.quality import worse
 from facepipe.index import Vector, VectorIndex
 from facepipe.index.recent import RecentVectors
 from facepipe.matching import Calibration
@@ -45,7 +46,6 @@ from facepipe.people.conflicts import cancellation_reasons
 from facepipe.people.items import dict_item, from_item, now
 from facepipe.people.registry import StrangerRegistry
 from facepipe.people.store import FaceErasedError
-from facepipe.quality import worse
 from facepipe.storage import delete_every_version, put_jpeg, review_crop_key
 from facepipe.vectors import decode_vector, encode_vector
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image
 
 from facepipe.detection import FaceDetector, largest_face
+from facepipe.detection.quality import assess
 from facepipe.embedding import dimension_of, load_embedder
 from facepipe.events import PhotoRef
 from facepipe.exceptions import FacepipeError, InvalidRequestError
@@ -24,7 +25,6 @@ from facepipe.images import open_image
 from facepipe.index import Vector, VectorIndex, make_index
 from facepipe.operations import Erasure, MergeRefused, OperationError, PeopleOperations
 from facepipe.people import PeopleStore, Person, face_id_for
-from facepipe.quality import assess
 from facepipe.recognition import Recognizer
 from facepipe.settings import Settings
 from facepipe.storage import read_object
@@ -32,7 +32,7 @@ from facepipe_tools.report import with_progress
 
 if TYPE_CHECKING:
     from facepipe.detection import DetectedFace
-    from facepipe.quality import FaceQuality
+    from facepipe.detection.quality import FaceQuality
 
 
 class EnrollError(OperationError):

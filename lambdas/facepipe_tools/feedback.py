@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from facepipe.detection.quality import BANDS, Band, worse
 from facepipe.matching import Calibration
 from facepipe.operations import PeopleOperations
-from facepipe.quality import BANDS, Band, worse
 from facepipe.vectors import decode_vector
 from facepipe_tools.report import table
 

@@ -26,8 +26,8 @@ from facepipe_tools.sets import ExpectedFace, LabelledSet, LabelledSetError
 
 if TYPE_CHECKING:
     from facepipe.detection import DetectedFace, FaceDetector
+    from facepipe.detection.quality import FaceQuality
     from facepipe.embedding import Embedder
-    from facepipe.quality import FaceQuality
 
 #: a detection is the labelled face when their boxes overlap at least this much
 MIN_IOU = 0.3
@@ -137,7 +137,7 @@ class FaceLabeller:
 
     def measure(self, frame: Image.Image, faces: Sequence[DetectedFace]) -> list[tuple[DetectedFace, FaceQuality, np.ndarray]]:
         """Quality and embedding of each of ``faces`` (detected in ``frame``)."""
-        from facepipe.quality import assess
+        from facepipe.detection.quality import assess
 
         if not faces:
             return []

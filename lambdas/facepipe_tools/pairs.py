@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
-from facepipe.quality import BANDS, Band
+from facepipe.detection.quality import BANDS, Band
 
 if TYPE_CHECKING:
     from facepipe.matching import Calibration
@@ -39,7 +39,7 @@ def pairs_of(faces: Sequence[LabelledFace], file_of: Callable[[LabelledFace], st
     """All pairs of ``faces`` whose files differ (``file_of``: which file a face is from), except
     pairs of two strangers' faces: nobody knows whether they are one person (a passer-by in the
     background of two photos of one series often is: 0.954 on the held-out set)."""
-    from facepipe.quality import rank
+    from facepipe.detection.quality import rank
 
     if len(faces) < 2:
         empty = np.zeros(0)

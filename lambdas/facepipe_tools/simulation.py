@@ -19,8 +19,8 @@ from typing import TypedDict
 
 import numpy as np
 
+from facepipe.detection.quality import Band, FaceQuality
 from facepipe.matching import TOP_K, Calibration, Candidate, decide
-from facepipe.quality import Band, FaceQuality
 from facepipe_tools.labelling import LabelledFace
 from facepipe_tools.pairs import BANDS_BEST_FIRST
 from facepipe_tools.report import progress_bar

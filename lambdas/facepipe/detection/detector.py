@@ -1,4 +1,4 @@
-"""Face detection with facenet-pytorch's MTCNN, one frame at a time, over every frame size.
+"""The face detector: facenet-pytorch's MTCNN, one frame at a time, over every frame size.
 
 The smallest face searched for is a property of the original frame (``MIN_FACE_SIZE``,
 pixels), not of a resized copy: MTCNN's image pyramid starts at ``12 / min_face``. It is also
@@ -11,10 +11,9 @@ Frames past the budget are detected on a working copy scaled so that the budget'
 is ``WORK_FACE_PX`` pixels (the share of the frame moves where the pyramid starts, not the
 resolution); every face keeps its box and landmarks in original pixels.
 
-MTCNN's three stages run through ``facepipe.mtcnn.detect_face``: facenet-pytorch's
+MTCNN's three stages run through ``facepipe.detection.mtcnn.detect_face``: facenet-pytorch's
 ``detect_face`` step for step with the same boxes, scores and landmarks (to ~1e-4 px), its
-resampling read off one summed-area table and its nets on channels-last tensors
-(measured ~1.3x faster on the shared fixtures at 64 px, 640 px and full size).
+resampling read off one summed-area table and its nets on channels-last tensors.
 
 Per frame, not in MTCNN's batch mode (fragile with frames of different sizes or without
 faces: facenet-pytorch #6/#58/#177). A frame too small to hold the smallest face returns
@@ -46,8 +45,6 @@ Point = tuple[float, float]
 
 logger = child_logger()
 
-#: MTCNN's P-Net window: a face of ``min_face`` pixels is scanned at scale 12 / min_face
-PNET_WINDOW = 12
 #: px: the share of the short side never asks more than this (a 4K crowd's 40 px faces are found)
 FRACTION_FLOOR_CAP = 32.0
 #: the working copy shows the smallest searched face at this size (R-Net/O-Net crops stay fine)
@@ -101,7 +98,7 @@ class FaceDetector:
     def __init__(
         self, min_face_size: int = 16, min_score: float = 0.90, pixel_budget: int = 2_000_000, face_fraction: float = 1 / 32
     ) -> None:
-        from facepipe.mtcnn import load_networks  # facenet-pytorch's weights, without importing it
+        from facepipe.detection.mtcnn import load_networks  # facenet-pytorch's weights, without importing it
 
         self.min_face_size = min_face_size
         self.min_score = min_score
@@ -151,7 +148,7 @@ class FaceDetector:
         """MTCNN's three stages at ``min_face`` (working-copy pixels): boxes (n, 5), landmarks (n, 5, 2)."""
         import torch
 
-        from facepipe.mtcnn import detect_face
+        from facepipe.detection.mtcnn import detect_face
 
         pnet, rnet, onet = self._nets
         with torch.inference_mode():

@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image
 
 if TYPE_CHECKING:
-    from facepipe.detection import DetectedFace
+    from facepipe.detection.detector import DetectedFace
 
 Band = Literal["good", "fair", "poor"]
 BANDS: tuple[Band, ...] = ("poor", "fair", "good")  # worst first
