@@ -65,7 +65,7 @@ def replay(image: Image.Image, box: list[float], rng: random.Random) -> bytes:
 
 def run(stack: Any, settings: Any, frames_in: list[tuple[str, str, bytes]]) -> dict[str, dict[str, Any]]:
     """Send (request_id, who, JPEG) frames through detection's message builder and recognition."""
-    frames, _, consumer, sqs = stack
+    frames, _, _, sqs = stack
     bodies = []
     for request_id, _, data in frames_in:
         image = Image.open(io.BytesIO(data)).convert("RGB")
@@ -200,7 +200,17 @@ def test_confirm_dismiss_and_keep_unknown_faces_off(stack, settings, fixtures_ro
     run(stack, settings, [("d-1", "rose", frame)])  # the same request again (a new delivery of it)
     assert list(recognizer.review.all_groups()) == []
     # with KEEP_UNKNOWN_FACES off, nothing of an unknown face is kept
-    recognizer.settings = dataclasses.replace(recognizer.settings, keep_unknown_faces=False)
+    frames, _, _, sqs = stack
+    quiet = Recognizer(
+        dataclasses.replace(settings, keep_unknown_faces=False),
+        recognizer.embedder,
+        recognizer.index,
+        recognizer.people,
+        sqs=sqs,
+        s3=recognizer.s3,
+        detector=recognizer.detector,
+    )
+    stack = (frames, quiet, RecognitionConsumer(quiet, idempotency_store(settings)), sqs)
     off = run(stack, settings, [("d-2", "rose", replay(stranger, stranger_box, rng))])["d-2"]["faces"][0]
     assert off["person_id"] is None
     assert "review_group" not in off

@@ -47,7 +47,8 @@ if TYPE_CHECKING:
 
     from facepipe.embedding import Embedder
 
-#: how often a placement starts over (an erased person's leftovers were dropped, or the registry moved)
+#: how often a face is placed before its record fails (an erased person's leftovers were dropped, or
+#: its person went away before its write): the one retry loop, ``recognition.placing.Placing.place``
 PLACEMENT_TRIES = 5
 #: registry rounds for one new face: each round of strangers arriving together registers one of them
 REGISTER_ROUNDS = 40
@@ -146,34 +147,33 @@ class Gallery:
         candidates = (Candidate.from_metadata(m.id, m.score, m.metadata) for m in found.values())
         return sorted((c for c in candidates if c is not None), key=lambda c: -c.similarity)[:TOP_K]
 
-    def place(self, face: FaceToResolve, exclude: frozenset[str] = frozenset()) -> Placement:
-        """Match, new person (registered) or unknown; see the module docstring. ``exclude``: people
-        this face may not be (another face of its frame is them). A person the face is refused
-        for — excluded, or a negative link says it is not them — is left out of the decision, and
-        the face is then never made a new person (it is somebody's look-alike: ``unknown``)."""
-        for _ in range(PLACEMENT_TRIES):
-            candidates = self.candidates(face.vector, exclude=face.face_id)
-            present: dict[str, Person] = {}
-            if not names_nobody(candidates, self.calibration):  # else no one's present state can change the answer
-                candidates, present = self._as_people_now(candidates)
-            refused = set(exclude)
+    def place(self, face: FaceToResolve, exclude: frozenset[str] = frozenset()) -> Placement | None:
+        """Match, new person (registered) or unknown, in one attempt (see the module docstring);
+        None when the gallery changed under it (an erased person's leftovers were dropped):
+        place again. ``exclude``: people this face may not be (another face of its frame is
+        them). A person the face is refused for — excluded, or a negative link says it is not
+        them — is left out of the decision, and the face is then never made a new person (it is
+        somebody's look-alike: ``unknown``)."""
+        candidates = self.candidates(face.vector, exclude=face.face_id)
+        present: dict[str, Person] = {}
+        if not names_nobody(candidates, self.calibration):  # else no one's present state can change the answer
+            candidates, present = self._as_people_now(candidates)
+        refused = set(exclude)
+        decision = decide([c for c in candidates if c.person_id not in refused], face.quality, self.calibration)
+        while decision.kind == "match" and decision.person_id and self._refuses(face, decision, present):
+            refused.add(decision.person_id)
             decision = decide([c for c in candidates if c.person_id not in refused], face.quality, self.calibration)
-            while decision.kind == "match" and decision.person_id and self._refuses(face, decision, present):
-                refused.add(decision.person_id)
-                decision = decide([c for c in candidates if c.person_id not in refused], face.quality, self.calibration)
-            if decision.kind == "new" and refused & {c.person_id for c in candidates}:
-                decision = replace(decision, kind="unknown", reason="its closest person is not it (frame, or feedback)")
-            if decision.kind == "new":
-                placement = self._register(face, candidates)
-            elif decision.kind == "match" and decision.person_id:
-                placement = self._matched(face, decision, candidates, present)
-            else:
-                placement = Placement(decision, None)
-            if placement is not None and placement.person_id in refused:
-                placement = Placement(replace(decision, kind="unknown", person_id=None, reason="taken by another face of its frame"), None)
-            if placement is not None:
-                return placement
-        raise PlacementError(f"face {face.index} of {face.request_id}: the gallery kept changing; it will be placed again")
+        if decision.kind == "new" and refused & {c.person_id for c in candidates}:
+            decision = replace(decision, kind="unknown", reason="its closest person is not it (frame, or feedback)")
+        if decision.kind == "new":
+            placement = self._register(face, candidates)
+        elif decision.kind == "match" and decision.person_id:
+            placement = self._matched(face, decision, candidates, present)
+        else:
+            placement = Placement(decision, None)
+        if placement is not None and placement.person_id in refused:
+            placement = Placement(replace(decision, kind="unknown", person_id=None, reason="taken by another face of its frame"), None)
+        return placement
 
     def _refuses(self, face: FaceToResolve, decision: Decision, present: dict[str, Person]) -> bool:
         """A negative link says ``face`` is not the person ``decision`` names: a face people marked
