@@ -65,7 +65,7 @@ def replay(image: Image.Image, box: list[float], rng: random.Random) -> bytes:
 
 def run(stack: Any, settings: Any, frames_in: list[tuple[str, str, bytes]]) -> dict[str, dict[str, Any]]:
     """Send (request_id, who, JPEG) frames through detection's message builder and recognition."""
-    frames, _, _, sqs = stack
+    frames, _, consumer, sqs = stack
     bodies = []
     for request_id, _, data in frames_in:
         image = Image.open(io.BytesIO(data)).convert("RGB")
