@@ -41,7 +41,7 @@ from facepipe.observability import Metric, MetricUnit, child_logger, metrics
 from facepipe.people import PeopleStore
 
 if TYPE_CHECKING:
-    from facepipe.recognition import Recognised
+    from facepipe.recognition.results import Recognised
 
 logger = child_logger()
 
