@@ -38,7 +38,7 @@ from facepipe.matching import MAX_FACES_PER_PERSON
 from facepipe.messages import result_string
 from facepipe.names import DETECTION_UNIT, FRAME_UNIT, PHOTO_UNIT
 from facepipe.people import FaceRecord, Person, PersonGoneError, PersonNotFoundError, generated_name, keys, person_id_for
-from facepipe.publishing import EventType
+from facepipe.publishing import EventType, arrival_key
 from facepipe.review import ReviewFace, group_id_for
 from facepipe.storage import claim_check_key, copy_object, delete_every_version, face_crop_key, review_crop_key, sighting_crop_key
 from facepipe.vectors import decode_vector, encode_vector
@@ -241,8 +241,11 @@ class PeopleOperations:
             raise OperationError(f"{person.person_id} was merged into {person.merged_into}: delete that person instead")
         erasure = Erasure(person.person_id, person.name)
         self.people.mark_deleting(person.person_id)
-        for face in _each(self.people.faces_of(person.person_id), f"erasing {person.person_id}", self.progress):
+        faces = self.people.faces_of(person.person_id)
+        for face in _each(faces, f"erasing {person.person_id}", self.progress):
             self._erase_face(face, erasure)
+        for source in {str(f.get("source") or "default") for f in faces}:  # where they were last seen, and when
+            self.people.delete(arrival_key(source, person.person_id))
         for negative in self.people.negatives(person.person_id):
             self.index.delete([_negative_id(str(negative["face_id"]), person.person_id)], negatives_namespace(self.namespace))
             self.people.delete(keys.negative_key(person.person_id, str(negative["face_id"])))
@@ -330,6 +333,9 @@ class PeopleOperations:
         for face in _each(faces, "dismissing", self.progress):
             self.people.erase_claim(face.face_id)
             self.review.release(face)
+        for group in {face.group_id for face in faces if self.review.group(face.group_id) is None}:  # the group is gone
+            for source in {face.source for face in faces if face.group_id == group}:
+                self.people.delete(arrival_key(source, f"review:{group}"))
         self.publisher.operation(EventType.REVIEW_DISMISSED, {"target": target, "faces": len(faces)}, target)
         return len(faces)
 
