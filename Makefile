@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 STAMP := $(VENV)/.installed
 
-.PHONY: install chromium test unit fuzz demo local eval bench bench-dlib clean help
+.PHONY: install chromium test unit fuzz demo local eval bench bench-dlib screenshots clean help
 
 help:
 	@echo "make demo    - start the local stack, enroll, send sample frames, print results"
@@ -14,6 +14,7 @@ help:
 	@echo "make fuzz    - the property-based fuzz tests with far more examples (FUZZ_EXAMPLES=50000)"
 	@echo "make local   - run the local stack until Ctrl-C (facepipe local up)"
 	@echo "make chromium - Debian's Chromium for the console's browser tests (make test runs it)"
+	@echo "make screenshots - sample data through recognition, a PNG of each console page -> docs/console/"
 	@echo "make bench   - every stage, the references, end to end -> docs/reports/bench.md (docs/performance.md)"
 	@echo "make bench-dlib - dlib-bin against dlib built with OpenBLAS (~10 min build) -> docs/reports/dlib-blas.md"
 	@echo "make weights - download the VGGFace2 weights (SHA-256 checked)"
@@ -48,6 +49,11 @@ chromium:
 			|| { $$sudo $(APT_GET) update && $$sudo $(APT_GET) install -y --no-install-recommends chromium >/dev/null; }; \
 		test -x $(CHROMIUM) && $(CHROMIUM) --version 2>/dev/null; \
 	fi
+
+# the console's pages over sample data (moto in process, the real models, the shared fixtures),
+# shot in Debian's Chromium: docs/console/{people,person,review,activity}.png
+screenshots: install chromium
+	$(PY) scripts/console_screenshots.py --out docs/console
 
 test: install lint-tools chromium
 	$(PY) -m ruff check lambdas tests scripts

@@ -139,3 +139,70 @@ def cold_start(function_dir: str, environment: dict[str, str], monkeypatch: Any)
     detection_runtime.cache_clear()
     recognition_runtime.cache_clear()
     return load_handler(function_dir)
+
+
+# --- recognition on moto in process, with the real models (teaching and console tests) ----------
+
+
+def camera_face(photo: Path, detector: Any) -> tuple[Image.Image, list[float]]:
+    """A photo and the box of its largest face (the pipeline's own detector)."""
+    from facepipe.detection import largest_face
+
+    image = Image.open(photo).convert("RGB")
+    face = largest_face(detector.detect(image))
+    assert face is not None, f"no face in {photo}"
+    return image, list(face.box)
+
+
+def camera_replay(image: Image.Image, box: list[float], rng: Any, face_px: float = 22, frame: int = 64) -> bytes:
+    """One ``frame`` x ``frame`` camera frame of the face (``face_px`` px): shifted a little,
+    re-encoded, lighter or darker. At 22 px in 64 it is a poor face: unknown, kept for review."""
+    from PIL import ImageEnhance
+
+    from facepipe_tools.scenes import camera_frame
+
+    dx, dy = rng.uniform(-2, 2), rng.uniform(-2, 2)
+    shot = camera_frame(image, [box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy], face_px, frame)
+    shot = ImageEnhance.Brightness(shot).enhance(rng.uniform(0.85, 1.15))
+    return encode(shot, quality=rng.randint(70, 95))
+
+
+def moto_recognition(aws: Any, settings: Any, detector: Any, embedder: Any) -> tuple[Any, Any, Any, Any]:
+    """(frames, recognizer, consumer, sqs): detection's message builder and recognition on moto in
+    process, with ``detector`` (MTCNN) and ``embedder`` (dlib), the embedded index and the people table."""
+    from facepipe.consumer import RecognitionConsumer
+    from facepipe.embedding import load_cropper
+    from facepipe.frames import FrameProcessor
+    from facepipe.index.embedded import EmbeddedIndex
+    from facepipe.people import PeopleStore
+    from facepipe.recognition import Recognizer
+    from facepipe.runtime import idempotency_store
+
+    sqs, s3 = aws.client("sqs"), aws.client("s3")
+    people = PeopleStore(settings.ddb_table_name, dynamodb=aws.resource("dynamodb"))
+    recognizer = Recognizer(settings, embedder, EmbeddedIndex(embedder.dimension), people, sqs=sqs, s3=s3, detector=detector)
+    frames = FrameProcessor(settings, detector, load_cropper(embedder.model), sqs=sqs, s3=s3)
+    return frames, recognizer, RecognitionConsumer(recognizer, idempotency_store(settings)), sqs
+
+
+def recognise(
+    pipeline: tuple[Any, Any, Any, Any], settings: Any, frames_in: list[tuple[str, bytes]], source: str = "door"
+) -> dict[str, dict]:
+    """Send (request_id, JPEG) frames through detection's message builder and recognition, ten
+    records to a batch; the answers by request_id."""
+    from facepipe.events import FrameRequest
+    from facepipe.messages import encode as encode_message
+    from facepipe_tools.local.context import LambdaContext
+
+    frames, _, consumer, sqs = pipeline
+    bodies = []
+    for request_id, data in frames_in:
+        image = Image.open(io.BytesIO(data)).convert("RGB")
+        detected = frames.detector.detect(image)
+        if detected:
+            request = FrameRequest(request_id, f"{request_id}.jpg", source, image, len(data))
+            bodies.append(encode_message(frames.build_message(request, detected)))
+    for start in range(0, len(bodies), 10):
+        result = consumer.handle(queue_and_receive(sqs, settings.request_queue_url, bodies[start : start + 10]), LambdaContext())
+        assert result == {"batchItemFailures": []}
+    return {a["request_id"]: a for a in (json.loads(m["Body"]) for m in drain(sqs, settings.response_queue_url))}

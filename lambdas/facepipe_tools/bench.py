@@ -46,7 +46,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1256,6 +1256,600 @@ def run_images_bench(args: argparse.Namespace) -> int:
         *markdown_table(rows, header),
     ]
     text = "\n".join(lines) + "\n"
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    print(text)
+    return 0
+
+
+# --- the console at scale (``facepipe bench --console``) -----------------------------------------
+#: ``facepipe bench --console``: what the table holds when the pages are timed
+CONSOLE_PEOPLE = 10_000
+CONSOLE_FACES = 100_000
+#: faces of the one person with many (the Person page's case), the rest spread over everyone
+CONSOLE_MANY_FACES = 2_000
+#: unknown faces kept for review (Review.keep, timed), of this many strangers
+CONSOLE_REVIEW_FACES = 10_000
+CONSOLE_STRANGERS = 1_000
+#: frames and photos on Activity (META items and their tags)
+CONSOLE_FRAMES = 10_000
+#: the share of people someone named (the rest keep a generated name)
+CONSOLE_NAMED = 0.3
+#: faces a second one recognition container keeps (its recent-vectors buffer's clock)
+CONTAINER_FACES_PER_SECOND = 10.0
+_FIRST = ("Ada", "Ben", "Cleo", "Dan", "Eva", "Finn", "Gia", "Hugo", "Ines", "Jon", "Kai", "Lena", "Mara", "Nils", "Omar", "Pia")
+_LAST = ("Quinn", "Reyes", "Stone", "Tanaka", "Ueda", "Vance", "Weber", "Xu", "Young", "Zola", "Marsh", "Ortiz", "Park", "Kim")
+
+
+class AwsCalls:
+    """Every AWS request of a boto3 session, counted and timed (botocore's before-call and
+    after-call events; the console's worker threads each time their own)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self._started = threading.local()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests: dict[str, int] = {}
+            self.items = 0
+            self.seconds = 0.0
+
+    def attach(self, session: Any) -> None:
+        """Count the requests of every client ``session`` makes from now on."""
+        session.events.register("before-call", self._before)
+        session.events.register("after-call", self._after)
+
+    def _before(self, **kwargs: Any) -> None:
+        self._started.at = time.perf_counter()
+
+    def _after(self, model: Any = None, parsed: Any = None, **kwargs: Any) -> None:
+        elapsed = time.perf_counter() - getattr(self._started, "at", time.perf_counter())
+        name = f"{model.service_model.service_name}:{model.name}" if model is not None else "?"
+        items = 0
+        if isinstance(parsed, dict):
+            if "Count" in parsed:
+                items = int(parsed["Count"])
+            elif "Responses" in parsed:
+                items = sum(len(found) for found in parsed["Responses"].values())
+            elif parsed.get("Item"):
+                items = 1
+        with self._lock:
+            self.requests[name] = self.requests.get(name, 0) + 1
+            self.items += items
+            self.seconds += elapsed
+
+    def summary(self) -> tuple[int, int, int]:
+        """(DynamoDB requests, S3 requests, DynamoDB items read) since the last reset."""
+        with self._lock:
+            dynamodb = sum(n for name, n in self.requests.items() if name.startswith("dynamodb:"))
+            s3 = sum(n for name, n in self.requests.items() if name.startswith("s3:"))
+            return dynamodb, s3, self.items
+
+
+def _crop_variants(count: int = 16) -> list[bytes]:
+    """Face-sized JPEGs (112 px) to stand for kept crops: only their size and decoding matter here."""
+    from PIL import Image, ImageDraw
+
+    variants = []
+    for i in range(count):
+        image = Image.new("RGB", (112, 112), (60 + 10 * i, 90, 150 - 5 * i))
+        draw = ImageDraw.Draw(image)
+        draw.ellipse((24, 14, 88, 98), fill=(214 - 4 * i, 170, 140 + 3 * i))
+        draw.ellipse((40, 44, 50, 54), fill=(40, 40, 40))
+        draw.ellipse((62, 44, 72, 54), fill=(40, 40, 40))
+        draw.arc((42, 60, 70, 84), 20, 160, fill=(120, 40, 40), width=3)
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", quality=90)
+        variants.append(buffer.getvalue())
+    return variants
+
+
+def _stamp(second: int) -> str:
+    """An ISO time ``second`` seconds after the bench's epoch (older data has smaller numbers)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(1_767_225_600 + second))
+
+
+def _forget_moto_copies() -> None:
+    """Let go of moto's record of every DynamoDB model object it made (kept for its dashboard
+    only, ``instances_tracked``): with a transaction's rollback copy among them (tables and items),
+    that record keeps every copy alive, and grows the process by megabytes a second."""
+    from moto.core.model_instances import model_data
+
+    for model in model_data["dynamodb"].values():
+        tracked = getattr(model, "instances_tracked", None)
+        if isinstance(tracked, list):
+            tracked.clear()
+
+
+def _group_review(recognizer: Any, count: int, strangers: int, seed: int, say: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """``Review.keep`` of ``count`` synthetic unknown faces of ``strangers`` people (each a random
+    direction, its faces within about 0.98 of each other, a few people with many faces): the time
+    of each keep, the groups made and how many hold one stranger only."""
+    import numpy as np
+
+    from facepipe.detection.quality import FaceQuality
+    from facepipe.gallery import FaceToResolve
+    from facepipe.index.recent import RecentVectors
+    from facepipe.review import Review
+
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(strangers, 128)).astype(np.float32)
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    weights = 1.0 / np.arange(1, strangers + 1) ** 0.8
+    who = rng.choice(strangers, size=count, p=weights / weights.sum())
+    paced = {"now": time.time()}
+    settings = recognizer.settings
+    review = Review(
+        recognizer.index,
+        recognizer.people,
+        recognizer.namespace,
+        recognizer.calibration,
+        retention_days=settings.review_retention_days,
+        bucket=settings.s3_bucket_name,
+        s3=recognizer.s3,
+        recent=RecentVectors(clock=lambda: paced["now"]),
+        clock=lambda: paced["now"],
+    )
+    crop = _crop_variants(1)[0]
+    from PIL import Image
+
+    picture = Image.open(io.BytesIO(crop)).convert("RGB")
+    quality = FaceQuality(22.0, 0.98, 40.0, 5.0, 3.0, 1.0, 120.0, "poor")
+    times: list[float] = []
+    members: dict[str | None, set[int]] = {}
+    groups_of: dict[int, set[str | None]] = {}
+    for i, stranger in enumerate(who.tolist()):
+        vector = centres[stranger] + rng.normal(scale=0.012, size=128).astype(np.float32)
+        vector /= np.linalg.norm(vector)
+        face = FaceToResolve(f"bench-review-{i}", 0, [20.0, 20.0, 42.0, 42.0], vector, picture, f"camera-{i % 7}", quality, f"{i:064x}")
+        paced["now"] += 1.0 / CONTAINER_FACES_PER_SECOND
+        started = time.perf_counter()
+        group = review.keep(face)
+        times.append(time.perf_counter() - started)
+        members.setdefault(group, set()).add(stranger)
+        groups_of.setdefault(stranger, set()).add(group)
+        if i % 100 == 99:
+            _forget_moto_copies()
+        if say and i % 1000 == 999:
+            say(
+                f"  {i + 1:,} kept, {len(members):,} groups, the last 1,000 at {1000 * statistics.median(times[-1000:]):.0f} ms each (median)"
+            )
+    pure = sum(1 for people in members.values() if len(people) == 1)
+    split = sum(1 for groups in groups_of.values() if len(groups) > 1)
+    return {"times": times, "groups": len(members), "pure": pure, "strangers": len(groups_of), "split": split}
+
+
+def _fill_people(people_store: Any, *, people: int, faces: int, many: int, frames: int, named: float, seed: int) -> dict[str, Any]:
+    """Write ``people`` profiles (``named`` of them named, the rest generated names), their
+    presence shards (counts, last seen), ``faces`` face items (``many`` of them the first
+    person's) and ``frames`` frames (META and tags) straight into the table, in batches."""
+    import random
+
+    import numpy as np
+
+    from facepipe.people import FaceRecord, Tag, generated_name, keys
+    from facepipe.people.items import dict_item, profile_item
+    from facepipe.vectors import encode_vector
+
+    rng = random.Random(seed)
+    vectors = np.random.default_rng(seed).normal(size=(64, 128)).astype(np.float32)
+    encoded = [encode_vector(v / np.linalg.norm(v)) for v in vectors]
+    ids = [uuid.UUID(int=rng.getrandbits(128)).hex for _ in range(people)]
+    names = {}
+    for i, person_id in enumerate(ids):
+        if i == 0:
+            names[person_id] = "Many Faces"
+        elif rng.random() < named:
+            names[person_id] = f"{rng.choice(_FIRST)} {rng.choice(_LAST)} {i}"
+        else:
+            names[person_id] = generated_name(person_id)
+    owners = [ids[0]] * many + [rng.choice(ids[1:]) for _ in range(faces - many)]
+    faces_of: dict[str, list[tuple[str, str]]] = {}
+    with people_store.table.batch_writer() as batch:
+        for i, person_id in enumerate(ids):
+            profile = profile_item(person_id, names[person_id], "bench")
+            batch.put_item(Item={**profile, "created_at": _stamp(i)})
+        for i, person_id in enumerate(owners):
+            face_id = uuid.UUID(int=rng.getrandbits(128)).hex
+            created = _stamp(people + i)
+            record = FaceRecord(
+                face_id=face_id,
+                person_id=person_id,
+                request_id=f"bench-{i}",
+                face_index=0,
+                source=f"camera-{i % 7}",
+                box=[200.0, 120.0, 260.0, 196.0],
+                similarity=round(0.9 + 0.1 * rng.random(), 4),
+                model="dlib-resnet",
+                preprocessing="dlib-chip-150",
+                indexed=rng.random() < 0.2,
+                crop_key=f"faces/{face_id}.jpg",
+                quality={"band": rng.choice(("good", "fair", "poor")), "size": 60.0},
+                image_digest=f"{i:064x}",
+                vector=encoded[i % len(encoded)],
+            )
+            batch.put_item(Item={**record.item(), "created_at": created})
+            faces_of.setdefault(person_id, []).append((face_id, created))
+        for person_id, found in faces_of.items():
+            halves = (found[: len(found) // 2], found[len(found) // 2 :])
+            for shard, half in enumerate(halves):
+                if half:
+                    counts = {"faces": len(half), "last_seen": max(created for _, created in half), "type": "presence"}
+                    batch.put_item(Item=dict_item({**keys.shard_key(person_id, shard), **counts}))
+        recent = owners[-frames:] if frames else []
+        for j in range(frames):
+            request_id, digest, tagged = f"frame-{j}", f"{j + 1:064x}", _stamp(people + faces + j)
+            shown = [recent[j]] if j % 3 else [recent[j], recent[j - 1]]
+            tags = []
+            for index, person_id in enumerate(shown):
+                face_id = faces_of[person_id][-1][0]
+                box = [80.0 + 220 * index, 100.0, 150.0 + 220 * index, 190.0]
+                tags.append(Tag(index, face_id, person_id, names[person_id], 0.95, False, box, {"band": "good"}))
+            result = ", ".join(names[p] for p in shown)
+            batch.put_item(
+                Item=dict_item(
+                    {
+                        **keys.meta_key(request_id, digest),
+                        "GSI1PK": keys.ACTIVITY_PARTITION,
+                        "GSI1SK": f"{tagged}#{request_id}#{digest[:16]}",
+                        "image_digest": digest,
+                        "type": "media",
+                        "request_id": request_id,
+                        "filename": f"{request_id}.jpg",
+                        "source": f"camera-{j % 7}",
+                        "result": result,
+                        "faces": len(tags),
+                        "tagged_at": tagged,
+                    }
+                )
+            )
+            for tag in tags:
+                batch.put_item(Item=tag.item(request_id, digest))
+    return {"ids": ids, "names": names, "faces_of": faces_of}
+
+
+def _cover_of(faces: list[tuple[str, str]]) -> str:
+    """The face ``Directory.cover`` shows (the first of a person's faces by key: none is enrolled here)."""
+    return min(face_id for face_id, _ in faces)
+
+
+@contextlib.contextmanager
+def moto_reading_partitions() -> Iterator[Callable[[], None]]:
+    """moto in process with a Query that reads its partition, as DynamoDB does (same answers).
+
+    moto answers every Query by sorting every item of the table (``Table.all_items``) and
+    filtering them: seconds per Query at the bench's size, which would time moto, not the
+    console. Here a table Query looks its partition up; an index Query, once ``freeze()`` (the
+    context's value) is called, reads its partition from a snapshot sorted as the index is,
+    taken at its first Query (nothing may be written after ``freeze``)."""
+    import threading
+
+    from moto.dynamodb.models.table import Table
+
+    query, all_items = Table.query, Table.all_items
+    lock = threading.RLock()
+    frozen: dict[Any, dict[Any, dict[Any, Any]]] = {}
+    state = {"frozen": False}
+
+    def partition(table: Table, attribute: str, sort: str, value: Any) -> dict[Any, dict[Any, Any]]:
+        key = (id(table), attribute, value)
+        if key not in frozen:
+            found = [
+                item
+                for part in table.items.values()
+                for item in part.values()
+                if attribute in item.attrs and item.attrs[attribute].value == value.value
+            ]
+            found.sort(
+                key=lambda item: (str(item.attrs[sort].value) if sort in item.attrs else "", item.hash_key.value, item.range_key.value)
+            )
+            ordered: dict[Any, dict[Any, Any]] = {}
+            for item in found:
+                ordered.setdefault(item.hash_key, {})[item.range_key] = item
+            frozen[key] = ordered
+        return frozen[key]
+
+    def reading_partitions(table: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        conditions = kwargs.get("hash_key_conditions") or []
+        if index_name is None and hash_key is not None:
+            subset = {hash_key: table.items[hash_key]} if hash_key in table.items else {}
+        elif index_name is not None and state["frozen"] and len(conditions) == 1:
+            index = next(i for i in table.all_indexes() if i.name == index_name)
+            sort = next((k["AttributeName"] for k in index.schema if k["KeyType"] == "RANGE"), "")
+            subset = partition(table, conditions[0][0], sort, conditions[0][1])
+        else:
+            return query(table, hash_key, *args, **kwargs)
+        with lock:
+            whole = table.items
+            table.items, table._facepipe_partition = subset, True  # type: ignore[assignment,attr-defined]
+            try:
+                return query(table, hash_key, *args, **kwargs)
+            finally:
+                table.items, table._facepipe_partition = whole, False  # type: ignore[attr-defined]
+
+    def partition_items(table: Table) -> Any:
+        if getattr(table, "_facepipe_partition", False):
+            return [item for part in table.items.values() for item in part.values()]  # in the partition's order
+        return all_items(table)
+
+    def freeze() -> None:
+        state["frozen"] = True
+
+    Table.query = reading_partitions  # type: ignore[method-assign,assignment]
+    Table.all_items = partition_items  # type: ignore[method-assign,assignment]
+    try:
+        yield freeze
+    finally:
+        Table.query, Table.all_items = query, all_items  # type: ignore[method-assign]
+
+
+def console_bench(
+    *,
+    people: int = CONSOLE_PEOPLE,
+    faces: int = CONSOLE_FACES,
+    many: int = CONSOLE_MANY_FACES,
+    review_faces: int = CONSOLE_REVIEW_FACES,
+    strangers: int = CONSOLE_STRANGERS,
+    frames: int = CONSOLE_FRAMES,
+    runs: int = 5,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """The console's pages timed over a filled table: moto in process (patched as the local
+    stack's emulator runs it, and reading partitions: ``moto_reading_partitions``), the embedded
+    index, the pages through the console's ASGI app in process (httpx). Returns every number
+    ``render_console`` writes."""
+    import asyncio
+    from urllib.parse import urlencode
+
+    import boto3
+    import httpx
+    from moto import mock_aws
+
+    from facepipe.embedding import load_embedder
+    from facepipe.index.embedded import EmbeddedIndex
+    from facepipe.names import StackNames
+    from facepipe.people import PeopleStore, keys
+    from facepipe.recognition import Recognizer
+    from facepipe.settings import Settings
+    from facepipe.storage import face_crop_key
+    from facepipe_tools.admin import Admin
+    from facepipe_tools.console import console_app
+    from facepipe_tools.console.directory import Directory
+    from facepipe_tools.local.emulator import _patch_moto
+    from facepipe_tools.local.resources import create_resources
+
+    def say(text: str) -> None:
+        if progress:
+            print(text, file=sys.stderr, flush=True)
+
+    import faiss
+
+    faiss.omp_set_num_threads(1)  # the embedded index on one thread: OpenMP's spinning threads cost more than a small search
+    _patch_moto()  # a transaction's rollback copy holds the items it names, not the whole table
+    with mock_aws(), moto_reading_partitions() as freeze:
+        session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
+        calls = AwsCalls()
+        calls.attach(session)
+        resources = create_resources(session, StackNames())
+        settings = Settings(
+            request_queue_url=resources.request_queue_url,
+            response_queue_url=resources.response_queue_url,
+            ddb_table_name=resources.table,
+            s3_bucket_name=resources.bucket,
+            vector_backend="local",
+            embedding_model="dlib-resnet",
+            record_threads=1,
+        )
+        s3 = session.client("s3")
+        store = PeopleStore(settings.ddb_table_name, dynamodb=session.resource("dynamodb"))
+        recognizer = Recognizer(settings, load_embedder("dlib-resnet"), EmbeddedIndex(128), store, sqs=session.client("sqs"), s3=s3)
+
+        say(f"keeping {review_faces:,} unknown faces for review (Review.keep) ...")
+        calls.reset()
+        started = time.perf_counter()
+        grouping = _group_review(recognizer, review_faces, strangers, seed=1, say=say)
+        grouping["seconds"] = time.perf_counter() - started
+        grouping["aws_seconds"] = calls.seconds
+        grouping["requests"] = sum(calls.requests.values())
+
+        say(f"writing {people:,} people, {faces:,} faces, {frames:,} frames ...")
+        started = time.perf_counter()
+        filled = _fill_people(store, people=people, faces=faces, many=many, frames=frames, named=CONSOLE_NAMED, seed=2)
+        fill_seconds = time.perf_counter() - started
+        ids, names, faces_of = filled["ids"], filled["names"], filled["faces_of"]
+
+        by_name = sorted(ids, key=lambda i: keys.people_sort_key(names[i], i))
+        later = by_name[len(by_name) // 2]
+        shown = [*by_name[:48], *by_name[len(by_name) // 2 + 1 : len(by_name) // 2 + 49]]
+        wanted = {_cover_of(faces_of[p]) for p in shown if p in faces_of}
+        wanted |= {face_id for face_id, _ in sorted(faces_of[ids[0]], key=lambda f: f[1], reverse=True)[:120]}
+        newest = [faces_of[p][-1][0] for p in list(faces_of)[-50:]]
+        wanted |= set(newest)
+        say(f"putting {len(wanted)} crops ...")
+        crops = _crop_variants()
+        for n, face_id in enumerate(sorted(wanted)):
+            s3.put_object(Bucket=settings.s3_bucket_name, Key=face_crop_key(face_id), Body=crops[n % len(crops)], ContentType="image/jpeg")
+
+        freeze()  # nothing is written from here on
+        directory = Directory(store)
+        largest = max(recognizer.review.all_groups(), key=lambda g: g.size)
+        a_few = next(p for p in ids[1:] if len(faces_of.get(p, [])) >= 8)
+        newest_frame = directory.activity(size=1).items[0]
+        floor: dict[str, list[float]] = {"query": [], "get": []}
+        for _ in range(max(3, runs)):
+            calls.reset()
+            store.get_person(ids[-1])
+            floor["query"].append(calls.seconds)
+            calls.reset()
+            store.get(keys.profile_key(ids[-1]))
+            floor["get"].append(calls.seconds)
+        later_cursor = directory.people_cursor(store.get_person(later))
+        search = next(names[i] for i in by_name if names[i].startswith("Mara"))[:4]
+        frame_query = urlencode({"request_id": newest_frame.request_id, "digest": newest_frame.digest})
+        pages = [
+            ("People, first page", "/people"),
+            ("People, a later page (halfway through the names)", f"/people?after={later_cursor}"),
+            (f"People, search {search!r}", f"/people?q={search}"),
+            ("People, named only", "/people?named=named"),
+            (f"Person with {many:,} faces (120 shown)", f"/people/{ids[0]}"),
+            (f"Person with {len(faces_of[a_few])} faces", f"/people/{a_few}"),
+            ("Review, newest first", "/review"),
+            ("Review, largest first (reads every group)", "/review?order=size"),
+            (f"Review group of {largest.size} faces", f"/review/{largest.group_id}"),
+            ("Activity", "/activity"),
+            ("Activity: one frame drawn (PNG)", f"/activity/frame.png?{frame_query}"),
+            ("A person's picture (cover crop)", f"/people/{ids[0]}/face.jpg"),
+            ("A crop", f"/crops/{newest[-1]}.jpg"),
+        ]
+        app = console_app(Admin(recognizer))
+
+        async def measure() -> list[dict[str, Any]]:
+            rows = []
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+                for label, path in pages:
+                    say(f"timing {label} ...")
+                    reply = await client.get(path)  # warm-up
+                    if reply.status_code != 200:
+                        raise RuntimeError(f"{path} answered {reply.status_code}: {reply.text[:500]}")
+                    totals, aws, counted = [], [], (0, 0, 0)
+                    for _ in range(runs):
+                        calls.reset()
+                        started = time.perf_counter()
+                        reply = await client.get(path)
+                        totals.append(time.perf_counter() - started)
+                        aws.append(calls.seconds)
+                        counted = calls.summary()
+                    rows.append(
+                        {"page": label, "path": path, "seconds": totals, "aws_seconds": aws, "bytes": len(reply.content), "calls": counted}
+                    )
+            return rows
+
+        load = os.getloadavg()[0]
+        rows = asyncio.run(measure())
+        load = max(load, os.getloadavg()[0])
+    return {
+        "load": load,
+        "people": people,
+        "faces": faces,
+        "many": many,
+        "frames": frames,
+        "review_faces": review_faces,
+        "strangers": strangers,
+        "runs": runs,
+        "fill_seconds": fill_seconds,
+        "crops": len(wanted),
+        "grouping": grouping,
+        "floor": floor,
+        "pages": rows,
+    }
+
+
+def render_console(report: dict[str, Any], command: str) -> str:
+    """The report of ``console_bench``: the pages' times and requests, and the grouping's."""
+    import numpy as np
+
+    def ms(values: Sequence[float], p: float = 50) -> str:
+        return f"{float(np.percentile(np.asarray(values) * 1000, p)):.0f}"
+
+    rows = []
+    for row in report["pages"]:
+        dynamodb, s3, items = row["calls"]
+        own = [t - a for t, a in zip(row["seconds"], row["aws_seconds"], strict=True)]
+        rows.append(
+            (
+                row["page"],
+                ms(row["seconds"]),
+                ms(row["seconds"], 100),
+                ms(row["aws_seconds"]),
+                ms(own),
+                dynamodb,
+                items,
+                s3,
+                f"{row['bytes'] / 1024:.0f}",
+            )
+        )
+    grouping = report["grouping"]
+    times = grouping["times"]
+    tenth = max(1, len(times) // 10)
+    floor_query, floor_get = ms(report["floor"]["query"]), ms(report["floor"]["get"])
+    lines = [
+        f"Command: `{command}`  ",
+        "",
+        "# facepipe bench: the console at scale",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; load average up to "
+        f"{report['load']:.1f} while the pages were timed (other work shared the machine)  ",
+        f"Table: {report['people']:,} people ({CONSOLE_NAMED:.0%} named), {report['faces']:,} faces ({report['many']:,} of one person), "
+        f"{report['frames']:,} frames with their tags, {report['review_faces']:,} review faces; {report['crops']} crops beside the review's; "
+        f"written in {report['fill_seconds']:.0f} s with batch writes (the review by `Review.keep`, below).  ",
+        "Where: moto in process, patched as the local stack's emulator runs it and reading one partition per Query "
+        "(`moto_reading_partitions`: moto itself sorts the whole table for every Query), the embedded index, the console's ASGI "
+        f"app in process (httpx); one warm-up, then {report['runs']} runs per page.",
+        "",
+        "## Pages",
+        "",
+        "ms are the whole request: *in AWS* is the time its DynamoDB and S3 requests took (moto's), *console* the rest (reading",
+        "forms, Jinja, Pillow). *DynamoDB requests* and *items read* are what the page costs on DynamoDB, whatever the table's size.",
+        "",
+        *markdown_table(
+            rows,
+            ("page", "median ms", "max ms", "in AWS ms", "console ms", "DynamoDB requests", "items read", "S3 requests", "KiB"),
+        ),
+        "",
+        f"For scale: one Query of a person's profile and presence shards takes {floor_query} ms here, a GetItem {floor_get} ms. "
+        "moto still sorts and filters a partition in Python for every Query (the 10,000 people of the People listing, the "
+        "10,000 frames of Activity); on DynamoDB a Query or a BatchGetItem is a few milliseconds, so a page's time there is about "
+        "its requests, one after another, times that, plus the console's own ms.",
+        "",
+        "## Grouping the review",
+        "",
+        f"`Review.keep` of {len(times):,} synthetic unknown faces of {grouping['strangers']:,} strangers (each a random direction in 128 "
+        "dimensions, its faces about 0.98 alike, a few strangers with many faces), poor band, one after another, each: the review "
+        "index's nearest 16, the group's META read, the transaction, the crop put, the vector upserted; the recent-vectors buffer "
+        f"on the clock of one recognition container keeping {CONTAINER_FACES_PER_SECOND:.0f} faces a second.",
+        "",
+        *markdown_table(
+            [
+                (
+                    f"{len(times):,}",
+                    f"{grouping['seconds']:.0f}",
+                    f"{grouping['aws_seconds'] / grouping['seconds']:.0%}",
+                    f"{1000 * float(np.median(times)):.1f}",
+                    f"{1000 * float(np.percentile(times, 95)):.1f}",
+                    f"{1000 * float(np.median(times[:tenth])):.1f} → {1000 * float(np.median(times[-tenth:])):.1f}",
+                    f"{grouping['groups']:,}",
+                    f"{grouping['pure']:,}",
+                    grouping["split"],
+                )
+            ],
+            (
+                "faces",
+                "seconds",
+                "in AWS",
+                "median ms",
+                "p95 ms",
+                "median ms, first → last tenth",
+                "groups",
+                "of one stranger",
+                "strangers split",
+            ),
+        ),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def run_console_bench(args: argparse.Namespace) -> int:
+    command = command_line(getattr(args, "argv", None) or ["bench", "--console"])
+    report = console_bench(runs=max(1, args.repeats), progress=getattr(args, "progress", True))
+    text = render_console(report, command)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)

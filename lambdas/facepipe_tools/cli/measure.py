@@ -121,7 +121,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from facepipe_tools.bench import run_bench, run_detection_bench, run_images_bench
+    from facepipe_tools.bench import run_bench, run_console_bench, run_detection_bench, run_images_bench
 
     if args.detection:
         if args.out == BENCH_REPORT:
@@ -131,6 +131,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if args.out == BENCH_REPORT:
             args.out = "docs/reports/images.md"
         return run_images_bench(args)
+    if args.console:
+        if args.out == BENCH_REPORT:
+            args.out = "docs/reports/console.md"
+        return run_console_bench(args)
     return run_bench(args)
 
 
@@ -198,6 +202,13 @@ def add_parsers(sub: Subparsers) -> None:
     bench.add_argument("--out", default=BENCH_REPORT)
     bench.add_argument("--detection", action="store_true", help="detection time per frame size only (docs/reports/detection.md)")
     bench.add_argument("--images", action="store_true", help="memory of opening a frame per format and mode only (docs/reports/images.md)")
-    bench.add_argument("--repeats", type=int, default=3, help="passes over the frames in process (--detection: timed runs per frame)")
+    bench.add_argument(
+        "--console",
+        action="store_true",
+        help="the console's pages over 10,000 people and 100,000 faces, and grouping 10,000 review faces (docs/reports/console.md)",
+    )
+    bench.add_argument(
+        "--repeats", type=int, default=3, help="passes over the frames in process (--detection: timed runs per frame; --console: per page)"
+    )
     bench.add_argument("--threads", type=int, default=1, help="torch threads in process (default 1, as the local stack's functions)")
     bench.set_defaults(func=cmd_bench)

@@ -71,5 +71,6 @@ def create_app(backend: ConsoleBackend, *, token: str | None = None, routes: Seq
     ]
     app = Starlette(debug=False, routes=[*shell, *routes], middleware=middleware, exception_handlers={HTTPException: http_error})
     app.state.backend = backend
+    app.state.keys = keys
     app.state.templates = make_templates(keys)
     return app

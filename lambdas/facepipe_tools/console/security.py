@@ -110,6 +110,14 @@ class Keys:
         """``presented`` is the access token (constant time; False without one)."""
         return self.access_token is not None and hmac.compare_digest(presented.encode(), self.access_token.encode())
 
+    def sign(self, purpose: str, value: str) -> str:
+        """An HMAC of ``value`` for ``purpose`` under this process's secret (the flash message's seal)."""
+        return self._derive(purpose, value)
+
+    def signed(self, purpose: str, value: str, signature: str) -> bool:
+        """``signature`` is ``sign(purpose, value)`` (constant time)."""
+        return hmac.compare_digest(self.sign(purpose, value).encode(), signature.encode())
+
     def access_cookie(self) -> str:
         """The cookie value that stands for the access token in this process (not the token itself)."""
         return self._derive("access", self.access_token or "")

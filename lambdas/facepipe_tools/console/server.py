@@ -6,9 +6,9 @@ import socket
 
 import uvicorn
 
-from facepipe_tools.console.app import create_app
 from facepipe_tools.console.backend import ConsoleBackend
 from facepipe_tools.console.exceptions import ConsoleRefused
+from facepipe_tools.console.routes import console_app
 from facepipe_tools.console.security import MIN_TOKEN_LENGTH, is_loopback
 
 __all__ = ["check_bind", "listen", "serve", "url_of"]
@@ -57,7 +57,7 @@ def url_of(sock: socket.socket) -> str:
 def serve(host: str, port: int, backend: ConsoleBackend, *, allow_remote: bool = False, token: str | None = None) -> None:
     """Serve the console over ``backend`` on ``host:port`` until Ctrl-C; prints its address first."""
     check_bind(host, allow_remote=allow_remote, token=token)
-    app = create_app(backend, token=token)
+    app = console_app(backend, token=token)
     sock = listen(host, port)
     where = url_of(sock)
     note = " (open it once with ?token=<your token>)" if token else ""
