@@ -5,7 +5,6 @@ arrival whose publishing died is published by the next sighting."""
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections import Counter
 from typing import Any
 
@@ -24,7 +23,7 @@ from facepipe.recognition import Recognizer
 from facepipe.runtime import idempotency_store
 from facepipe_tools.admin import Admin
 from facepipe_tools.local.context import LambdaContext
-from helpers import drain, encode, queue_and_receive
+from helpers import drained, encode, queue_and_receive
 
 pytestmark = [pytest.mark.fixtures]
 
@@ -65,7 +64,7 @@ def send(bus: Any, sqs: Any, settings: Any, shots: list[tuple[str, str, Image.Im
 
 
 def events(sqs: Any, resources: Any) -> list[dict[str, Any]]:
-    return [json.loads(m["Body"]) for m in drain(sqs, resources.events_queue_url)]
+    return drained(sqs, resources.events_queue_url)
 
 
 def test_events_per_face_and_one_arrival_per_arrival(bus, aws, resources, settings, fixtures_root):
