@@ -16,6 +16,8 @@ from deploy_support import (
     handler_file,
     normalise,
     parse_file,
+    role_actions,
+    role_statements,
     statements,
     strip_expr,
 )
@@ -436,18 +438,6 @@ def test_wildcard_resources_only_for_xray_and_key_policies(tf):
             assert all(a.startswith("xray:") for a in statement["actions"]), f"{document}: {statement}"
 
 
-def role_actions(tf: Terraform, role: str) -> set[str]:
-    policies = [p for p in tf.resource["aws_iam_role_policy"].values() if p["role"] == f"${{aws_iam_role.{role}.id}}"]
-    assert policies, f"role {role} has no policy"
-    actions: set[str] = set()
-    for policy in policies:
-        document = re.fullmatch(r"\$\{data\.aws_iam_policy_document\.(\w+)\.json\}", policy["policy"]).group(1)
-        for statement in statements(tf.data["aws_iam_policy_document"][document]):
-            assert statement.get("effect", "Allow") == "Allow"
-            actions.update(statement["actions"])
-    return actions
-
-
 @pytest.mark.parametrize("role", sorted(EXPECTED_ACTIONS))
 def test_role_grants_exactly_the_calls_the_code_makes(tf, role):
     assert tf.res("aws_lambda_function", role)["role"] == f"${{aws_iam_role.{role}.arn}}"
@@ -497,10 +487,6 @@ def test_object_grants_are_limited_to_their_prefixes(tf):
 def conditions(statement: dict) -> dict[str, tuple[str, object]]:
     """A statement's conditions by variable: (test, values)."""
     return {c["variable"]: (c["test"], c["values"]) for c in statement.get("condition", [])}
-
-
-def role_statements(tf: Terraform, role: str) -> list[dict]:
-    return statements(tf.data["aws_iam_policy_document"][role])
 
 
 def test_idempotency_partition_is_the_codes(tf):
