@@ -157,6 +157,19 @@ def test_setting_defaults_are_the_variable_defaults(tf):
     assert checked >= 10
 
 
+def test_embedding_model_variable_accepts_exactly_the_models_of_the_specs(tf):
+    from facepipe.embedding.models import MODELS
+
+    # terraform cannot read the specs: its validation names the models, and is held to them here
+    variable = tf.variable["embedding_model"]
+    condition = variable["validation"][0]["condition"]
+    listed = re.fullmatch(r"\$\{contains\(\[(.*)\], var\.embedding_model\)\}", condition)
+    assert listed, condition
+    assert re.findall(r'"([^"]+)"', listed.group(1)) == list(MODELS)
+    for name, spec in MODELS.items():
+        assert f"{name} ({spec.dimension}-d" in variable["description"]
+
+
 def test_fixed_settings(tf):
     recognition = environment(tf, RECOGNITION)
     assert recognition["VECTOR_BACKEND"] == "pinecone"
@@ -219,8 +232,11 @@ def test_function_dockerfile_default_handler_is_a_real_handler():
     source = handler_file(command)
     assert source.is_file(), command
     assert re.search(r"^def handler\(", source.read_text(), re.M), command
-    for package in ("facepipe", "face_detection", "face_recognition"):
+    for package in ("face_detection", "face_recognition"):
         assert f"COPY lambdas/{package} ${{LAMBDA_TASK_ROOT}}/{package}" in text
+    # the core, through the stage that leaves its build package out (tests/test_boundaries.py)
+    assert "COPY --chown=10001:10001 lambdas/facepipe /core/facepipe" in text
+    assert "COPY --from=core --chown=0:0 /core/facepipe ${LAMBDA_TASK_ROOT}/facepipe" in text
 
 
 @pytest.mark.parametrize("name", BOTH)
