@@ -78,7 +78,7 @@ destroy: tf-init
 
 weights:
 	$(PY) scripts/download_weights.py $(WEIGHTS_PATH)
-	$(PY) -m facepipe.embedding.onnx_export $(if $(WEIGHTS_PATH),--weights $(WEIGHTS_PATH))
+	$(PY) -m facepipe.embedding.build.onnx_export $(if $(WEIGHTS_PATH),--weights $(WEIGHTS_PATH))
 
 # The image's hash-pinned requirement files, from requirements/*.in (pip-tools in a scratch venv;
 # PyPI only). torch.txt is not compiled here (docker/base.Dockerfile step 1), nor no-deps.txt:

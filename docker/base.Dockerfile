@@ -83,9 +83,10 @@ RUN python /usr/local/bin/download_weights.py --quiet "/opt/facepipe/weights/${V
     && echo "${VGGFACE2_SHA256}  ${VGGFACE2_FILE}" | sha256sum -c -
 
 # --- the network, exported to ONNX -------------------------------------------------------------
-# facepipe.embedding.onnx_export: the checked weights, batch norms folded, to the ONNX file the
+# facepipe.embedding.build.onnx_export: the checked weights, batch norms folded, to the ONNX file the
 # recognition function runs in onnxruntime (it never imports torch on its SQS path). torch's
-# exporter needs the onnx package: hash-checked from requirements/export.txt, in this stage only.
+# exporter needs the onnx package: hash-checked from requirements/export.txt, in this stage only;
+# the build package (facepipe.embedding.build) is needed here only: the function images leave it out.
 FROM deps AS export
 
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
@@ -93,7 +94,7 @@ ARG VGGFACE2_FILE=20180402-114759-vggface2.pt
 RUN pip install --require-hashes -r requirements/export.txt
 COPY lambdas/facepipe /build/lambdas/facepipe
 COPY --from=weights /opt/facepipe/weights /opt/facepipe/weights
-RUN PYTHONPATH=/build/lambdas python -m facepipe.embedding.onnx_export \
+RUN PYTHONPATH=/build/lambdas python -m facepipe.embedding.build.onnx_export \
       --weights "/opt/facepipe/weights/${VGGFACE2_FILE}" /opt/facepipe/onnx/facenet-vggface2.onnx \
     && PYTHONPATH=/build/lambdas python -c "from facepipe.embedding import load_embedder; load_embedder('facenet-vggface2', '/opt/facepipe/onnx/facenet-vggface2.onnx')"
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Create the Pinecone serverless index facepipe writes to, or check the one that exists.
 
-The index is cosine, with the dimension of the embedding model (facenet-vggface2: 512,
-dlib-resnet: 128); vectors of different models never share an index. Running it again
+The index is cosine, with the dimension of the embedding model (its spec's,
+facepipe.embedding.models); vectors of different models never share an index. Running it again
 changes nothing. It prints the index host, which goes into terraform's
 pinecone_index_host (PINECONE_INDEX_HOST) so the function needs no describe call.
 
@@ -19,10 +19,10 @@ import os
 import sys
 from typing import Any
 
-from facepipe.embedding import dimension_of
-from facepipe.settings import EMBEDDING_MODELS, Settings
+from facepipe.embedding.models import MODELS
+from facepipe.settings import Settings
 
-DIMENSIONS = {model: dimension_of(model) for model in EMBEDDING_MODELS}
+DIMENSIONS = {spec.name: spec.dimension for spec in MODELS.values()}
 METRIC = "cosine"
 DEFAULT_INDEX_NAME = Settings().pinecone_index_name
 DEFAULT_SSM_PARAMETER = Settings().pinecone_ssm_parameter_name
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--model",
-        default=os.environ.get("EMBEDDING_MODEL") or "facenet-vggface2",
+        default=os.environ.get("EMBEDDING_MODEL") or Settings().embedding_model,
         choices=sorted(DIMENSIONS),
         help="embedding model; sets the dimension",
     )

@@ -29,7 +29,7 @@ SIZE = 111_898_327  # bytes; only used for progress when the server sends no Con
 #: where the image's build stages keep it
 IMAGE_DIR = Path("/opt/facepipe/weights")
 IMAGE_PATH = IMAGE_DIR / FILENAME
-#: the network exported from it (facepipe.embedding.onnx_export), which the image keeps instead
+#: the network exported from it (facepipe.embedding.build.onnx_export), which the image keeps instead
 #: (terraform sets FACENET_WEIGHTS_PATH to it)
 ONNX_IMAGE_PATH = IMAGE_DIR / "facenet-vggface2.onnx"
 

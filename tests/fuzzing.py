@@ -9,7 +9,6 @@ Profiles, chosen by ``FACEPIPE_FUZZ_PROFILE``:
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import string
@@ -20,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from helpers import encode
+from helpers import b64, encode, handmade_png
 
 FUZZ_EXAMPLES = 1000
 _SLOW_OK = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large, HealthCheck.large_base_example]
@@ -86,33 +85,6 @@ odd_json = st.sampled_from(
 )
 
 
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-def _png16(width: int, height: int) -> bytes:
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    rows = (b"\x00" + b"\x80\x00" * width) * height
-    ihdr = struct.pack(">IIBBBBB", width, height, 16, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
-
-
-def _bomb(width: int, height: int) -> bytes:
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 16)) + chunk(b"IEND", b"")
-
-
 def image_samples() -> list[bytes]:
     """Image bytes of every kind the detection side must handle: decodable frames without a face,
     and refusals (truncated, other formats, declared bombs)."""
@@ -125,12 +97,12 @@ def image_samples() -> list[bytes]:
         encode(plain, "GIF"),
         encode(plain, "BMP"),
         encode(plain, "WEBP"),
-        _png16(16, 8),
+        handmade_png(16, 8, bit_depth=16, colour_type=0, rows=(b"\x00" + b"\x80\x00" * 16) * 8),  # 16-bit grey
         jpeg[: len(jpeg) // 2],
         encode(plain, "TIFF"),
         encode(plain, "PPM"),
-        _bomb(30000, 30000),
-        _bomb(100000, 100000),
+        handmade_png(30000, 30000),  # declared bombs
+        handmade_png(100000, 100000),
         b"GIF89a" + b"\x00" * 20,
         b"\x89PNG\r\n\x1a\n",
     ]

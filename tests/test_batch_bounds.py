@@ -52,7 +52,7 @@ class SlowEmbedder:
         if self.before_pass is not None:
             self.before_pass()
         self.passes.append(len(crops))
-        time.sleep(SECONDS_PER_FACE * len(crops))
+        time.sleep(SECONDS_PER_FACE * len(crops))  # the work's cost, which the deadline is measured against (not a wait)
         return l2_normalise(self._rng.normal(size=(len(crops), self.dimension)))
 
 
@@ -114,11 +114,6 @@ def build(aws, settings):
         return RecognitionConsumer(recognizer, persistence, threads=threads), embedder
 
     return make
-
-
-@pytest.fixture
-def sqs(aws):
-    return aws.client("sqs")
 
 
 def bodies(embedder: SlowEmbedder, *frames: tuple[str, int]) -> list[str]:
@@ -222,7 +217,7 @@ def test_records_of_one_request_id_are_finished_in_batch_order_on_one_thread(bui
             calls.append((message["request_id"], len(message["faces"]), threading.current_thread().name))
             in_flight[0] += 1
             in_flight[1] = max(in_flight[1], in_flight[0])
-        time.sleep(0.05)
+        time.sleep(0.05)  # a record's work takes a while, so the others run alongside it (not a wait)
         with lock:
             in_flight[0] -= 1
         return Recognised(response_message(message["request_id"], message["filename"], []), "digest")

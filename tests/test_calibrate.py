@@ -3,21 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "lambdas"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
-
-
-def facepipe(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "facepipe_tools.cli", *args], capture_output=True, text=True, cwd=cwd, env=env or ENV, timeout=600
-    )
+from helpers import CLI_ENV, facepipe
 
 
 @pytest.mark.slow
@@ -60,7 +49,7 @@ def test_calibrate_two_people_writes_a_sane_report(tmp_path, fixtures_root):
 
 
 def test_calibrate_facenet_without_its_weights_is_a_clear_error(tmp_path):
-    env = {**ENV, "FACENET_WEIGHTS_PATH": str(tmp_path / "missing.pt")}
+    env = {**CLI_ENV, "FACENET_WEIGHTS_PATH": str(tmp_path / "missing.pt")}
     done = facepipe("calibrate", "--model", "facenet-vggface2", "--out", str(tmp_path / "c.md"), cwd=tmp_path, env=env)
     assert done.returncode == 2
     assert "missing.pt" in done.stderr

@@ -15,7 +15,6 @@ from typing import cast
 import pytest
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from PIL import Image, ImageOps
-from test_frames import frame_body, make_url_event
 
 from facepipe.consumer import RecognitionConsumer
 from facepipe.detection import DetectedFace, FaceDetector, select_faces
@@ -29,7 +28,7 @@ from facepipe.storage import claim_check_key
 from facepipe_tools.local.context import LambdaContext
 from facepipe_tools.local.event_source import sqs_record
 from facepipe_tools.scenes import context_frame
-from helpers import cold_start, drain, function_environment
+from helpers import cold_start, drain, drained, frame_body, function_environment, url_event
 from helpers import encode as encode_image
 
 FOUR_K = (3840, 2160)
@@ -176,7 +175,7 @@ def take_request_queue(aws, resources) -> tuple[list[dict], dict]:
 
 
 def answers(aws, resources) -> list[dict]:
-    return [json.loads(m["Body"]) for m in drain(aws.client("sqs"), resources.response_queue_url)]
+    return drained(aws.client("sqs"), resources.response_queue_url)
 
 
 @pytest.mark.fixtures
@@ -186,7 +185,7 @@ def test_4k_frame_of_60_faces_goes_through_by_claim_check_in_one_response(
     # GIVEN a 4K frame of 60 real faces POSTed to the detection function
     handler = detection()
     started = time.perf_counter()
-    reply = handler.handler(make_url_event(frame_body(crowd_4k_jpeg, request_id="crowd-4k", filename="crowd.jpg")), LambdaContext())
+    reply = handler.handler(url_event(frame_body(crowd_4k_jpeg, request_id="crowd-4k", filename="crowd.jpg")), LambdaContext())
     detection_seconds = time.perf_counter() - started
     # THEN it answers 200 with 60 faces and nothing skipped (the limit is 100)
     assert reply["statusCode"] == 200, reply["body"]
@@ -229,7 +228,7 @@ def test_4k_frame_over_the_face_limit_sends_the_largest_and_reports_the_rest_as_
     every_face = detector.detect(crowd_4k)
     assert len(every_face) == 60
     # WHEN it is POSTed
-    reply = handler.handler(make_url_event(frame_body(crowd_4k_jpeg, request_id="crowd-45")), LambdaContext())
+    reply = handler.handler(url_event(frame_body(crowd_4k_jpeg, request_id="crowd-45")), LambdaContext())
     # THEN the reply counts 45 faces queued and 15 skipped
     assert reply["statusCode"] == 200, reply["body"]
     assert json.loads(reply["body"]) == {"request_id": "crowd-45", "faces": 45, "status": "queued", "skipped": 15}
@@ -296,7 +295,7 @@ def test_same_payload_posted_three_times_at_once_is_answered_once(
     monkeypatch.setattr(DynamoHandler, "call_action", whole)
     # GIVEN the detection function, and one payload that three clients POST at the same moment
     handler = detection()
-    event = make_url_event(frame_body(grace_hopper_bytes, request_id="triple-post"))
+    event = url_event(frame_body(grace_hopper_bytes, request_id="triple-post"))
     start = threading.Barrier(3)
     replies: list[dict] = [{}] * 3
 
@@ -332,11 +331,11 @@ def test_post_whose_twin_stays_in_progress_past_the_wait_is_409_in_progress(
 
     def slow_process(request):
         working.set()
-        time.sleep(1.5)
+        time.sleep(1.5)  # the first POST's work, outlasting the twin's wait (the behaviour under test)
         return process(request)
 
     monkeypatch.setattr(handler.runtime.frames, "process", slow_process)
-    event = make_url_event(frame_body(grace_hopper_bytes, request_id="slow-twin"))
+    event = url_event(frame_body(grace_hopper_bytes, request_id="slow-twin"))
     first: list[dict] = []
     thread = threading.Thread(target=lambda: first.append(handler.handler(event, LambdaContext())))
     thread.start()

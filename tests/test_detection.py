@@ -9,12 +9,6 @@ from facepipe.detection import FaceDetector, required_score
 from facepipe_tools.scenes import camera_frame, crowd
 
 
-@pytest.fixture(scope="module")
-def grace_box(grace_hopper) -> tuple[float, float, float, float]:
-    (face,) = FaceDetector().detect(grace_hopper)
-    return face.box
-
-
 @pytest.mark.parametrize(("frame", "face_px"), [(48, 18), (64, 18), (64, 20), (64, 25), (96, 20)])
 def test_detection_finds_camera_sized_faces(detector, grace_hopper, grace_box, frame, face_px):
     image = camera_frame(grace_hopper, grace_box, face_px, frame)

@@ -10,24 +10,16 @@ from types import ModuleType
 import pytest
 from botocore.exceptions import EndpointConnectionError
 from PIL import Image
-from test_frames import BAD_REQUESTS, REQUEST_ID, Bad, frame_body, make_url_event
-from test_images import handmade_png
 
 from facepipe.runtime import detection_runtime
 from facepipe_tools.local.context import LambdaContext
 from facepipe_tools.local.handlers import load_handler
-from helpers import cold_start, drain, encode, function_environment
+from helpers import BAD_REQUESTS, REQUEST_ID, Bad, cold_start, drained, encode, frame_body, function_environment, handmade_png, url_event
 
 SECRET_DETAIL = "boom: connection to sqs.internal:4566 refused"
 
 
 # --------------------------------------------------------------------------- factories
-
-
-@pytest.fixture
-def url_event() -> Callable[..., dict]:
-    """Factory: ``url_event(body, base64_body=False, method="POST")`` -> function URL event (payload 2.0)."""
-    return make_url_event
 
 
 @pytest.fixture
@@ -53,8 +45,8 @@ def queued(aws, resources) -> Callable[[], tuple[list[dict], list[dict]]]:
 
     def read() -> tuple[list[dict], list[dict]]:
         sqs = aws.client("sqs")
-        requests = [json.loads(m["Body"]) for m in drain(sqs, resources.request_queue_url)]
-        responses = [json.loads(m["Body"]) for m in drain(sqs, resources.response_queue_url)]
+        requests = drained(sqs, resources.request_queue_url)
+        responses = drained(sqs, resources.response_queue_url)
         return requests, responses
 
     return read
@@ -75,7 +67,7 @@ class FailingSQS:
 # --------------------------------------------------------------------------- 200
 
 
-def test_handler_real_face_is_queued(invoke, queued, url_event, grace_hopper_bytes: bytes) -> None:
+def test_handler_real_face_is_queued(invoke, queued, grace_hopper_bytes: bytes) -> None:
     # GIVEN a POST of a real one-face portrait
     event = url_event(frame_body(grace_hopper_bytes, filename="hopper.jpg"))
     # WHEN the function URL invokes the handler
@@ -90,7 +82,7 @@ def test_handler_real_face_is_queued(invoke, queued, url_event, grace_hopper_byt
     assert responses == []
 
 
-def test_handler_base64_encoded_body_is_queued(invoke, queued, url_event, grace_hopper_bytes: bytes) -> None:
+def test_handler_base64_encoded_body_is_queued(invoke, queued, grace_hopper_bytes: bytes) -> None:
     # GIVEN the same request sent with isBase64Encoded
     # WHEN / THEN it is accepted like a plain body
     reply = invoke(url_event(frame_body(grace_hopper_bytes), base64_body=True))
@@ -98,7 +90,7 @@ def test_handler_base64_encoded_body_is_queued(invoke, queued, url_event, grace_
     assert len(queued()[0]) == 1
 
 
-def test_handler_frame_without_face_answers_on_response_queue(invoke, queued, url_event) -> None:
+def test_handler_frame_without_face_answers_on_response_queue(invoke, queued) -> None:
     # GIVEN a plain-colour frame
     event = url_event(frame_body(encode(Image.new("RGB", (320, 240), (240, 240, 235)), "JPEG"), filename="wall.jpg"))
     # WHEN it is posted
@@ -132,7 +124,7 @@ def test_handler_bad_input_returns_4xx_and_queues_nothing(invoke, queued, bad: B
     assert queued() == ([], [])
 
 
-def test_handler_ten_gigapixel_png_is_413(invoke, queued, url_event) -> None:
+def test_handler_ten_gigapixel_png_is_413(invoke, queued) -> None:
     # GIVEN a tiny PNG whose header declares 100000x100000
     event = url_event(frame_body(handmade_png(100000, 100000)))
     # WHEN / THEN the reply is 413 image_too_large, and nothing is queued
@@ -145,7 +137,7 @@ def test_handler_ten_gigapixel_png_is_413(invoke, queued, url_event) -> None:
 
 
 def test_handler_internal_fault_is_500_without_stack_trace(
-    detection_handler, invoke, queued, url_event, grace_hopper_bytes: bytes, monkeypatch: pytest.MonkeyPatch
+    detection_handler, invoke, queued, grace_hopper_bytes: bytes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN a valid frame, and an SQS client that fails on send
     monkeypatch.setattr(detection_handler.runtime.frames, "_sqs", FailingSQS())
@@ -166,7 +158,7 @@ def test_handler_internal_fault_is_500_without_stack_trace(
 
 
 @pytest.mark.fixtures
-def test_handler_group_photo_faces_ordered_left_to_right(invoke, queued, url_event, fixtures_root) -> None:
+def test_handler_group_photo_faces_ordered_left_to_right(invoke, queued, fixtures_root) -> None:
     # GIVEN the fixture photo of Obama and Biden (three faces)
     photo = (fixtures_root / "test" / "obama_and_biden.jpg").read_bytes()
     # WHEN it is posted
@@ -183,7 +175,7 @@ def test_handler_group_photo_faces_ordered_left_to_right(invoke, queued, url_eve
     assert len(set(centres)) == 3
 
 
-def test_handler_retried_post_is_accepted_once(invoke, queued, url_event, grace_hopper_bytes) -> None:
+def test_handler_retried_post_is_accepted_once(invoke, queued, grace_hopper_bytes) -> None:
     # GIVEN a frame with a face, POSTed twice with the same request_id (a client retry)
     event = url_event(frame_body(grace_hopper_bytes))
     first, second = invoke(event), invoke(event)
@@ -195,7 +187,7 @@ def test_handler_retried_post_is_accepted_once(invoke, queued, url_event, grace_
     assert responses == []
 
 
-def test_handler_request_id_reused_for_another_image_is_409(invoke, queued, url_event, grace_hopper_bytes) -> None:
+def test_handler_request_id_reused_for_another_image_is_409(invoke, queued, grace_hopper_bytes) -> None:
     # GIVEN a request_id already used for one frame
     assert invoke(url_event(frame_body(grace_hopper_bytes)))["statusCode"] == 200
     queued()
@@ -208,7 +200,7 @@ def test_handler_request_id_reused_for_another_image_is_409(invoke, queued, url_
 
 
 @pytest.mark.parametrize("size", [(1, 1), (16, 16), (30, 30), (2000, 50)])
-def test_handler_frame_smaller_than_any_face_is_answered_with_no_face(invoke, url_event, queued, size):
+def test_handler_frame_smaller_than_any_face_is_answered_with_no_face(invoke, queued, size):
     """MTCNN's empty pyramid used to be a 500: such a frame has zero faces and gets its "" answer."""
     image = encode(Image.new("RGB", size, (120, 110, 100)), "PNG")
 
@@ -221,12 +213,10 @@ def test_handler_frame_smaller_than_any_face_is_answered_with_no_face(invoke, ur
     assert [(r["request_id"], r["result"]) for r in responses] == [(f"tiny-{size[0]}x{size[1]}", "")]
 
 
-def test_handler_camera_frame_with_a_20px_face_is_queued_with_its_quality(invoke, url_event, queued, grace_hopper):
-    from facepipe.detection import FaceDetector
+def test_handler_camera_frame_with_a_20px_face_is_queued_with_its_quality(invoke, queued, grace_hopper, grace_box):
     from facepipe_tools.scenes import camera_frame
 
-    box = FaceDetector().detect(grace_hopper)[0].box
-    content = encode(camera_frame(grace_hopper, box, 20, 64))
+    content = encode(camera_frame(grace_hopper, grace_box, 20, 64))
     reply = invoke(url_event(frame_body(content, request_id="cam-64")))
 
     assert reply["statusCode"] == 200
@@ -288,7 +278,7 @@ def with_token(event: dict, token: str | None) -> dict:
     ],
 )
 def test_handler_with_device_tokens_refuses_without_the_sources_token(
-    token_handler, queued, url_event, grace_hopper_bytes: bytes, source: str, token: str | None, status: int, code: str
+    token_handler, queued, grace_hopper_bytes: bytes, source: str, token: str | None, status: int, code: str
 ) -> None:
     # GIVEN a public URL with per-device tokens, and a frame whose token does not fit its source
     body = frame_body(grace_hopper_bytes) if source == "default" else frame_body(grace_hopper_bytes, source=source)
@@ -300,7 +290,7 @@ def test_handler_with_device_tokens_refuses_without_the_sources_token(
     assert queued() == ([], [])
 
 
-def test_handler_with_device_tokens_accepts_the_sources_token(token_handler, queued, url_event, grace_hopper_bytes: bytes) -> None:
+def test_handler_with_device_tokens_accepts_the_sources_token(token_handler, queued, grace_hopper_bytes: bytes) -> None:
     # GIVEN the door camera's frame with its token
     event = with_token(url_event(frame_body(grace_hopper_bytes, source="door")), CAMERA_TOKEN)
     # WHEN / THEN it is queued
@@ -309,9 +299,7 @@ def test_handler_with_device_tokens_accepts_the_sources_token(token_handler, que
     assert len(queued()[0]) == 1
 
 
-def test_handler_with_device_tokens_checks_the_token_before_decoding(
-    token_handler, queued, url_event, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_handler_with_device_tokens_checks_the_token_before_decoding(token_handler, queued, monkeypatch: pytest.MonkeyPatch) -> None:
     # GIVEN a frame without a token whose image would be a 10-gigapixel bomb
     decoded: list[bytes] = []
     monkeypatch.setattr("facepipe.events.open_image", lambda data, limit: decoded.append(data))

@@ -14,6 +14,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from facepipe_tools.local.emulator import AwsEmulator
+from helpers import eventually
 
 TABLE = "emulator-test"
 
@@ -225,7 +226,6 @@ def test_the_emulator_process_serves_and_stops() -> None:
 def test_the_emulator_process_ends_with_the_process_that_started_it(tmp_path) -> None:
     import subprocess
     import sys
-    import time
 
     # GIVEN a process that starts the emulator and dies without stopping it (a killed `facepipe local up`)
     script = (
@@ -240,9 +240,7 @@ def test_the_emulator_process_ends_with_the_process_that_started_it(tmp_path) ->
     assert endpoint.startswith("http://")
     assert dying.returncode == 0
     # THEN the emulator does not outlive it (no orphaned server holding the port)
-    deadline = time.monotonic() + 15
-    while _listening(endpoint) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    eventually(lambda: not _listening(endpoint), timeout=15, interval=0.2)
     assert not _listening(endpoint)
 
 
@@ -366,17 +364,15 @@ def refused(endpoint: str) -> dict[str, int]:
 
 def wait_in_flight(endpoint: str, transactions: int = 0, writes: int = 0) -> None:
     """Until the emulator has these many items of transactions (of single writes) in flight."""
-    import time
-
     from facepipe_tools.local.emulator import conflict_counts
 
-    deadline = time.monotonic() + 10
-    while True:
+    def in_flight() -> tuple[int, int]:
         counts = conflict_counts(endpoint)
-        if (counts["items_in_transactions"], counts["items_in_writes"]) == (transactions, writes):
-            return
-        assert time.monotonic() < deadline, f"never {transactions} + {writes} items in flight: {counts}"
-        time.sleep(0.005)
+        return counts["items_in_transactions"], counts["items_in_writes"]
+
+    assert eventually(lambda: in_flight() == (transactions, writes), timeout=10, interval=0.005), (
+        f"never {transactions} + {writes} items in flight: {conflict_counts(endpoint)}"
+    )
 
 
 class Running:

@@ -29,22 +29,9 @@ from facepipe.runtime import idempotency_store
 from facepipe.storage import claim_check_key, face_crop_key
 from facepipe_tools.admin import Admin, MergeRefused
 from facepipe_tools.local.context import LambdaContext
-from helpers import drain, encode, queue_and_receive
+from helpers import drain, drained, encode, queue_and_receive
 
 pytestmark = [pytest.mark.fixtures]
-
-
-@pytest.fixture
-def sqs(aws):
-    return aws.client("sqs")
-
-
-@pytest.fixture
-def photo(fixtures_root):
-    def load(relative: str) -> Image.Image:
-        return Image.open(fixtures_root / relative).convert("RGB")
-
-    return load
 
 
 @pytest.fixture
@@ -75,7 +62,7 @@ def deliver(consumer: RecognitionConsumer, sqs: Any, settings: Any, bodies: list
 
 
 def answers(sqs: Any, settings: Any) -> dict[str, dict[str, Any]]:
-    return {a["request_id"]: a for a in (json.loads(m["Body"]) for m in drain(sqs, settings.response_queue_url))}
+    return {a["request_id"]: a for a in drained(sqs, settings.response_queue_url)}
 
 
 def everything(recognizer: Recognizer, settings: Any) -> tuple[list[dict[str, Any]], list[Any], list[str]]:
@@ -316,7 +303,7 @@ def test_two_devices_with_one_request_id_are_both_answered(pipeline, sqs, settin
     assert len(queued) == 2
     # THEN recognition answers both, each about its own image
     deliver(consumer, sqs, settings, queued)
-    got = [json.loads(m["Body"]) for m in drain(sqs, settings.response_queue_url)]
+    got = drained(sqs, settings.response_queue_url)
     assert sorted(a["request_id"] for a in got) == ["0001", "0001"]
     assert len({a["faces"][0]["person_id"] for a in got}) == 2
     # AND their claim checks could never overwrite each other
@@ -329,7 +316,7 @@ def test_two_devices_with_one_request_id_are_both_answered(pipeline, sqs, settin
             table.delete_item(Key={"PK": item["PK"], "SK": item["SK"]})
     assert accept(request("porch", ImageOps.mirror(obama)))["status"] == "queued"
     deliver(consumer, sqs, settings, [m["Body"] for m in drain(sqs, settings.request_queue_url)])
-    (late,) = [json.loads(m["Body"]) for m in drain(sqs, settings.response_queue_url)]
+    (late,) = drained(sqs, settings.response_queue_url)
     assert late["request_id"] == "0001"
     assert late["result"]
 

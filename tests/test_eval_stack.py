@@ -7,31 +7,16 @@ The CLI runs as ``python -m facepipe_tools.cli`` with this checkout's ``lambdas`
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
 
-from helpers import CLI_ENV, local_stack
+from helpers import facepipe
 
-pytestmark = [pytest.mark.slow, pytest.mark.fixtures]
-ROOT = Path(__file__).resolve().parents[1]
+# `stack` (conftest.py): `facepipe local up` for this module, with a 30 s visibility timeout
+pytestmark = [pytest.mark.slow, pytest.mark.fixtures, pytest.mark.local_stack("--visibility-timeout", "30")]
 CLIP = "misc/short_hamilton_clip.mp4"
-
-
-def facepipe(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "facepipe_tools.cli", *args], capture_output=True, text=True, cwd=cwd, env=CLI_ENV, timeout=timeout
-    )
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory, fixtures_root):
-    """`facepipe local up` on free ports for this module; its state file."""
-    with local_stack(tmp_path_factory.mktemp("stack") / "local.json", "--visibility-timeout", "30") as info:
-        yield Path(info["state_file"])
 
 
 def report_of(out: Path) -> dict:
@@ -41,7 +26,7 @@ def report_of(out: Path) -> dict:
 
 
 def test_eval_shared_photos_full_size_17_of_17_and_no_wrong_name(stack, tmp_path):
-    done = facepipe("eval", "--stack", str(stack), "--out", str(tmp_path / "out"), cwd=tmp_path)
+    done = facepipe("eval", "--stack", stack["state_file"], "--out", str(tmp_path / "out"), cwd=tmp_path)
     print(done.stdout)
     assert done.returncode == 0, done.stdout + done.stderr
     report = report_of(tmp_path / "out")
@@ -71,7 +56,7 @@ def test_eval_csv_set_end_to_end(stack, tmp_path, fixtures_root):
     rows = ["o1,obama", "b1,biden", "o2,obama", "o3.jpg,obama", "b2,biden", "k1,kit_harington"]
     (tmp_path / "results.csv").write_text("Image,Results\n" + "\n".join(rows) + "\n")
 
-    done = facepipe("eval", str(tmp_path / "results.csv"), "--stack", str(stack), "--out", str(tmp_path / "out"), cwd=tmp_path)
+    done = facepipe("eval", str(tmp_path / "results.csv"), "--stack", stack["state_file"], "--out", str(tmp_path / "out"), cwd=tmp_path)
     print(done.stdout)
 
     assert done.returncode == 0, done.stdout + done.stderr
@@ -96,7 +81,7 @@ def test_send_video_gives_one_answer_per_sampled_frame(stack, tmp_path, fixtures
         "--id-prefix",
         uuid.uuid4().hex[:8],
         "--stack",
-        str(stack),
+        stack["state_file"],
         cwd=tmp_path,
     )
     print(done.stdout)

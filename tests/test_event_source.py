@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
-from helpers import drain
+from helpers import drain, eventually, queue_depth
 
 
 @pytest.fixture
@@ -39,7 +38,8 @@ def test_event_source_delivers_a_batch_and_deletes_successes(queues):
     failed = source.deliver(source._receive(10, 0))
     assert failed == set()
     assert sorted(seen) == ["m0", "m1", "m2"]
-    time.sleep(1.2)
+    # deleted, not merely in flight (counted either way): nothing comes back after the visibility timeout
+    assert queue_depth(sqs, work) == 0
     assert drain(sqs, work) == []
 
 
@@ -57,15 +57,7 @@ def test_event_source_redelivers_failures_then_dead_letters_them(queues):
 
     source = SqsEventSource(sqs, work, handler).start()
     try:
-        deadline = time.monotonic() + 15
-        while (
-            time.monotonic() < deadline
-            and sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
-                "ApproximateNumberOfMessages"
-            ]
-            == "0"
-        ):
-            time.sleep(0.2)
+        eventually(lambda: queue_depth(sqs, dlq) > 0, timeout=15, interval=0.2)
     finally:
         source.stop()
     bodies = [body for batch in attempts for body, _ in batch]
@@ -86,8 +78,8 @@ def test_event_source_whole_batch_is_retried_when_the_invocation_raises(queues):
     source = SqsEventSource(sqs, work, crash)
     messages = source._receive(10, 0)
     assert source.deliver(messages) == {messages[0]["MessageId"]}
-    time.sleep(1.2)
-    assert [m["Body"] for m in drain(sqs, work)] == ["x"]
+    # visible again once its visibility timeout (1 s) has passed
+    assert [m["Body"] for m in eventually(lambda: drain(sqs, work), timeout=10, interval=0.1)] == ["x"]
 
 
 def test_event_source_batching_window_gathers_messages(queues):

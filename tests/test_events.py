@@ -5,7 +5,6 @@ arrival whose publishing died is published by the next sighting."""
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections import Counter
 from typing import Any
 
@@ -24,7 +23,7 @@ from facepipe.recognition import Recognizer
 from facepipe.runtime import idempotency_store
 from facepipe_tools.admin import Admin
 from facepipe_tools.local.context import LambdaContext
-from helpers import drain, encode, queue_and_receive
+from helpers import drained, encode, queue_and_receive
 
 pytestmark = [pytest.mark.fixtures]
 
@@ -69,7 +68,7 @@ def events(sqs: Any, resources: Any) -> list[dict[str, Any]]:
     that took longer than its visibility timeout on a busy machine is finished twice, and
     publishes the same ids again; each id is one event whatever its copies)."""
     by_id: dict[str, dict[str, Any]] = {}
-    for event in (json.loads(m["Body"]) for m in drain(sqs, resources.events_queue_url)):
+    for event in drained(sqs, resources.events_queue_url):
         seen = by_id.setdefault(event["detail"]["id"], event)
         assert seen["detail-type"] == event["detail-type"], "one id, one event"
     return list(by_id.values())

@@ -13,7 +13,6 @@ responses, 0 duplicate tags, 0 duplicate people; conflicts injected and retried.
 
 from __future__ import annotations
 
-import base64
 import json
 import random
 from collections import Counter
@@ -36,7 +35,7 @@ from facepipe_tools.local.context import LambdaContext
 from facepipe_tools.local.event_source import sqs_record
 from facepipe_tools.local.handlers import load_handler
 from facepipe_tools.local.resources import create_resources
-from helpers import encode, function_environment
+from helpers import b64, encode, function_environment, url_event
 
 pytestmark = [pytest.mark.slow, pytest.mark.fixtures]
 
@@ -128,7 +127,7 @@ def faults(monkeypatch) -> Faults:
 
 
 @pytest.fixture
-def stack(monkeypatch) -> Iterator[tuple[Any, Any]]:
+def moto_stack(monkeypatch) -> Iterator[tuple[Any, Any]]:
     for key, value in {"AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t", "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch.setenv(key, value)
     with mock_aws():
@@ -181,18 +180,14 @@ def frames_of_people(fixtures_root: Any) -> list[tuple[str, str, bytes]]:
     return frames
 
 
-def url_event(body: dict[str, Any]) -> dict[str, Any]:
-    return {"version": "2.0", "requestContext": {"http": {"method": "POST"}}, "body": json.dumps(body), "isBase64Encoded": False}
-
-
 def short_context() -> LambdaContext:
     """An invocation whose in-progress idempotency lock lapses at once when the process dies
     (in Lambda the queue's visibility timeout, 6x the function's, outlasts it)."""
     return LambdaContext(timeout_seconds=0.001)
 
 
-def test_faults_every_accepted_frame_answered_once_or_dead_lettered_with_reason(stack, faults, fixtures_root, monkeypatch, capsys):
-    session, resources = stack
+def test_faults_every_accepted_frame_answered_once_or_dead_lettered_with_reason(moto_stack, faults, fixtures_root, monkeypatch, capsys):
+    session, resources = moto_stack
     sqs = session.client("sqs")
     detection = load_handler("face_detection")
     recognition = load_handler("face_recognition")
@@ -207,7 +202,7 @@ def test_faults_every_accepted_frame_answered_once_or_dead_lettered_with_reason(
     accepted: dict[str, str] = {}
     refused = 0
     for request_id, person, content in frames:
-        body = {"request_id": request_id, "filename": f"{request_id}.jpg", "content": base64.b64encode(content).decode()}
+        body = {"request_id": request_id, "filename": f"{request_id}.jpg", "content": b64(content)}
         for _ in range(8):
             try:
                 with faults.active():

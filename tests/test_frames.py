@@ -7,12 +7,9 @@ import datetime as dt
 import io
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
 from PIL import Image
-from test_images import handmade_png
 
 from facepipe import frames as frames_module
 from facepipe.embedding import load_cropper
@@ -22,163 +19,9 @@ from facepipe.frames import FrameProcessor
 from facepipe.messages import MESSAGE_VERSION, parse_request_message
 from facepipe.settings import Settings
 from facepipe.storage import claim_check_key
-from helpers import b64, drain, encode
+from helpers import BAD_REQUESTS, PLAIN_JPEG, REQUEST_ID, Bad, b64, drain, drained, encode, frame_body, url_event
 
-REQUEST_ID = "cam-7:frame_0001.a"
 CROP_SIZES = {"dlib-resnet": 150, "facenet-vggface2": 160}
-
-# Small images for the validation matrix (errors happen before any detection).
-PLAIN_JPEG = encode(Image.new("RGB", (64, 48), (90, 120, 150)), "JPEG")
-NOISE_JPEG = encode(Image.effect_noise((128, 128), 64).convert("RGB"), "JPEG", quality=90)
-TRUNCATED_JPEG = NOISE_JPEG[: len(NOISE_JPEG) * 3 // 5]  # cut inside the scan data
-HUGE_PNG = handmade_png(30000, 30000)  # ~100 bytes declaring 900 Mpx
-TIFF = encode(Image.new("RGB", (64, 48)), "TIFF")
-EIGHT_MB = 8 * 2**20
-
-
-# --------------------------------------------------------------------------- helpers and factories
-def make_url_event(body: dict | list | str | bytes | int | float | None, base64_body: bool = False, method: str = "POST") -> dict:
-    """A Lambda function URL event (payload format 2.0).
-
-    ``body``: a str or bytes is sent as is, anything else as JSON; ``None`` leaves the body out.
-    ``base64_body`` sends it base64-encoded with ``isBase64Encoded`` set, as function URLs do for binary bodies.
-    """
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": "/",
-        "rawQueryString": "",
-        "headers": {"content-type": "application/json", "host": "abc123.lambda-url.us-east-1.on.aws", "user-agent": "pytest"},
-        "requestContext": {
-            "accountId": "anonymous",
-            "apiId": "abc123",
-            "domainName": "abc123.lambda-url.us-east-1.on.aws",
-            "domainPrefix": "abc123",
-            "http": {"method": method, "path": "/", "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "pytest"},
-            "requestId": "6f1d7c3e-0000-4000-8000-000000000000",
-            "routeKey": "$default",
-            "stage": "$default",
-            "time": "01/Jan/2026:00:00:00 +0000",
-            "timeEpoch": 1767225600000,
-        },
-        "isBase64Encoded": base64_body,
-    }
-    if body is None:
-        return event
-    if isinstance(body, bytes):
-        data = body
-    elif isinstance(body, str):
-        data = body.encode()
-    else:
-        data = json.dumps(body).encode()
-    event["body"] = b64(data) if base64_body else data.decode()
-    return event
-
-
-@pytest.fixture
-def url_event() -> Callable[..., dict]:
-    """Factory: ``url_event(body, base64_body=False, method="POST")`` -> function URL event."""
-    return make_url_event
-
-
-def frame_body(image: bytes = PLAIN_JPEG, *, drop: tuple[str, ...] = (), **fields: object) -> dict:
-    """A §1.1 body for ``image``; ``fields`` override or add keys, ``drop`` removes them."""
-    body: dict[str, object] = {"request_id": REQUEST_ID, "content": b64(image), "filename": "frame.jpg"}
-    body.update(fields)
-    for key in drop:
-        body.pop(key)
-    return body
-
-
-@dataclass(frozen=True)
-class Bad:
-    """A request that must be refused: event parts, expected code and status, and the request_id echoed (or None)."""
-
-    body: dict | list | str | bytes | int | None
-    code: str
-    status: int = 400
-    request_id: str | None = None
-    base64_body: bool = False
-    method: str = "POST"
-    #: send ``body`` verbatim although isBase64Encoded is set (a body that claims base64 but is not)
-    verbatim: bool = False
-
-    def event(self) -> dict:
-        event = make_url_event(self.body, base64_body=self.base64_body, method=self.method)
-        if self.verbatim:
-            event["body"] = self.body
-        return event
-
-
-def _field(code: str, status: int = 400, **fields: object) -> Bad:
-    """A body with a valid request_id, so the error must echo it."""
-    return Bad(frame_body(**fields), code, status, request_id=REQUEST_ID)
-
-
-BAD_REQUESTS = [
-    # the body itself
-    pytest.param(Bad("{not json", "invalid_json"), id="invalid-json"),
-    pytest.param(Bad('{"request_id": "a",', "invalid_json"), id="json-cut-off"),
-    pytest.param(Bad([frame_body()], "invalid_json"), id="json-list"),
-    pytest.param(Bad('"a string"', "invalid_json"), id="json-string"),
-    pytest.param(Bad("42", "invalid_json"), id="json-number"),
-    pytest.param(Bad("null", "invalid_json"), id="json-null"),
-    pytest.param(Bad(b"\xff\xfe{\x00\x80", "invalid_json", base64_body=True), id="body-not-utf8"),
-    pytest.param(Bad("[" * 200_000 + "]" * 200_000, "invalid_json"), id="json-list-nested-200000-deep"),
-    pytest.param(Bad('{"a":' * 200_000 + "1" + "}" * 200_000, "invalid_json"), id="json-object-nested-200000-deep"),
-    pytest.param(Bad("[" * 200_000, "invalid_json"), id="json-nested-200000-deep-unclosed"),
-    pytest.param(Bad("[" * 200_000 + "]" * 200_000, "invalid_json", base64_body=True), id="json-nested-200000-deep-base64"),
-    pytest.param(
-        Bad('{"request_id": "r", "filename": "f.jpg", "content": ' + "[" * 200_000 + "]" * 200_000 + "}", "invalid_json"),
-        id="json-field-nested-200000-deep",
-    ),
-    pytest.param(Bad('{"request_id": "r", "filename": "f.jpg", "content": NaN}', "invalid_json"), id="json-nan"),
-    pytest.param(Bad('{"request_id": "r", "filename": "f.jpg", "content": 1e999}', "invalid_json"), id="json-number-beyond-double"),
-    pytest.param(Bad("", "empty_body"), id="empty-body"),
-    pytest.param(Bad(None, "empty_body"), id="no-body"),
-    pytest.param(Bad(frame_body(content="A" * EIGHT_MB), "body_too_large", 413), id="body-8mb"),
-    pytest.param(Bad(frame_body(content="A" * EIGHT_MB), "body_too_large", 413, base64_body=True), id="body-8mb-base64"),
-    pytest.param(Bad("this is *not* base64!", "invalid_body_encoding", base64_body=True, verbatim=True), id="isBase64Encoded-not-base64"),
-    pytest.param(Bad(json.dumps(frame_body()), "invalid_body_encoding", base64_body=True, verbatim=True), id="isBase64Encoded-but-json"),
-    pytest.param(Bad(frame_body(), "method_not_allowed", 405, method="GET"), id="get-405"),
-    pytest.param(Bad(frame_body(), "method_not_allowed", 405, method="PUT"), id="put-405"),
-    # missing fields
-    pytest.param(Bad(frame_body(drop=("request_id",)), "missing_field"), id="missing-request_id"),
-    pytest.param(_field("missing_field", drop=("content",)), id="missing-content"),
-    pytest.param(_field("missing_field", drop=("filename",)), id="missing-filename"),
-    # mistyped fields
-    *(
-        pytest.param(Bad(frame_body(request_id=value), "invalid_field"), id=f"request_id-{kind}")
-        for kind, value in (("number", 12345), ("list", [REQUEST_ID]), ("null", None))
-    ),
-    *(
-        pytest.param(_field("invalid_field", **{name: value}), id=f"{name}-{kind}")
-        for name in ("content", "filename")
-        for kind, value in (("number", 12345), ("list", ["x"]), ("null", None))
-    ),
-    # bad values
-    pytest.param(Bad(frame_body(request_id="has space"), "invalid_field"), id="request_id-space"),
-    pytest.param(Bad(frame_body(request_id="a/b"), "invalid_field"), id="request_id-slash"),
-    pytest.param(Bad(frame_body(request_id="naïve"), "invalid_field"), id="request_id-non-ascii"),
-    pytest.param(Bad(frame_body(request_id="ok\n"), "invalid_field"), id="request_id-trailing-newline"),
-    pytest.param(Bad(frame_body(request_id="r" * 129), "invalid_field"), id="request_id-129-chars"),
-    pytest.param(Bad(frame_body(request_id=""), "invalid_field"), id="request_id-empty"),
-    pytest.param(_field("invalid_field", filename=""), id="filename-empty"),
-    pytest.param(_field("invalid_field", filename="a\nb.jpg"), id="filename-unprintable"),
-    pytest.param(_field("invalid_field", filename="f" * 256), id="filename-256-chars"),
-    pytest.param(_field("invalid_field", source="camera one"), id="source-space"),
-    pytest.param(_field("invalid_field", source=""), id="source-empty"),
-    pytest.param(_field("invalid_field", source=7), id="source-number"),
-    pytest.param(_field("invalid_field", captured_at="yesterday"), id="captured_at-words"),
-    pytest.param(_field("invalid_field", captured_at="2026-13-45T25:00:00Z"), id="captured_at-impossible-date"),
-    pytest.param(_field("invalid_field", content=""), id="content-empty"),
-    # the image
-    pytest.param(_field("invalid_base64", content="!!! not base64 !!!"), id="content-bad-base64"),
-    pytest.param(_field("invalid_image", content=b64(b"GIF89a but not really an image " * 4)), id="content-not-an-image"),
-    pytest.param(_field("invalid_image", content=b64(TRUNCATED_JPEG)), id="content-truncated-jpeg"),
-    pytest.param(_field("unsupported_format", content=b64(TIFF)), id="content-tiff"),
-    pytest.param(_field("image_too_large", 413, content=b64(HUGE_PNG)), id="content-png-30000x30000"),
-]
 
 
 def refusal(event: dict, settings: Settings) -> InvalidRequestError:
@@ -203,7 +46,7 @@ def test_parse_frame_request_bad_input_refused_with_code_and_status(bad: Bad) ->
     assert error.request_id == bad.request_id
 
 
-def test_parse_frame_request_body_over_configured_limit_is_413(url_event) -> None:
+def test_parse_frame_request_body_over_configured_limit_is_413() -> None:
     # GIVEN MAX_BODY_BYTES=2048 and a valid request whose body is just over it
     settings = Settings(max_body_bytes=2048)
     body = json.dumps(frame_body(filename="f.jpg", content=b64(b"x" * 2000)))
@@ -214,7 +57,7 @@ def test_parse_frame_request_body_over_configured_limit_is_413(url_event) -> Non
     assert (error.code, error.status) == ("body_too_large", 413)
 
 
-def test_parse_frame_request_image_over_configured_pixels_is_413(url_event) -> None:
+def test_parse_frame_request_image_over_configured_pixels_is_413() -> None:
     # GIVEN MAX_IMAGE_PIXELS=10000 and a real 200x100 image
     settings = Settings(max_image_pixels=10_000)
     event = url_event(frame_body(encode(Image.new("RGB", (200, 100)), "PNG")))
@@ -226,7 +69,7 @@ def test_parse_frame_request_image_over_configured_pixels_is_413(url_event) -> N
 # --------------------------------------------------------------------------- parse_frame_request: accepted
 
 
-def test_parse_frame_request_valid_json_body(url_event, grace_hopper_bytes: bytes) -> None:
+def test_parse_frame_request_valid_json_body(grace_hopper_bytes: bytes) -> None:
     # GIVEN a valid §1.1 request with only the required fields
     event = url_event(frame_body(grace_hopper_bytes, filename="test_00.jpg"))
     # WHEN it is parsed
@@ -243,7 +86,7 @@ def test_parse_frame_request_valid_json_body(url_event, grace_hopper_bytes: byte
     assert request.image_bytes == len(grace_hopper_bytes)
 
 
-def test_parse_frame_request_base64_encoded_body_accepted(url_event) -> None:
+def test_parse_frame_request_base64_encoded_body_accepted() -> None:
     # GIVEN the same body sent base64-encoded (isBase64Encoded: true)
     event = url_event(frame_body(), base64_body=True)
     assert event["isBase64Encoded"] is True
@@ -255,7 +98,7 @@ def test_parse_frame_request_base64_encoded_body_accepted(url_event) -> None:
 
 
 @pytest.mark.parametrize("captured_at", ["2026-01-02T03:04:05Z", "2026-01-02T03:04:05.123+02:00", "2026-01-02"])
-def test_parse_frame_request_optional_fields_accepted(url_event, captured_at: str) -> None:
+def test_parse_frame_request_optional_fields_accepted(captured_at: str) -> None:
     # GIVEN a request with source and an ISO-8601 captured_at
     event = url_event(frame_body(source="site-3/door:north_1", captured_at=captured_at))
     # WHEN it is parsed
@@ -264,7 +107,7 @@ def test_parse_frame_request_optional_fields_accepted(url_event, captured_at: st
     assert (request.source, request.captured_at) == ("site-3/door:north_1", captured_at)
 
 
-def test_parse_frame_request_longest_request_id_and_wrapped_base64_accepted(url_event) -> None:
+def test_parse_frame_request_longest_request_id_and_wrapped_base64_accepted() -> None:
     # GIVEN a 128-character request_id (the limit) and content wrapped at 76 columns like MIME base64
     content = base64.encodebytes(PLAIN_JPEG).decode()
     assert "\n" in content
@@ -275,7 +118,7 @@ def test_parse_frame_request_longest_request_id_and_wrapped_base64_accepted(url_
     assert request.image_bytes == len(PLAIN_JPEG)
 
 
-def test_parse_frame_request_captured_at_number_refused(url_event) -> None:
+def test_parse_frame_request_captured_at_number_refused() -> None:
     # GIVEN captured_at sent as a JSON number instead of an ISO-8601 string
     event = url_event(frame_body(captured_at=20240101))
     # WHEN / THEN it is refused as invalid_field
@@ -302,7 +145,7 @@ def processor(aws, settings: Settings, detector, croppers) -> Callable[..., Fram
 
 
 @pytest.fixture
-def frame(url_event, settings: Settings) -> Callable[..., FrameRequest]:
+def frame(settings: Settings) -> Callable[..., FrameRequest]:
     """Factory: ``frame(image_bytes, **fields)`` -> a FrameRequest parsed from a real function URL event."""
 
     def make(image: bytes, **fields: object) -> FrameRequest:
@@ -312,7 +155,7 @@ def frame(url_event, settings: Settings) -> Callable[..., FrameRequest]:
 
 
 def bodies(aws, url: str) -> list[dict]:
-    return [json.loads(m["Body"]) for m in drain(aws.client("sqs"), url)]
+    return drained(aws.client("sqs"), url)
 
 
 def jpeg_of(data: bytes) -> Image.Image:

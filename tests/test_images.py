@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import struct
 import tracemalloc
-import zlib
 
 import numpy as np
 import pytest
@@ -13,27 +12,12 @@ from PIL import Image
 
 from facepipe.exceptions import InvalidMessageError, InvalidRequestError
 from facepipe.images import MAX_CROP_BYTES, cap_long_side, decode_base64, open_crop, open_image, to_8_bit, to_rgb
-from helpers import encode
+from helpers import encode, handmade_png
 
 LIMIT = 40_000_000  # the default MAX_IMAGE_PIXELS
 
 
 # --------------------------------------------------------------------------- factories
-
-
-def png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-
-def handmade_png(width: int, height: int, *, bit_depth: int = 8, colour_type: int = 2, rows: bytes | None = None) -> bytes:
-    """A PNG built byte by byte: signature, IHDR (declared size), one IDAT, IEND.
-
-    Without ``rows`` the IDAT holds a few zero bytes only, so the header may declare a size
-    whose pixels are never there (a decompression bomb's shape).
-    """
-    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
-    idat = zlib.compress(rows if rows is not None else b"\x00" * 16)
-    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
 
 
 def sixteen_bit_png(width: int, height: int, channels: int) -> bytes:

@@ -2,48 +2,25 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 import uuid
-from pathlib import Path
 
-import boto3
 import pytest
 from PIL import ImageOps
 
 from facepipe_tools.client import send_frames
 from facepipe_tools.local.stack import write_state
 from facepipe_tools.sets import fixture_workload, judge
-from helpers import local_stack
+from helpers import ROOT, b64, cli, eventually, queue_depth
 
-pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[1]
-FACEPIPE = str(Path(sys.executable).with_name("facepipe"))
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    """`facepipe local up` on free ports (a real subprocess); stopped with Ctrl-C (SIGINT) at the end."""
-    with local_stack(tmp_path_factory.mktemp("stack") / "local.json", "--visibility-timeout", "2") as info:
-        yield info
-
-
-@pytest.fixture
-def boto(stack, monkeypatch):
-    """A plain boto3 session pointed at the stack with AWS_ENDPOINT_URL, as any client would be."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL", stack["endpoint_url"])
-    return boto3.session.Session(region_name=stack["region"])
-
-
-def cli(stack, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([FACEPIPE, *args, "--stack", stack["state_file"]], capture_output=True, text=True, cwd=ROOT, timeout=300)
+# `stack` (conftest.py): `facepipe local up` for this module, with a 2 s visibility timeout
+pytestmark = [pytest.mark.slow, pytest.mark.local_stack("--visibility-timeout", "2")]
 
 
 def post(url: str, body: bytes, content_type: str = "application/json") -> tuple[int, dict]:
@@ -53,22 +30,6 @@ def post(url: str, body: bytes, content_type: str = "application/json") -> tuple
             return reply.status, json.loads(reply.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"{}")
-
-
-def queue_depth(sqs, url: str) -> int:
-    attributes = sqs.get_queue_attributes(
-        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
-
-
-def eventually(check, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.3)
 
 
 def test_local_stack_writes_its_endpoints(stack):
@@ -179,7 +140,7 @@ BAD_BODIES = {
     "missing_content": json.dumps({"request_id": "bad-1", "filename": "a.jpg"}).encode(),
     "mistyped_request_id": json.dumps({"request_id": 7, "content": "aGk=", "filename": "a.jpg"}).encode(),
     "bad_base64": json.dumps({"request_id": "bad-2", "content": "%%%", "filename": "a.jpg"}).encode(),
-    "not_an_image": json.dumps({"request_id": "bad-3", "content": base64.b64encode(b"hello").decode(), "filename": "a.jpg"}).encode(),
+    "not_an_image": json.dumps({"request_id": "bad-3", "content": b64(b"hello"), "filename": "a.jpg"}).encode(),
     "empty_body": b"",
     "eight_megabytes": json.dumps({"request_id": "bad-4", "content": "A" * (8 * 2**20), "filename": "a.jpg"}).encode(),
 }
@@ -188,11 +149,13 @@ BAD_BODIES = {
 @pytest.mark.parametrize("case", sorted(BAD_BODIES))
 def test_local_stack_bad_input_gets_4xx_and_queues_nothing(stack, boto, case):
     sqs = boto.client("sqs")
+    # the stack is shared: the earlier tests' frames leave the request queue once recognition has done them
+    assert eventually(lambda: queue_depth(sqs, stack["request_queue_url"]) == 0), "the earlier tests' frames are still queued"
     status, reply = post(stack["function_url"], BAD_BODIES[case])
     assert 400 <= status < 500
     assert isinstance(reply.get("error"), str)
     assert reply.get("message")
-    time.sleep(0.3)
+    # the function queues a frame before it replies: what it queued is there now
     assert queue_depth(sqs, stack["request_queue_url"]) == 0
     answers = sqs.receive_message(QueueUrl=stack["response_queue_url"], MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
     assert not [m for m in answers if json.loads(m["Body"])["request_id"].startswith("bad-")]
@@ -229,7 +192,7 @@ def test_local_stack_photo_upload_is_tagged_through_the_photo_queue(stack, boto,
 
 
 def test_local_stack_detection_is_invocable_like_the_runtime_emulator(stack, grace_hopper_bytes):
-    body = json.dumps({"request_id": "rie-1", "filename": "g.jpg", "content": base64.b64encode(grace_hopper_bytes).decode()})
+    body = json.dumps({"request_id": "rie-1", "filename": "g.jpg", "content": b64(grace_hopper_bytes)})
     event = {"version": "2.0", "requestContext": {"http": {"method": "POST"}}, "body": body, "isBase64Encoded": False}
     status, result = post(stack["detection_invoke_url"], json.dumps(event).encode())
     assert status == 200
@@ -274,12 +237,11 @@ def test_local_stack_people_rename_and_delete_through_the_cli(stack, tmp_path, g
     assert "no person" in missing.stderr
 
 
-def test_local_stack_camera_frame_with_a_20px_face_enrolls_and_is_named(stack, boto, tmp_path, grace_hopper):
+def test_local_stack_camera_frame_with_a_20px_face_enrolls_and_is_named(stack, boto, tmp_path, grace_hopper, grace_box):
     """Acceptance: a 64x64 camera frame with a 20 px face is accepted by `enroll` and named through the function URL."""
-    from facepipe.detection import FaceDetector
     from facepipe_tools.scenes import camera_frame
 
-    frame = camera_frame(grace_hopper, FaceDetector().detect(grace_hopper)[0].box, 20, 64)
+    frame = camera_frame(grace_hopper, grace_box, 20, 64)
     # the stack is shared: Grace Hopper may be there already (the demo enrolls her, photo uploads make
     # her a new person), and one person under two names is ambiguous, so answered unknown: erase them
     for person in json.loads(cli(stack, "people", "list", "--json").stdout):
@@ -321,9 +283,8 @@ def test_state_file_is_never_read_half_written(tmp_path):
     # however busy the machine)
     for _ in range(30):
         write_state(path, info)
-        seen, deadline = len(reads), time.monotonic() + 10
-        while len(reads) == seen and time.monotonic() < deadline:
-            time.sleep(0.001)
+        seen = len(reads)
+        eventually(lambda seen=seen: len(reads) > seen, timeout=10, interval=0.001)
         path.unlink()
     stop.set()
     thread.join()

@@ -7,9 +7,10 @@ import dataclasses
 import pytest
 
 from facepipe.detection.quality import FaceQuality
-from facepipe.matching import CALIBRATIONS, Candidate, adds_to_person, decide, names_nobody, rank_people
+from facepipe.embedding.models import MODELS
+from facepipe.matching import Candidate, adds_to_person, decide, names_nobody, rank_people
 
-CAL = CALIBRATIONS["dlib-resnet"]
+CAL = MODELS["dlib-resnet"].calibration
 
 
 def face(band: str) -> FaceQuality:
@@ -92,11 +93,11 @@ def test_matching_candidates_from_index_metadata():
     assert Candidate.from_metadata("f1", 0.9, {}) is None
 
 
-@pytest.mark.parametrize("model", sorted(CALIBRATIONS))
+@pytest.mark.parametrize("model", sorted(MODELS))
 @pytest.mark.parametrize("band", ["good", "fair", "poor"])
 def test_matching_candidates_below_every_threshold_name_nobody_whoever_they_belong_to(model, band):
     # GIVEN candidates of three people, all just below the lowest threshold
-    cal = CALIBRATIONS[model]
+    cal = MODELS[model].calibration
     near = [candidate(p, cal.good - d, b) for p, d, b in (("ann", 0.001, "good"), ("bob", 0.02, "fair"), ("cy", 0.05, "poor"))]
     assert names_nobody(near, cal)
     kinds = set()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,10 +15,11 @@ from PIL import ImageOps
 from facepipe.detection import largest_face
 from facepipe.embedding import dimension_of, load_cropper, load_embedder
 from facepipe.embedding import weights as weights_module
-from facepipe.embedding.onnx_export import embedder_from_network
-from facepipe.exceptions import ModelUnavailableError
+from facepipe.embedding.build.onnx_export import embedder_from_network
+from facepipe.embedding.models import MODELS, spec_of
+from facepipe.exceptions import ConfigurationError, ModelUnavailableError
 from facepipe.images import open_image
-from facepipe.matching import CALIBRATIONS
+from facepipe.matching import calibration_for
 from helpers import CLI_ENV
 
 
@@ -55,7 +58,7 @@ def test_dlib_embedder_gives_unit_128d_vectors_and_same_person_close(dlib_embedd
     assert vectors.shape == (2, dimension_of("dlib-resnet"))
     assert vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    assert float(vectors[0] @ vectors[1]) >= CALIBRATIONS["dlib-resnet"].good
+    assert float(vectors[0] @ vectors[1]) >= MODELS["dlib-resnet"].calibration.good
 
 
 def test_dlib_embedder_batch_equals_singles(dlib_embedder, detector, grace_hopper):
@@ -81,7 +84,7 @@ def test_dlib_golden_similarity_matrix_separates_people(dlib_embedder, detector,
             face = largest_face(detector.detect(frame))
             vectors.append(dlib_embedder.embed([dlib_embedder.crop(frame, face)])[0])
             people.append(person)
-    threshold = CALIBRATIONS["dlib-resnet"].good
+    threshold = MODELS["dlib-resnet"].calibration.good
     same, different = [], []
     for i, j in itertools.combinations(range(len(vectors)), 2):
         (same if people[i] == people[j] else different).append(float(vectors[i] @ vectors[j]))
@@ -110,7 +113,7 @@ def random_facenet():
 @pytest.fixture(scope="module")
 def random_network(random_facenet):
     """facepipe's InceptionResnetV1 with ``random_facenet``'s parameters, by name."""
-    from facepipe.embedding.inception_resnet_v1 import InceptionResnetV1
+    from facepipe.embedding.build.inception_resnet_v1 import InceptionResnetV1
 
     network = InceptionResnetV1().eval()
     network.load_state_dict(random_facenet.state_dict())
@@ -137,7 +140,7 @@ def test_facenet_crop_matches_facenet_pytorch_extract_face(detector, grace_hoppe
 
 
 def test_facenet_network_is_facenet_pytorchs(random_facenet, grace_hopper):
-    from facepipe.embedding.inception_resnet_v1 import InceptionResnetV1
+    from facepipe.embedding.build.inception_resnet_v1 import InceptionResnetV1
 
     # GIVEN facepipe's InceptionResnetV1 with facenet-pytorch's parameters, by name
     ours = InceptionResnetV1().eval()
@@ -183,7 +186,7 @@ def test_facenet_loads_a_verified_state_dict(tmp_path, monkeypatch, random_facen
     torch.save(network.state_dict(), path)
     del network.logits
     pinned = dataclasses.replace(weights_module.VGGFACE2, sha256=weights_module.sha256_of(path))
-    monkeypatch.setattr("facepipe.embedding.onnx_export.VGGFACE2", pinned)  # what the file is checked against
+    monkeypatch.setattr("facepipe.embedding.build.onnx_export.VGGFACE2", pinned)  # what the file is checked against
     monkeypatch.setattr("facepipe.embedding.facenet.VGGFACE2", pinned)  # what its export records
     loaded = load_embedder("facenet-vggface2", str(path))
     reference = embedder_from_network(random_network)
@@ -196,8 +199,8 @@ def test_facenet_loads_a_verified_state_dict(tmp_path, monkeypatch, random_facen
 
 @pytest.fixture(scope="module")
 def random_onnx(tmp_path_factory):
-    """The file ``python -m facepipe.embedding.onnx_export --random`` writes."""
-    from facepipe.embedding.onnx_export import main
+    """The file ``python -m facepipe.embedding.build.onnx_export --random`` writes."""
+    from facepipe.embedding.build.onnx_export import main
 
     path = tmp_path_factory.mktemp("onnx") / "facenet-vggface2.onnx"
     assert main(["--random", str(path)]) == 0
@@ -215,8 +218,8 @@ def onnx_with_metadata(source_file, destination, **changes) -> None:
 
 
 def test_facenet_loads_its_exported_onnx_file_with_the_networks_vectors(random_onnx, detector, grace_hopper):
+    from facepipe.embedding.build.onnx_export import vggface2_network
     from facepipe.embedding.facenet import RANDOM_WEIGHTS
-    from facepipe.embedding.onnx_export import vggface2_network
 
     # GIVEN the exported file and the network it was exported from
     loaded = load_embedder("facenet-vggface2", str(random_onnx))
@@ -284,6 +287,56 @@ print(vectors.shape, "torch" in sys.modules)
     environment = {**CLI_ENV, **settings, **queues, "TORCH_NUM_THREADS": "1"}  # nothing is called: INIT only builds clients
     done = subprocess.run([sys.executable, "-c", script], env=environment, capture_output=True, text=True, timeout=300, check=True)
     assert done.stdout.strip().splitlines()[-1] == "(1, 512) False", done.stdout + done.stderr  # logs come first
+
+
+def test_facenet_pt_weights_without_the_build_package_are_a_clear_error(tmp_path, monkeypatch):
+    # GIVEN an interpreter without facepipe.embedding.build (as the function images are)
+    monkeypatch.setitem(sys.modules, "facepipe.embedding.build.onnx_export", None)
+    # WHEN FACENET_WEIGHTS_PATH names weights to export at load
+    # THEN the error says what to set instead
+    with pytest.raises(ModelUnavailableError, match=r"exported \.onnx file"):
+        load_embedder("facenet-vggface2", str(tmp_path / "weights.pt"))
+
+
+# --------------------------------------------------------------------------- one spec per model
+
+
+def test_model_specs_are_what_their_croppers_and_embedders_are(dlib_embedder, random_onnx):
+    # GIVEN every model's spec, and what its loaders give
+    embedders = {"dlib-resnet": dlib_embedder, "facenet-vggface2": load_embedder("facenet-vggface2", str(random_onnx))}
+    assert set(embedders) == set(MODELS)
+    for name, spec in MODELS.items():
+        cropper, embedder = spec.load_cropper(), embedders[name]
+        # THEN the cropper and the embedder carry the spec's name, dimension and preprocessing
+        assert spec.name == name == embedder.model
+        assert spec.dimension == dimension_of(name) == embedder.dimension
+        assert spec.preprocessing == cropper.preprocessing == embedder.preprocessing
+        assert type(load_cropper(name)) is type(cropper)
+        # AND its calibration is the one matching uses
+        assert calibration_for(name) == spec.calibration
+        assert spec.calibration.good <= spec.calibration.fair <= spec.calibration.poor <= 1.0
+
+
+def test_model_specs_are_what_every_other_place_reads():
+    from facepipe import operations
+    from facepipe.settings import Settings, table
+
+    rows = {row.env: row for row in table()}
+    assert rows["EMBEDDING_MODEL"].choices == tuple(MODELS)
+    for name, spec in MODELS.items():
+        assert f"`{name}` ({spec.dimension}-d)" in rows["EMBEDDING_MODEL"].help
+        tolerance = Settings(embedding_model=name, face_recognition_tolerance=0.6).good_threshold
+        assert tolerance == pytest.approx(1 - (0.6 / spec.descriptor_norm) ** 2 / 2)
+        assert f"{name} {spec.calibration.good:.2f}" in rows["FACE_SIMILARITY_THRESHOLD"].help
+    # the namespaces a face's vectors are erased from: the functions' and every model's
+    functions = SimpleNamespace(namespace="faces-custom")
+    assert operations.PeopleOperations.namespaces(functions) == ["faces-custom", *(f"faces-{name}" for name in MODELS)]
+
+
+def test_an_unknown_model_is_a_configuration_error():
+    for read in (dimension_of, load_cropper, load_embedder, calibration_for, spec_of):
+        with pytest.raises(ConfigurationError, match="unknown embedding model 'arcface'; choose one of facenet-vggface2, dlib-resnet"):
+            read("arcface")
 
 
 def test_published_vggface2_weights_are_pinned():
@@ -388,6 +441,7 @@ from facepipe.detection import FaceDetector
 from facepipe.embedding import load_embedder
 from facepipe.embedding.facenet import RANDOM_WEIGHTS
 from facepipe.images import open_image
+from facepipe.matching import calibration_for
 frame = open_image(open({str(photo)!r}, "rb").read(), 10_000_000)
 faces = FaceDetector().detect(frame)
 embedder = load_embedder("facenet-vggface2", RANDOM_WEIGHTS)

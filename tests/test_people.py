@@ -58,14 +58,6 @@ def admin(aws, settings, detector, dlib_embedder) -> Admin:
     return make_admin(aws, settings, detector, dlib_embedder)
 
 
-@pytest.fixture
-def photo(fixtures_root):
-    def load(relative: str) -> Image.Image:
-        return Image.open(fixtures_root / relative).convert("RGB")
-
-    return load
-
-
 def sighting(admin: Admin, image: Image.Image, request_id: str, index: int = 0) -> FaceToResolve:
     """The largest face of ``image`` as a frame of ``request_id`` would bring it."""
     face = largest_face(admin.recognizer.detector.detect(image))

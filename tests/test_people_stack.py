@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import numpy as np
 import pytest
@@ -22,30 +19,17 @@ from PIL import Image, ImageEnhance, ImageOps
 from facepipe import names
 from facepipe.people import keys
 from facepipe_tools.client import send_frames
-from helpers import encode, local_stack
+from helpers import cli, encode, eventually
 
-pytestmark = [pytest.mark.slow, pytest.mark.fixtures]
-ROOT = Path(__file__).resolve().parents[1]
-FACEPIPE = str(Path(sys.executable).with_name("facepipe"))
 INDEX_DELAY = 10.0
+# `stack` (conftest.py): `facepipe local up` for this module, two recognition environments, an index
+# showing upserts INDEX_DELAY s late
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.fixtures,
+    pytest.mark.local_stack("--recognition-environments", "2", "--index-delay", INDEX_DELAY, "--visibility-timeout", "5"),
+]
 STRANGERS = ["alex_lacamoire/img1.jpg", "biden/biden.jpg", "kit_harington/john1.jpeg", "obama/obama.jpg", "rose_leslie/img1.jpg"]
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    state = tmp_path_factory.mktemp("people-stack") / "local.json"
-    with local_stack(state, "--recognition-environments", "2", "--index-delay", str(INDEX_DELAY), "--visibility-timeout", "5") as info:
-        yield info
-
-
-@pytest.fixture
-def boto(stack, monkeypatch):
-    monkeypatch.setenv("AWS_ENDPOINT_URL", stack["endpoint_url"])
-    return boto3.session.Session(region_name=stack["region"])
-
-
-def cli(stack: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([FACEPIPE, *args, "--stack", stack["state_file"]], capture_output=True, text=True, cwd=ROOT, timeout=600)
 
 
 def people(stack: dict[str, Any]) -> list[dict[str, Any]]:
@@ -97,6 +81,17 @@ def face_of(outcome: Any) -> dict[str, Any]:
     return dict(face)
 
 
+def searchable(stack: dict[str, Any], *face_ids: str) -> bool:
+    """Whether the stack's index returns every one of ``face_ids`` (it shows upserts INDEX_DELAY s late)."""
+    params = {"ids": list(face_ids), "namespace": stack["namespace"]}
+    found = httpx.get(f"{stack['vector_url']}/vectors/fetch", headers={"Api-Key": "local"}, params=params).json()["vectors"]
+    return set(face_ids) <= set(found)
+
+
+def index_stats(stack: dict[str, Any]) -> dict[str, Any]:
+    return dict(httpx.post(f"{stack['vector_url']}/describe_index_stats", headers={"Api-Key": "local"}, json={}).json())
+
+
 def test_one_stranger_in_two_containers_with_a_late_index_is_one_person_five_runs(stack, boto, fixtures_root):
     for run, path in enumerate(STRANGERS):
         before = {p["person_id"] for p in people(stack)}
@@ -116,7 +111,7 @@ def test_frames_while_their_person_is_merged_away_are_answered_with_the_target(s
     target = face_of(send(stack, boto, [encode(keep)])[0])
     source = face_of(send(stack, boto, [encode(gone)])[0])
     assert cli(stack, "people", "rename", target["person_id"], "Target Person").returncode == 0
-    time.sleep(INDEX_DELAY + 1)  # both searchable
+    assert eventually(lambda: searchable(stack, target["face_id"], source["face_id"]), timeout=INDEX_DELAY + 30), "both searchable"
     faces_before = sum(json.loads(cli(stack, "people", "show", p["person_id"], "--json").stdout)["faces"] for p in (target, source))
     # WHEN frames of the source person arrive while it is being merged away
     merged: list[subprocess.CompletedProcess[str]] = []
@@ -143,7 +138,7 @@ def test_delete_leaves_nothing_and_the_next_frame_is_a_new_person(stack, boto, f
     image = Image.open(fixtures_root / "train/rose_leslie/img2.jpg").convert("RGB")
     first = send(stack, boto, [encode(image)])[0]
     person = face_of(first)
-    time.sleep(INDEX_DELAY + 1)
+    assert eventually(lambda: searchable(stack, person["face_id"]), timeout=INDEX_DELAY + 30), "the person's face searchable"
     seen = send(stack, boto, variations(image, 3)[1:])
     assert {face_of(o)["person_id"] for o in seen} == {person["person_id"]}
     # WHEN the person is erased
@@ -248,7 +243,10 @@ def test_people_tools_end_to_end(stack, boto, fixtures_root, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "re-embedded" in done.stdout
     count = int(done.stdout.split("re-embedded ")[1].split(" ")[0])
-    time.sleep(INDEX_DELAY + 1)  # the index shows upserts late
-    stats = httpx.post(f"{stack['vector_url']}/describe_index_stats", headers={"Api-Key": "local"}, json={}).json()
+    # the index shows upserts late: until every re-embedded vector is there
+    eventually(
+        lambda: index_stats(stack)["namespaces"].get("faces-dlib-resnet-v2", {}).get("vectorCount") == count, timeout=INDEX_DELAY + 30
+    )
+    stats = index_stats(stack)
     assert count >= 1
     assert stats["namespaces"]["faces-dlib-resnet-v2"]["vectorCount"] == count

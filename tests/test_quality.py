@@ -9,14 +9,6 @@ from facepipe.detection.quality import FaceQuality, assess, band_of, pose, worse
 from facepipe_tools.scenes import camera_frame
 
 
-@pytest.fixture(scope="module")
-def grace_face(grace_hopper):
-    from facepipe.detection import FaceDetector
-
-    (face,) = FaceDetector().detect(grace_hopper)
-    return face
-
-
 def test_quality_of_a_sharp_frontal_portrait_is_good(grace_hopper, grace_face):
     quality = assess(grace_hopper, grace_face)
     assert quality.size == pytest.approx(grace_face.size)

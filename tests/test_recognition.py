@@ -23,7 +23,7 @@ from facepipe_tools.admin import Admin
 from facepipe_tools.local.context import LambdaContext
 from facepipe_tools.local.event_source import sqs_record
 from facepipe_tools.scenes import camera_frame
-from helpers import drain, encode, queue_and_receive
+from helpers import drain, drained, encode, queue_and_receive
 
 
 def sk(item: dict) -> str:
@@ -44,11 +44,6 @@ class DelayedIndex(EmbeddedIndex):
 
     def query(self, vector, top_k, namespace, filter=None):
         return [m for m in super().query(vector, top_k + len(self.hidden), namespace, filter) if m.id not in self.hidden][:top_k]
-
-
-@pytest.fixture
-def sqs(aws):
-    return aws.client("sqs")
 
 
 @pytest.fixture
@@ -78,7 +73,7 @@ def s3_events(sqs, queue_url: str) -> list[dict]:
 
 
 def responses(sqs, settings) -> list[dict]:
-    return [json.loads(m["Body"]) for m in drain(sqs, settings.response_queue_url)]
+    return drained(sqs, settings.response_queue_url)
 
 
 def test_recognition_unknown_face_becomes_a_new_person(pipeline, sqs, settings, grace_hopper):
@@ -374,11 +369,6 @@ def test_recognition_unreadable_claim_check_fails_only_its_record(pipeline, sqs,
 
 
 # --- quality-aware matching (camera frames, unknown faces, a person is several faces) -----------
-
-
-@pytest.fixture
-def grace_box(grace_hopper, detector):
-    return detector.detect(grace_hopper)[0].box
 
 
 def send_frames_through(frames, consumer, sqs, settings, *named_images):

@@ -29,7 +29,7 @@ from facepipe.settings import Settings
 from facepipe_tools.local.context import LambdaContext
 from facepipe_tools.local.emulator import AwsEmulator
 from facepipe_tools.local.resources import create_resources
-from helpers import drain, queue_and_receive, stack_settings
+from helpers import drained, queue_and_receive, stack_settings
 
 pytestmark = pytest.mark.fixtures
 
@@ -70,7 +70,7 @@ class InFlight:
             self._now += 1
             self.most = max(self.most, self._now)
         try:
-            time.sleep(0.02)
+            time.sleep(0.02)  # a query's latency, as Pinecone's (not a wait)
             if self.fail_for and self.fail_for in getattr(_current_request, "value", ""):
                 raise VectorIndexError("Pinecone query failed: injected")
             return self._query(*args, **kwargs)
@@ -126,7 +126,7 @@ def test_a_batch_finished_concurrently_makes_one_person_per_stranger_and_one_ans
     )
 
     assert result == {"batchItemFailures": []}
-    answers = [json.loads(m["Body"]) for m in drain(session.client("sqs"), settings.response_queue_url)]
+    answers = drained(session.client("sqs"), settings.response_queue_url)
     assert sorted(a["request_id"] for a in answers) == sorted(sent)  # one answer each, the repeat's included once
     named = {a["request_id"]: a["faces"][0]["person_id"] for a in answers}
     by_person = {person: {named[rid] for rid, (p, _) in sent.items() if p == person} for person in PEOPLE}
@@ -149,7 +149,7 @@ def test_a_record_that_fails_fails_alone_while_the_others_finish(emulated, detec
     of_r2 = {r["messageId"] for r in event["Records"] if json.loads(r["body"])["request_id"].startswith("r-2")}
     assert len(of_r2) == 2  # r-2a and r-2b
     assert failed == of_r2  # SQS delivers them again; the others are answered
-    answers = [json.loads(m["Body"]) for m in drain(session.client("sqs"), settings.response_queue_url)]
+    answers = drained(session.client("sqs"), settings.response_queue_url)
     assert sorted(a["request_id"] for a in answers) == sorted(r for r in sent if not r.startswith("r-2"))
 
 

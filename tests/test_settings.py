@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from facepipe.embedding.models import MODELS
 from facepipe.exceptions import ConfigurationError
-from facepipe.matching import CALIBRATIONS, calibration_for
+from facepipe.matching import calibration_for
 from facepipe.settings import DETECTION, RECOGNITION, Settings, settings_for, table
 
 
@@ -65,7 +66,7 @@ def test_settings_seed_tolerance_maps_to_similarity_per_model():
 
 
 def test_settings_threshold_moves_every_band_by_the_calibrated_steps():
-    calibrated = CALIBRATIONS["dlib-resnet"]
+    calibrated = MODELS["dlib-resnet"].calibration
     moved = calibration_for("dlib-resnet", calibrated.good + 0.02, margin=0.1)
     assert moved.good == pytest.approx(calibrated.good + 0.02)
     assert moved.fair - moved.good == pytest.approx(calibrated.fair - calibrated.good)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 import random
 from collections import Counter, defaultdict
 from typing import Any
@@ -29,7 +28,7 @@ from facepipe_tools.admin import Admin
 from facepipe_tools.feedback import calibrate_from_review, edges, labelled_pairs
 from facepipe_tools.local.context import LambdaContext
 from facepipe_tools.scenes import camera_frame
-from helpers import drain, encode, queue_and_receive
+from helpers import drained, encode, queue_and_receive
 
 pytestmark = [pytest.mark.fixtures, pytest.mark.slow]
 
@@ -40,7 +39,7 @@ REPLAYS = 6
 
 
 @pytest.fixture
-def stack(aws, settings, detector, dlib_embedder) -> tuple[FrameProcessor, Recognizer, RecognitionConsumer, Any]:
+def pipeline(aws, settings, detector, dlib_embedder) -> tuple[FrameProcessor, Recognizer, RecognitionConsumer, Any]:
     sqs, s3 = aws.client("sqs"), aws.client("s3")
     people = PeopleStore(settings.ddb_table_name, dynamodb=aws.resource("dynamodb"))
     recognizer = Recognizer(settings, dlib_embedder, EmbeddedIndex(128), people, sqs=sqs, s3=s3, detector=detector)
@@ -63,9 +62,9 @@ def replay(image: Image.Image, box: list[float], rng: random.Random) -> bytes:
     return encode(frame, quality=rng.randint(70, 95))
 
 
-def run(stack: Any, settings: Any, frames_in: list[tuple[str, str, bytes]]) -> dict[str, dict[str, Any]]:
+def run(pipeline: Any, settings: Any, frames_in: list[tuple[str, str, bytes]]) -> dict[str, dict[str, Any]]:
     """Send (request_id, who, JPEG) frames through detection's message builder and recognition."""
-    frames, _, consumer, sqs = stack
+    frames, _, consumer, sqs = pipeline
     bodies = []
     for request_id, _, data in frames_in:
         image = Image.open(io.BytesIO(data)).convert("RGB")
@@ -76,11 +75,11 @@ def run(stack: Any, settings: Any, frames_in: list[tuple[str, str, bytes]]) -> d
     for start in range(0, len(bodies), 10):
         result = consumer.handle(queue_and_receive(sqs, settings.request_queue_url, bodies[start : start + 10]), LambdaContext())
         assert result == {"batchItemFailures": []}
-    return {a["request_id"]: a for a in (json.loads(m["Body"]) for m in drain(sqs, settings.response_queue_url))}
+    return {a["request_id"]: a for a in drained(sqs, settings.response_queue_url)}
 
 
-def test_name_each_unknown_group_once_and_the_next_frames_are_named(stack, settings, fixtures_root, detector, capsys):
-    _, recognizer, _, _ = stack
+def test_name_each_unknown_group_once_and_the_next_frames_are_named(pipeline, settings, fixtures_root, detector, capsys):
+    _, recognizer, _, _ = pipeline
     operations = Admin(recognizer)
     rng = random.Random(20261204)
     # GIVEN two enrolled people (one camera frame each), three unknown people each in six replayed
@@ -94,7 +93,7 @@ def test_name_each_unknown_group_once_and_the_next_frames_are_named(stack, setti
     who_of = {rid: who for rid, who, _ in pass1}
 
     # WHEN the frames arrive (pass 1)
-    first = run(stack, settings, pass1)
+    first = run(pipeline, settings, pass1)
     # THEN nobody is named wrongly, and the review holds one pure group per unknown person
     assert all(a["result"] in ("unknown", "") or a["result"].startswith("person-") for a in first.values()), first
     groups = list(recognizer.review.all_groups())
@@ -120,7 +119,7 @@ def test_name_each_unknown_group_once_and_the_next_frames_are_named(stack, setti
     assert meta["result"] == "kit"
 
     # AND the same frames again (pass 2) are named, every one of them, and no look-alike is
-    second = run(stack, settings, [(f"2-{rid}", who, data) for rid, who, data in pass1])
+    second = run(pipeline, settings, [(f"2-{rid}", who, data) for rid, who, data in pass1])
     named = {rid[2:]: a["result"] for rid, a in second.items()}
     wrong = {
         rid: result for rid, result in named.items() if result not in ("", "unknown", who_of[rid]) and not result.startswith("person-")
@@ -140,19 +139,19 @@ def test_name_each_unknown_group_once_and_the_next_frames_are_named(stack, setti
     assert "FACE_SIMILARITY_THRESHOLD_POOR=" in report
 
 
-def test_not_this_person_is_obeyed_and_one_frame_never_names_one_person_twice(stack, settings, fixtures_root, detector):
-    _, recognizer, _, _ = stack
+def test_not_this_person_is_obeyed_and_one_frame_never_names_one_person_twice(pipeline, settings, fixtures_root, detector):
+    _, recognizer, _, _ = pipeline
     operations = Admin(recognizer)
     image, box = camera(fixtures_root, detector, "train/obama/obama.jpg")
     portrait = camera_frame(image, box, 60, 160)
     operations.enroll("obama", [("obama.jpg", encode(portrait))])
     # GIVEN a frame recognised as obama
-    named = run(stack, settings, [("n-1", "obama", encode(portrait, quality=90))])["n-1"]
+    named = run(pipeline, settings, [("n-1", "obama", encode(portrait, quality=90))])["n-1"]
     assert named["result"] == "obama"
     # WHEN a person says the face is not obama
     group = operations.not_this_person(named["faces"][0]["face_id"])
     # THEN the same frame again is not named obama, and the face waits in review
-    again = run(stack, settings, [("n-2", "obama", encode(portrait, quality=90))])["n-2"]
+    again = run(pipeline, settings, [("n-2", "obama", encode(portrait, quality=90))])["n-2"]
     assert "obama" not in again["result"]
     assert recognizer.review.group(group) is not None
     (meta,) = [i for i in recognizer.people.media("n-1") if i["type"] == "media"]
@@ -162,7 +161,7 @@ def test_not_this_person_is_obeyed_and_one_frame_never_names_one_person_twice(st
     twice.paste(portrait, (0, 0))
     twice.paste(ImageOps.mirror(portrait), (160, 0))
     operations.enroll("obama", [("obama-mirror.jpg", encode(ImageOps.mirror(portrait).rotate(3)))])
-    answer = run(stack, settings, [("t-1", "obama", encode(twice, quality=90))])["t-1"]
+    answer = run(pipeline, settings, [("t-1", "obama", encode(twice, quality=90))])["t-1"]
     people = [f["person_id"] for f in answer["faces"] if f["person_id"]]
     assert len(answer["faces"]) == 2
     assert len(people) == len(set(people))
@@ -173,14 +172,14 @@ def test_not_this_person_is_obeyed_and_one_frame_never_names_one_person_twice(st
     assert all(e.highest_impostor is not None and e.suggested > e.highest_impostor for e in denied)
 
 
-def test_confirm_dismiss_and_keep_unknown_faces_off(stack, settings, fixtures_root, detector):
-    _, recognizer, _, _ = stack
+def test_confirm_dismiss_and_keep_unknown_faces_off(pipeline, settings, fixtures_root, detector):
+    _, recognizer, _, _ = pipeline
     operations = Admin(recognizer)
     rng = random.Random(3)
     image, box = camera(fixtures_root, detector, "train/biden/biden.jpg")
     operations.enroll("biden", [("b.jpg", encode(camera_frame(image, box, 80, 200)))])
     # a sighting that is not indexed, confirmed: it joins the indexed faces, marked as taught
-    sighting = run(stack, settings, [("c-1", "biden", encode(camera_frame(image, box, 79, 200), quality=80))])["c-1"]["faces"][0]
+    sighting = run(pipeline, settings, [("c-1", "biden", encode(camera_frame(image, box, 79, 200), quality=80))])["c-1"]["faces"][0]
     assert sighting["name"] == "biden"
     before = recognizer.people.get_person(sighting["person_id"]).indexed_faces
     person = operations.confirm(sighting["face_id"])
@@ -191,16 +190,16 @@ def test_confirm_dismiss_and_keep_unknown_faces_off(stack, settings, fixtures_ro
     # an unknown camera face is kept; dismissing it erases it, and a redelivery does not bring it back
     stranger, stranger_box = camera(fixtures_root, detector, "train/rose_leslie/img1.jpg")
     frame = replay(stranger, stranger_box, rng)
-    kept = run(stack, settings, [("d-1", "rose", frame)])["d-1"]["faces"][0]
+    kept = run(pipeline, settings, [("d-1", "rose", frame)])["d-1"]["faces"][0]
     assert kept["person_id"] is None
     assert kept["review_group"]
     assert operations.dismiss(kept["review_group"]) == 1
     assert recognizer.review.group(kept["review_group"]) is None
     assert recognizer.index.query(np.ones(128, np.float32), 100, recognizer.review.namespace) == []
-    run(stack, settings, [("d-1", "rose", frame)])  # the same request again (a new delivery of it)
+    run(pipeline, settings, [("d-1", "rose", frame)])  # the same request again (a new delivery of it)
     assert list(recognizer.review.all_groups()) == []
     # with KEEP_UNKNOWN_FACES off, nothing of an unknown face is kept
-    frames, _, _, sqs = stack
+    frames, _, _, sqs = pipeline
     quiet = Recognizer(
         dataclasses.replace(settings, keep_unknown_faces=False),
         recognizer.embedder,
@@ -210,8 +209,8 @@ def test_confirm_dismiss_and_keep_unknown_faces_off(stack, settings, fixtures_ro
         s3=recognizer.s3,
         detector=recognizer.detector,
     )
-    stack = (frames, quiet, RecognitionConsumer(quiet, idempotency_store(settings)), sqs)
-    off = run(stack, settings, [("d-2", "rose", replay(stranger, stranger_box, rng))])["d-2"]["faces"][0]
+    quiet_pipeline = (frames, quiet, RecognitionConsumer(quiet, idempotency_store(settings)), sqs)
+    off = run(quiet_pipeline, settings, [("d-2", "rose", replay(stranger, stranger_box, rng))])["d-2"]["faces"][0]
     assert off["person_id"] is None
     assert "review_group" not in off
     assert list(recognizer.review.all_groups()) == []

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import boto3
@@ -18,27 +16,17 @@ from PIL import Image, ImageEnhance
 from facepipe.detection import FaceDetector, largest_face
 from facepipe_tools.client import send_frames
 from facepipe_tools.scenes import camera_frame
-from helpers import encode, local_stack
+from helpers import cli, encode
 
-pytestmark = [pytest.mark.slow, pytest.mark.fixtures]
-ROOT = Path(__file__).resolve().parents[1]
-FACEPIPE = str(Path(sys.executable).with_name("facepipe"))
+# `stack` (conftest.py): `facepipe local up` for this module, two recognition environments
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.fixtures,
+    pytest.mark.local_stack("--recognition-environments", "2", "--visibility-timeout", "5"),
+]
 STRANGERS = {"kit": "train/kit_harington/john1.jpeg", "rose": "train/rose_leslie/img1.jpg", "alex": "train/alex_lacamoire/img1.jpg"}
 LOOKALIKE = "misc/lin-manuel-miranda.png"
 REPLAYS = 4
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    state = tmp_path_factory.mktemp("teaching") / "local.json"
-    with local_stack(state, "--recognition-environments", "2", "--visibility-timeout", "5") as info:
-        yield info
-
-
-def cli(stack, *args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([FACEPIPE, *args, "--stack", stack["state_file"]], capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert done.returncode == 0, done.stderr
-    return done
 
 
 def replays(fixtures_root: Path, path: str, count: int, rng: random.Random) -> list[bytes]:
@@ -73,10 +61,10 @@ def test_strangers_named_once_in_review_are_named_in_the_next_frames(stack, fixt
     first = answers(stack, frames, "p1")
     assert set(first.values()) <= {"unknown", ""} | {r for r in first.values() if r.startswith("person-")}
     # the review holds one group per stranger, none mixing two
-    groups = json.loads(cli(stack, "review", "list", "--json").stdout)
+    groups = json.loads(cli(stack, "review", "list", "--json", check=True).stdout)
     members: dict[str, set[str]] = {}
     for group in groups:
-        shown = json.loads(cli(stack, "review", "show", group["group_id"], "--json").stdout)
+        shown = json.loads(cli(stack, "review", "show", group["group_id"], "--json", check=True).stdout)
         members[group["group_id"]] = {who_of[f["request_id"].split("-", 1)[1]] for f in shown}
     with capsys.disabled():
         print(f"\nteaching through the local stack: {len(groups)} review groups: {sorted(sorted(m) for m in members.values())}")
@@ -84,7 +72,7 @@ def test_strangers_named_once_in_review_are_named_in_the_next_frames(stack, fixt
     for who in STRANGERS:
         (group,) = [g for g, m in members.items() if m == {who}]
         # one command names the whole group
-        cli(stack, "review", "new", group, "--name", who)
+        cli(stack, "review", "new", group, "--name", who, check=True)
     # pass 2: the same frames again are named, every one of them; the look-alike is nobody's
     second = answers(stack, frames, "p2")
     wrong = {n: r for n, r in second.items() if r not in ("unknown", who_of[n]) and not r.startswith("person-")}
@@ -95,13 +83,13 @@ def test_strangers_named_once_in_review_are_named_in_the_next_frames(stack, fixt
     assert missed == {}
     # "not this person" on one of kit's frames: the same frame again is not named kit
     kit = next(name for name, _ in frames if who_of[name] == "kit")
-    shown = json.loads(cli(stack, "tags", f"p2-{kit}", "--json").stdout)
+    shown = json.loads(cli(stack, "tags", f"p2-{kit}", "--json", check=True).stdout)
     face_id = next(t["face_id"] for t in shown if t.get("type") == "tag")
-    cli(stack, "people", "not", face_id)
+    cli(stack, "people", "not", face_id, check=True)
     again = answers(stack, [(kit, dict(frames)[kit])], "p3")
     assert again[kit] != "kit"
     # and the feedback of this run calibrates the thresholds
-    report = cli(stack, "calibrate", "--from-review").stdout
+    report = cli(stack, "calibrate", "--from-review", check=True).stdout
     with capsys.disabled():
         print(report)
     assert "FACE_SIMILARITY_THRESHOLD_POOR=" in report

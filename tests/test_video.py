@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import io
 import itertools
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from facepipe_tools.video import VideoError, frames_of_video, request_stem
-
-ROOT = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "lambdas"), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+from helpers import facepipe
 
 
 @pytest.mark.fixtures
@@ -44,14 +38,7 @@ def test_a_file_that_is_not_a_video_is_a_clear_error(tmp_path):
 def test_send_video_that_cannot_be_decoded_exits_2(tmp_path):
     fake = tmp_path / "broken clip.mp4"
     fake.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64)
-    done = subprocess.run(
-        [sys.executable, "-m", "facepipe_tools.cli", "send", "--video", str(fake)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=ENV,
-        timeout=120,
-    )
+    done = facepipe("send", "--video", str(fake), cwd=tmp_path, timeout=120)
     assert done.returncode == 2, done.stderr
     assert "broken clip.mp4" in done.stderr
 

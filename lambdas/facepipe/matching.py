@@ -1,4 +1,5 @@
-"""Quality-aware matching: which person a face is, a new person, or ``unknown`` (§1.3).
+"""Quality-aware matching: which person a face is, a new person, or ``unknown`` (answered with
+no person: ``person_id`` null).
 
 A person is several indexed faces; a person's score is the similarity of their closest face
 (best-of: measured better than the mean of the two closest, 696 vs 653 correct at 0 wrong
@@ -12,22 +13,9 @@ A face that matches nobody becomes a new person only when its own quality is ``g
 (it can be recognised again); anything else is ``unknown`` and creates nobody. A wrong
 name is the worst answer; ``unknown`` or a new person is always preferred to it.
 
-Thresholds per model (cosine similarity of unit vectors), measured with
-``facepipe calibrate ../shared/fixtures/faces/labels.json <held-out set>`` (docs/calibration.md):
-dlib-resnet on 28 identities (the shared fixtures, and 13 held-out identities plus strangers
-from deepface's and facenet-pytorch's public test photos), every face at full size, at 16-96 px,
-blurred and JPEG-damaged, in open-set splits (half of the identities never enrolled).
-Impostor similarity reached 0.945 on good pairs (Angelina Jolie vs Kate Siegel, DiCaprio vs
-Damon at 0.935), 0.951 on fair and 0.966 on poor ones. With the values below the sweep gives
-0 wrong names. The good band sits at its edge (0.925 gives 2 wrong names) and cannot rise:
-a shared-fixture probe (misc/alex-lacamoire.png) matches its own person at 0.934. Fair has
-0.01 to spare, poor 0.005. No wrong name of this sweep depends on the margin; it stays at
-0.06 because an earlier sweep of the same data (box-width sizes, black-padded context) needed
-0.05 at good 0.93, and because look-alikes that are both enrolled are better left unnamed.
-facenet-vggface2 could not be calibrated here (its weights cannot be downloaded on this
-machine): its values start from deepface's published tuning of the same 20180402-114759
-weights (cosine distance 0.30) with wider band steps; calibrate them on your data with
-``facepipe calibrate --model facenet-vggface2``.
+Thresholds are cosine similarities of unit vectors, per model: each model's ``Calibration`` is
+part of its spec (``facepipe.embedding.models``), with how it was measured; ``calibration_for``
+reads it and moves it to the thresholds the settings set.
 """
 
 from __future__ import annotations
@@ -83,22 +71,13 @@ class Calibration:
         )
 
 
-# Review groups, dlib-resnet: on the shared fixtures cut to 64x64 frames (faces 17-25 px, shifted,
-# re-encoded, brightened or darkened: 16 variants of each of 6 people), different people reached
-# 0.941 and the same person's faces had a closest other face of 0.941-0.99 (median 0.97); a floor
-# of 0.95 kept every group pure and left ~5% of faces in groups of their own. facenet-vggface2:
-# its fair threshold, uncalibrated like the rest of its row.
-CALIBRATIONS: Mapping[str, Calibration] = {
-    "dlib-resnet": Calibration(good=0.93, fair=0.945, poor=0.97, margin=0.06, near_duplicate=0.985, group_floor=0.95),
-    "facenet-vggface2": Calibration(good=0.70, fair=0.75, poor=0.82, margin=0.10, near_duplicate=0.95, group_floor=0.75),
-}
-
-
 def calibration_for(
     model: str, good: float | None = None, margin: float | None = None, fair: float | None = None, poor: float | None = None
 ) -> Calibration:
-    """The model's calibration, moved to explicit thresholds and margin where they are set."""
-    return CALIBRATIONS[model].shifted_to(good, margin, fair, poor)
+    """The model's calibration (its spec's), moved to explicit thresholds and margin where they are set."""
+    from facepipe.embedding.models import spec_of  # the specs hold a Calibration: they import this module
+
+    return spec_of(model).calibration.shifted_to(good, margin, fair, poor)
 
 
 @dataclass(frozen=True)

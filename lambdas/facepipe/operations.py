@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 
+from facepipe.embedding.models import MODELS
 from facepipe.exceptions import FacepipeError
 from facepipe.gallery import negatives_namespace
 from facepipe.index import Vector
@@ -48,8 +49,6 @@ if TYPE_CHECKING:
     from facepipe.recognition import Recognizer
 
 T = TypeVar("T")
-#: the models a face may have vectors of (``reindex`` writes ``faces-<model>``)
-MODELS = ("facenet-vggface2", "dlib-resnet")
 
 
 class OperationError(FacepipeError):
@@ -269,7 +268,8 @@ class PeopleOperations:
         }
 
     def namespaces(self) -> list[str]:
-        """Every namespace a face may have a vector in: the functions' and each model's ``reindex`` one."""
+        """Every namespace a face may have a vector in: the functions' and each model's ``reindex`` one
+        (``faces-<model>``, for every model of ``facepipe.embedding.models``)."""
         return list(dict.fromkeys([self.namespace, *(f"faces-{model}" for model in MODELS)]))
 
     def _erase_face(self, face: dict[str, Any], erasure: Erasure) -> None:

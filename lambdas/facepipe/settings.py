@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from facepipe.embedding.models import MODELS
 from facepipe.exceptions import ConfigurationError
 
 DETECTION = "face-detection"
@@ -27,14 +28,14 @@ RECOGNITION = "face-recognition"
 TOOLS = "facepipe CLI"
 BOTH = (DETECTION, RECOGNITION)
 
-EMBEDDING_MODELS = ("facenet-vggface2", "dlib-resnet")
 VECTOR_BACKENDS = ("pinecone", "local")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
-# Typical L2 norm of a raw descriptor: dlib's are not unit vectors (measured 1.32-1.58,
-# mean 1.41 on the fixtures), so seed 000's Euclidean tolerance d maps to the cosine
-# similarity 1 - (d / norm)**2 / 2 (0.6 -> 0.91 for dlib; 1 - d**2/2 for unit vectors).
-DESCRIPTOR_NORMS = {"dlib-resnet": 1.41, "facenet-vggface2": 1.0}
+
+def _calibrated(field: str) -> str:
+    """Each model's calibrated ``field`` (its spec's ``Calibration``), for the help texts: ``facenet-vggface2 0.70, ...``."""
+    values = ((spec.name, getattr(spec.calibration, field)) for spec in MODELS.values())
+    return ", ".join(f"{name} {value:.2f}" if round(value, 2) == value else f"{name} {value}" for name, value in values)
 
 
 def setting(
@@ -104,9 +105,9 @@ class Settings:
     )
     embedding_model: str = setting(
         "facenet-vggface2",
-        "`facenet-vggface2` (512-d) or `dlib-resnet` (128-d); both functions must agree.",
+        " or ".join(f"`{spec.name}` ({spec.dimension}-d)" for spec in MODELS.values()) + "; both functions must agree.",
         BOTH,
-        choices=EMBEDDING_MODELS,
+        choices=tuple(MODELS),
     )
     facenet_weights_path: str = setting(
         "",
@@ -117,7 +118,7 @@ class Settings:
     face_similarity_threshold: float | None = setting(
         None,
         "Cosine similarity two good faces need to be one person; fair and poor faces need the model's calibrated steps more. "
-        "Empty: the model's calibration (dlib 0.93, facenet 0.70).",
+        f"Empty: the model's calibration ({_calibrated('good')}).",
         (RECOGNITION,),
         low=-1.0,
         high=1.0,
@@ -143,7 +144,7 @@ class Settings:
     )
     face_match_margin: float | None = setting(
         None,
-        "How much the best person must beat the second-best by; empty: the model's calibration (dlib 0.06, facenet 0.10).",
+        f"How much the best person must beat the second-best by; empty: the model's calibration ({_calibrated('margin')}).",
         (RECOGNITION,),
         low=0.0,
         high=1.0,
@@ -269,11 +270,12 @@ class Settings:
     @property
     def good_threshold(self) -> float | None:
         """An explicit similarity for good faces: FACE_SIMILARITY_THRESHOLD, else the mapped
-        FACE_RECOGNITION_TOLERANCE, else None (the model's calibration, facepipe.matching)."""
+        FACE_RECOGNITION_TOLERANCE (through the model's descriptor norm), else None (the model's
+        calibration: its spec, facepipe.embedding.models)."""
         if self.face_similarity_threshold is not None:
             return self.face_similarity_threshold
         if self.face_recognition_tolerance is not None:
-            unit_distance = self.face_recognition_tolerance / DESCRIPTOR_NORMS[self.embedding_model]
+            unit_distance = self.face_recognition_tolerance / MODELS[self.embedding_model].descriptor_norm
             return 1.0 - unit_distance**2 / 2.0
         return None
 

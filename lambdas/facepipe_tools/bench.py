@@ -65,7 +65,6 @@ if TYPE_CHECKING:
     from facepipe_tools.local.stack import StackOptions
     from facepipe_tools.sets import LabelledSet
 
-MODELS = ("facenet-vggface2", "dlib-resnet")
 #: Lambda: one vCPU per 1,769 MB; x86_64 price per GB-second and per request (us-east-1, 2025)
 MB_PER_VCPU = 1769
 PRICE_GB_SECOND = {"x86_64": 0.0000166667, "arm64": 0.0000133334}
@@ -248,8 +247,8 @@ def stage_timings(
 def exported_model(weights: str, folder: Path) -> str:
     """The ONNX file the functions load, exported from ``weights`` (``RANDOM_WEIGHTS`` or a .pt file)
     into ``folder`` as the image build does (docker/base.Dockerfile, stage ``export``)."""
+    from facepipe.embedding.build.onnx_export import export
     from facepipe.embedding.facenet import ONNX_NAME
-    from facepipe.embedding.onnx_export import export
 
     return str(export(folder / ONNX_NAME, weights or None))
 
@@ -261,8 +260,8 @@ def naive_reference(weights: str) -> Callable[[bytes], None]:
     from facenet_pytorch import MTCNN, InceptionResnetV1
     from PIL import Image
 
+    from facepipe.embedding.build.onnx_export import vggface2_state_dict
     from facepipe.embedding.facenet import RANDOM_WEIGHTS
-    from facepipe.embedding.onnx_export import vggface2_state_dict
 
     mtcnn = MTCNN(keep_all=True, device="cpu")
     network = InceptionResnetV1(pretrained=None, classify=False).eval()
@@ -1621,7 +1620,7 @@ def console_bench(
     from facepipe_tools.admin import Admin
     from facepipe_tools.console import console_app
     from facepipe_tools.console.directory import Directory
-    from facepipe_tools.local.emulator import _patch_moto
+    from facepipe_tools.local.moto_patches import patch_moto
     from facepipe_tools.local.resources import create_resources
 
     def say(text: str) -> None:
@@ -1631,7 +1630,7 @@ def console_bench(
     import faiss
 
     faiss.omp_set_num_threads(1)  # the embedded index on one thread: OpenMP's spinning threads cost more than a small search
-    _patch_moto()  # a transaction's rollback copy holds the items it names, not the whole table
+    patch_moto()  # a transaction's rollback copy holds the items it names, not the whole table
     with mock_aws(), moto_reading_partitions() as freeze:
         session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1")
         calls = AwsCalls()

@@ -131,8 +131,6 @@ class FaceLabeller:
             raise LabelledSetError(f"{what}: {exc.message}") from None
 
     def embed(self, frame: Image.Image, faces: Sequence[DetectedFace]) -> np.ndarray:
-        # every embedder is its model's cropper (DlibEmbedder(DlibCropper), FacenetEmbedder(FacenetCropper)), but
-        # facepipe.embedding.Embedder does not say so yet: it should extend Cropper
         return self.embedder.embed([self.embedder.crop(frame, f) for f in faces])
 
     def measure(self, frame: Image.Image, faces: Sequence[DetectedFace]) -> list[tuple[DetectedFace, FaceQuality, np.ndarray]]:

@@ -169,6 +169,24 @@ def statements(document: dict) -> list[dict]:
     return found
 
 
+def role_statements(tf: Terraform, role: str) -> list[dict]:
+    """The statements of the policy document named after ``role``."""
+    return statements(tf.data["aws_iam_policy_document"][role])
+
+
+def role_actions(tf: Terraform, role: str) -> set[str]:
+    """Every action the policies attached to ``role`` grant (each statement an Allow)."""
+    policies = [p for p in tf.resource["aws_iam_role_policy"].values() if p["role"] == f"${{aws_iam_role.{role}.id}}"]
+    assert policies, f"role {role} has no policy"
+    actions: set[str] = set()
+    for policy in policies:
+        document = re.fullmatch(r"\$\{data\.aws_iam_policy_document\.(\w+)\.json\}", policy["policy"]).group(1)
+        for statement in statements(tf.data["aws_iam_policy_document"][document]):
+            assert statement.get("effect", "Allow") == "Allow"
+            actions.update(statement["actions"])
+    return actions
+
+
 def handler_file(command: str) -> Path:
     """lambdas/<package>/<module>.py for a 'package.module.function' handler string."""
     module, _, _function = command.rpartition(".")

@@ -13,17 +13,16 @@ from typing import Any
 import boto3
 import pytest
 from botocore.client import BaseClient
-from deploy_support import Terraform, statements
+from deploy_support import Terraform, role_actions, role_statements
 from moto import mock_aws
 from PIL import Image
-from test_deploy_terraform import role_actions
 
 from facepipe.names import StackNames
 from facepipe_tools.local.context import LambdaContext
 from facepipe_tools.local.event_source import sqs_record
 from facepipe_tools.local.handlers import load_handler
 from facepipe_tools.local.resources import create_resources
-from helpers import b64, encode
+from helpers import b64, encode, url_event
 
 # API operations whose IAM authorisation is other actions (per item of a transaction)
 AUTHORISED_AS = {
@@ -124,7 +123,7 @@ def _leading_keys_allow(tf: Terraform, statement: dict, partition: str | None) -
 
 def refused(tf: Terraform, role: str, recorded: list[str]) -> list[tuple[str, str | None]]:
     """The authorisations no Allow statement of the role grants, partition-key conditions included."""
-    grants = statements(tf.data["aws_iam_policy_document"][role])
+    grants = role_statements(tf, role)
     return [
         (action, partition)
         for action, partition in authorisations(recorded)
@@ -133,7 +132,7 @@ def refused(tf: Terraform, role: str, recorded: list[str]) -> list[tuple[str, st
 
 
 @pytest.fixture
-def stack(monkeypatch):
+def moto_stack(monkeypatch):
     """moto resources, the functions' environment, and a Pinecone-compatible index server."""
     from facepipe.index.embedded import EmbeddedIndex
     from facepipe_tools.local.vector_server import serve_vector_index
@@ -171,11 +170,7 @@ def stack(monkeypatch):
         recognition_runtime.cache_clear()
 
 
-def url_event(body: dict) -> dict:
-    return {"version": "2.0", "requestContext": {"http": {"method": "POST"}}, "body": json.dumps(body), "isBase64Encoded": False}
-
-
-def test_detection_calls_are_granted_to_its_role(tf, stack, calls, grace_hopper, monkeypatch):
+def test_detection_calls_are_granted_to_its_role(tf, moto_stack, calls, grace_hopper, monkeypatch):
     detection = load_handler("face_detection")
     calls.clear()
     monkeypatch.setattr("facepipe.frames.MAX_MESSAGE_BYTES", 100)  # take the claim-check path too
@@ -189,8 +184,8 @@ def test_detection_calls_are_granted_to_its_role(tf, stack, calls, grace_hopper,
     assert refused(tf, "detection", calls) == []
 
 
-def test_recognition_calls_are_granted_to_its_role(tf, stack, calls, grace_hopper, grace_hopper_bytes, monkeypatch):
-    session, resources = stack
+def test_recognition_calls_are_granted_to_its_role(tf, moto_stack, calls, grace_hopper, grace_hopper_bytes, monkeypatch):
+    session, resources = moto_stack
     sqs = session.client("sqs")
     detection = load_handler("face_detection")
     detection.handler(url_event({"request_id": "r1", "filename": "f.jpg", "content": b64(encode(grace_hopper))}), LambdaContext())
@@ -234,7 +229,7 @@ def test_recognition_calls_are_granted_to_its_role(tf, stack, calls, grace_hoppe
     assert refused(tf, "recognition", recognition_runtime_calls) == []
 
 
-def test_recognition_init_reads_the_pinecone_key_it_is_granted(tf, stack, calls):
+def test_recognition_init_reads_the_pinecone_key_it_is_granted(tf, moto_stack, calls):
     calls.clear()
     load_handler("face_recognition")
     assert "ssm:GetParameter" in actions(calls)

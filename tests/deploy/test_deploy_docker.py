@@ -97,7 +97,7 @@ def test_the_images_python_steps_name_what_facepipe_has():
     here, at least, every module and name they use must exist."""
     import importlib
 
-    pytest.importorskip("torch")  # facepipe.embedding.onnx_export needs it, as the export stage has it
+    pytest.importorskip("torch")  # facepipe.embedding.build.onnx_export needs it, as the export stage has it
     text = BASE.read_text()
     modules = re.findall(r"python -m (facepipe[\w.]*)", text)
     names = re.findall(r"from (facepipe[\w.]*) import ([\w, ]+)", text)

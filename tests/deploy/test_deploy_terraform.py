@@ -16,6 +16,8 @@ from deploy_support import (
     handler_file,
     normalise,
     parse_file,
+    role_actions,
+    role_statements,
     statements,
     strip_expr,
 )
@@ -155,6 +157,19 @@ def test_setting_defaults_are_the_variable_defaults(tf):
     assert checked >= 10
 
 
+def test_embedding_model_variable_accepts_exactly_the_models_of_the_specs(tf):
+    from facepipe.embedding.models import MODELS
+
+    # terraform cannot read the specs: its validation names the models, and is held to them here
+    variable = tf.variable["embedding_model"]
+    condition = variable["validation"][0]["condition"]
+    listed = re.fullmatch(r"\$\{contains\(\[(.*)\], var\.embedding_model\)\}", condition)
+    assert listed, condition
+    assert re.findall(r'"([^"]+)"', listed.group(1)) == list(MODELS)
+    for name, spec in MODELS.items():
+        assert f"{name} ({spec.dimension}-d" in variable["description"]
+
+
 def test_fixed_settings(tf):
     recognition = environment(tf, RECOGNITION)
     assert recognition["VECTOR_BACKEND"] == "pinecone"
@@ -217,8 +232,11 @@ def test_function_dockerfile_default_handler_is_a_real_handler():
     source = handler_file(command)
     assert source.is_file(), command
     assert re.search(r"^def handler\(", source.read_text(), re.M), command
-    for package in ("facepipe", "face_detection", "face_recognition"):
+    for package in ("face_detection", "face_recognition"):
         assert f"COPY lambdas/{package} ${{LAMBDA_TASK_ROOT}}/{package}" in text
+    # the core, through the stage that leaves its build package out (tests/test_boundaries.py)
+    assert "COPY --chown=10001:10001 lambdas/facepipe /core/facepipe" in text
+    assert "COPY --from=core --chown=0:0 /core/facepipe ${LAMBDA_TASK_ROOT}/facepipe" in text
 
 
 @pytest.mark.parametrize("name", BOTH)
@@ -436,18 +454,6 @@ def test_wildcard_resources_only_for_xray_and_key_policies(tf):
             assert all(a.startswith("xray:") for a in statement["actions"]), f"{document}: {statement}"
 
 
-def role_actions(tf: Terraform, role: str) -> set[str]:
-    policies = [p for p in tf.resource["aws_iam_role_policy"].values() if p["role"] == f"${{aws_iam_role.{role}.id}}"]
-    assert policies, f"role {role} has no policy"
-    actions: set[str] = set()
-    for policy in policies:
-        document = re.fullmatch(r"\$\{data\.aws_iam_policy_document\.(\w+)\.json\}", policy["policy"]).group(1)
-        for statement in statements(tf.data["aws_iam_policy_document"][document]):
-            assert statement.get("effect", "Allow") == "Allow"
-            actions.update(statement["actions"])
-    return actions
-
-
 @pytest.mark.parametrize("role", sorted(EXPECTED_ACTIONS))
 def test_role_grants_exactly_the_calls_the_code_makes(tf, role):
     assert tf.res("aws_lambda_function", role)["role"] == f"${{aws_iam_role.{role}.arn}}"
@@ -497,10 +503,6 @@ def test_object_grants_are_limited_to_their_prefixes(tf):
 def conditions(statement: dict) -> dict[str, tuple[str, object]]:
     """A statement's conditions by variable: (test, values)."""
     return {c["variable"]: (c["test"], c["values"]) for c in statement.get("condition", [])}
-
-
-def role_statements(tf: Terraform, role: str) -> list[dict]:
-    return statements(tf.data["aws_iam_policy_document"][role])
 
 
 def test_idempotency_partition_is_the_codes(tf):

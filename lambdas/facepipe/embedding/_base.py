@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import numpy as np
-from PIL import Image
 
-from facepipe.detection import DetectedFace
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from facepipe.detection import DetectedFace
 
 #: most crops one forward pass takes: a 100-face frame, or a batch of frames, is embedded in
 #: chunks of this many, so the input tensor stays bounded (32 facenet crops: 9.8 MB of float32)

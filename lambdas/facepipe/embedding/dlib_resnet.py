@@ -17,11 +17,13 @@ from PIL import Image
 
 from facepipe.detection import DetectedFace
 from facepipe.embedding._base import EMBED_BATCH_SIZE, check_crops, chunks, l2_normalise
+from facepipe.embedding.models import DLIB_RESNET as SPEC
 from facepipe.exceptions import ModelUnavailableError
 
 CROP_SIZE = 150
 PADDING = 0.25
-PREPROCESSING = "dlib-5pt-chip-150-p25-v1"
+#: the spec's id of these crops (5-point chips, 150 px, padding 0.25): another geometry needs another id
+PREPROCESSING = SPEC.preprocessing
 
 
 def _models() -> tuple[Any, Any]:
@@ -57,8 +59,8 @@ class DlibCropper:
 
 
 class DlibEmbedder(DlibCropper):
-    model = "dlib-resnet"
-    dimension = 128
+    model = SPEC.name
+    dimension = SPEC.dimension
 
     def __init__(self, batch_size: int = EMBED_BATCH_SIZE) -> None:
         if batch_size < 1:

@@ -2,18 +2,15 @@
 
 Crops follow what the weights were trained on (facenet-pytorch #62): MTCNN box plus
 ``margin=14`` at 160 px, no rotation, then ``fixed_image_standardization``. Crop, network
-(``facepipe.embedding.inception_resnet_v1``) and standardisation are facenet-pytorch's,
+(``facepipe.embedding.build.inception_resnet_v1``) and standardisation are facenet-pytorch's,
 restated so that no cold start imports it (and torchvision with it).
 
 The network runs in onnxruntime, from the ONNX file the image build exports
-(``onnx_export``: batch norms folded, branch-opening convolutions merged, ``fused_resnet``):
-the same vectors as facenet-pytorch's network (to ~1e-6), and on 2 x86-64 cores one face
-54 -> 36 ms on one thread, a batch of 10 372 -> 285 ms, against torch running the same fused
-network; the recognition function's SQS path never imports torch (~2 s of its cold start).
-A ``.pt`` weights file still loads (``embedding.load_embedder``): ``onnx_export`` exports it at
-INIT, which needs torch and ``onnx``.
-Earlier, on torch: channels-last ~25% less time per batch; TorchScript (trace + freeze) and int8
-dynamic quantisation (only the last Linear layer qualifies) no gain.
+(``facepipe.embedding.build.onnx_export``: batch norms folded, branch-opening convolutions
+merged): the same vectors as facenet-pytorch's network (to ~1e-6), faster than torch running
+the same network, and the recognition function's SQS path never imports torch (~2 s of a cold
+start). Outside the image a ``.pt`` weights file loads too (``load_embedder``): the build
+package exports it at INIT, which needs torch and ``onnx``.
 
 ``FACENET_WEIGHTS_PATH=random:timing-only`` builds the real architecture with random weights
 (seeded): for timing where the VGGFace2 file is absent (``facepipe bench``); its vectors
@@ -32,18 +29,20 @@ from PIL import Image
 
 from facepipe.detection import DetectedFace
 from facepipe.embedding._base import EMBED_BATCH_SIZE, check_crops, chunks, l2_normalise
+from facepipe.embedding.models import FACENET_VGGFACE2 as SPEC
 from facepipe.embedding.weights import IMAGE_WEIGHTS_DIR, VGGFACE2, default_weights_path
 from facepipe.exceptions import ModelUnavailableError
 from facepipe.observability import child_logger
 
 CROP_SIZE = 160
 MARGIN = 14
-PREPROCESSING = "facenet-mtcnn-160-m14-v1"
+#: the spec's id of these crops (160 px, margin 14): another geometry needs another id
+PREPROCESSING = SPEC.preprocessing
 #: FACENET_WEIGHTS_PATH value for the real architecture with random weights (timing only)
 RANDOM_WEIGHTS = "random:timing-only"
 #: the ONNX file the image bakes beside its weights (docker/base.Dockerfile, stage ``export``)
-ONNX_NAME = "facenet-vggface2.onnx"
-#: metadata an exported ONNX file carries (``onnx_export``), checked at load
+ONNX_NAME = f"{SPEC.name}.onnx"
+#: metadata an exported ONNX file carries (``build.onnx_export``), checked at load
 SOURCE_KEY, PREPROCESSING_KEY, MODEL_KEY = "facepipe.source", "facepipe.preprocessing", "facepipe.model"
 
 logger = child_logger()
@@ -60,10 +59,27 @@ def default_onnx_path() -> Path | None:
 def onnx_file_for(path: str | Path | None) -> Path | None:
     """The ONNX file ``FACENET_WEIGHTS_PATH`` names: itself when it ends in ``.onnx``; empty: the
     exported file where the image or ``make weights`` puts it. None: it names what needs exporting
-    first (the ``.pt`` weights, ``RANDOM_WEIGHTS``; ``onnx_export.exported_embedder``)."""
+    first (the ``.pt`` weights, ``RANDOM_WEIGHTS``; ``build.onnx_export.exported_embedder``)."""
     if not path:
         return default_onnx_path()
     return Path(path) if str(path).endswith(".onnx") else None
+
+
+def load_embedder(weights_path: str = "", threads: int | None = None) -> FacenetEmbedder:
+    """The embedder for ``FACENET_WEIGHTS_PATH``: an exported ``.onnx`` file (onnxruntime only, no
+    torch: the image's), else the ``.pt`` weights or ``RANDOM_WEIGHTS`` exported here at load by
+    the build package, which needs torch and ``onnx`` and which the function images leave out."""
+    onnx_file = onnx_file_for(weights_path)
+    if onnx_file is not None:
+        return FacenetEmbedder(onnx_file, threads)
+    try:
+        from facepipe.embedding.build.onnx_export import exported_embedder
+    except ImportError as exc:
+        raise ModelUnavailableError(
+            f"FACENET_WEIGHTS_PATH={weights_path!r} names weights to export at load, which needs "
+            f"facepipe.embedding.build, torch and onnx ({exc}); set it to the exported .onnx file (make weights)"
+        ) from exc
+    return exported_embedder(weights_path or None, threads)
 
 
 def expected_source() -> str:
@@ -93,11 +109,11 @@ class FacenetCropper:
 
 class FacenetEmbedder(FacenetCropper):
     """``embed(crops) -> (n, 512)`` unit vectors. ``model`` is the ONNX file (path or bytes) that
-    ``onnx_export`` writes; it is run by onnxruntime on ``threads`` threads (default: the machine's
+    ``build.onnx_export`` writes; it is run by onnxruntime on ``threads`` threads (default: the machine's
     cores), at most ``batch_size`` crops per run."""
 
-    model = "facenet-vggface2"
-    dimension = 512
+    model = SPEC.name
+    dimension = SPEC.dimension
 
     def __init__(self, model: Path | bytes, threads: int | None = None, batch_size: int = EMBED_BATCH_SIZE) -> None:
         import onnxruntime
@@ -128,13 +144,13 @@ class FacenetEmbedder(FacenetCropper):
         where = model if isinstance(model, Path) else "the ONNX model"
         source, preprocessing = metadata.get(SOURCE_KEY), metadata.get(PREPROCESSING_KEY)
         if source is None or preprocessing is None:
-            raise ModelUnavailableError(f"{where} is not facepipe's export: make it with `python -m facepipe.embedding.onnx_export`")
+            raise ModelUnavailableError(f"{where} is not facepipe's export: make it with `python -m facepipe.embedding.build.onnx_export`")
         if metadata.get(MODEL_KEY) != FacenetEmbedder.model:
             raise ModelUnavailableError(f"{where} is a {metadata.get(MODEL_KEY)!r} model, not {FacenetEmbedder.model!r}")
         if preprocessing != PREPROCESSING:
             raise ModelUnavailableError(f"{where} expects crops {preprocessing!r}, not {PREPROCESSING!r}: export it again (make weights)")
         if source == RANDOM_WEIGHTS:
-            logger.warning("facenet-vggface2 with RANDOM weights: for timing only, its vectors identify nobody")
+            logger.warning(f"{SPEC.name} with RANDOM weights: for timing only, its vectors identify nobody")
         elif source != expected_source():
             raise ModelUnavailableError(
                 f"{where} was exported from {source!r}, not the pinned VGGFace2 weights: export it again (make weights)"

@@ -2,7 +2,10 @@
 
 Nothing is downloaded at run time: ``scripts/download_weights.py`` (standard library
 only, run by ``make weights`` and docker/base.Dockerfile) fetches the file; ``verified_path``
-is what the embedder calls at load. tests/deploy checks both name the same file and digest.
+is what the export (``facepipe.embedding.build.onnx_export``) reads it through. The functions
+load the exported file and check the digest it records (``facenet.expected_source``); they
+find it where the image bakes it (``IMAGE_WEIGHTS_DIR``) or ``make weights`` puts it.
+tests/deploy checks this module and the script name the same file and digest.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from facepipe.embedding.models import MODELS
 from facepipe.names import REQUEST_VISIBILITY_SECONDS
-from facepipe.settings import EMBEDDING_MODELS
 from facepipe_tools.report import table
 from facepipe_tools.stacks import STATE_FILE
 
@@ -59,7 +59,7 @@ def cmd_local_up(args: argparse.Namespace) -> int:
 def add_parsers(sub: Subparsers) -> None:
     local = sub.add_parser("local", help="the local stack").add_subparsers(dest="local_command", required=True)
     up = local.add_parser("up", help="run the whole pipeline on this machine until Ctrl-C")
-    up.add_argument("--model", default="dlib-resnet", choices=EMBEDDING_MODELS)
+    up.add_argument("--model", default="dlib-resnet", choices=tuple(MODELS))
     up.add_argument("--port", type=int, default=9000, help="function URL port (recognition's invoke port is +1; 0 = any)")
     up.add_argument("--moto-port", type=int, default=5000)
     up.add_argument("--vector-port", type=int, default=5081)

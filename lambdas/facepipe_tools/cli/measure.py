@@ -9,8 +9,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from facepipe.embedding.models import MODELS
 from facepipe.exceptions import FacepipeError
-from facepipe.settings import EMBEDDING_MODELS, Settings
+from facepipe.settings import Settings
 from facepipe_tools.cli._common import admin, command, with_stack
 from facepipe_tools.stacks import sqs_client, stack_environment, use_stack
 
@@ -165,7 +166,7 @@ def add_parsers(sub: Subparsers) -> None:
     calibrate.add_argument(
         "sets", nargs="*", metavar="SET", help="labels.json files, their folders or Image,Results CSVs (default: the shared fixtures)"
     )
-    calibrate.add_argument("--model", default="dlib-resnet", choices=EMBEDDING_MODELS)
+    calibrate.add_argument("--model", default="dlib-resnet", choices=tuple(MODELS))
     calibrate.add_argument(
         "--from-review",
         action="store_true",
@@ -189,7 +190,7 @@ def add_parsers(sub: Subparsers) -> None:
     )
     bench.add_argument("set", nargs="?", metavar="SET", help="labels.json, its folder, or an Image,Results CSV")
     bench.add_argument("--downscale", type=int, metavar="N", help="the grader's frames: every face of the set with its context in NxN")
-    bench.add_argument("--models", default="facenet-vggface2,dlib-resnet", help="comma-separated embedding models (default: both)")
+    bench.add_argument("--models", default=",".join(MODELS), help="comma-separated embedding models (default: every model)")
     bench.add_argument("--requests", type=int, default=100, help="requests of the grader-shaped run (default 100)")
     bench.add_argument("--concurrency", type=int, default=10, help="requests in flight in the grader-shaped run (default 10)")
     bench.add_argument("--single", type=int, default=20, help="requests of each one-at-a-time run (default 20)")

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from facepipe.embedding.models import MODELS
 from facepipe.people import generated_name
 from facepipe_tools.cli._common import admin, with_stack
 from facepipe_tools.report import table
@@ -159,6 +160,6 @@ def add_parsers(sub: Subparsers) -> None:
     tags.set_defaults(func=cmd_tags)
 
     reindex = with_stack(sub.add_parser("reindex", help="re-embed every stored crop with another model into its namespace"))
-    reindex.add_argument("--model", required=True, choices=("dlib-resnet", "facenet-vggface2"))
+    reindex.add_argument("--model", required=True, choices=tuple(MODELS))
     reindex.add_argument("--namespace", default="", help="target namespace (default faces-<model>)")
     reindex.set_defaults(func=cmd_reindex)

@@ -1,5 +1,6 @@
 """The AWS emulator of the local stack: moto's threaded server, with these changes (moto's code
-is not edited; its ``Table`` gets a ``__deepcopy__`` while the emulator runs):
+is not edited; the patches of moto's classes, each with its reason, are in
+``facepipe_tools.local.moto_patches``, applied before the server starts):
 
 - **The backend of a host is looked up once.** moto's dispatcher lists its own package
   directory and tries its URL patterns on every request, under one lock: with ten clients
@@ -7,26 +8,9 @@ is not edited; its ``Table`` gets a ``__deepcopy__`` while the emulator runs):
 - **DynamoDB requests run one at a time.** moto's TransactWriteItems deep-copies the table
   while other requests may change it ("dictionary changed size during iteration", a 500 the
   SDK retries); in DynamoDB a transaction is isolated, so here it is too.
-- **A transaction's rollback copy holds what it writes.** moto deep-copies the whole table
-  before each TransactWriteItems, to restore it if the transaction is cancelled: ~50 ms per
-  1,000 items, growing with the table, with the GIL held. Here that copy (``_table_copy``)
-  shares the items the transaction does not name and deep-copies the ones it does: a
-  cancelled transaction restores the same table. Any other deep copy of a table is moto's own.
-- **SQS hands out messages without walking the queue.** For every message it returns,
-  moto's ReceiveMessage deep-copies it (only so that filtering its attributes leaves the stored
-  one alone) and checks its retention period through GetQueueAttributes, which computes every
-  attribute of the queue, counts over all its messages included. Here the copy is shallow (the
-  filter rebinds the copy's ``message_attributes``, never the stored dict) and the retention
-  period is read off the queue. In the seed grader's run (ten clients polling one response
-  queue) the two were ~60% of the stack process's Python time (py-spy); its CPU fell from
-  8.3-8.6 to 7.1-7.4 s per 100 requests.
-- **An SQS queue serves one request at a time.** moto's queues are not thread-safe: two pollers
-  taking one visible message at once (the response queue's visibility is 0 s) could overwrite
-  each other's receipt handle, and the owner's delete then failed with ReceiptHandleIsInvalid
-  (it stopped a ``make bench``; SQS accepts every handle it gave). DeleteMessage also rebuilds
-  the message list, which a SendMessage appending at that moment would lose. Here the receive,
-  send, delete and visibility calls of a queue hold its own lock (moto's ``_messages_lock``,
-  reentrant; a long poll releases it while it waits).
+- **moto's classes patched** (``moto_patches``): a transaction's rollback copy holds only the
+  items it names; SQS hands out messages without a deep copy and without walking the queue; an
+  SQS queue serves one request at a time.
 - **Overlapping transactions are refused, as DynamoDB refuses them.** moto applies one request
   after another and never refuses one for another that is under way, so code that works locally
   could still meet ``TransactionConflict`` on AWS and never retry it. Here a request still runs
@@ -51,8 +35,6 @@ interpreter lock that the event-source pollers, the function URL and the shared 
 from __future__ import annotations
 
 import argparse
-import copy
-import functools
 import io
 import json
 import logging
@@ -64,117 +46,20 @@ import sys
 import threading
 import time
 import urllib.request
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 from moto.core.responses import BaseResponse
-from moto.core.utils import unix_time
 from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException, TransactionCanceledException
-from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
+from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.dynamo_type import DynamoType
-from moto.dynamodb.models.table import Table
 from moto.iam.models import get_account_id_from
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.server import ThreadedMotoServer
-from moto.sqs.models import Message, SQSBackend
 from werkzeug.serving import make_server
 
-#: the TransactWriteItems this thread is dispatching (its ``TransactItems``), for ``_table_copy``
-_transaction = threading.local()
-
-
-def _key_of(table: Table, attributes: dict[str, Any]) -> tuple[DynamoType, DynamoType | None]:
-    """(hash, range) of the item of ``table`` whose key (or whole item) is ``attributes``."""
-    hash_value = DynamoType(attributes[table.hash_key_attr])
-    range_value = DynamoType(attributes[table.range_key_attr]) if table.range_key_attr else None
-    return hash_value, range_value
-
-
-def _named_keys(table: Table, operations: list[dict[str, Any]]) -> set[tuple[DynamoType, DynamoType | None]]:
-    """(hash, range) of every item of ``table`` that ``operations`` (TransactItems) name."""
-    named = set()
-    for operation in operations:
-        for kind, body in operation.items():
-            if body.get("TableName") != table.name:
-                continue
-            named.add(_key_of(table, body["Item"] if kind == "Put" else body["Key"]))
-    return named
-
-
-def _table_copy(table: Table, memo: dict[int, Any]) -> Table:
-    """``Table.__deepcopy__`` while the emulator runs: during a TransactWriteItems it dispatches,
-    the table with only the named items deep-copied (see the module docstring); else a full copy."""
-    operations = getattr(_transaction, "operations", None)
-    if operations is None:
-        full = cast("Table", Table.__new__(Table))  # as the default deep copy makes it
-        memo[id(table)] = full
-        full.__dict__.update(copy.deepcopy(table.__dict__, memo))
-        return full
-    snapshot = copy.copy(table)
-    snapshot.items = defaultdict(dict, {h: dict(r) if isinstance(r, dict) else r for h, r in table.items.items()})
-    for hash_value, range_value in _named_keys(table, operations):
-        if range_value is None:
-            if hash_value in table.items:
-                snapshot.items[hash_value] = copy.deepcopy(table.items[hash_value])
-        elif range_value in table.items.get(hash_value, {}):
-            snapshot.items[hash_value][range_value] = copy.deepcopy(table.items[hash_value][range_value])
-    return snapshot
-
-
-def _message_copy(message: Message, memo: dict[int, Any]) -> Message:
-    """``Message.__deepcopy__`` while the emulator runs: a shallow copy (see the module docstring)."""
-    return copy.copy(message)
-
-
-def _retained(backend: SQSBackend, queue_name: str, message: Message) -> bool:
-    """``SQSBackend.is_message_valid_based_on_retention_period``, with the period read off the queue."""
-    queue: Any = backend.get_queue(queue_name)  # moto sets its attributes by name, from the queue's settings
-    retention_period = int(queue.message_retention_period)
-    return bool(retention_period + message.sent_timestamp / 1000 > unix_time())  # type: ignore[operator]
-
-
-def _one_at_a_time(method: Callable[..., Any]) -> Callable[..., Any]:
-    """An ``SQSBackend`` method on ``queue_name`` under that queue's lock (see the module docstring)."""
-
-    @functools.wraps(method)
-    def locked(backend: SQSBackend, queue_name: str, *args: Any, **kwargs: Any) -> Any:
-        with backend.get_queue(queue_name)._messages_lock:  # a Condition on an RLock: wait() lets go of it
-            return method(backend, queue_name, *args, **kwargs)
-
-    locked.__wrapped_by_facepipe__ = True  # type: ignore[attr-defined]
-    return locked
-
-
-def _naming_its_items(method: Callable[..., Any]) -> Callable[..., Any]:
-    """``DynamoDBBackend.transact_write_items`` telling ``_table_copy`` which items it names."""
-
-    @functools.wraps(method)
-    def transact(backend: Any, transact_items: list[dict[str, Any]]) -> Any:
-        _transaction.operations = transact_items
-        try:
-            return method(backend, transact_items)
-        finally:
-            _transaction.operations = None
-
-    transact.__wrapped_by_facepipe__ = True  # type: ignore[attr-defined]
-    return transact
-
-
-def _patch_moto() -> None:
-    """moto's classes as the emulator runs them (the module docstring); idempotent. Tests that run
-    moto in process apply them too (tests/conftest.py): the same answers, without a deep copy of
-    the whole table per transaction."""
-    if not getattr(DynamoDBBackend.transact_write_items, "__wrapped_by_facepipe__", False):
-        DynamoDBBackend.transact_write_items = _naming_its_items(DynamoDBBackend.transact_write_items)  # type: ignore[method-assign]
-    Table.__deepcopy__ = _table_copy  # type: ignore[attr-defined]
-    Message.__deepcopy__ = _message_copy  # type: ignore[attr-defined]
-    SQSBackend.is_message_valid_based_on_retention_period = _retained  # type: ignore[method-assign,assignment]
-    for name in ("receive_message", "send_message", "delete_message", "change_message_visibility", "purge_queue"):
-        method = getattr(SQSBackend, name)
-        if not getattr(method, "__wrapped_by_facepipe__", False):
-            setattr(SQSBackend, name, _one_at_a_time(method))
-
+from facepipe_tools.local.moto_patches import key_of, patch_moto
 
 #: the windows ``EmulatorProcess``, ``AwsEmulator`` and ``facepipe local up`` keep items in flight
 #: by default, milliseconds (see the module docstring)
@@ -242,7 +127,7 @@ def _item_ids(environ: dict[str, Any], operation: str, request: dict[str, Any]) 
     for table_name, attributes in _requested(operation, request):
         try:
             table = backend.get_table(table_name)
-            ids.append((account, region, table.name, _key_of(table, attributes)))
+            ids.append((account, region, table.name, key_of(table, attributes)))
         except Exception:  # moto answers for it (ResourceNotFound, ValidationException)
             ids.append(None)
     return ids
@@ -395,7 +280,7 @@ class AwsEmulator(ThreadedMotoServer):
             raise EmulatorError(f"the AWS emulator cannot listen on {self._ip_address}:{self._port} (werkzeug's reason above)")
 
     def _server_entry(self) -> None:
-        _patch_moto()
+        patch_moto()
         try:  # werkzeug prints why it cannot listen, then raises SystemExit (in this thread)
             dispatcher = _Dispatcher(self.transaction_ms, self.write_ms)
             self._server = make_server(self._ip_address, self._port, dispatcher, True, request_handler=MotoRequestHandler)

@@ -14,7 +14,7 @@ import signal
 import threading
 import traceback
 from multiprocessing.connection import Connection
-from typing import Any, NotRequired, TypedDict
+from typing import Any
 
 from facepipe_tools.local.context import LambdaContext
 
@@ -23,14 +23,7 @@ class FunctionError(RuntimeError):
     """The handler raised (or could not start) in its process."""
 
 
-class Ready(TypedDict):
-    """What a function process reports once its INIT is done."""
-
-    namespace: str
-    vector_url: NotRequired[str]  # its embedded index on Pinecone's data-plane routes, when asked to serve it
-
-
-def _serve(conn: Connection, function_dir: str, environment: dict[str, str], vector_port: int | None) -> None:
+def _serve(conn: Connection, function_dir: str, environment: dict[str, str]) -> None:
     import os
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us cleanly on Ctrl-C
@@ -39,15 +32,10 @@ def _serve(conn: Connection, function_dir: str, environment: dict[str, str], vec
         from facepipe_tools.local.handlers import load_handler
 
         module = load_handler(function_dir)
-        ready: Ready = {"namespace": module.runtime.settings.namespace}
-        if vector_port is not None:
-            from facepipe_tools.local.vector_server import serve_vector_index
-
-            ready["vector_url"] = serve_vector_index(module.runtime.recognizer.index, port=vector_port).url
     except Exception as exc:
         conn.send(("failed", f"{exc.__class__.__name__}: {exc}"))
         return
-    conn.send(("ready", ready))
+    conn.send(("ready", None))
     while True:
         try:
             request = conn.recv()
@@ -63,14 +51,13 @@ def _serve(conn: Connection, function_dir: str, environment: dict[str, str], vec
 
 
 class FunctionProcess:
-    def __init__(self, function_dir: str, environment: dict[str, str], vector_port: int | None = None) -> None:
+    def __init__(self, function_dir: str, environment: dict[str, str]) -> None:
         context = multiprocessing.get_context("spawn")
         self._conn, child = context.Pipe()
         self._process = context.Process(
-            target=_serve, args=(child, function_dir, environment, vector_port), name=f"facepipe-{function_dir}", daemon=True
+            target=_serve, args=(child, function_dir, environment), name=f"facepipe-{function_dir}", daemon=True
         )
         self._lock = threading.Lock()
-        self.ready: Ready = {"namespace": ""}
 
     def start(self) -> FunctionProcess:
         return self.launch().wait_ready()
@@ -89,7 +76,6 @@ class FunctionProcess:
         if status != "ready":
             self._process.join(timeout=5)
             raise FunctionError(f"the function could not start: {payload}")
-        self.ready = payload
         return self
 
     def __call__(self, event: Any, context: LambdaContext) -> Any:

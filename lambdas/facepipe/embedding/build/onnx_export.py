@@ -1,18 +1,18 @@
 """InceptionResnetV1 (VGGFace2) exported to ONNX, for onnxruntime to run in the recognition function.
 
 The image build runs this once (docker/base.Dockerfile, stage ``export``): the SHA-256-checked
-weights file in, ``facenet-vggface2.onnx`` out. The function then loads the ONNX file with
-onnxruntime and never imports torch on its SQS path. Measured on 2 x86-64 cores against the
-fused torch network (``fused_resnet``), which is what is exported: one face 54 -> 36 ms on one
-thread, a batch of 10 372 -> 285 ms; ``import onnxruntime`` 0.14 s against ``import torch`` ~2 s.
+weights file in, ``facenet-vggface2.onnx`` out. What is exported is the network prepared for
+inference (``fused_resnet``). The function loads the ONNX file with onnxruntime
+(``facepipe.embedding.facenet``) and never imports torch or this package.
 
 The file records where its weights came from (``facepipe.source``: the weights file's SHA-256,
-or ``random:timing-only``) and the crop preprocessing it expects; ``facenet.FacenetEmbedder``
-checks both at load. Needs torch and the ``onnx`` package (extra ``export``). Also the torch side
-of loading: the ``.pt`` weights (``vggface2_network``), and an embedder exported in memory at load
+or ``random:timing-only``), the model and the crop preprocessing it expects (the model's spec,
+``facepipe.embedding.models``); ``facenet.FacenetEmbedder`` checks them at load. Needs torch and
+the ``onnx`` package (extra ``export``). Also the torch side of loading outside the image: the
+``.pt`` weights (``vggface2_network``), and an embedder exported in memory at load
 (``exported_embedder``: ``FACENET_WEIGHTS_PATH`` naming the ``.pt`` file or random weights).
 
-    python -m facepipe.embedding.onnx_export [--weights FILE.pt | --random] [OUT.onnx]
+    python -m facepipe.embedding.build.onnx_export [--weights FILE.pt | --random] [OUT.onnx]
 
 (default OUT: ``facenet-vggface2.onnx`` beside the weights file; ``make weights`` runs it so.)
 """
@@ -27,6 +27,8 @@ from pathlib import Path
 import torch
 
 from facepipe.embedding._base import EMBED_BATCH_SIZE
+from facepipe.embedding.build.fused_resnet import fused_for_inference
+from facepipe.embedding.build.inception_resnet_v1 import VGGFACE2_CLASSES, InceptionResnetV1
 from facepipe.embedding.facenet import (
     MODEL_KEY,
     ONNX_NAME,
@@ -37,8 +39,6 @@ from facepipe.embedding.facenet import (
     FacenetEmbedder,
     expected_source,
 )
-from facepipe.embedding.fused_resnet import fused_for_inference
-from facepipe.embedding.inception_resnet_v1 import VGGFACE2_CLASSES, InceptionResnetV1
 from facepipe.embedding.weights import VGGFACE2, default_weights_path, verified_path
 from facepipe.observability import child_logger
 
@@ -69,8 +69,8 @@ def vggface2_network(path: str | Path | None = None) -> InceptionResnetV1:
 
 def onnx_bytes(network: InceptionResnetV1, source: str, preprocessing: str = PREPROCESSING) -> bytes:
     """``network`` (weights loaded) fused for inference and exported: input ``crops`` (n, 3, 160, 160)
-    standardised float32, output ``vectors`` (n, 512) before L2 normalisation; ``source`` and
-    ``preprocessing`` recorded in the file's metadata."""
+    standardised float32, output ``vectors`` (n, 512) unit vectors; ``source``, ``preprocessing`` and
+    the model's name recorded in the file's metadata."""
     import onnx
 
     fused = fused_for_inference(network)
@@ -125,7 +125,7 @@ def export(destination: Path, weights: str | Path | None = None) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m facepipe.embedding.onnx_export", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m facepipe.embedding.build.onnx_export", description=__doc__.split("\n")[0])
     parser.add_argument("out", type=Path, nargs="?", help="the ONNX file to write (default: beside the weights file)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--weights", help="the VGGFace2 .pt file (default: where `make weights` downloads it)")

@@ -2,9 +2,9 @@
 Tim Esler), layer for layer and with the same parameter names, so its VGGFace2 state_dict loads
 unchanged.
 
-Restated rather than imported: importing facenet-pytorch imports torchvision, whose
-``torch._dynamo`` import costs ~1.5 s of every cold start (``facepipe bench``). Downloading
-stays out too; the weights come from ``facepipe.embedding.weights``.
+Restated rather than imported: importing facenet-pytorch imports torchvision (and its
+``torch._dynamo``), which the image build's export and the tools need not load. Downloading
+stays out too; the weights come from ``facepipe.embedding.weights``, checked.
 ``tests/test_models.py`` holds it to facenet-pytorch's network: same keys, same vectors.
 """
 

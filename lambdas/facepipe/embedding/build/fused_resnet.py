@@ -1,6 +1,6 @@
 """InceptionResnetV1 prepared for inference: the same vectors (to ~1e-7) with less work per face.
 
-Built once at INIT from a loaded ``InceptionResnetV1``, into new tensors (the original can then go):
+Built from a loaded ``InceptionResnetV1`` into new tensors, then exported (``onnx_export``):
 
 - every batch norm folded into the convolution before it (torch's ``fuse_conv_bn_weights``), ReLU in place;
 - the 1 x 1 convolutions that an Inception block's branches all start with, on the same
@@ -9,9 +9,8 @@ Built once at INIT from a loaded ``InceptionResnetV1``, into new tensors (the or
 - each residual block's ``scale`` folded into its projection, the residual added in place;
 - the last linear layer and its batch norm folded into one affine map (``fuse_linear_bn_weights``).
 
-Measured on 2 x86-64 cores, random weights with non-trivial batch-norm statistics (medians of
-15 passes): one face 49 -> 44 ms on one thread, a batch of 10 faces 350 -> 325 ms on one thread
-and ~200 -> ~180 ms on two. ``tests/test_models.py`` holds its vectors to the unfused network's.
+``tests/test_models.py`` holds the exported vectors to facenet-pytorch's network (random weights
+with non-trivial batch-norm statistics).
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from torch import nn
 from torch.nn import functional
 from torch.nn.utils.fusion import fuse_conv_bn_weights, fuse_linear_bn_weights
 
-from facepipe.embedding.inception_resnet_v1 import BasicConv2d, InceptionResnetV1, Mixed_6a, Mixed_7a, _Residual
+from facepipe.embedding.build.inception_resnet_v1 import BasicConv2d, InceptionResnetV1, Mixed_6a, Mixed_7a, _Residual
 
 
 def _running_statistics(norm: nn.BatchNorm1d | nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
