@@ -18,9 +18,10 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from facepipe_tools.console.actions import IDENTIFIER, directory_of, path_id
-from facepipe_tools.console.directory import BadCursor, Frame
+from facepipe_tools.console.directory import Frame
 from facepipe_tools.console.imagery import DrawnFace, frame_size, read_crop, render_frame, render_scale
 from facepipe_tools.console.pages import backend_of, message, page
+from facepipe_tools.console.paging import BadCursor
 from facepipe_tools.console.people_views import STALE_LINK
 
 __all__ = ["ACTIVITY_PAGE", "LABEL_SIZE", "ROUTES", "activity_url", "frame_view"]

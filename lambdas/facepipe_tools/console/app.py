@@ -19,10 +19,13 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from facepipe_tools.console.access import AccessGate
 from facepipe_tools.console.backend import ConsoleBackend
+from facepipe_tools.console.csrf import CsrfGuard
 from facepipe_tools.console.exceptions import ConsoleRefused
+from facepipe_tools.console.keys import MIN_TOKEN_LENGTH, Keys
 from facepipe_tools.console.pages import STATIC_DIR, make_templates, message
-from facepipe_tools.console.security import MIN_TOKEN_LENGTH, AccessGate, CsrfGuard, Keys, LoopbackHosts, SecurityHeaders
+from facepipe_tools.console.security import LoopbackHosts, SecurityHeaders
 
 __all__ = ["HOME", "create_app"]
 

@@ -2,7 +2,7 @@
 
 The core reads whole listings (``PeopleStore.list_people``, ``Review.all_groups``), which the CLI
 needs and a page of 48 does not. Here every listing reads its GSI1 partition from a cursor, only
-as far as one page (``PAGE_SIZE``) and one item more (to know whether a next page exists):
+as far as one page (``PAGE_SIZE``; how, in ``paging``):
 
 * people (``"PEOPLE"``, sorted by lower-cased name): a search is a prefix of the sort key, the
   named/unnamed filter a filter expression on the name; counts are read for the page only
@@ -11,23 +11,24 @@ as far as one page (``PAGE_SIZE``) and one item more (to know whether a next pag
   100 faces (a META item says how many faces its image has);
 * a few faces of a review group, a person's cover face, a person's faces without their vectors.
 
-A cursor is the last item's keys (``facepipe.review.encode_cursor``), checked to belong to the
-listing it is used on (``BadCursor`` otherwise). Nothing here writes.
+A cursor is checked to belong to the listing it is used on (``paging.BadCursor`` otherwise).
+Nothing here writes.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal
 
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 
 from facepipe.operations import OperationError
 from facepipe.people import Person, PersonNotFoundError, generated_name, keys
 from facepipe.people.items import from_item
-from facepipe.review import decode_cursor, encode_cursor
+from facepipe.review import encode_cursor
+from facepipe_tools.console.paging import Listing, first, projection, window
 
 if TYPE_CHECKING:
     from facepipe.people import PeopleStore
@@ -35,21 +36,15 @@ if TYPE_CHECKING:
 __all__ = [
     "FACE_FIELDS",
     "PAGE_SIZE",
-    "BadCursor",
     "Directory",
     "Frame",
-    "Listing",
     "Named",
     "is_generated",
     "looks_generated",
 ]
 
-T = TypeVar("T")
-
 #: people on a page of People
 PAGE_SIZE = 48
-#: items a filtered listing asks for per request (a filter drops items after DynamoDB reads them)
-FILTERED_READ = 200
 #: a generated name: ``person-`` and six characters of the id (``facepipe.people.generated_name``)
 GENERATED_PREFIX = "person-"
 GENERATED_LENGTH = len(generated_name("0" * 32))
@@ -72,15 +67,10 @@ FACE_FIELDS = (
     "created_at",
     "pending",
 )
-_CURSOR_KEYS = ("PK", "SK", "GSI1PK", "GSI1SK")
 _ID = re.compile(r"[0-9a-f]{32}")
 
 #: which people a listing shows: everyone, those with a name a person gave, those still unnamed
 Named = Literal["all", "named", "unnamed"]
-
-
-class BadCursor(ValueError):
-    """A page link whose cursor is not one this listing made (edited, or from another listing)."""
 
 
 def is_generated(person: Person) -> bool:
@@ -92,15 +82,6 @@ def looks_generated(name: str) -> bool:
     """Whether ``name`` has the shape of a generated name (what the named/unnamed filter tests:
     DynamoDB can compare a name with a prefix and a length, not with the person's id)."""
     return name.startswith(GENERATED_PREFIX) and len(name) == GENERATED_LENGTH
-
-
-@dataclass(frozen=True)
-class Listing(Generic[T]):
-    """One page of a listing and the cursors of its neighbours (None: there is none)."""
-
-    items: list[T]
-    previous: str | None = None
-    next: str | None = None
 
 
 @dataclass(frozen=True)
@@ -138,12 +119,6 @@ class Frame:
         return replace(self, tags=tags.get((self.request_id, self.digest[:16]), []))
 
 
-def _projection(fields: Iterable[str]) -> dict[str, Any]:
-    """A ProjectionExpression of ``fields`` with a placeholder for each (several are reserved words)."""
-    names = {f"#p{i}": name for i, name in enumerate(fields)}
-    return {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
-
-
 def _common_prefix(*prefixes: str) -> str | None:
     """The longest of ``prefixes`` when each of the others starts it; None when two disagree (no key has both)."""
     longest = max(prefixes, key=len)
@@ -155,61 +130,6 @@ class Directory:
 
     def __init__(self, people: PeopleStore) -> None:
         self.people = people
-
-    # --- cursors and windows ------------------------------------------------------------------
-    @staticmethod
-    def cursor_of(item: Mapping[str, Any]) -> str:
-        """The cursor that starts a listing just after (or, backwards, just before) ``item``."""
-        return encode_cursor({k: item[k] for k in _CURSOR_KEYS})
-
-    @staticmethod
-    def start_key(cursor: str, partition: str) -> dict[str, Any]:
-        """The keys a cursor of the ``partition`` listing starts after (``BadCursor`` when it is not one)."""
-        try:
-            key = decode_cursor(cursor)
-        except (ValueError, UnicodeError) as exc:
-            raise BadCursor(f"not a cursor: {exc}") from None
-        if set(key) != set(_CURSOR_KEYS) or not all(isinstance(v, str) for v in key.values()) or key["GSI1PK"] != partition:
-            raise BadCursor(f"not a cursor of the {partition} listing")
-        return key
-
-    def _first(self, **query: Any) -> list[dict[str, Any]]:
-        """The items of one Query request (its first page: ``Limit`` of them at most)."""
-        reply = self.people.table.meta.client.query(TableName=self.people.table_name, **query)
-        return list(reply.get("Items", []))
-
-    def _collect(self, query: Mapping[str, Any], start: dict[str, Any] | None, size: int) -> tuple[list[dict[str, Any]], bool]:
-        """Up to ``size`` items from ``start`` on, and whether more follow."""
-        client = self.people.table.meta.client
-        ask = dict(query)
-        if start:
-            ask["ExclusiveStartKey"] = start
-        limit = max(size + 1, FILTERED_READ) if "FilterExpression" in ask else size + 1
-        found: list[dict[str, Any]] = []
-        while True:
-            page = client.query(TableName=self.people.table_name, Limit=limit, **ask)
-            found += page.get("Items", [])
-            if len(found) > size:
-                return found[:size], True
-            if "LastEvaluatedKey" not in page:
-                return found, False
-            ask["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-    def _window(
-        self, partition: str, query: dict[str, Any], after: str | None, before: str | None, size: int, *, newest_first: bool = False
-    ) -> Listing[dict[str, Any]]:
-        """A page of a GSI1 listing: after the cursor ``after``, or the page that ends just before ``before``."""
-        forward = not newest_first
-        if before and not after:
-            items, more = self._collect({**query, "ScanIndexForward": not forward}, self.start_key(before, partition), size)
-            if not more:  # the first page: read it forwards, whole
-                return self._window(partition, query, None, None, size, newest_first=newest_first)
-            items.reverse()
-            return Listing(items, self.cursor_of(items[0]), self.cursor_of(items[-1]))
-        start = self.start_key(after, partition) if after else None
-        items, more = self._collect({**query, "ScanIndexForward": forward}, start, size)
-        previous = self.cursor_of(items[0]) if start and items else None
-        return Listing(items, previous, self.cursor_of(items[-1]) if more and items else None)
 
     # --- people -------------------------------------------------------------------------------
     def people_page(
@@ -230,7 +150,7 @@ class Directory:
             query["FilterExpression"] = shaped
         elif named == "named":
             query["FilterExpression"] = ~shaped
-        page = self._window(keys.PEOPLE_PARTITION, query, after, before, size)
+        page = window(self.people, keys.PEOPLE_PARTITION, query, after, before, size)
         return Listing([Person.from_item(i) for i in page.items], page.previous, page.next)
 
     def people_cursor(self, person: Person) -> str:
@@ -273,14 +193,14 @@ class Directory:
     def faces(self, person_id: str) -> list[dict[str, Any]]:
         """A person's faces, newest first, without their vectors."""
         condition = Key("PK").eq(keys.person_pk(person_id)) & Key("SK").begins_with("FACE#")
-        items = self.people.query(KeyConditionExpression=condition, ConsistentRead=True, **_projection(FACE_FIELDS))
+        items = self.people.query(KeyConditionExpression=condition, ConsistentRead=True, **projection(FACE_FIELDS))
         return sorted((from_item(i) for i in items), key=lambda f: str(f.get("created_at", "")), reverse=True)
 
     def cover(self, person_id: str, look_at: int = 16) -> str | None:
         """The face shown for a person: among the first ``look_at`` of their faces, an enrolled
         one, else an indexed one, else any (None: no faces)."""
         condition = Key("PK").eq(keys.person_pk(person_id)) & Key("SK").begins_with("FACE#")
-        faces = self._first(KeyConditionExpression=condition, Limit=look_at, **_projection(("face_id", "indexed", "enrolled")))
+        faces = first(self.people, KeyConditionExpression=condition, Limit=look_at, **projection(("face_id", "indexed", "enrolled")))
         if not faces:
             return None
         best = max(faces, key=lambda f: (bool(f.get("enrolled")), bool(f.get("indexed"))))
@@ -290,7 +210,9 @@ class Directory:
     def group_faces(self, group_id: str, limit: int) -> list[dict[str, Any]]:
         """Up to ``limit`` faces of a review group (id, quality, time), without their vectors."""
         condition = Key("PK").eq(keys.review_pk(group_id)) & Key("SK").begins_with("FACE#")
-        items = self._first(KeyConditionExpression=condition, Limit=limit, **_projection(("face_id", "quality", "created_at", "source")))
+        items = first(
+            self.people, KeyConditionExpression=condition, Limit=limit, **projection(("face_id", "quality", "created_at", "source"))
+        )
         return [from_item(i) for i in items]
 
     # --- activity -----------------------------------------------------------------------------
@@ -299,7 +221,7 @@ class Directory:
         query: dict[str, Any] = {"IndexName": keys.PEOPLE_INDEX, "KeyConditionExpression": Key("GSI1PK").eq(keys.ACTIVITY_PARTITION)}
         if source:
             query["FilterExpression"] = Attr("source").eq(source)
-        page = self._window(keys.ACTIVITY_PARTITION, query, after, before, size, newest_first=True)
+        page = window(self.people, keys.ACTIVITY_PARTITION, query, after, before, size, newest_first=True)
         frames = [Frame.from_item(i) for i in page.items]
         tags = self.tags_of(frames)
         return Listing([f.with_tags(tags) for f in frames], page.previous, page.next)

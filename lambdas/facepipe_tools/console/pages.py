@@ -33,7 +33,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 from starlette.templating import Jinja2Templates
 
-from facepipe_tools.console.security import CSP_NONCE, CSRF_FIELD, CSRF_NONCE, Keys
+from facepipe_tools.console.csrf import CSRF_NONCE
+from facepipe_tools.console.keys import CSRF_FIELD, Keys
+from facepipe_tools.console.security import CSP_NONCE
 
 if TYPE_CHECKING:
     from facepipe_tools.console.backend import ConsoleBackend

@@ -19,9 +19,10 @@ from starlette.routing import BaseRoute, Route
 
 from facepipe.people import Person, PersonNotFoundError
 from facepipe_tools.console.actions import IDENTIFIER, REFUSALS, act, directory_of, form_of, path_id, reason
-from facepipe_tools.console.directory import BadCursor, Named, is_generated
+from facepipe_tools.console.directory import Named, is_generated
 from facepipe_tools.console.imagery import placeholder_jpeg, read_crop
 from facepipe_tools.console.pages import backend_of, confirm, message, page, redirect
+from facepipe_tools.console.paging import BadCursor
 
 __all__ = ["DATALIST_LIMIT", "FACES_PER_PAGE", "ROUTES", "people_url", "person_card"]
 

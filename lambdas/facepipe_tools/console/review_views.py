@@ -24,8 +24,8 @@ from facepipe.operations import OperationError
 from facepipe.people import PersonNotFoundError, keys
 from facepipe.review import ReviewGroup
 from facepipe_tools.console.actions import act, directory_of, form_of, local_path, path_id
-from facepipe_tools.console.directory import BadCursor
 from facepipe_tools.console.pages import backend_of, confirm, message, page, redirect
+from facepipe_tools.console.paging import BadCursor, start_key
 from facepipe_tools.console.people_views import DATALIST_LIMIT, STALE_LINK
 
 __all__ = ["CROPS_PER_GROUP", "REVIEW_PAGE", "ROUTES", "review_url"]
@@ -80,7 +80,7 @@ def review(request: Request) -> Response:
         after = query.get("after")
         try:
             if after:
-                directory.start_key(after, keys.REVIEW_PARTITION)
+                start_key(after, keys.REVIEW_PARTITION)
         except BadCursor:
             return message(request, 400, STALE_LINK)
         groups, cursor = backend.review.groups(source or None, after, REVIEW_PAGE)

@@ -1,4 +1,4 @@
-"""The console's walls: ASGI middleware around every route, and the secret they derive from.
+"""The console's walls: ASGI middleware around every route.
 
 From the outside in (``create_app`` stacks them in this order):
 
@@ -11,119 +11,52 @@ From the outside in (``create_app`` stacks them in this order):
 * ``LoopbackHosts`` (loopback mode, no access token): the ``Host`` header must name a loopback
   address, so a web page whose name an attacker re-points at 127.0.0.1 (DNS rebinding) reads
   nothing from the console.
-* ``AccessGate`` (remote mode, an access token): every request presents the token, once as
-  ``?token=`` (answered with a redirect that sets an HttpOnly cookie and drops it from the
-  address), as ``Authorization: Bearer``, or as that cookie; otherwise 401.
-* ``CsrfGuard``: a signed double submit. The ``facepipe_csrf`` cookie (HttpOnly, SameSite=Strict)
-  holds a random nonce; the token is HMAC(this process's secret, nonce). Every request other
-  than GET, HEAD and OPTIONS must send the token as the form field ``csrf_token`` or the header
-  ``X-CSRF-Token``, and it must match its own cookie's (``hmac.compare_digest``), or it is
-  refused with 403 before any route runs. Templates put it in a form with ``{{ csrf_field }}``.
+* ``AccessGate`` (``access``; remote mode, an access token): every request presents the token,
+  once as ``?token=`` (answered with a redirect that sets an HttpOnly cookie and drops it from
+  the address), as ``Authorization: Bearer``, or as that cookie; otherwise 401.
+* ``CsrfGuard`` (``csrf``): a signed double submit; every request other than GET, HEAD and
+  OPTIONS carries the token of its own cookie, or it is refused with 403 before any route runs.
 
-Tokens and cookies derive from a secret drawn when the app is built, so a restart ends every
-session and invalidates every form served before it.
+Tokens and cookies derive from a secret drawn when the app is built (``keys.Keys``), so a
+restart ends every session and invalidates every form served before it. This module holds the
+outer two walls and what every wall shares (``Refuse``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import http.cookies
 import ipaddress
 import logging
-import re
 import secrets
 from collections.abc import Mapping
 from typing import Protocol
-from urllib.parse import quote
 
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import RedirectResponse, Response
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
-    "ACCESS_COOKIE",
-    "ACCESS_QUERY",
     "CSP_NONCE",
-    "CSRF_COOKIE",
-    "CSRF_FIELD",
-    "CSRF_HEADER",
-    "CSRF_NONCE",
     "MAX_BODY_BYTES",
-    "MIN_TOKEN_LENGTH",
-    "SAFE_METHODS",
-    "AccessGate",
-    "CsrfGuard",
-    "Keys",
     "LoopbackHosts",
     "Refuse",
     "SecurityHeaders",
+    "content_security_policy",
     "is_loopback",
 ]
 
 logger = logging.getLogger("facepipe_tools.console")
 
-CSRF_COOKIE = "facepipe_csrf"
-CSRF_FIELD = "csrf_token"
-CSRF_HEADER = "X-CSRF-Token"
-ACCESS_COOKIE = "facepipe_access"
-ACCESS_QUERY = "token"
-#: the shortest access token remote mode accepts
-MIN_TOKEN_LENGTH = 16
-#: methods that change nothing; every other method needs the CSRF token
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: the largest request body the console reads (a few photos in one upload)
 MAX_BODY_BYTES = 32 * 1024 * 1024
-#: keys of ``request.state`` (the ASGI scope's ``state``) the middleware fills for templates
+#: the key of ``request.state`` (the ASGI scope's ``state``) that holds the CSP nonce for templates
 CSP_NONCE = "csp_nonce"
-CSRF_NONCE = "csrf_nonce"
-
-_NONCE = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
-_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 class Refuse(Protocol):
     """How the walls answer: a page with ``status`` and a sentence for the person reading it."""
 
     def __call__(self, request: Request, status: int, text: str, /, *, headers: Mapping[str, str] | None = None) -> Response: ...
-
-
-class Keys:
-    """This process's secret and what derives from it: CSRF tokens, the access cookie."""
-
-    def __init__(self, access_token: str | None = None) -> None:
-        self._secret = secrets.token_bytes(32)
-        self.access_token = access_token
-
-    def _derive(self, purpose: str, value: str) -> str:
-        return hmac.new(self._secret, f"{purpose}\0{value}".encode(), hashlib.sha256).hexdigest()
-
-    def csrf_token(self, nonce: str) -> str:
-        """The token forms carry for the browser whose cookie holds ``nonce``."""
-        return self._derive("csrf", nonce)
-
-    def csrf_matches(self, nonce: str, submitted: str) -> bool:
-        return hmac.compare_digest(self.csrf_token(nonce).encode(), submitted.encode())
-
-    def access_matches(self, presented: str) -> bool:
-        """``presented`` is the access token (constant time; False without one)."""
-        return self.access_token is not None and hmac.compare_digest(presented.encode(), self.access_token.encode())
-
-    def sign(self, purpose: str, value: str) -> str:
-        """An HMAC of ``value`` for ``purpose`` under this process's secret (the flash message's seal)."""
-        return self._derive(purpose, value)
-
-    def signed(self, purpose: str, value: str, signature: str) -> bool:
-        """``signature`` is ``sign(purpose, value)`` (constant time)."""
-        return hmac.compare_digest(self.sign(purpose, value).encode(), signature.encode())
-
-    def access_cookie(self) -> str:
-        """The cookie value that stands for the access token in this process (not the token itself)."""
-        return self._derive("access", self.access_token or "")
-
-    def access_cookie_matches(self, value: str) -> bool:
-        return self.access_token is not None and hmac.compare_digest(value.encode(), self.access_cookie().encode())
 
 
 def is_loopback(host: str) -> bool:
@@ -145,16 +78,6 @@ def _host_name(header: str) -> str:
         end = header.find("]")
         return header[: end + 1] if end > 0 else ""
     return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
-
-
-def _cookie(name: str, value: str) -> str:
-    """A ``Set-Cookie`` value: the whole site, script cannot read it, never sent by another site."""
-    jar: http.cookies.SimpleCookie = http.cookies.SimpleCookie()
-    jar[name] = value
-    jar[name]["path"] = "/"
-    jar[name]["httponly"] = True
-    jar[name]["samesite"] = "Strict"
-    return jar[name].OutputString()
 
 
 def content_security_policy(nonce: str) -> str:
@@ -259,121 +182,3 @@ class LoopbackHosts:
             await self.refuse(Request(scope), 400, text)(scope, receive, send)
             return
         await self.app(scope, receive, send)
-
-
-class AccessGate:
-    """Remote mode: every request presents the access token (query once, bearer header, or the cookie)."""
-
-    def __init__(self, app: ASGIApp, keys: Keys, refuse: Refuse) -> None:
-        if keys.access_token is None:
-            raise ValueError("AccessGate needs an access token")
-        self.app = app
-        self.keys = keys
-        self.refuse = refuse
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request = Request(scope)
-        in_query = request.query_params.get(ACCESS_QUERY)
-        if in_query is not None and self.keys.access_matches(in_query):
-            if request.method in ("GET", "HEAD"):  # keep the token out of the address bar and history
-                clean = request.url.remove_query_params(ACCESS_QUERY)
-                location = quote("/" + clean.path.lstrip("/")) + (f"?{clean.query}" if clean.query else "")  # never //elsewhere
-                response: Response = RedirectResponse(location, status_code=303)
-                response.headers.append("set-cookie", _cookie(ACCESS_COOKIE, self.keys.access_cookie()))
-                await response(scope, receive, send)
-                return
-            await self.app(scope, receive, send)
-            return
-        scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
-        if (scheme.lower() == "bearer" and self.keys.access_matches(credentials.strip())) or self.keys.access_cookie_matches(
-            request.cookies.get(ACCESS_COOKIE, "")
-        ):
-            await self.app(scope, receive, send)
-            return
-        text = "This console needs its access token: enter it below (or open the console with ?token=… once)."
-        await self.refuse(request, 401, text, headers={"WWW-Authenticate": 'Bearer realm="facepipe console"'})(scope, receive, send)
-
-
-class CsrfGuard:
-    """Every state-changing request carries the CSRF token of its own cookie, or no route runs."""
-
-    def __init__(self, app: ASGIApp, keys: Keys, refuse: Refuse) -> None:
-        self.app = app
-        self.keys = keys
-        self.refuse = refuse
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request = Request(scope)
-        nonce = request.cookies.get(CSRF_COOKIE, "")
-        fresh = not _NONCE.fullmatch(nonce)
-        if fresh:
-            nonce = secrets.token_urlsafe(32)
-        scope.setdefault("state", {})[CSRF_NONCE] = nonce
-
-        async def send_with_cookie(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                MutableHeaders(scope=message).append("set-cookie", _cookie(CSRF_COOKIE, nonce))
-            await send(message)
-
-        reply = send_with_cookie if fresh else send
-        if request.method in SAFE_METHODS:
-            await self.app(scope, receive, reply)
-            return
-        try:
-            submitted, receive = await _submitted_token(request, receive)
-        except ClientDisconnect:
-            return
-        if fresh or submitted is None or not self.keys.csrf_matches(nonce, submitted):
-            logger.warning("refused %s %s: missing or wrong CSRF token", request.method, request.url.path)
-            text = (
-                "This request was refused: it did not carry this console's security token. "
-                "Reload the page and send the form again (a restarted console makes old pages stale)."
-            )
-            await self.refuse(request, 403, text)(scope, receive, reply)
-            return
-        await self.app(scope, receive, reply)
-
-
-async def _submitted_token(request: Request, receive: Receive) -> tuple[str | None, Receive]:
-    """The CSRF token a request sent (header, else form field), and a ``receive`` that replays its body."""
-    in_header = request.headers.get(CSRF_HEADER)
-    if in_header is not None:
-        return in_header, receive
-    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if content_type not in _FORMS:
-        return None, receive
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnect
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    body = b"".join(chunks)
-    try:
-        form = await Request(request.scope, _replay(body, receive)).form()
-    except Exception:  # a malformed body carries no token
-        return None, _replay(body, receive)
-    try:
-        value = form.get(CSRF_FIELD)
-    finally:
-        await form.close()
-    return (value if isinstance(value, str) else None), _replay(body, receive)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A ``receive`` that hands out ``body`` once, then whatever the client sends next (its disconnect)."""
-    pending = [{"type": "http.request", "body": body, "more_body": False}]
-
-    async def replay() -> Message:
-        return pending.pop() if pending else await receive()
-
-    return replay

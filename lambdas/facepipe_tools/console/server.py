@@ -8,8 +8,9 @@ import uvicorn
 
 from facepipe_tools.console.backend import ConsoleBackend
 from facepipe_tools.console.exceptions import ConsoleRefused
+from facepipe_tools.console.keys import MIN_TOKEN_LENGTH
 from facepipe_tools.console.routes import console_app
-from facepipe_tools.console.security import MIN_TOKEN_LENGTH, is_loopback
+from facepipe_tools.console.security import is_loopback
 
 __all__ = ["check_bind", "listen", "serve", "url_of"]
 

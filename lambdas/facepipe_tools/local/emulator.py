@@ -3,33 +3,22 @@ is not edited; the patches of moto's classes, each with its reason, are in
 ``facepipe_tools.local.moto_patches``, applied before the server starts):
 
 - **The backend of a host is looked up once.** moto's dispatcher lists its own package
-  directory and tries its URL patterns on every request, under one lock: with ten clients
-  polling the response queue, that was most of the stack process's CPU.
+  directory and tries its URL patterns on every request, under one lock: with many clients
+  polling the response queue, that lookup would take most of the emulator's CPU.
 - **DynamoDB requests run one at a time.** moto's TransactWriteItems deep-copies the table
   while other requests may change it ("dictionary changed size during iteration", a 500 the
   SDK retries); in DynamoDB a transaction is isolated, so here it is too.
 - **moto's classes patched** (``moto_patches``): a transaction's rollback copy holds only the
   items it names; SQS hands out messages without a deep copy and without walking the queue; an
   SQS queue serves one request at a time.
-- **Overlapping transactions are refused, as DynamoDB refuses them.** moto applies one request
-  after another and never refuses one for another that is under way, so code that works locally
-  could still meet ``TransactionConflict`` on AWS and never retry it. Here a request still runs
-  alone, but a TransactWriteItems keeps the items it names (ConditionCheck included) in flight
-  for ``transaction_ms`` after it is applied, and a single write (PutItem, UpdateItem,
-  DeleteItem, BatchWriteItem) keeps its items for ``write_ms``: the answer waits that long with
-  the lock let go. A request meeting them is refused before it is applied, in DynamoDB's words
-  ("Transaction conflict handling in DynamoDB"): a transaction naming an item of an ongoing
-  transaction is cancelled (``TransactionCanceledException``, reason ``TransactionConflict``
-  at that item, moto's shape); a PutItem, UpdateItem or DeleteItem of such an item fails with
-  ``TransactionConflictException``; a TransactGetItems naming an item of any write in flight is
-  cancelled. Reads (GetItem, Query, Scan, BatchGetItem) never are. A refused or failed request
-  leaves nothing in flight. What was refused is counted (``GET /_facepipe/conflicts``,
-  ``conflict_counts``); 0 ms turns a window off.
+- **Overlapping transactions are refused, as DynamoDB refuses them**
+  (``facepipe_tools.local.strict_dynamodb`` has the rules): a request meeting the items of a
+  transaction or write still in flight is refused before it is applied. What was refused is
+  counted (``GET /_facepipe/conflicts``, ``conflict_counts``).
 
 The local stack runs it in a process of its own (``EmulatorProcess``, ``python -m
-facepipe_tools.local.emulator``): moto is Python, and in the stack's process it held the
-interpreter lock that the event-source pollers, the function URL and the shared index need
-(seed grader, 100 requests 10 at a time: mean 0.55 -> 0.48 s, less CPU in all; docs/performance.md).
+facepipe_tools.local.emulator``): moto is Python, and in the stack's process it would hold the
+interpreter lock that the event-source pollers, the function URL and the shared index need.
 """
 
 from __future__ import annotations
@@ -46,155 +35,31 @@ import sys
 import threading
 import time
 import urllib.request
-from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any, cast
 
-from moto.core.responses import BaseResponse
-from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException, TransactionCanceledException
-from moto.dynamodb.models import dynamodb_backends
-from moto.dynamodb.models.dynamo_type import DynamoType
-from moto.iam.models import get_account_id_from
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
-from facepipe_tools.local.moto_patches import key_of, patch_moto
+from facepipe_tools.local.moto_patches import patch_moto
+from facepipe_tools.local.strict_dynamodb import NAMING, TRANSACTION_MS, WRITE_MS, InFlight, item_ids
 
-#: the windows ``EmulatorProcess``, ``AwsEmulator`` and ``facepipe local up`` keep items in flight
-#: by default, milliseconds (see the module docstring)
-TRANSACTION_MS = 25.0
-WRITE_MS = 5.0
+__all__ = [
+    "CONFLICTS_PATH",
+    "READY",
+    "TRANSACTION_MS",
+    "WRITE_MS",
+    "AwsEmulator",
+    "EmulatorError",
+    "EmulatorProcess",
+    "conflict_counts",
+    "main",
+    "serve",
+]
 
 #: the emulator's own route: what it refused (``conflict_counts``); moto's are under /moto-api/
 CONFLICTS_PATH = "/_facepipe/conflicts"
-
-#: DynamoDB's reason for refusing a request that meets an ongoing one
-ONGOING = "Transaction is ongoing for the item"
-
-_SINGLE_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem"})
-#: the DynamoDB operations whose items are followed (read off their request)
-_NAMING = _SINGLE_WRITES | {"BatchWriteItem", "TransactWriteItems", "TransactGetItems"}
-
-#: an item of a table: account, region, table name, (hash, range)
-_ItemId = tuple[str, str, str, tuple[DynamoType, DynamoType | None]]
-
-
-def _account_and_region(environ: dict[str, Any]) -> tuple[str, str]:
-    """The account and region a DynamoDB request reaches, found as moto's ``BaseResponse`` finds them."""
-    authorization = environ.get("HTTP_AUTHORIZATION", "")
-    named = BaseResponse.region_regex.search(environ.get("HTTP_HOST", "")) or BaseResponse.region_from_useragent_regex.search(
-        environ.get("HTTP_USER_AGENT", "")
-    )
-    if named:
-        region = named.group(1)
-    elif "AWS4" in authorization:
-        region = authorization.split(",")[0].split("/")[2]
-    else:
-        region = BaseResponse.default_region
-    access_key = BaseResponse.access_key_regex.search(authorization)
-    account = (
-        os.environ.get("MOTO_ACCOUNT_ID")
-        or environ.get("HTTP_X_MOTO_ACCOUNT_ID")
-        or get_account_id_from(access_key.group(1) if access_key else "AKIAEXAMPLE")
-    )
-    return account, region
-
-
-def _requested(operation: str, request: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """(table, key or whole item) of each item a DynamoDB request names, in its order."""
-    if operation in ("TransactWriteItems", "TransactGetItems"):
-        named = []
-        for entry in request.get("TransactItems", []):
-            kind, body = next(iter(entry.items()))
-            named.append((body.get("TableName", ""), body.get("Item" if kind == "Put" else "Key", {})))
-        return named
-    if operation == "BatchWriteItem":
-        return [
-            (table, write["PutRequest"]["Item"] if "PutRequest" in write else write.get("DeleteRequest", {}).get("Key", {}))
-            for table, writes in request.get("RequestItems", {}).items()
-            for write in writes
-        ]
-    return [(request.get("TableName", ""), request.get("Item" if operation == "PutItem" else "Key", {}))]
-
-
-def _item_ids(environ: dict[str, Any], operation: str, request: dict[str, Any]) -> list[_ItemId | None]:
-    """The items a DynamoDB request names, in its order; None where moto will refuse the request
-    anyway (no such table, a key attribute missing)."""
-    account, region = _account_and_region(environ)
-    backend = dynamodb_backends[account][region]
-    ids: list[_ItemId | None] = []
-    for table_name, attributes in _requested(operation, request):
-        try:
-            table = backend.get_table(table_name)
-            ids.append((account, region, table.name, key_of(table, attributes)))
-        except Exception:  # moto answers for it (ResourceNotFound, ValidationException)
-            ids.append(None)
-    return ids
-
-
-class _InFlight:
-    """The items of the DynamoDB requests that are under way, and what met them (the module
-    docstring); every method is called under the dispatcher's DynamoDB lock."""
-
-    def __init__(self, transaction_ms: float, write_ms: float) -> None:
-        self.transaction_s, self.write_s = transaction_ms / 1000, write_ms / 1000
-        self.transactions: Counter[_ItemId] = Counter()  # items of TransactWriteItems under way
-        self.writes: Counter[_ItemId] = Counter()  # items of single writes under way (several may share one)
-        self.counts = {"transactions_cancelled": 0, "writes_refused": 0, "transact_gets_cancelled": 0}
-
-    @property
-    def on(self) -> bool:
-        return self.transaction_s > 0 or self.write_s > 0
-
-    def refusal(self, operation: str, ids: list[_ItemId | None]) -> DynamodbException | None:
-        """DynamoDB's answer to a request naming ``ids`` now, if it meets a request under way."""
-        if operation in _SINGLE_WRITES:
-            if any(i in self.transactions for i in ids if i is not None):
-                self.counts["writes_refused"] += 1
-                return DynamodbException(ERROR_TYPE_PREFIX + "TransactionConflictException", ONGOING)
-            return None
-        if operation == "TransactWriteItems":
-            meets = [i is not None and i in self.transactions for i in ids]
-            counted = "transactions_cancelled"
-        elif operation == "TransactGetItems":
-            meets = [i is not None and (i in self.transactions or i in self.writes) for i in ids]
-            counted = "transact_gets_cancelled"
-        else:
-            return None
-        if not any(meets):
-            return None
-        self.counts[counted] += 1
-        return cast(
-            "DynamodbException",
-            TransactionCanceledException([("TransactionConflict", ONGOING, None) if m else (None, None, None) for m in meets]),
-        )
-
-    def hold(self, operation: str, ids: list[_ItemId | None]) -> tuple[float, Callable[[], None]] | None:
-        """Put the items of an applied request in flight: for how long (s), and what lets them go
-        (to call under the lock); None when the request keeps nothing in flight."""
-        if operation not in _NAMING or operation == "TransactGetItems":
-            return None
-        flights, window = (self.transactions, self.transaction_s) if operation == "TransactWriteItems" else (self.writes, self.write_s)
-        held = [i for i in ids if i is not None]
-        if window <= 0 or not held:
-            return None
-        flights.update(held)
-
-        def release() -> None:
-            flights.subtract(held)
-            for item_id in held:
-                if flights[item_id] <= 0:
-                    del flights[item_id]
-
-        return window, release
-
-    def report(self) -> dict[str, int]:
-        return {
-            **self.counts,
-            "items_in_transactions": sum(self.transactions.values()),
-            "items_in_writes": sum(self.writes.values()),
-        }
 
 
 class _Dispatcher(DomainDispatcherApplication):
@@ -202,7 +67,7 @@ class _Dispatcher(DomainDispatcherApplication):
         super().__init__(create_backend_app)
         self._backends: dict[str | None, Any] = {}
         self._dynamodb_lock = threading.Lock()
-        self._in_flight = _InFlight(transaction_ms, write_ms)
+        self._in_flight = InFlight(transaction_ms, write_ms)
 
     def get_backend_for_host(self, host: str | None) -> Any:
         if host not in self._backends:  # called under the dispatcher's lock
@@ -219,7 +84,7 @@ class _Dispatcher(DomainDispatcherApplication):
         def one_at_a_time(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
             operation = environ.get("HTTP_X_AMZ_TARGET", "").rpartition(".")[2]
             request: dict[str, Any] = {}
-            if operation == "TransactWriteItems" or (operation in _NAMING and self._in_flight.on):
+            if operation == "TransactWriteItems" or (operation in NAMING and self._in_flight.on):
                 body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
                 environ["wsgi.input"] = io.BytesIO(body)
                 try:
@@ -233,7 +98,7 @@ class _Dispatcher(DomainDispatcherApplication):
                 return start_response(status, *args)
 
             with self._dynamodb_lock:
-                ids = _item_ids(environ, operation, request) if request and self._in_flight.on else []
+                ids = item_ids(environ, operation, request) if request and self._in_flight.on else []
                 refusal = self._in_flight.refusal(operation, ids)
                 if refusal is not None:  # refused before it is applied: nothing it names changes
                     return list(refusal(environ, start_response))
@@ -266,7 +131,7 @@ class AwsEmulator(ThreadedMotoServer):
     """``ThreadedMotoServer`` serving through ``_Dispatcher``; ``start`` raises ``EmulatorError``
     when the server cannot listen (a taken port), where moto's waits forever for a thread that died.
     ``transaction_ms``, ``write_ms``: how long a transaction's and a single write's items stay in
-    flight (0: never; the module docstring)."""
+    flight (0: never; ``strict_dynamodb``)."""
 
     _listening = False
 

@@ -66,7 +66,7 @@ class StackOptions:
     #: seconds before an upserted vector is returned by queries (Pinecone: 10-30 s); 0 = at once
     index_delay: float = 0.0
     #: milliseconds a TransactWriteItems / a single write keeps its items in flight in the emulator,
-    #: refusing what meets them as DynamoDB does (local/emulator.py); 0 = never
+    #: refusing what meets them as DynamoDB does (local/strict_dynamodb.py); 0 = never
     transaction_ms: float = 25.0
     write_ms: float = 5.0
     #: seconds away from a source before a person seen there arrives again (ARRIVAL_COOLDOWN_SECONDS)
