@@ -21,7 +21,8 @@ help:
 	@echo "make plan | deploy | destroy - Terraform (see docs/deploy.md)"
 
 # torch/torchvision first (pinned together), then the project, then facenet-pytorch
-# with --no-deps: its metadata pins torch<2.3 (ARCHITECTURE §9).
+# with --no-deps: its metadata pins torch<2.3, stale pins the
+# project does not need.
 $(STAMP): pyproject.toml requirements/torch.txt requirements/no-deps.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q -r requirements/torch.txt

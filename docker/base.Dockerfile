@@ -49,7 +49,8 @@ RUN python -m venv /opt/venv \
          echo "CUDA packages were installed: torch did not come from ${TORCH_INDEX_URL}" >&2; exit 1; \
        fi
 
-# 2. facenet-pytorch without its stale pins (torch<2.3, numpy<2, Pillow<10.3; ARCHITECTURE §9),
+# 2. facenet-pytorch without its stale pins (torch<2.3, numpy<2, Pillow<10.3, which facenet-pytorch does not
+#    need),
 #    checked against its hash.
 RUN pip install --require-hashes --no-deps -r requirements/no-deps.txt
 

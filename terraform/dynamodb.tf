@@ -1,4 +1,4 @@
-# One table (ARCHITECTURE.md §5): PERSON#<id>/PROFILE, PERSON#<id>/FACE#<id>,
+# One table (docs/people.md): PERSON#<id>/PROFILE, PERSON#<id>/FACE#<id>,
 # MEDIA#<request_id>/FACE#<index>, Powertools idempotency records (TTL "expiration"),
 # and GSI1 to list people.
 

@@ -1,4 +1,4 @@
-# The two functions (ARCHITECTURE.md §2), both arm64 container images from the shared
+# The two functions (docs/contracts.md, Entry points and names), both arm64 container images from the shared
 # repository. Their environment is exactly the settings each one reads
 # (facepipe.settings.settings_for); tests/deploy/test_deploy_terraform.py checks the two agree.
 

@@ -1,5 +1,5 @@
 output "lambda_function_url" {
-  description = "face-detection function URL: POST frames here (ARCHITECTURE.md §1.1)."
+  description = "face-detection function URL: POST frames here (docs/contracts.md, Request)."
   value       = aws_lambda_function_url.this.function_url
 }
 

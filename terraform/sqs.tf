@@ -1,4 +1,4 @@
-# Queues (ARCHITECTURE.md §1.2-1.4); names and numbers as in lambdas/facepipe/names.py.
+# Queues (docs/contracts.md: Request message, Response, Photos, Failures); names and numbers as in lambdas/facepipe/names.py.
 # All use SQS-managed SSE: senders and receivers need no KMS permissions, and S3 can publish
 # to the photo queue without a key policy.
 
@@ -102,7 +102,7 @@ data "aws_iam_policy_document" "photo_queue" {
 }
 
 # --- response queue: recognition -> polling clients ----------------------------------------
-# Many clients poll it and each deletes only its own answer (§1.3): a message seen by the wrong
+# Many clients poll it and each deletes only its own answer (docs/contracts.md, Response): a message seen by the wrong
 # poller must come back at once, so the visibility timeout is 0 s (facepipe.names
 # RESPONSE_VISIBILITY_SECONDS; tests/deploy keeps the two equal). Every such sighting counts as
 # a receive, so there is deliberately NO redrive policy: a small maxReceiveCount would move a

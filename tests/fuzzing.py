@@ -136,7 +136,7 @@ _FIELDS = ("request_id", "content", "filename", "source", "captured_at")
 
 @st.composite
 def frame_bodies(draw: st.DrawFn) -> dict[str, Any]:
-    """A §1.1 body with each field missing, right, or of any shape, and extra keys."""
+    """A function URL request body with each field missing, right, or of any shape, and extra keys."""
     strategies = {"request_id": request_ids, "content": content_values, "filename": filenames, "source": sources, "captured_at": timestamps}
     body: dict[str, Any] = {}
     for name in _FIELDS:
@@ -148,7 +148,7 @@ def frame_bodies(draw: st.DrawFn) -> dict[str, Any]:
 
 @st.composite
 def nearly_valid_bodies(draw: st.DrawFn) -> dict[str, Any]:
-    """A valid §1.1 body (a decodable frame, no face) with at most one field replaced by anything."""
+    """A valid function URL request body (a decodable frame, no face) with at most one field replaced by anything."""
     body: dict[str, Any] = {
         "request_id": draw(st.text(string.ascii_letters + string.digits + "._:-", min_size=1, max_size=128)),
         "content": b64(draw(st.sampled_from(IMAGES[:7]))),

@@ -113,7 +113,7 @@ def url_event(body: dict | list | str | bytes | int | float | None, base64_body:
 
 
 def frame_body(image: bytes = PLAIN_JPEG, *, drop: tuple[str, ...] = (), **fields: object) -> dict:
-    """A §1.1 body for ``image``; ``fields`` override or add keys, ``drop`` removes them."""
+    """A function URL request body (docs/contracts.md) for ``image``; ``fields`` override or add keys, ``drop`` removes them."""
     body: dict[str, object] = {"request_id": REQUEST_ID, "content": b64(image), "filename": "frame.jpg"}
     body.update(fields)
     for key in drop:
@@ -146,7 +146,7 @@ def _field(code: str, status: int = 400, **fields: object) -> Bad:
     return Bad(frame_body(**fields), code, status, request_id=REQUEST_ID)
 
 
-#: requests that break §1.1, each with the code and status it is refused with (parsing, and the handler)
+#: requests that break the request contract, each with the code and status it is refused with (parsing, and the handler)
 BAD_REQUESTS = [
     # the body itself
     pytest.param(Bad("{not json", "invalid_json"), id="invalid-json"),

@@ -90,7 +90,7 @@ def test_carry_skipped_puts_the_requests_count_on_the_response() -> None:
     # GIVEN a request message that left 7 faces out, and one that left none
     crowd, small = parse_request_message(encode(request(skipped=7))), parse_request_message(encode(request()))
     # WHEN their responses are built
-    # THEN the first tells the client 7 were skipped; the second has no such field (§1.3 unchanged)
+    # THEN the first tells the client 7 were skipped; the second has no such field (the response's contract unchanged)
     assert carry_skipped(crowd, response_message("crowd-1", "f.jpg", []))["skipped"] == 7
     assert carry_skipped(small, response_message("crowd-1", "f.jpg", [])) == {
         "request_id": "crowd-1",

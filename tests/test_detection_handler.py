@@ -1,4 +1,5 @@
-"""face-detection handler (§1.1, §2): the real handler module, invoked like Lambda, on moto with the real MTCNN."""
+"""face-detection handler (docs/contracts.md: Request, Entry points and names): the real handler module,
+invoked like Lambda, on moto with the real MTCNN."""
 
 from __future__ import annotations
 
@@ -108,7 +109,7 @@ def test_handler_frame_without_face_answers_on_response_queue(invoke, queued) ->
 
 @pytest.mark.parametrize("bad", BAD_REQUESTS)
 def test_handler_bad_input_returns_4xx_and_queues_nothing(invoke, queued, bad: Bad) -> None:
-    # GIVEN a request that breaks §1.1
+    # GIVEN a request that breaks the request contract
     # WHEN it is posted
     reply = invoke(bad.event())
     # THEN the handler answers its 4xx as JSON {error, message, request_id?}
@@ -201,7 +202,7 @@ def test_handler_request_id_reused_for_another_image_is_409(invoke, queued, grac
 
 @pytest.mark.parametrize("size", [(1, 1), (16, 16), (30, 30), (2000, 50)])
 def test_handler_frame_smaller_than_any_face_is_answered_with_no_face(invoke, queued, size):
-    """MTCNN's empty pyramid used to be a 500: such a frame has zero faces and gets its "" answer."""
+    """A frame too small for MTCNN's pyramid is no 500: such a frame has zero faces and gets its "" answer."""
     image = encode(Image.new("RGB", size, (120, 110, 100)), "PNG")
 
     reply = invoke(url_event(frame_body(image, request_id=f"tiny-{size[0]}x{size[1]}")))

@@ -1,4 +1,5 @@
-"""frames (§1.1 -> §1.2): validating function URL requests, and FrameProcessor on moto with the real MTCNN."""
+"""frames (function URL request -> request message, docs/contracts.md): validating function URL requests,
+and FrameProcessor on moto with the real MTCNN."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def refusal(event: dict, settings: Settings) -> InvalidRequestError:
 
 @pytest.mark.parametrize("bad", BAD_REQUESTS)
 def test_parse_frame_request_bad_input_refused_with_code_and_status(bad: Bad) -> None:
-    # GIVEN a function URL event that breaks §1.1
+    # GIVEN a function URL event that breaks the request contract
     event = bad.event()
     # WHEN it is parsed
     error = refusal(event, Settings())
@@ -70,7 +71,7 @@ def test_parse_frame_request_image_over_configured_pixels_is_413() -> None:
 
 
 def test_parse_frame_request_valid_json_body(grace_hopper_bytes: bytes) -> None:
-    # GIVEN a valid §1.1 request with only the required fields
+    # GIVEN a valid function URL request with only the required fields
     event = url_event(frame_body(grace_hopper_bytes, filename="test_00.jpg"))
     # WHEN it is parsed
     request = parse_frame_request(event, Settings())
@@ -189,7 +190,7 @@ def test_frame_processor_one_face_queues_request_message(
     reply = processor(model).process(request)
     # THEN the caller is told one face was queued
     assert reply == {"request_id": REQUEST_ID, "faces": 1, "status": "queued"}
-    # AND exactly one §1.2 message is on the request queue, none on the response queue
+    # AND exactly one request message is on the request queue, none on the response queue
     [message] = bodies(aws, resources.request_queue_url)
     assert bodies(aws, resources.response_queue_url) == []
     assert message["v"] == MESSAGE_VERSION == 1
@@ -276,7 +277,7 @@ def test_frame_processor_large_message_claim_checks_crops_to_s3(
     digest = message["image"].get("sha256", "")
     assert [f.get("crop_key") for f in message["faces"]] == [claim_check_key(message["source"], REQUEST_ID, digest, i) for i in (0, 1)]
     assert all("crop" not in f for f in message["faces"])
-    parse_request_message(raw["Body"])  # still a valid §1.2 message
+    parse_request_message(raw["Body"])  # still a valid request message
     # AND each key holds a JPEG crop of the model's size
     s3 = aws.client("s3")
     for face in message["faces"]:

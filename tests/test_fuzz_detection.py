@@ -1,4 +1,4 @@
-"""Fuzzing the function URL (§1.1) through the real face-detection handler on moto: for any event
+"""Fuzzing the function URL (docs/contracts.md, Request) through the real face-detection handler on moto: for any event
 and any body, the reply is a JSON 2xx/4xx (never 5xx, never an exception), and a refused request
 sends nothing to any queue. Profiles and strategies: tests/fuzzing.py."""
 
@@ -77,7 +77,7 @@ def test_fuzz_function_url_event_never_5xx_and_refusals_send_nothing(check_reply
 
 
 def test_fuzz_function_url_body_never_5xx_and_refusals_send_nothing(check_reply) -> None:
-    # GIVEN POSTs whose body is any §1.1 object (fields missing, mistyped, bad images), any JSON,
+    # GIVEN POSTs whose body is any request-shaped object (fields missing, mistyped, bad images), any JSON,
     # JSON nested 900-250 000 deep, numbers JSON does not have, or any text; base64 or not
     def function_url_body(event: dict[str, Any]) -> None:
         check_reply(event)

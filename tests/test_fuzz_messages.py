@@ -1,5 +1,5 @@
 """Queue messages at the validation layer (facepipe.events.parse_queue_message): request-queue
-messages (§1.2) and photo-queue messages (§1.4, S3 events and seed 000's form). For any body the
+messages and photo-queue messages (docs/contracts.md; S3 events and seed 000's form). For any body the
 result is a valid message or InvalidMessageError (dead-letter with its reason), never another
 exception, and validation makes no AWS call. Crops of accepted messages go through
 facepipe.images.open_crop the same way. Profiles and strategies: tests/fuzzing.py."""
@@ -189,7 +189,7 @@ def request_messages(draw: st.DrawFn) -> Any:
 
 @st.composite
 def nearly_valid_request_messages(draw: st.DrawFn) -> dict[str, Any]:
-    """A valid §1.2 message (inline crops or claim checks) with at most one part replaced by anything."""
+    """A valid request message (inline crops or claim checks) with at most one part replaced by anything."""
     count = draw(st.integers(0, 3))
     face_list: list[Any] = []
     for index in range(count):

@@ -1,4 +1,5 @@
-"""images (§1.1): strict base64, decoding untrusted bytes into RGB frames, refusing what must not be decoded."""
+"""images (the request's image, docs/contracts.md): strict base64,
+decoding untrusted bytes into RGB frames, refusing what must not be decoded."""
 
 from __future__ import annotations
 
@@ -348,7 +349,7 @@ def test_open_image_not_an_image_raises_invalid_image(data: bytes) -> None:
 
 @pytest.mark.parametrize("fmt", ["TIFF", "PPM", "TGA"])
 def test_open_image_unknown_format_raises_unsupported_format(fmt: str) -> None:
-    # GIVEN a well-formed image in a format §1.1 does not list
+    # GIVEN a well-formed image in a format the request contract does not list
     data = encode(two_colour(), fmt)
     # WHEN / THEN it is refused as unsupported_format (400), naming the format
     error = refused(data)
@@ -358,7 +359,7 @@ def test_open_image_unknown_format_raises_unsupported_format(fmt: str) -> None:
 
 @pytest.mark.parametrize("fmt", ["TIFF", "PPM", "TGA"])
 def test_open_image_other_formats_are_never_parsed_by_their_plugin(fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    # GIVEN a well-formed image in a format outside §1.1, and a spy on that format's plugin
+    # GIVEN a well-formed image in a format the request contract does not list, and a spy on that format's plugin
     data = encode(two_colour(), fmt)
     Image.init()
     factory, _accept = Image.OPEN[fmt]

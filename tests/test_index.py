@@ -1,4 +1,4 @@
-"""Vector index (§6): the embedded faiss index, and PineconeIndex over the real SDK against a local data plane."""
+"""Vector index (docs/matching.md): the embedded faiss index, and PineconeIndex over the real SDK against a local data plane."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The local stack's FunctionServer (§7): a handler as a function URL (payload 2.0) and at the
+"""The local stack's FunctionServer (docs/local.md): a handler as a function URL (payload 2.0) and at the
 runtime interface emulator's invoke path. No models: the handlers here are plain functions."""
 
 from __future__ import annotations

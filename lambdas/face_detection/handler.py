@@ -1,4 +1,4 @@
-"""face-detection: function URL -> MTCNN -> request queue (§1.1, §1.2)."""
+"""face-detection: function URL -> MTCNN -> request queue (docs/contracts.md: Request, Request message)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Who may send frames when the function URL is public (auth ``NONE``): per-device tokens.
 
 With ``DEVICE_TOKENS_SSM_PARAMETER_NAME`` set, an SSM SecureString holds one token per device,
-as JSON ``{"<source>": "<token>", …}`` (``source`` is the request's camera / album id, §1.1).
+as JSON ``{"<source>": "<token>", …}`` (``source`` is the request's camera / album id, docs/contracts.md, Request).
 Each request must carry its device's token in the ``x-facepipe-token`` header (not
 ``Authorization``: SigV4 uses that one when the URL's auth is ``AWS_IAM``). A request without
 the header is 401, with a wrong token or an unknown source 403; tokens are compared in constant

@@ -1,9 +1,9 @@
 """The events the functions receive, parsed into what the core works on.
 
-* A function URL request (§1.1, payload 2.0, read through Powertools' ``LambdaFunctionUrlEvent``)
+* A function URL request (docs/contracts.md, Request; payload 2.0, read through Powertools' ``LambdaFunctionUrlEvent``)
   becomes a ``FrameRequest``: every field and the image are checked here, before anything is
   sent, so a bad request changes nothing.
-* A photo message (§1.4: an S3 object-created notification, read through Powertools'
+* A photo message (docs/contracts.md, Photos: an S3 object-created notification, read through Powertools'
   ``S3Event``, or seed 000's ``{"bucketName", "objectKey"}``) becomes ``PhotoRef`` s.
 """
 
@@ -148,7 +148,7 @@ class PhotoRef:
 
     @property
     def request_id(self) -> str:
-        """``s3://bucket/key#versionId-or-etag`` (§1.4)."""
+        """``s3://bucket/key#versionId-or-etag`` (docs/contracts.md, Photos)."""
         tag = self.version_id or self.etag.strip('"')
         return f"s3://{self.bucket}/{self.key}#{tag}" if tag else f"s3://{self.bucket}/{self.key}"
 
@@ -199,18 +199,18 @@ def photo_refs(body: dict[str, Any]) -> list[PhotoRef]:
     return refs
 
 
-#: what a message on the recognition side's queues names: a frame's crops (§1.2) or photos (§1.4)
+#: what a message on the recognition side's queues names: a frame's crops (the request message) or photos (docs/contracts.md)
 QueueMessage = RequestMessage | list[PhotoRef]
 
 
 def is_photo_message(body: object) -> bool:
-    """A photo message (§1.4) rather than a request message (§1.2), by its top-level keys."""
+    """A photo message rather than a request message (docs/contracts.md), by its top-level keys."""
     return isinstance(body, dict) and any(k in body for k in ("Records", "bucketName", "objectKey", "Event"))
 
 
 def parse_queue_message(body: str | bytes) -> QueueMessage:
-    """Validate the body of a request- or photo-queue message: the request message (§1.2) or the
-    photos it names (§1.4). ``InvalidMessageError`` for anything else, whatever its shape (not
+    """Validate the body of a request- or photo-queue message: the request message or the photos
+    it names (docs/contracts.md). ``InvalidMessageError`` for anything else, whatever its shape (not
     JSON, nested too deeply, wrong types): the message can never succeed, dead-letter it."""
     parsed = load_json(body, "queue message")
     if is_photo_message(parsed):

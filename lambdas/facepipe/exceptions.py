@@ -14,7 +14,8 @@ class ConfigurationError(FacepipeError):
 class InvalidRequestError(FacepipeError):
     """The caller's input is unusable; maps to a 4xx reply and changes nothing.
 
-    ``code`` is the stable machine-readable error code of §1.1; ``status`` the HTTP status.
+    ``code`` is the stable machine-readable error code of the function URL's reply
+    (docs/contracts.md, Request); ``status`` the HTTP status.
     """
 
     def __init__(self, code: str, message: str, status: int = 400, request_id: str | None = None) -> None:

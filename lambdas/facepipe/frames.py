@@ -1,4 +1,4 @@
-"""Detection side: a validated frame (facepipe.events) -> faces -> request message (§1.2) or the "" answer.
+"""Detection side: a validated frame (facepipe.events) -> faces -> request message (docs/contracts.md) or the "" answer.
 
 ``FrameProcessor`` detects, measures each face's quality, crops for the embedder, claim-checks
 crops too large for SQS and sends; ``FrameAcceptor`` runs it at most once per request_id.
@@ -64,7 +64,7 @@ def _now() -> str:
 
 
 class Queued(TypedDict):
-    """The function URL's 200 reply (§1.1); ``skipped`` only when faces beyond
+    """The function URL's 200 reply (docs/contracts.md, Request); ``skipped`` only when faces beyond
     ``MAX_FACES_PER_FRAME`` were left out."""
 
     request_id: str
@@ -126,7 +126,7 @@ class FrameProcessor:
         return message
 
     def claim_check(self, message: RequestMessage) -> RequestMessage:
-        """Move crops to S3 when the message would exceed the SQS limit (§1.2)."""
+        """Move crops to S3 when the message would exceed the SQS limit (a claim check: docs/contracts.md, Request message)."""
         if len(encode(message).encode()) <= MAX_MESSAGE_BYTES:
             return message
         self.settings.require("S3_BUCKET_NAME")

@@ -6,7 +6,7 @@ bytes of reading, and no other Pillow plugin ever parses hostile bytes) -> full 
 (truncated files fail here) -> first frame, EXIF orientation, RGB (16-bit samples scaled to
 8 bits, never clipped).
 
-Crops from the request queue (§1.2) go through :func:`open_crop`: a JPEG only, at most
+Crops from the request queue (docs/contracts.md, Request message) go through :func:`open_crop`: a JPEG only, at most
 ``MAX_CROP_BYTES``, and exactly the embedder's square size, all checked before its pixels are
 decoded.
 """
@@ -23,7 +23,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from facepipe.exceptions import InvalidMessageError, InvalidRequestError
 
-#: Pillow format names accepted (§1.1); MPO is the multi-picture JPEG phones write.
+#: Pillow format names accepted (docs/contracts.md, Request); MPO is the multi-picture JPEG phones write.
 KNOWN_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "BMP", "GIF"})
 #: the only plugins ``Image.open`` may try, in this order (the JPEG plugin also opens MPO files)
 _OPEN_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF")
@@ -65,7 +65,7 @@ def decode_base64(content: object, field: str = "content") -> bytes:
 
 
 def sniff_other_format(data: bytes) -> str | None:
-    """The name of a well-known image format outside §1.1 from its magic bytes, else None."""
+    """The name of a well-known image format the request does not accept, from its magic bytes, else None."""
     for offset, magic, name in _OTHER_FORMATS:
         if data[offset : offset + len(magic)] == magic:
             return name
@@ -120,7 +120,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
     """8-bit RGB. 16-bit greyscale (modes ``I;16*``, and ``I`` as Pillow opens 16-bit PNGs) is
     scaled 0-65535 -> 0-255: ``convert("RGB")`` would clip every value above 255 to white. It is
     scaled a band of rows at a time into the RGB frame: beside the frame and its RGB copy, a few
-    MB at any size (whole-frame float64 arrays were 24 bytes a pixel, ~0.9 GB at 40 MP)."""
+    MB at any size (whole-frame float64 arrays would be 24 bytes a pixel, ~0.9 GB at 40 MP)."""
     if image.mode in _WIDE_GREY_MODES:
         width, height = image.size
         rgb = Image.new("RGB", image.size)
@@ -150,7 +150,7 @@ def open_image(data: bytes, max_pixels: int) -> Image.Image:
 
 
 def open_crop(data: bytes, side: int, what: str = "crop") -> Image.Image:
-    """A face crop from the queue or a claim check (§1.2): RGB, ``side`` x ``side``.
+    """A face crop from the queue or a claim check (docs/contracts.md, Request message): RGB, ``side`` x ``side``.
 
     Its byte size, format (JPEG) and declared size are checked before any pixel is decoded;
     anything else is an ``InvalidMessageError`` naming ``what`` (a crop never becomes valid

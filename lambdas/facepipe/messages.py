@@ -1,4 +1,5 @@
-"""Wire formats between the functions and the client (§1.2, §1.3), as TypedDicts with builders/parsers."""
+"""Wire formats between the functions and the client, as TypedDicts with builders/parsers: the request message and
+the response of docs/contracts.md."""
 
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ class FaceResult(TypedDict):
     index: int
     face_id: NotRequired[str]  # the face's id in the people table (``people show``, ``people unassign``)
     box: list[float]
-    person_id: str | None  # None: too poor to place with confidence and matching nobody (§1.3)
+    person_id: str | None  # None: too poor to place with confidence and matching nobody (docs/contracts.md, Response)
     name: str  # "" when person_id is None
     similarity: float
     new_person: bool
@@ -99,7 +100,7 @@ REQUEST_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 CROP_KEY_PATTERN = r"^crops/[A-Za-z0-9._%-]{1,384}/[A-Za-z0-9._:-]{1,128}/([0-9a-f]{1,16}|unknown)/[0-9]{1,6}\.jpg$"
 #: base64 of the largest crop accepted (facepipe.images.MAX_CROP_BYTES), line breaks allowed
 MAX_CROP_BASE64 = 4 * (MAX_CROP_BYTES + 2) // 3 + 4096
-#: §1.2 as JSON Schema: what recognition relies on; unknown fields are allowed (newer senders)
+#: the request message (docs/contracts.md) as JSON Schema: what recognition relies on; unknown fields are allowed (newer senders)
 REQUEST_MESSAGE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["v", "request_id", "filename", "faces", "preprocessing"],

@@ -11,7 +11,7 @@ DEFAULT_PREFIX = "facepipe"
 
 #: request/photo queues: redelivery after this long; DLQ after MAX_RECEIVE_COUNT receives
 MAX_RECEIVE_COUNT = 5
-#: §1.3: a response seen by the wrong poller must come back at once
+#: a response seen by the wrong poller must come back at once (docs/contracts.md, Response)
 RESPONSE_VISIBILITY_SECONDS = 0
 RESPONSE_RETENTION_SECONDS = 3600
 #: recognition function timeout; the request queue's visibility is 6x it (AWS guidance)

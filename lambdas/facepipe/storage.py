@@ -1,9 +1,9 @@
 """S3, in one place: the photo bucket's key layout and every object the functions read or write.
 
 ``photos/…`` uploads to recognise (PHOTO_PREFIX), ``crops/<source>/<request_id>/<digest>/<index>.jpg`` claim
-checks of request messages too large for SQS (§1.2; the bucket's lifecycle rule expires them),
+checks of request messages too large for SQS (docs/contracts.md, Request message; the bucket's lifecycle rule expires them),
 ``faces/<face_id>.jpg`` the crop of every indexed face, kept so faces can be re-embedded
-with another model later (§9), ``sightings/<face_id>.jpg`` and ``review/<face_id>.jpg`` the crops
+with another model later (a vector is only good for the model that made it), ``sightings/<face_id>.jpg`` and ``review/<face_id>.jpg`` the crops
 of the other recorded faces and of the unknown faces kept for review (both expire with the review). A missing object can never appear later: reading one is an
 ``InvalidMessageError`` (dead-letter, do not retry); other S3 faults propagate as transient.
 Photos and crops are read with a size limit, checked with ``HeadObject`` before the download

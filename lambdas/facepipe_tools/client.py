@@ -33,8 +33,8 @@ class Outcome:
     request_id: str
     filename: str
     status: int = 0
-    reply: dict[str, Any] = field(default_factory=dict)  # the function URL's JSON reply (§1.1)
-    response: ResponseMessage | None = None  # the answer from the response queue (§1.3)
+    reply: dict[str, Any] = field(default_factory=dict)  # the function URL's JSON reply (docs/contracts.md, Request)
+    response: ResponseMessage | None = None  # the answer from the response queue (docs/contracts.md, Response)
     sent_at: float = 0.0
     answered_at: float | None = None
 
@@ -72,7 +72,7 @@ def post_frame(
     timeout: float = 30,
     source: str | None = None,
 ) -> tuple[int, dict[str, Any]]:
-    """POST one frame (§1.1; ``source``: the camera, when given): (HTTP status, JSON reply); an
+    """POST one frame (docs/contracts.md, Request; ``source``: the camera, when given): (HTTP status, JSON reply); an
     error reply that is not JSON gives ``{}``."""
     fields = {"request_id": request_id, "filename": filename, "content": base64.b64encode(content).decode()}
     body = json.dumps({**fields, "source": source} if source else fields).encode()
@@ -159,7 +159,7 @@ def send_frames(
 ) -> list[Outcome]:
     """Send ``frames`` (filename, bytes), ``concurrency`` in flight, and wait for every answer.
 
-    ``request_ids``: one per frame (default: random). ``source``: the camera's id (§1.1). ``schedule``: seconds after the start at
+    ``request_ids``: one per frame (default: random). ``source``: the camera's id (the request's). ``schedule``: seconds after the start at
     which each frame is POSTed, like a camera (a frame whose turn comes while ``concurrency``
     requests are in flight goes as soon as one returns)."""
     if request_ids is not None and len(request_ids) != len(frames):

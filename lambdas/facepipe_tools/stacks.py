@@ -21,7 +21,7 @@ LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "t
 
 
 class StackInfo(TypedDict):
-    """A running local stack's endpoints: what ``facepipe local up`` writes to ``.facepipe/local.json`` (§7)."""
+    """A running local stack's endpoints: what ``facepipe local up`` writes to ``.facepipe/local.json`` (docs/local.md)."""
 
     function_url: str
     endpoint_url: str

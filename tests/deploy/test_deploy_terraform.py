@@ -299,7 +299,7 @@ def test_queues_redrive_except_the_response_queue(tf):
             assert queue["message_retention_seconds"] == "${local.dlq_retention_seconds}"
             assert tf.locals["dlq_retention_seconds"] == 14 * 86400
         elif name == "response":
-            assert "redrive_policy" not in queue, "the response queue must not have a redrive policy (§1.3)"
+            assert "redrive_policy" not in queue, "the response queue must not have a redrive policy (docs/contracts.md, Response)"
         else:
             policy = queue.get("redrive_policy", "")
             assert f"aws_sqs_queue.{name}_dlq.arn" in policy, f"{name} has no redrive policy to its DLQ"

@@ -79,7 +79,7 @@ def _dlib_embedder(weights_path: str, threads: int | None) -> Embedder:
 
 
 #: facenet-pytorch's InceptionResnetV1 pretrained on VGGFace2 (``facenet.py``), the deployed model.
-#: Its calibration could not be measured here (the weights cannot be downloaded on this machine): it
+#: Its calibration is not measured on facepipe's sets: it
 #: starts from deepface's published tuning of the same 20180402-114759 weights (cosine distance
 #: 0.30) with wider band steps, and its review-group floor is its fair threshold; calibrate it on
 #: your data with ``facepipe calibrate --model facenet-vggface2``. Its vectors are unit vectors.

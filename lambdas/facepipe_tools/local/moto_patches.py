@@ -12,9 +12,8 @@ process apply the same ones (tests/conftest.py), so both give the same answers.
 - ``SQSBackend.receive_message``, ``send_message``, ``delete_message``,
   ``change_message_visibility``, ``purge_queue`` (``_one_at_a_time``): one request at a time per queue.
 
-In the seed grader's run (ten clients polling one response queue) the two SQS copies and checks
-were ~60% of the stack process's Python time (py-spy); its CPU fell from 8.3-8.6 to 7.1-7.4 s
-per 100 requests (docs/performance.md).
+With many clients polling one response queue, moto's two SQS copies and checks take most of
+the emulator's Python time (py-spy; docs/reports/history.md).
 """
 
 from __future__ import annotations
@@ -129,8 +128,8 @@ def _one_at_a_time(method: Callable[..., Any]) -> Callable[..., Any]:
 
     Why: moto's queues are not thread-safe. Two pollers taking one visible message at once (the
     response queue's visibility is 0 s) could overwrite each other's receipt handle, and the
-    owner's delete then failed with ReceiptHandleIsInvalid (it stopped a ``make bench``; SQS
-    accepts every handle it gave). DeleteMessage also rebuilds the message list, which a
+    owner's delete would then fail with ReceiptHandleIsInvalid (SQS accepts every handle it
+    gave). DeleteMessage also rebuilds the message list, which a
     SendMessage appending at that moment would lose."""
 
     @functools.wraps(method)

@@ -59,7 +59,8 @@ def create_resources(
     ssm = session.client("ssm", endpoint_url=endpoint_url)
     request, request_dlq = _queue_with_dlq(sqs, names.request_queue, names.request_dlq, request_visibility, max_receive_count)
     photo, photo_dlq = _queue_with_dlq(sqs, names.photo_queue, names.photo_dlq, request_visibility, max_receive_count)
-    # §1.3: short visibility, no redrive policy; answers expire by retention
+    # the response queue (docs/contracts.md, Response): short visibility, no redrive policy;
+    # answers expire by retention
     response = sqs.create_queue(
         QueueName=names.response_queue,
         Attributes={

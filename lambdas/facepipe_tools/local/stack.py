@@ -1,4 +1,4 @@
-"""``facepipe local up``: the whole pipeline on one machine with no AWS account (§7).
+"""``facepipe local up``: the whole pipeline on one machine with no AWS account (docs/local.md).
 
 moto server (queues, table, bucket, SSM parameter, from facepipe.names) on 127.0.0.1, in
 a process of its own (local/emulator.py); each function's unmodified handler file in its own processes, loaded as Lambda

@@ -1,7 +1,7 @@
 """Run one function's handler in its own process, as Lambda runs each function in its own container.
 
 The recognition function holds the GIL for long stretches (dlib's net does not release
-it); in its own process it no longer stalls the emulator, the function URL and the pollers.
+it); in its own process it does not stall the emulator, the function URL and the pollers.
 One process serves one invocation at a time, like one Lambda execution environment.
 """
 
