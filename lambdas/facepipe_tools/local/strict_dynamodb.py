@@ -34,6 +34,8 @@ from moto.iam.models import get_account_id_from
 
 from facepipe_tools.local.moto_patches import key_of
 
+__all__ = ["NAMING", "ONGOING", "SINGLE_WRITES", "TRANSACTION_MS", "WRITE_MS", "InFlight", "ItemId", "item_ids"]
+
 #: the windows the emulator and ``facepipe local up`` keep items in flight by default, milliseconds
 TRANSACTION_MS = 25.0
 WRITE_MS = 5.0
@@ -49,7 +51,7 @@ NAMING = SINGLE_WRITES | {"BatchWriteItem", "TransactWriteItems", "TransactGetIt
 ItemId = tuple[str, str, str, tuple[DynamoType, DynamoType | None]]
 
 
-def account_and_region(environ: dict[str, Any]) -> tuple[str, str]:
+def _account_and_region(environ: dict[str, Any]) -> tuple[str, str]:
     """The account and region a DynamoDB request reaches, found as moto's ``BaseResponse`` finds them."""
     authorization = environ.get("HTTP_AUTHORIZATION", "")
     named = BaseResponse.region_regex.search(environ.get("HTTP_HOST", "")) or BaseResponse.region_from_useragent_regex.search(
@@ -90,7 +92,7 @@ def _requested(operation: str, request: dict[str, Any]) -> list[tuple[str, dict[
 def item_ids(environ: dict[str, Any], operation: str, request: dict[str, Any]) -> list[ItemId | None]:
     """The items a DynamoDB request names, in its order; None where moto will refuse the request
     anyway (no such table, a key attribute missing)."""
-    account, region = account_and_region(environ)
+    account, region = _account_and_region(environ)
     backend = dynamodb_backends[account][region]
     ids: list[ItemId | None] = []
     for table_name, attributes in _requested(operation, request):
