@@ -176,3 +176,18 @@ def test_bench_measures_every_section_on_a_tiny_set(tmp_path, grace_hopper_bytes
     text = out.read_text()
     assert "ratio" in text
     assert out.with_suffix(".png").stat().st_size > 10_000
+
+
+def test_events_report_counts_requests_per_frame_by_kind():
+    from facepipe_tools.bench.events import EventsReport, Run, render_events
+
+    # GIVEN two frames each way: publishing adds one UpdateItem and one PutEvents a frame
+    off = Run([10.0, 12.0], [], {"dynamodb:UpdateItem": 2, "dynamodb:PutItem": 4, "sqs:SendMessage": 2, "s3:PutObject": 2})
+    on = Run([11.0, 13.0], [1.0, 1.5], {**off.requests, "dynamodb:UpdateItem": 4, "events:PutEvents": 2}, events=2)
+    report = EventsReport(2, 5, {("present", True): on, ("present", False): off}, 1.0)
+    # WHEN the report is written
+    text = render_events(report, "facepipe bench --events")
+    # THEN each row says the requests per frame by kind, the events, the times
+    assert "| people present (no arrival) | on | 4.00 | 1.00 | 1.00 | 1.00 | 1.00 | 12.0 | 13.0 | 1.25 | 1.5 |" in text
+    assert "| people present (no arrival) | off | 3.00 | 0.00 | 1.00 | 1.00 | 0.00 | 11.0 | 12.0 | - | - |" in text
+    assert "| UpdateItem | 2.00 | 1.00 |" in text

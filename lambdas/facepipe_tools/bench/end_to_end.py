@@ -15,7 +15,6 @@ import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING
-from unittest import mock
 
 from facepipe_tools.bench.cold_start import detection_event, median_cold_start, recognition_event
 from facepipe_tools.bench.grader import grader_in_this_process, grader_summary
@@ -62,6 +61,8 @@ def stack_options(model: str, environment: dict[str, str], prefix: str) -> Stack
 def end_to_end(model: str, frames: FrameSet, args: argparse.Namespace, detector: FaceDetector, weights: str) -> EndToEnd:
     """One local stack with ``model``: enroll, the grader's shape at concurrency 1 and ``args.concurrency``,
     the 640x480 frame one at a time, DynamoDB writes and a queue hop, cold starts, peak RSS."""
+    from unittest import mock
+
     import boto3
 
     from facepipe.names import DEFAULT_PREFIX

@@ -20,7 +20,6 @@ import sys
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
-from unittest import mock
 
 from facepipe_tools.bench.aws_calls import AwsCalls
 from facepipe_tools.bench.measuring import summary, timed, write_report
@@ -67,6 +66,8 @@ class Clock:
 
 def events_bench(frames: int = 100, progress: bool = True) -> EventsReport:
     """``frames`` frames per case through both containers (see the module docstring)."""
+    from unittest import mock
+
     import boto3
     from moto import mock_aws
 
