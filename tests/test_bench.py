@@ -184,7 +184,7 @@ def test_events_report_counts_requests_per_frame_by_kind():
     # GIVEN two frames each way: publishing adds one UpdateItem and one PutEvents a frame
     off = Run([10.0, 12.0], [], {"dynamodb:UpdateItem": 2, "dynamodb:PutItem": 4, "sqs:SendMessage": 2, "s3:PutObject": 2})
     on = Run([11.0, 13.0], [1.0, 1.5], {**off.requests, "dynamodb:UpdateItem": 4, "events:PutEvents": 2}, events=2)
-    report = EventsReport(2, 5, {("present", True): on, ("present", False): off}, 1.0)
+    report = EventsReport(2, 3, 5, {("present", True): on, ("present", False): off}, 1.0)
     # WHEN the report is written
     text = render_events(report, "facepipe bench --events")
     # THEN each row says the requests per frame by kind, the events, the times

@@ -49,7 +49,8 @@ class Run:
 @dataclass
 class EventsReport:
     frames: int
-    people: int
+    people: int  # shown in the frames
+    enrolled: int
     runs: dict[tuple[str, bool], Run]  # by (case, publishing)
     load: float
 
@@ -129,13 +130,15 @@ def events_bench(frames: int = 100, progress: bool = True) -> EventsReport:
         for name, images in labelled.enroll.items():
             admin.enroll(name, images)
         processor = FrameProcessor(settings, detector, load_cropper("dlib-resnet"), sqs=sqs, s3=s3)
-        shots = []  # (filename, frame, its one face) of every probe showing one known person
+        shots = []  # (filename, frame, its one face, bytes) of every probe showing one known person
+        shown: set[str] = set()
         for probe in labelled.probes:
             if len(probe.expect) == 1 and not probe.unknown:
                 image = open_image(probe.content, settings.max_image_pixels)
                 found = detector.detect(image)
                 if len(found) == 1:
                     shots.append((probe.filename, image, found, len(probe.content)))
+                    shown.add(probe.expect[0])
 
         def record(i: int) -> dict[str, Any]:
             filename, image, found, size = shots[i % len(shots)]
@@ -182,7 +185,7 @@ def events_bench(frames: int = 100, progress: bool = True) -> EventsReport:
                 for publishing in (True, False) if i % 2 == 0 else (False, True):
                     send(case, publishing, record(i), timed_run=True)
             load = max(load, os.getloadavg()[0])
-    return EventsReport(frames, len(labelled.enroll), runs, load)
+    return EventsReport(frames, len(shown), len(labelled.enroll), runs, load)
 
 
 def render_events(report: EventsReport, command: str) -> str:
@@ -213,8 +216,9 @@ def render_events(report: EventsReport, command: str) -> str:
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; load average up to "
         f"{report.load:.1f} while the frames were timed (other work shared the machine)  ",
-        f"Frames: {report.frames} per case and container, one-face frames of the shared fixtures' {report.people} enrolled "
-        "people (their request messages built up front by MTCNN), one record a batch, embedded by dlib-resnet.  ",
+        f"Frames: {report.frames} per case and container, one-face frames of {report.people} of the shared fixtures' "
+        f"{report.enrolled} enrolled people (their request messages built up front by MTCNN), one record a batch, embedded "
+        "by dlib-resnet.  ",
         "Where: moto in process (patched as the local stack's emulator runs it), the embedded index; two recognition containers "
         "alike but for `EVENT_BUS_NAME`, sharing the table and the index, the same frames to both, interleaved.",
         "",
