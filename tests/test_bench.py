@@ -8,29 +8,32 @@ section of the report is measured and written.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from facepipe_tools import bench
+from facepipe_tools.bench import frames, measuring, references, sizing
+from facepipe_tools.bench.render import render
+from facepipe_tools.bench.report import BenchReport
 from facepipe_tools.cli import main
 
 
 def test_summary_gives_min_median_p95_mean():
-    stats = bench.summary([float(v) for v in range(1, 101)])
-    assert stats == {"n": 100, "min": 1.0, "median": 50.5, "p95": 95.0, "mean": 50.5}  # the project's percentile: nearest rank
-    assert bench.summary([]) == {"n": 0}
+    stats = measuring.summary([float(v) for v in range(1, 101)])
+    assert stats.as_dict() == {"n": 100, "min": 1.0, "median": 50.5, "p95": 95.0, "mean": 50.5}  # the project's percentile: nearest rank
+    assert measuring.summary([]).as_dict() == {"n": 0}
 
 
 def test_lambda_sizing_buys_a_second_vcpu_only_when_two_threads_pay():
     # GIVEN work that two threads barely speed up, and work they speed up 1.8x
-    one = bench.lambda_sizing(speedup=1.1, peak_rss_mb=600, seconds_per_frame_1vcpu=0.1, architecture="x86_64")
-    two = bench.lambda_sizing(speedup=1.8, peak_rss_mb=600, seconds_per_frame_1vcpu=0.1, architecture="arm64", invocations_per_frame=0.1)
+    one = sizing.lambda_sizing(speedup=1.1, peak_rss_mb=600, seconds_per_frame_1vcpu=0.1, architecture="x86_64")
+    two = sizing.lambda_sizing(speedup=1.8, peak_rss_mb=600, seconds_per_frame_1vcpu=0.1, architecture="arm64", invocations_per_frame=0.1)
     # THEN one vCPU's worth of memory for the first, two for the second, billed for the time each takes
-    assert (one["vcpus"], one["memory_mb"]) == (1, bench.MB_PER_VCPU)
-    assert (two["vcpus"], two["memory_mb"]) == (2, 2 * bench.MB_PER_VCPU)
-    assert two["seconds_per_frame"] == pytest.approx(0.1 / 1.8, abs=1e-4)
-    expected = 1000 * 0.1 * bench.MB_PER_VCPU / 1024 * bench.PRICE_GB_SECOND["x86_64"] + 1000 * bench.PRICE_REQUEST
-    assert one["usd_per_1000_frames"] == pytest.approx(expected, abs=1e-5)
+    assert (one.vcpus, one.memory_mb) == (1, sizing.MB_PER_VCPU)
+    assert (two.vcpus, two.memory_mb) == (2, 2 * sizing.MB_PER_VCPU)
+    assert two.seconds_per_frame == pytest.approx(0.1 / 1.8, abs=1e-4)
+    expected = 1000 * 0.1 * sizing.MB_PER_VCPU / 1024 * sizing.PRICE_GB_SECOND["x86_64"] + 1000 * sizing.PRICE_REQUEST
+    assert one.usd_per_1000_frames == pytest.approx(expected, abs=1e-5)
 
 
 def test_threads_speedup_times_one_and_two_threads_in_turn(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -44,19 +47,19 @@ def test_threads_speedup_times_one_and_two_threads_in_turn(monkeypatch: pytest.M
         function()
         return None, (100.0 if calls[-1] == 1 else 50.0) * (1 + 0.05 * len(calls))
 
-    monkeypatch.setattr(bench, "timed", timed_on_a_slowing_machine)
+    monkeypatch.setattr(sizing, "timed", timed_on_a_slowing_machine)
     # WHEN the speed-up of a second thread is measured
-    measured = bench.threads_speedup(make, repeats=3)
+    measured = sizing.threads_speedup(make, repeats=3)
     # THEN one and two threads take turns, and the speed-up read is the work's, not the slowdown's
     assert calls[:4] == [1, 2, 2, 1]
     assert calls.count(1) == calls.count(2) == 7  # a warm-up call each, then 6 timed
-    assert measured["speedup"] == pytest.approx(2.0, rel=0.05)
+    assert measured.speedup == pytest.approx(2.0, rel=0.05)
 
 
 def test_lambda_sizing_never_below_the_measured_memory():
-    sized = bench.lambda_sizing(speedup=1.0, peak_rss_mb=1500, seconds_per_frame_1vcpu=0.05, architecture="x86_64")
-    assert sized["memory_mb"] >= 1.5 * 1500
-    assert sized["memory_mb"] % 64 == 0
+    sized = sizing.lambda_sizing(speedup=1.0, peak_rss_mb=1500, seconds_per_frame_1vcpu=0.05, architecture="x86_64")
+    assert sized.memory_mb >= 1.5 * 1500
+    assert sized.memory_mb % 64 == 0
 
 
 def test_bench_takes_the_pt_weights_it_can_export_else_random_ones(tmp_path, monkeypatch):
@@ -72,22 +75,33 @@ def test_bench_takes_the_pt_weights_it_can_export_else_random_ones(tmp_path, mon
     cases[str(tmp_path / "absent.pt")] = (RANDOM_WEIGHTS, False)
     for setting, expected in cases.items():
         monkeypatch.setenv("FACENET_WEIGHTS_PATH", setting)
-        assert bench.weights_setting() == expected, setting
+        assert frames.weights_setting() == expected, setting
     # the weights in their default place serve when the setting names none the bench can use
     cached.parent.mkdir()
     cached.write_bytes(b"weights")
     for setting in ("", str(exported), str(tmp_path / "absent.pt")):
         monkeypatch.setenv("FACENET_WEIGHTS_PATH", setting)
-        assert bench.weights_setting() == ("", True), setting
+        assert frames.weights_setting() == ("", True), setting
 
 
 def test_face_recognition_reference_loads_the_library_not_the_handler():
     try:
-        library = bench.face_recognition_library()
+        library = references.face_recognition_library()
     except ImportError:
         pytest.skip("face_recognition (the bench extra) is not installed")
     assert callable(library.face_encodings)
     assert callable(library.face_locations)
+
+
+def test_the_committed_report_renders_from_its_json_as_committed():
+    # GIVEN the committed run's numbers (docs/reports/bench.json) and its report (bench.md)
+    docs = Path(__file__).parents[1] / "docs" / "reports"
+    numbers = json.loads((docs / "bench.json").read_text())
+    # WHEN they are read into the typed report and rendered again
+    report = BenchReport.from_dict(numbers)
+    # THEN it says the same, table for table, and its JSON is the same
+    assert render(report, docs / "bench.png", docs / "bench.md") == (docs / "bench.md").read_text()
+    assert report.as_dict() == numbers
 
 
 @pytest.mark.slow
@@ -157,7 +171,23 @@ def test_bench_measures_every_section_on_a_tiny_set(tmp_path, grace_hopper_bytes
     assert threads["threads"] == 10
     assert threads["one_at_a_time_ms"]["n"] == threads["at_once_ms"]["n"] == 2
     assert threads["speedup"] > 0
-    assert report["lambda"]["face_detection"]["memory_mb"] >= bench.MB_PER_VCPU
+    assert report["lambda"]["face_detection"]["memory_mb"] >= sizing.MB_PER_VCPU
+    assert BenchReport.from_dict(report).as_dict() == report  # the typed report and its JSON say the same
     text = out.read_text()
     assert "ratio" in text
     assert out.with_suffix(".png").stat().st_size > 10_000
+
+
+def test_events_report_counts_requests_per_frame_by_kind():
+    from facepipe_tools.bench.events import EventsReport, Run, render_events
+
+    # GIVEN two frames each way: publishing adds one UpdateItem and one PutEvents a frame
+    off = Run([10.0, 12.0], [], {"dynamodb:UpdateItem": 2, "dynamodb:PutItem": 4, "sqs:SendMessage": 2, "s3:PutObject": 2})
+    on = Run([11.0, 13.0], [1.0, 1.5], {**off.requests, "dynamodb:UpdateItem": 4, "events:PutEvents": 2}, events=2)
+    report = EventsReport(2, 3, 5, {("present", True): on, ("present", False): off}, 1.0)
+    # WHEN the report is written
+    text = render_events(report, "facepipe bench --events")
+    # THEN each row says the requests per frame by kind, the events, the times
+    assert "| people present (no arrival) | on | 4.00 | 1.00 | 1.00 | 1.00 | 1.00 | 12.0 | 13.0 | 1.25 | 1.5 |" in text
+    assert "| people present (no arrival) | off | 3.00 | 0.00 | 1.00 | 1.00 | 0.00 | 11.0 | 12.0 | - | - |" in text
+    assert "| UpdateItem | 2.00 | 1.00 |" in text

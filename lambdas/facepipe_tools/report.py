@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import shlex
 from collections.abc import Iterable, Iterator, Sequence
@@ -67,6 +68,11 @@ def shown_path(path: str | Path) -> str:
     if not Path(path).is_absolute():
         return str(path)
     return os.path.relpath(path)
+
+
+def command_of(args: argparse.Namespace) -> str:
+    """The command as typed (``args.argv``, else ``args.command``), for the first line of a report."""
+    return command_line(getattr(args, "argv", None) or [args.command])
 
 
 def command_line(argv: Sequence[str]) -> str:

@@ -1,4 +1,4 @@
-"""What the command groups share: the ``--stack`` option, the people admin, the command line for reports."""
+"""What the command groups share: the ``--stack`` option, the people admin."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import argparse
 from typing import TYPE_CHECKING
 
 from facepipe.settings import Settings
-from facepipe_tools.report import command_line
 
 if TYPE_CHECKING:
     from facepipe_tools.admin import Admin
@@ -24,8 +23,3 @@ def admin() -> Admin:
     from facepipe_tools.admin import Admin, build_recognizer
 
     return Admin(build_recognizer(Settings.from_env()))
-
-
-def command(args: argparse.Namespace) -> str:
-    """The command as typed, for the first line of a report."""
-    return command_line(getattr(args, "argv", None) or [args.command])

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 from facepipe.embedding.models import MODELS
 from facepipe.exceptions import FacepipeError
 from facepipe.settings import Settings
-from facepipe_tools.cli._common import admin, command, with_stack
+from facepipe_tools.cli._common import admin, with_stack
+from facepipe_tools.report import command_of
 from facepipe_tools.stacks import sqs_client, stack_environment, use_stack
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ def _evaluate(args: argparse.Namespace, labelled: LabelledSet, downscale_to: int
             concurrency=args.concurrency,
             downscale_to=downscale_to,
             progress=True,
-            command=command(args),
+            command=command_of(args),
         )
 
     if info is not None or deployed:
@@ -114,7 +115,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     names = [s.name for s in sets]
     if len(set(names)) != len(names):
         raise FacepipeError(f"a set is given twice: {', '.join(names)}")
-    report = run_calibration(sets, _labeller(args.model), args.model, command=command(args), progress=True)
+    report = run_calibration(sets, _labeller(args.model), args.model, command=command_of(args), progress=True)
     written = report.write(Path(args.out))
     print(report.render())
     print("\nwritten: " + ", ".join(str(p) for p in written))
@@ -122,7 +123,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from facepipe_tools.bench import run_bench, run_console_bench, run_detection_bench, run_images_bench
+    from facepipe_tools.bench import run_bench, run_console_bench, run_detection_bench, run_events_bench, run_images_bench
 
     if args.detection:
         if args.out == BENCH_REPORT:
@@ -136,6 +137,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if args.out == BENCH_REPORT:
             args.out = "docs/reports/console.md"
         return run_console_bench(args)
+    if args.events:
+        if args.out == BENCH_REPORT:
+            args.out = "docs/reports/events.md"
+        return run_events_bench(args)
     return run_bench(args)
 
 
@@ -208,6 +213,12 @@ def add_parsers(sub: Subparsers) -> None:
         action="store_true",
         help="the console's pages over 10,000 people and 100,000 faces, and grouping 10,000 review faces (docs/reports/console.md)",
     )
+    bench.add_argument(
+        "--events",
+        action="store_true",
+        help="what publishing recognition's events adds per frame: AWS requests and time, on and off (docs/reports/events.md)",
+    )
+    bench.add_argument("--frames", type=int, default=100, help="--events: frames per case and container (default 100)")
     bench.add_argument(
         "--repeats", type=int, default=3, help="passes over the frames in process (--detection: timed runs per frame; --console: per page)"
     )

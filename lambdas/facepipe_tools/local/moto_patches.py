@@ -12,17 +12,26 @@ process apply the same ones (tests/conftest.py), so both give the same answers.
 - ``SQSBackend.receive_message``, ``send_message``, ``delete_message``,
   ``change_message_visibility``, ``purge_queue`` (``_one_at_a_time``): one request at a time per queue.
 
+Two more are opt-in, for the benches that fill moto in process with a large table (``facepipe
+bench --console``); ``patch_moto`` does not apply them:
+
+- ``Table.query`` and ``Table.all_items`` (``moto_reading_partitions``, a context manager): a
+  Query reads its partition, not a sort of the whole table (seconds per Query at 100,000 items).
+- moto's ``instances_tracked`` records of DynamoDB objects (``forget_moto_copies``, called between
+  writes): cleared, as they keep every rollback copy alive and grow the process by megabytes a second.
+
 With many clients polling one response queue, moto's two SQS copies and checks take most of
 the emulator's Python time (py-spy; docs/reports/history.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 from moto.core.utils import unix_time
@@ -31,7 +40,7 @@ from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 from moto.sqs.models import Message, SQSBackend
 
-__all__ = ["key_of", "patch_moto"]
+__all__ = ["forget_moto_copies", "key_of", "moto_reading_partitions", "patch_moto"]
 
 #: the TransactWriteItems this thread is dispatching (its ``TransactItems``), for ``_table_copy``
 _transaction = threading.local()
@@ -152,3 +161,83 @@ def patch_moto() -> None:
         method = getattr(SQSBackend, name)
         if not getattr(method, _WRAPPED, False):
             setattr(SQSBackend, name, _one_at_a_time(method))
+
+
+# --- opt-in: moto in process holding a large table (``facepipe bench --console``) ---------------
+def forget_moto_copies() -> None:
+    """Let go of moto's record of every DynamoDB model object it made (kept for its dashboard
+    only, ``instances_tracked``): with a transaction's rollback copy among them (tables and items),
+    that record keeps every copy alive, and grows the process by megabytes a second."""
+    from moto.core.model_instances import model_data
+
+    for model in model_data["dynamodb"].values():
+        tracked = getattr(model, "instances_tracked", None)
+        if isinstance(tracked, list):
+            tracked.clear()
+
+
+@contextlib.contextmanager
+def moto_reading_partitions() -> Iterator[Callable[[], None]]:
+    """moto in process with a Query that reads its partition, as DynamoDB does (same answers).
+
+    moto answers every Query by sorting every item of the table (``Table.all_items``) and
+    filtering them: seconds per Query at the bench's size, which would time moto, not the
+    console. Here a table Query looks its partition up; an index Query, once ``freeze()`` (the
+    context's value) is called, reads its partition from a snapshot sorted as the index is,
+    taken at its first Query (nothing may be written after ``freeze``)."""
+    query, all_items = Table.query, Table.all_items
+    lock = threading.RLock()
+    frozen: dict[Any, dict[Any, dict[Any, Any]]] = {}
+    state = {"frozen": False}
+
+    def partition(table: Table, attribute: str, sort: str, value: Any) -> dict[Any, dict[Any, Any]]:
+        key = (id(table), attribute, value)
+        if key not in frozen:
+            found = [
+                item
+                for part in table.items.values()
+                for item in part.values()
+                if attribute in item.attrs and item.attrs[attribute].value == value.value
+            ]
+            found.sort(
+                key=lambda item: (str(item.attrs[sort].value) if sort in item.attrs else "", item.hash_key.value, item.range_key.value)
+            )
+            ordered: dict[Any, dict[Any, Any]] = {}
+            for item in found:
+                ordered.setdefault(item.hash_key, {})[item.range_key] = item
+            frozen[key] = ordered
+        return frozen[key]
+
+    def reading_partitions(table: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        conditions = kwargs.get("hash_key_conditions") or []
+        if index_name is None and hash_key is not None:
+            subset = {hash_key: table.items[hash_key]} if hash_key in table.items else {}
+        elif index_name is not None and state["frozen"] and len(conditions) == 1:
+            index = next(i for i in table.all_indexes() if i.name == index_name)
+            sort = next((k["AttributeName"] for k in index.schema if k["KeyType"] == "RANGE"), "")
+            subset = partition(table, conditions[0][0], sort, conditions[0][1])
+        else:
+            return query(table, hash_key, *args, **kwargs)
+        with lock:
+            whole = table.items
+            table.items, table._facepipe_partition = subset, True  # type: ignore[assignment,attr-defined]
+            try:
+                return query(table, hash_key, *args, **kwargs)
+            finally:
+                table.items, table._facepipe_partition = whole, False  # type: ignore[attr-defined]
+
+    def partition_items(table: Table) -> Any:
+        if getattr(table, "_facepipe_partition", False):
+            return [item for part in table.items.values() for item in part.values()]  # in the partition's order
+        return all_items(table)
+
+    def freeze() -> None:
+        state["frozen"] = True
+
+    Table.query = reading_partitions  # type: ignore[method-assign,assignment]
+    Table.all_items = partition_items  # type: ignore[method-assign,assignment]
+    try:
+        yield freeze
+    finally:
+        Table.query, Table.all_items = query, all_items  # type: ignore[method-assign]
