@@ -34,9 +34,9 @@ from facepipe.index import Vector, VectorIndex
 from facepipe.index.recent import RecentVectors
 from facepipe.matching import TOP_K, Calibration, Candidate, Decision, adds_to_person, decide, names_nobody
 from facepipe.people import FaceRecord, PeopleStore, Person, PersonGoneError, face_id_for, generated_name, person_id_for
+from facepipe.people.errors import FaceErasedError
 from facepipe.people.items import profile_item
 from facepipe.people.registry import StrangerRegistry
-from facepipe.people.store import FaceErasedError
 from facepipe.storage import delete_every_version, face_crop_key, put_jpeg, sighting_crop_key
 from facepipe.vectors import encode_vector
 

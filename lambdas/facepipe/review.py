@@ -43,9 +43,9 @@ from facepipe.matching import Calibration
 from facepipe.names import TTL_ATTRIBUTE
 from facepipe.people import PeopleStore, keys
 from facepipe.people.conflicts import cancellation_reasons
+from facepipe.people.errors import FaceErasedError
 from facepipe.people.items import dict_item, from_item, now
 from facepipe.people.registry import StrangerRegistry
-from facepipe.people.store import FaceErasedError
 from facepipe.storage import delete_every_version, put_jpeg, review_crop_key
 from facepipe.vectors import decode_vector, encode_vector
 

@@ -58,8 +58,10 @@ from botocore.exceptions import ClientError
 from facepipe.names import RECORD_LIFETIME_SECONDS, TTL_ATTRIBUTE
 from facepipe.people import keys
 from facepipe.people.conflicts import cancellation_reasons
+from facepipe.people.errors import FaceErasedError, PersonGoneError
 from facepipe.people.items import dict_item
-from facepipe.people.store import FaceErasedError, PeopleStore, PersonGoneError
+from facepipe.people.presence import presence_check
+from facepipe.people.store import PeopleStore
 from facepipe.vectors import decode_vector, encode_vector
 
 #: how long a new person stays registered: past Pinecone's read-after-write delay (10-30 s), and
@@ -147,7 +149,7 @@ class StrangerRegistry:
             else {"ConditionExpression": "seq = :seen", "ExpressionAttributeValues": {":seen": seen.seq}}
         )
         erased = {"ConditionCheck": {"Key": keys.claim_key(face_id), "ConditionExpression": "attribute_not_exists(erased)"}}
-        present = [self.people.presence_check(subject_id, 0)] if subject == "person_id" else []
+        present = [presence_check(subject_id, 0)] if subject == "person_id" else []
         try:
             self.people.transact(
                 [
