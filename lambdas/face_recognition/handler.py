@@ -1,4 +1,4 @@
-"""face-recognition: SQS batch (request and photo queues) -> embed, match, tag, respond (§1.3, §1.4)."""
+"""face-recognition: SQS batch (request and photo queues) -> embed, match, tag, respond (docs/contracts.md: Response, Photos)."""
 
 from __future__ import annotations
 
