@@ -28,7 +28,8 @@ first one's entry and decided *match* at step 2, or had its write refused at ste
 and then decided match. The winner is deterministic (the first to move HEAD); the loser is
 folded into it before it created anything. The same holds for any number of containers. A
 frame whose similarity to the registered face stays below the thresholds becomes a second
-person: a split, never a wrong merge (users forgive a split, ARCHITECTURE §9).
+person: a split, never a wrong merge (a split costs a person one merge; a wrong merge gives one
+person the other's name).
 
 **Cost.** One consistent GetItem and one Query per face the index calls new; one transaction
 per person created. Entries older than the window are skipped by the key condition (they
