@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 
 class GalleryParts:
+    """The gallery's index namespace, people table, registry, model and bucket."""
+
     def __init__(
         self,
         index: VectorIndex,

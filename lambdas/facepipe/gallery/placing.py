@@ -25,6 +25,8 @@ REGISTER_ROUNDS = 40
 
 
 class Placing(GalleryParts):
+    """Who a face is."""
+
     def candidates(self, vector: np.ndarray, exclude: str = "") -> list[Candidate]:
         """Indexed faces near ``vector`` (the index, plus what this container upserted lately),
         but not face ``exclude`` (a redelivered face is never its own match)."""

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 
 class Writing(GalleryParts):
+    """A placed face recorded, indexed, settled; enrollment."""
+
     def record(self, face: FaceToResolve, placement: Placement, similarity: float, enrolled: bool = False) -> bool:
         """Record the face under its person (``PersonGoneError`` when the person was merged away
         or erased meanwhile: place it again; ``FaceClaimedError`` when an earlier delivery

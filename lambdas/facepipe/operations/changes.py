@@ -18,6 +18,8 @@ from facepipe.publishing import EventType
 
 
 class Changes(OperationsBase):
+    """Rename, merge, unassign."""
+
     def rename(self, ref: str, name: str) -> Person:
         if not name.strip():
             raise OperationError("a name is required")

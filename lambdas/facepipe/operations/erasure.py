@@ -42,6 +42,8 @@ class Erasure:
 
 
 class Erasing(OperationsBase):
+    """Erase a person, or preview what that erases."""
+
     def delete(self, ref: str) -> Erasure:
         """Erase a person: profile, faces, vectors (in every model's namespace), stored crops
         (every S3 version), tags (anonymised, the images' file names dropped), negative links,

@@ -31,6 +31,8 @@ from facepipe.vectors import decode_vector, encode_vector
 
 
 class Teaching(OperationsBase):
+    """The review's faces named, dismissed; recognised faces confirmed or refused."""
+
     def review_faces(self, target: str) -> list[ReviewFace]:
         """A review group's faces, or the one review face ``target`` names."""
         faces = self.review.faces(target)

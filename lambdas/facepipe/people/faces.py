@@ -1,6 +1,6 @@
 """A person's faces: recorded once (the face item, its claim and the counts in one transaction,
 checked against the person being present), moved to another person, adopted from the review,
-indexed or not, erased; and the faces that are *not* a person (negative links)."""
+indexed or not, erased."""
 
 from __future__ import annotations
 
@@ -14,13 +14,15 @@ from facepipe.names import TTL_ATTRIBUTE
 from facepipe.people import keys
 from facepipe.people.claims import claim_condition, claim_item, erasure_mark, refused_claim
 from facepipe.people.conflicts import cancellation_reasons
-from facepipe.people.errors import FaceErasedError, PersonGoneError, PersonNotFoundError
-from facepipe.people.items import FaceRecord, from_item, now
+from facepipe.people.errors import FaceErasedError, PersonGoneError
+from facepipe.people.items import FaceRecord, from_item
 from facepipe.people.presence import PRESENT, SHARD_PRESENT
 from facepipe.people.table import PeopleTable, failed_condition
 
 
 class Faces(PeopleTable):
+    """A person's face items, claims and counts, moved together in one transaction."""
+
     def _join(self, face: FaceRecord, claim: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Transaction items that add ``face`` to its person: the face item, its claim (``claim``:
         how it is taken, when not a new one), its count on its presence shard (which must still be
@@ -200,34 +202,6 @@ class Faces(PeopleTable):
         except ClientError as exc:
             if cancellation_reasons(exc)[:1] != ["ConditionalCheckFailed"]:
                 raise
-
-    def add_negative(self, person_id: str, face_id: str, vector: str, band: str) -> None:
-        """Store that face ``face_id`` is not ``person_id`` (once; the profile counts it)."""
-        item = {**keys.negative_key(person_id, face_id), "type": "negative", "face_id": face_id, "vector": vector, "band": band}
-        try:
-            self.transact(
-                [
-                    {"Put": {"Item": {**item, "created_at": now()}, "ConditionExpression": "attribute_not_exists(SK)"}},
-                    {
-                        "Update": {
-                            "Key": keys.profile_key(person_id),
-                            "UpdateExpression": "ADD negatives :one",
-                            "ConditionExpression": "attribute_exists(PK)",
-                            "ExpressionAttributeValues": {":one": 1},
-                        }
-                    },
-                ]
-            )
-        except ClientError as exc:
-            reasons = cancellation_reasons(exc)
-            if reasons[1:2] == ["ConditionalCheckFailed"]:
-                raise PersonNotFoundError(f"no person with id {person_id}") from None
-            if reasons[:1] != ["ConditionalCheckFailed"]:
-                raise  # else stored before (a repeat)
-
-    def negatives(self, person_id: str) -> list[dict[str, Any]]:
-        condition = Key("PK").eq(keys.person_pk(person_id)) & Key("SK").begins_with("NOT#")
-        return [from_item(i) for i in self.query(KeyConditionExpression=condition, ConsistentRead=True)]
 
     def erase_claim(self, face_id: str) -> None:
         """Turn a face's claim into an erasure mark (kept ``ERASURE_MARK_SECONDS``)."""

@@ -21,6 +21,8 @@ MAX_REDIRECTS = 8
 
 
 class Profiles(PeopleTable):
+    """A person's profile and their counts."""
+
     def create_person(self, person_id: str, name: str, created_from: str) -> bool:
         """Create the profile once; False when it already exists (a repeat). ``PersonGoneError``
         when the id was erased (its marks outlive any message that could bring it back)."""

@@ -5,8 +5,8 @@ on the same requests (``table``: retried while DynamoDB refuses overlapping work
 
 * ``profiles``: a person created once, read with their counts, followed through merges, renamed;
 * ``presence``: a person merged away or being erased, and the check every write under them makes;
-* ``faces``: a person's faces (recorded, moved, adopted from the review, indexed, erased) and
-  the faces that are not them;
+* ``faces``: a person's faces (recorded, moved, adopted from the review, indexed, erased);
+* ``negatives``: the faces people said are not them;
 * ``tags``: each image's tags and META, the response-sent marker, the stored responses.
 
 Ids are derived from the work (``keys.face_id_for``) and first writes are conditional, so a
@@ -19,10 +19,11 @@ face's claim stays as the mark that keeps a redelivered frame from bringing it b
 from __future__ import annotations
 
 from facepipe.people.faces import Faces
+from facepipe.people.negatives import Negatives
 from facepipe.people.presence import Presence
 from facepipe.people.profiles import Profiles
 from facepipe.people.tags import Tags
 
 
-class PeopleStore(Profiles, Presence, Faces, Tags):
-    """The people table: profiles, presence, faces and tags over one set of requests."""
+class PeopleStore(Profiles, Presence, Faces, Negatives, Tags):
+    """The people table: profiles, presence, faces, negative links and tags over one set of requests."""

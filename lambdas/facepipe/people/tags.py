@@ -21,6 +21,8 @@ from facepipe.people.table import TRANSACT_LIMIT, PeopleTable, failed_condition
 
 
 class Tags(PeopleTable):
+    """Each image's tags and META, and what the answer to it left behind."""
+
     def tag_media(self, request_id: str, digest: str, filename: str, source: str, result: str, tags: Sequence[Tag]) -> None:
         """Write the tags of one image (keyed: a repeat rewrites the same values) in as many
         transactions as it takes, each checking that every person its tags name is present

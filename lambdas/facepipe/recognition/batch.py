@@ -44,6 +44,8 @@ from facepipe.recognition.recognizer import Recognizer
 
 @dataclass
 class Prepared:
+    """One record as the batch carries it: parsed, its crops and vectors, how it stands."""
+
     message: RequestMessage | None = None
     photos: list[PhotoRef] | None = None
     crops: list[Image.Image] | None = None

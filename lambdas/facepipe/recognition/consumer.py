@@ -53,6 +53,8 @@ def with_record_defaults(event: dict[str, Any]) -> dict[str, Any]:
 
 
 class RecognitionConsumer:
+    """The recognition function's batches, on one container's recognizer."""
+
     #: what a frame's stored response is keyed by (Powertools' jmespath over the work: keys.image_work)
     WORK_KEY = "[source, request_id, digest]"
 

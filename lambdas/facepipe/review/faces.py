@@ -28,6 +28,8 @@ def group_id_for(face_id: str) -> str:
 
 @dataclass(frozen=True)
 class ReviewFace:
+    """A face kept for review, in its group."""
+
     face_id: str
     group_id: str
     request_id: str
@@ -64,6 +66,8 @@ class ReviewFace:
 
 @dataclass(frozen=True)
 class ReviewGroup:
+    """A review group: its size, when it was seen, where, the face shown for it."""
+
     group_id: str
     size: int
     first_seen: str

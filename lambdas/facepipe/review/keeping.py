@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 
 class Keeping(ReviewParts):
+    """A face kept for review, taken from a person, or let go."""
+
     def keep(self, face: FaceToResolve) -> str | None:
         """Keep an unknown face for review; its group (an earlier delivery's, on a repeat), or
         None when the face was erased or is held elsewhere."""

@@ -18,6 +18,8 @@ REVIEW_REGISTRY_SECONDS = 300.0
 
 
 class ReviewParts:
+    """The review's index namespace, people table, registry, retention and bucket."""
+
     def __init__(
         self,
         index: VectorIndex,

@@ -13,6 +13,8 @@ from facepipe.review.parts import ReviewParts
 
 
 class Reading(ReviewParts):
+    """Groups and faces as people read them."""
+
     def groups(self, source: str | None = None, start: str | None = None, limit: int = 50) -> tuple[list[ReviewGroup], str | None]:
         """Groups newest first (``limit`` of them after the cursor ``start``), and the next cursor."""
         kwargs: dict[str, Any] = {
