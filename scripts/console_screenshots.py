@@ -68,7 +68,6 @@ class Sample:
         import boto3
         import torch
 
-        from facepipe.consumer import RecognitionConsumer
         from facepipe.detection import FaceDetector
         from facepipe.embedding import load_cropper, load_embedder
         from facepipe.frames import FrameProcessor
@@ -76,6 +75,7 @@ class Sample:
         from facepipe.names import StackNames
         from facepipe.people import PeopleStore
         from facepipe.recognition import Recognizer
+        from facepipe.recognition.consumer import RecognitionConsumer
         from facepipe.runtime import idempotency_store
         from facepipe.settings import Settings
         from facepipe_tools.admin import Admin

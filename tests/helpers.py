@@ -405,12 +405,12 @@ def camera_replay(image: Image.Image, box: list[float], rng: Any, face_px: float
 def moto_recognition(aws: Any, settings: Any, detector: Any, embedder: Any) -> tuple[Any, Any, Any, Any]:
     """(frames, recognizer, consumer, sqs): detection's message builder and recognition on moto in
     process, with ``detector`` (MTCNN) and ``embedder`` (dlib), the embedded index and the people table."""
-    from facepipe.consumer import RecognitionConsumer
     from facepipe.embedding import load_cropper
     from facepipe.frames import FrameProcessor
     from facepipe.index.embedded import EmbeddedIndex
     from facepipe.people import PeopleStore
     from facepipe.recognition import Recognizer
+    from facepipe.recognition.consumer import RecognitionConsumer
     from facepipe.runtime import idempotency_store
 
     sqs, s3 = aws.client("sqs"), aws.client("s3")

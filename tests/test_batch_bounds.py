@@ -17,15 +17,14 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from PIL import Image
 
-from facepipe import consumer as consumer_module
-from facepipe.consumer import RecognitionConsumer
 from facepipe.embedding import EMBED_BATCH_SIZE, l2_normalise, load_cropper
 from facepipe.index.embedded import EmbeddedIndex
 from facepipe.messages import encode as encode_message
 from facepipe.messages import response_message
 from facepipe.observability import Metric, metrics
 from facepipe.people import PeopleStore
-from facepipe.recognition import Recognised, Recognizer
+from facepipe.recognition import Recognised, Recognizer, deadline
+from facepipe.recognition.consumer import RecognitionConsumer
 from facepipe_tools.local.context import LambdaContext
 from helpers import b64, drain, encode, queue_and_receive
 
@@ -68,8 +67,8 @@ class StillContext(LambdaContext):
 
 def with_margin(seconds: float) -> float:
     """The remaining time that leaves ``seconds`` beyond the consumer's safety margin."""
-    total = seconds / (1 - consumer_module.SAFETY_SHARE)
-    return total if consumer_module.SAFETY_SHARE * total <= consumer_module.SAFETY_SECONDS else seconds + consumer_module.SAFETY_SECONDS
+    total = seconds / (1 - deadline.SAFETY_SHARE)
+    return total if deadline.SAFETY_SHARE * total <= deadline.SAFETY_SECONDS else seconds + deadline.SAFETY_SECONDS
 
 
 def frame_message(request_id: str, faces: int, crop_size: int, preprocessing: str) -> str:

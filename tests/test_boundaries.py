@@ -25,7 +25,7 @@ def loaded_after(code: str, **env: str) -> set[str]:
 
 def test_boundary_the_handlers_core_loads_no_tool_code():
     loaded = loaded_after(
-        "import facepipe.runtime, facepipe.events, facepipe.frames, facepipe.consumer, facepipe.recognition, facepipe.index.pinecone"
+        "import facepipe.runtime, facepipe.events, facepipe.frames, facepipe.recognition.consumer, facepipe.recognition, facepipe.index.pinecone"
     )
     assert loaded.isdisjoint(TOOLS_ONLY), loaded & set(TOOLS_ONLY)
 

@@ -183,7 +183,7 @@ def test_a_frame_naming_100_people_is_tagged_in_several_transactions(recognizer)
 
 
 def test_record_face_refuses_a_face_held_by_another_person(recognizer):
-    from facepipe.people.store import FaceClaimedError, FaceErasedError
+    from facepipe.people.errors import FaceClaimedError, FaceErasedError
 
     store = recognizer.people
     store.create_person("alice", "alice", "t")

@@ -23,12 +23,12 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from PIL import Image
 
-from facepipe.consumer import RecognitionConsumer
 from facepipe.messages import MESSAGE_VERSION
 from facepipe.names import StackNames
 from facepipe.people import PeopleStore
 from facepipe.people.conflicts import conflicts_retried
 from facepipe.recognition import Recognizer
+from facepipe.recognition.consumer import RecognitionConsumer
 from facepipe_tools.local.context import LambdaContext
 from facepipe_tools.local.delayed_index import DelayedIndex
 from facepipe_tools.local.emulator import EmulatorProcess, conflict_counts

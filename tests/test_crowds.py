@@ -16,13 +16,13 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from PIL import Image, ImageOps
 
-from facepipe.consumer import RecognitionConsumer
 from facepipe.detection import DetectedFace, FaceDetector, select_faces
 from facepipe.exceptions import InvalidMessageError
 from facepipe.index.embedded import EmbeddedIndex
 from facepipe.messages import carry_skipped, encode, parse_request_message, response_message
 from facepipe.people import PeopleStore
 from facepipe.recognition import Recognizer
+from facepipe.recognition.consumer import RecognitionConsumer
 from facepipe.runtime import detection_runtime
 from facepipe.storage import claim_check_key
 from facepipe_tools.local.context import LambdaContext

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from PIL import Image, ImageEnhance, ImageOps
 
-from facepipe.consumer import RecognitionConsumer
 from facepipe.embedding import load_cropper
 from facepipe.events import FrameRequest
 from facepipe.exceptions import VectorIndexError
@@ -25,6 +24,7 @@ from facepipe.operations import OperationError
 from facepipe.people import PeopleStore, keys
 from facepipe.people.registry import StrangerRegistry
 from facepipe.recognition import Recognizer
+from facepipe.recognition.consumer import RecognitionConsumer
 from facepipe.runtime import idempotency_store
 from facepipe.storage import claim_check_key, face_crop_key
 from facepipe_tools.admin import Admin, MergeRefused

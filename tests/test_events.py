@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from facepipe.consumer import RecognitionConsumer
 from facepipe.embedding import load_cropper
 from facepipe.events import FrameRequest
 from facepipe.frames import FrameProcessor
@@ -20,6 +19,7 @@ from facepipe.messages import encode as encode_message
 from facepipe.people import PeopleStore
 from facepipe.publishing import EventType, Publisher
 from facepipe.recognition import Recognizer
+from facepipe.recognition.consumer import RecognitionConsumer
 from facepipe.runtime import idempotency_store
 from facepipe_tools.admin import Admin
 from facepipe_tools.local.context import LambdaContext

@@ -193,7 +193,7 @@ def test_faults_every_accepted_frame_answered_once_or_dead_lettered_with_reason(
     recognition = load_handler("face_recognition")
     # the short context makes a dead process's idempotency lock lapse at once; its "remaining time"
     # of 0 would also defer every record but one (tests/test_batch_bounds.py holds the deadline)
-    monkeypatch.setattr("facepipe.consumer.RecognitionBatch._fits", lambda self, record, item: True)
+    monkeypatch.setattr("facepipe.recognition.deadline.Deadline.fits", lambda *_: True)
     faulty_index(recognition.runtime.recognizer.index, faults, monkeypatch)
     frames = frames_of_people(fixtures_root)
     retried_before = conflicts_retried()

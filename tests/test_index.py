@@ -19,9 +19,8 @@ from pinecone import Index, PineconeError
 from werkzeug.wrappers import Request
 
 from facepipe.exceptions import ConfigurationError, VectorIndexError
-from facepipe.index import Match, Vector, make_index
+from facepipe.index import Match, Vector, make_index, pinecone_connection
 from facepipe.index import embedded as embedded_module
-from facepipe.index import pinecone as pinecone_module
 from facepipe.index.embedded import EmbeddedIndex
 from facepipe.index.pinecone import PineconeIndex
 from facepipe.settings import Settings
@@ -64,9 +63,9 @@ def embedded() -> EmbeddedIndex:
 
 @pytest.fixture(autouse=True)
 def _fresh_pinecone_caches() -> Iterator[None]:
-    pinecone_module._reset_caches()
+    pinecone_connection.reset_caches()
     yield
-    pinecone_module._reset_caches()
+    pinecone_connection.reset_caches()
 
 
 class Wire:
@@ -385,7 +384,7 @@ def test_pinecone_rotated_key_is_used_after_the_cache_age_without_a_refusal(
     settings: Settings, ssm: Any, requests_seen: list, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN a warm index whose cached key has outlived KEY_MAX_AGE (0 here)
-    monkeypatch.setattr(pinecone_module, "KEY_MAX_AGE", 0)
+    monkeypatch.setattr(pinecone_connection, "KEY_MAX_AGE", 0)
     index = PineconeIndex.from_settings(settings, DIM, ssm_client=ssm)
     index.count(NS)
     # WHEN the key is rotated in SSM while the old one still works

@@ -15,7 +15,6 @@ from boto3.dynamodb.conditions import Attr
 from PIL import Image, ImageOps
 
 from facepipe import names
-from facepipe.consumer import RecognitionConsumer
 from facepipe.detection import largest_face
 from facepipe.detection.quality import assess
 from facepipe.gallery import FaceToResolve
@@ -25,6 +24,7 @@ from facepipe.people import PeopleStore, PersonNotFoundError, keys
 from facepipe.people.items import profile_item
 from facepipe.people.registry import StrangerRegistry
 from facepipe.recognition import ImageRef, Recognizer
+from facepipe.recognition.consumer import RecognitionConsumer
 from facepipe.runtime import idempotency_store
 from facepipe.storage import claim_check_key, face_crop_key, put_jpeg
 from facepipe_tools.admin import Admin, EnrollError

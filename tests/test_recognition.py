@@ -9,7 +9,6 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from PIL import Image, ImageOps
 
-from facepipe.consumer import RecognitionConsumer
 from facepipe.embedding import load_cropper
 from facepipe.events import FrameRequest
 from facepipe.frames import FrameProcessor
@@ -18,6 +17,7 @@ from facepipe.messages import encode as encode_message
 from facepipe.people import PeopleStore
 from facepipe.queues import REASON
 from facepipe.recognition import Recognizer
+from facepipe.recognition.consumer import RecognitionConsumer
 from facepipe.storage import claim_check_key
 from facepipe_tools.admin import Admin
 from facepipe_tools.local.context import LambdaContext

@@ -15,7 +15,6 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from PIL import Image, ImageOps
 
-from facepipe.consumer import RecognitionConsumer
 from facepipe.embedding import load_cropper
 from facepipe.events import FrameRequest
 from facepipe.exceptions import VectorIndexError
@@ -25,6 +24,7 @@ from facepipe.messages import encode as encode_message
 from facepipe.names import StackNames
 from facepipe.people import PeopleStore
 from facepipe.recognition import Recognizer
+from facepipe.recognition.consumer import RecognitionConsumer
 from facepipe.settings import Settings
 from facepipe_tools.local.context import LambdaContext
 from facepipe_tools.local.emulator import AwsEmulator

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 from PIL import Image, ImageEnhance, ImageOps
 
-from facepipe.consumer import RecognitionConsumer
 from facepipe.detection import largest_face
 from facepipe.embedding import load_cropper
 from facepipe.events import FrameRequest
@@ -23,6 +22,7 @@ from facepipe.index.embedded import EmbeddedIndex
 from facepipe.messages import encode as encode_message
 from facepipe.people import PeopleStore
 from facepipe.recognition import Recognizer
+from facepipe.recognition.consumer import RecognitionConsumer
 from facepipe.runtime import idempotency_store
 from facepipe_tools.admin import Admin
 from facepipe_tools.feedback import calibrate_from_review, edges, labelled_pairs

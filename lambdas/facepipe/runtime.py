@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from facepipe.allocator import keep_freed_memory
-from facepipe.consumer import RecognitionConsumer
 from facepipe.detection import FaceDetector
 from facepipe.embedding import dimension_of, load_cropper, load_embedder
 from facepipe.frames import FrameAcceptor, FrameProcessor
@@ -24,6 +23,7 @@ from facepipe.names import IDEMPOTENCY_PARTITION
 from facepipe.observability import Metric, MetricUnit, child_logger, metrics
 from facepipe.people import PeopleStore
 from facepipe.recognition import Recognizer
+from facepipe.recognition.consumer import RecognitionConsumer
 from facepipe.settings import Settings
 
 logger = child_logger()

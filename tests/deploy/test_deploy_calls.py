@@ -157,11 +157,11 @@ def moto_stack(monkeypatch):
             monkeypatch.setenv(key, value)
         from aws_lambda_powertools.utilities import parameters
 
-        from facepipe.index import pinecone as pinecone_index
+        from facepipe.index import pinecone_connection
         from facepipe.runtime import detection_runtime, recognition_runtime
 
         parameters.clear_caches()  # a fresh container: nothing cached from other tests
-        pinecone_index._reset_caches()
+        pinecone_connection.reset_caches()
         detection_runtime.cache_clear()
         recognition_runtime.cache_clear()
         yield session, resources

@@ -1,30 +1,23 @@
-"""Pinecone vector index (§6, §9) over the official ``pinecone`` SDK's sync data plane.
-
-Lessons applied: the index is targeted by host (no describe call per cold start),
-the SDK client is created once per container (its transport retries connection resets
-after idle and throttling), and the index dimension is checked against the embedder's once. Pinecone
-does not guarantee read-after-write: an upsert becomes queryable after a delay.
-(One adapter in one module: key, host, client cache, dimension check, and each data-plane
-call with the hint its failure needs; splitting it would scatter one SDK's handling.)
+"""The Pinecone vector index (docs/matching.md) over the official ``pinecone`` SDK's sync data
+plane: each data-plane call with the hint its failure needs, and the index's dimension and
+metric checked against the embedder's once per host. Where the index is and the client that
+reaches it (key, host, one client per container): ``pinecone_connection``. Pinecone does not
+guarantee read-after-write: an upsert becomes queryable after a delay (``index.recent``).
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import operator
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-from aws_lambda_powertools.utilities import parameters
 from pinecone import (
     ForbiddenError,
     Index,
     NotFoundError,
-    Pinecone,
     PineconeConnectionError,
     PineconeError,
     UnauthorizedError,
@@ -33,6 +26,7 @@ from pinecone import (
 from facepipe.embedding import l2_normalise
 from facepipe.exceptions import ConfigurationError, VectorIndexError
 from facepipe.index._base import Filter, Match, Metadata, Vector, check_dimension
+from facepipe.index.pinecone_connection import checked, client, fingerprint, lock, read_api_key, resolve_host
 from facepipe.observability import traced_without_result
 
 if TYPE_CHECKING:
@@ -47,80 +41,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CHUNK_SIZE = 100  # vectors (or ids) per request
-KEY_MAX_AGE = 300  # seconds the API key read from SSM is cached
 COSINE_METRICS = ("cosine", "dotproduct")  # vectors are unit length, so both score cosine similarity
 _DEFAULT_NAMESPACE = "__default__"  # how describe_index_stats names the "" namespace
-
-# Per container: one data-plane client per (key, host), one host per index name, and
-# the (host, dimension) pairs already checked. Keys are hashed so no cache holds them.
-_clients: dict[tuple[str, str], Index] = {}
-_hosts: dict[str, str] = {}
-_checked: set[tuple[str, int]] = set()
-_providers: dict[int, parameters.SSMProvider] = {}  # per injected SSM client: its cache lasts KEY_MAX_AGE
-_lock = threading.Lock()
-
-
-def _fingerprint(api_key: str) -> str:
-    return hashlib.sha256(api_key.encode()).hexdigest()
-
-
-def read_api_key(parameter_name: str, ssm_client: SSMClient | None = None, force_fetch: bool = False) -> str:
-    """The Pinecone API key from an SSM SecureString, decrypted and cached for KEY_MAX_AGE seconds
-    (``force_fetch``: read SSM now, e.g. after Pinecone refused the cached key)."""
-    try:
-        if ssm_client is None:
-            value: object = parameters.get_parameter(parameter_name, decrypt=True, max_age=KEY_MAX_AGE, force_fetch=force_fetch)
-        else:
-            provider = _providers.setdefault(id(ssm_client), parameters.SSMProvider(boto3_client=ssm_client))
-            value = provider.get(parameter_name, decrypt=True, max_age=KEY_MAX_AGE, force_fetch=force_fetch)
-    except parameters.exceptions.GetParameterError as exc:
-        raise ConfigurationError(
-            f"cannot read the Pinecone API key from SSM parameter {parameter_name!r} ({exc}); "
-            "create it as a SecureString, allow ssm:GetParameter and kms:Decrypt on it, "
-            "or point PINECONE_SSM_PARAMETER_NAME at the right parameter"
-        ) from exc
-    key = str(value).strip()
-    if not key:
-        raise ConfigurationError(f"SSM parameter {parameter_name!r} is empty; put the Pinecone API key in it")
-    return key
-
-
-def _resolve_host(api_key: str, index_name: str) -> str:
-    """The data-plane host of ``index_name``: one describe call per container and name."""
-    with _lock:
-        host = _hosts.get(index_name)
-    if host:
-        return host
-    try:
-        host = Pinecone(api_key=api_key).describe_index(index_name).host
-    except (UnauthorizedError, ForbiddenError) as exc:
-        raise ConfigurationError(
-            "Pinecone rejected the API key while describing index "
-            f"{index_name!r}; put a valid key in the SSM parameter PINECONE_SSM_PARAMETER_NAME names"
-        ) from exc
-    except NotFoundError as exc:
-        raise ConfigurationError(
-            f"Pinecone index {index_name!r} does not exist; fix PINECONE_INDEX_NAME or set PINECONE_INDEX_HOST"
-        ) from exc
-    except PineconeError as exc:
-        raise VectorIndexError(
-            f"cannot describe Pinecone index {index_name!r} ({exc}); set PINECONE_INDEX_HOST to skip this lookup"
-        ) from exc
-    if not host:
-        raise ConfigurationError(f"Pinecone index {index_name!r} has no host yet; wait until it is ready")
-    with _lock:
-        _hosts[index_name] = host
-    return host
-
-
-def _client(api_key: str, host: str) -> Index:
-    """The SDK's data-plane client for ``host``, created once per container."""
-    cache_key = (_fingerprint(api_key), host)
-    with _lock:
-        client = _clients.get(cache_key)
-        if client is None:
-            client = _clients[cache_key] = Index(host=host, api_key=api_key)
-        return client
 
 
 def _chunks(items: Sequence[T], size: int = CHUNK_SIZE) -> Iterator[Sequence[T]]:
@@ -155,23 +77,23 @@ class PineconeIndex:
         self._index = index
         self._name = name or index.host
         self._api_key = api_key
-        self._key = _fingerprint(api_key(False)) if api_key else ""
+        self._key = fingerprint(api_key(False)) if api_key else ""
 
     @classmethod
     def from_settings(cls, settings: Settings, dimension: int, ssm_client: SSMClient | None = None) -> PineconeIndex:
         """Key from SSM, host from PINECONE_INDEX_HOST (else one describe call); checks the dimension."""
         api_key = read_api_key(settings.pinecone_ssm_parameter_name, ssm_client)
-        host = settings.pinecone_index_host or _resolve_host(api_key, settings.pinecone_index_name)
+        host = settings.pinecone_index_host or resolve_host(api_key, settings.pinecone_index_name)
         name = settings.pinecone_index_name if not settings.pinecone_index_host else host
         reader = functools.partial(read_api_key, settings.pinecone_ssm_parameter_name, ssm_client)
-        index = cls(_client(api_key, host), dimension, name=name, api_key=lambda force: reader(force_fetch=force))
+        index = cls(client(api_key, host), dimension, name=name, api_key=lambda force: reader(force_fetch=force))
         index.check()
         return index
 
     def check(self) -> None:
         """Fail with ConfigurationError when the index cannot hold this embedder's vectors (once per host)."""
         key = (self._index.host, self.dimension)
-        if key in _checked:
+        if key in checked:
             return
         try:
             stats = self._send("describe index stats", None, lambda ix: ix.describe_index_stats(), check=False)
@@ -193,8 +115,8 @@ class PineconeIndex:
                 f"Pinecone index {self._name!r} uses metric {stats.metric!r}; facepipe's scores are cosine "
                 "similarities, so point PINECONE_INDEX_HOST at an index created with metric='cosine'"
             )
-        with _lock:
-            _checked.add(key)
+        with lock:
+            checked.add(key)
 
     @traced_without_result
     def upsert(self, vectors: Sequence[Vector], namespace: str) -> None:
@@ -277,9 +199,9 @@ class PineconeIndex:
         if self._api_key is None:
             return False
         key = self._api_key(force)
-        if _fingerprint(key) == self._key:
+        if fingerprint(key) == self._key:
             return False
-        self._index, self._key = _client(key, self._index.host), _fingerprint(key)
+        self._index, self._key = client(key, self._index.host), fingerprint(key)
         logger.info("Pinecone API key rotated: using the new key from SSM for index %s", self._name)
         return True
 
@@ -313,14 +235,3 @@ def _hint(exc: PineconeError) -> str:
     if isinstance(exc, NotFoundError):
         return "check PINECONE_INDEX_HOST / PINECONE_INDEX_NAME"
     return "retry later; if it persists, check the request and Pinecone's status page"
-
-
-def _reset_caches() -> None:
-    """Close and forget cached clients, hosts and checks (tests; a rotated key gets a new client anyway)."""
-    with _lock:
-        for client in _clients.values():
-            client.close()
-        _clients.clear()
-        _hosts.clear()
-        _checked.clear()
-        _providers.clear()

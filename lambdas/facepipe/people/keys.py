@@ -1,4 +1,4 @@
-"""The one table's key schema (§5) and the ids derived from the work.
+"""The one table's key schema (docs/people.md) and the ids derived from the work.
 
   PERSON#<person_id> / PROFILE                    name, indexed_faces; GSI1 ("PEOPLE", name#id) lists people;
                                                   a merged-away person keeps a tombstone (merged_into)

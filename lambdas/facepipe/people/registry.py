@@ -28,7 +28,8 @@ first one's entry and decided *match* at step 2, or had its write refused at ste
 and then decided match. The winner is deterministic (the first to move HEAD); the loser is
 folded into it before it created anything. The same holds for any number of containers. A
 frame whose similarity to the registered face stays below the thresholds becomes a second
-person: a split, never a wrong merge (users forgive a split, ARCHITECTURE §9).
+person: a split, never a wrong merge (a split costs a person one merge; a wrong merge gives one
+person the other's name).
 
 **Cost.** One consistent GetItem and one Query per face the index calls new; one transaction
 per person created. Entries older than the window are skipped by the key condition (they
@@ -58,8 +59,10 @@ from botocore.exceptions import ClientError
 from facepipe.names import RECORD_LIFETIME_SECONDS, TTL_ATTRIBUTE
 from facepipe.people import keys
 from facepipe.people.conflicts import cancellation_reasons
+from facepipe.people.errors import FaceErasedError, PersonGoneError
 from facepipe.people.items import dict_item
-from facepipe.people.store import FaceErasedError, PeopleStore, PersonGoneError
+from facepipe.people.presence import presence_check
+from facepipe.people.store import PeopleStore
 from facepipe.vectors import decode_vector, encode_vector
 
 #: how long a new person stays registered: past Pinecone's read-after-write delay (10-30 s), and
@@ -147,7 +150,7 @@ class StrangerRegistry:
             else {"ConditionExpression": "seq = :seen", "ExpressionAttributeValues": {":seen": seen.seq}}
         )
         erased = {"ConditionCheck": {"Key": keys.claim_key(face_id), "ConditionExpression": "attribute_not_exists(erased)"}}
-        present = [self.people.presence_check(subject_id, 0)] if subject == "person_id" else []
+        present = [presence_check(subject_id, 0)] if subject == "person_id" else []
         try:
             self.people.transact(
                 [

@@ -17,7 +17,7 @@ from dataclasses import replace
 from facepipe.gallery import PLACEMENT_TRIES, FaceToResolve, Gallery, Placement, PlacementError
 from facepipe.messages import FaceResult
 from facepipe.people import PeopleStore, Person, PersonGoneError
-from facepipe.people.store import FaceClaimedError, FaceErasedError, FaceInReviewError
+from facepipe.people.errors import FaceClaimedError, FaceErasedError, FaceInReviewError
 from facepipe.recognition.results import face_result
 from facepipe.review import Review
 from facepipe.settings import Settings

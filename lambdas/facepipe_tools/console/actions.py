@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from facepipe.exceptions import FacepipeError
-from facepipe.people.store import FaceClaimedError, FaceErasedError, FaceInReviewError
+from facepipe.people.errors import FaceClaimedError, FaceErasedError, FaceInReviewError
 from facepipe_tools.console.directory import Directory
 from facepipe_tools.console.pages import backend_of, redirect
 
