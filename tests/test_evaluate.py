@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from facepipe.matching import calibration_for
+from facepipe.embedding.models import calibration_for
 from facepipe_tools.client import summary
 from facepipe_tools.eval_report import EvalReport, ProbeResult
 from facepipe_tools.judging import judge_faces, match_faces

@@ -16,10 +16,9 @@ from facepipe.detection import largest_face
 from facepipe.embedding import dimension_of, load_cropper, load_embedder
 from facepipe.embedding import weights as weights_module
 from facepipe.embedding.build.onnx_export import embedder_from_network
-from facepipe.embedding.models import MODELS, spec_of
+from facepipe.embedding.models import MODELS, calibration_for, spec_of
 from facepipe.exceptions import ConfigurationError, ModelUnavailableError
 from facepipe.images import open_image
-from facepipe.matching import calibration_for
 from helpers import CLI_ENV
 
 
@@ -441,7 +440,7 @@ from facepipe.detection import FaceDetector
 from facepipe.embedding import load_embedder
 from facepipe.embedding.facenet import RANDOM_WEIGHTS
 from facepipe.images import open_image
-from facepipe.matching import calibration_for
+from facepipe.embedding.models import calibration_for
 frame = open_image(open({str(photo)!r}, "rb").read(), 10_000_000)
 faces = FaceDetector().detect(frame)
 embedder = load_embedder("facenet-vggface2", RANDOM_WEIGHTS)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from facepipe.embedding.models import MODELS
+from facepipe.embedding.models import MODELS, calibration_for
 from facepipe.exceptions import ConfigurationError
-from facepipe.matching import calibration_for
 from facepipe.settings import DETECTION, RECOGNITION, Settings, settings_for, table
 
 

@@ -14,8 +14,8 @@ A face that matches nobody becomes a new person only when its own quality is ``g
 name is the worst answer; ``unknown`` or a new person is always preferred to it.
 
 Thresholds are cosine similarities of unit vectors, per model: each model's ``Calibration`` is
-part of its spec (``facepipe.embedding.models``), with how it was measured; ``calibration_for``
-reads it and moves it to the thresholds the settings set.
+part of its spec (``facepipe.embedding.models``), with how it was measured;
+``facepipe.embedding.models.calibration_for`` reads it and moves it to the thresholds the settings set.
 """
 
 from __future__ import annotations
@@ -69,15 +69,6 @@ class Calibration:
             poor=min(1.0, self.poor + step) if poor is None else poor,
             margin=self.margin if margin is None else margin,
         )
-
-
-def calibration_for(
-    model: str, good: float | None = None, margin: float | None = None, fair: float | None = None, poor: float | None = None
-) -> Calibration:
-    """The model's calibration (its spec's), moved to explicit thresholds and margin where they are set."""
-    from facepipe.embedding.models import spec_of  # the specs hold a Calibration: they import this module
-
-    return spec_of(model).calibration.shifted_to(good, margin, fair, poor)
 
 
 @dataclass(frozen=True)

@@ -31,17 +31,14 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from botocore.exceptions import ClientError
 
-from facepipe.messages import FaceResult
+from facepipe.messages import FaceResult, ResponseMessage
 from facepipe.names import TTL_ATTRIBUTE
 from facepipe.observability import Metric, MetricUnit, child_logger, metrics
 from facepipe.people import PeopleStore
-
-if TYPE_CHECKING:
-    from facepipe.recognition.results import Recognised
 
 logger = child_logger()
 
@@ -112,11 +109,11 @@ class Publisher:
         return bool(self.bus)
 
     # --- recognition's decisions ------------------------------------------------------------
-    def recognition(self, recognised: Recognised, captured_at: str | None = None) -> int:
-        """Publish the events of one recognised frame or photo; how many."""
+    def recognition(self, response: ResponseMessage, source: str, captured_at: str | None = None) -> int:
+        """Publish the events of one recognised frame or photo (its response, the source that sent
+        it); how many."""
         if not self.enabled:
             return 0
-        response, source = recognised.response, recognised.source
         entries: list[tuple[str, dict[str, Any]]] = []
         arrivals: list[tuple[str, str]] = []
         base = {"source": source, "request_id": response["request_id"], "filename": response.get("filename", "")}

@@ -1,5 +1,5 @@
 """``facepipe calibrate``: how similar faces of one person and of different people are, by
-size and quality band, and what the model's thresholds (``matching.calibration_for``) do.
+size and quality band, and what the model's thresholds (``embedding.models.calibration_for``) do.
 
 In process, no stack. For every labelled face of the given sets (``labelling.FaceLabeller``;
 the same name in two sets is one person; a stranger's face is nobody enrolled, and a pair of
@@ -24,8 +24,8 @@ from typing import Literal
 
 from PIL import Image, ImageFilter
 
+from facepipe.embedding.models import calibration_for
 from facepipe.images import encode_jpeg
-from facepipe.matching import calibration_for
 from facepipe_tools.calibration_report import CalibrationReport, band_tails, size_tails
 from facepipe_tools.labelling import FaceLabeller, LabelledFace
 from facepipe_tools.pairs import pairs_of

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from facepipe.matching import calibration_for
+from facepipe.embedding.models import calibration_for
 from facepipe_tools.client import LatencySummary, summary
 from facepipe_tools.judging import CATEGORIES, STRANGER, FaceVerdict
 from facepipe_tools.pairs import BandSummary, Pairs, plot_pairs

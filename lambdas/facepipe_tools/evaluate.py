@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from facepipe.matching import calibration_for
+from facepipe.embedding.models import calibration_for
 from facepipe_tools.admin import EnrollError
 from facepipe_tools.client import send_frames, summary
 from facepipe_tools.downscale import downscale

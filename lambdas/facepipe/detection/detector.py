@@ -30,20 +30,32 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 from PIL import Image
 
 from facepipe.observability import child_logger, tracer
 
-if TYPE_CHECKING:
-    from facepipe.settings import Settings
-
 Box = tuple[float, float, float, float]
 Point = tuple[float, float]
 
 logger = child_logger()
+
+
+class DetectionSettings(Protocol):
+    """What a detector is built from (``facepipe.settings.Settings`` has them: detection does not
+    import settings, which sits above it)."""
+
+    @property
+    def min_face_size(self) -> int: ...
+    @property
+    def min_face_score(self) -> float: ...
+    @property
+    def detection_pixel_budget(self) -> int: ...
+    @property
+    def min_face_fraction(self) -> float: ...
+
 
 #: px: the share of the short side never asks more than this (a 4K crowd's 40 px faces are found)
 FRACTION_FLOOR_CAP = 32.0
@@ -107,7 +119,7 @@ class FaceDetector:
         self._nets = load_networks()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> FaceDetector:
+    def from_settings(cls, settings: DetectionSettings) -> FaceDetector:
         return cls(settings.min_face_size, settings.min_face_score, settings.detection_pixel_budget, settings.min_face_fraction)
 
     def smallest_face(self, width: int, height: int) -> float:

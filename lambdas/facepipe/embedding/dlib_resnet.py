@@ -81,3 +81,9 @@ class DlibEmbedder(DlibCropper):
             with self._lock:
                 vectors += [np.array(v) for v in self._network.compute_face_descriptor(chips)]
         return l2_normalise(np.array(vectors))
+
+
+def load_embedder(weights_path: str = "", threads: int | None = None) -> DlibEmbedder:
+    """The embedder (its spec's loader): its weights come with ``face_recognition_models``, and one
+    dlib network runs on one thread, so neither argument applies."""
+    return DlibEmbedder()

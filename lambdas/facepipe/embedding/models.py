@@ -2,7 +2,7 @@
 
 Everything that depends on the model reads its spec: settings (``EMBEDDING_MODEL``'s choices
 and help, the descriptor norm that ``FACE_RECOGNITION_TOLERANCE`` is mapped with), matching
-(``calibration_for``), the embedding package (``load_cropper``, ``load_embedder``,
+(``calibration_for``, here), the embedding package (``load_cropper``, ``load_embedder``,
 ``dimension_of``), the people operations (the namespaces a face may have vectors in), the Pinecone
 index script (its dimension) and the tools (``--model`` choices, the bench). Adding a model is
 one spec here and the module of its cropper and embedder.
@@ -14,10 +14,11 @@ loads no network library (torch, onnxruntime, dlib), and nothing of the build-ti
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from facepipe.exceptions import ConfigurationError
 from facepipe.matching import Calibration
@@ -42,40 +43,27 @@ class ModelSpec:
     #: the typical L2 norm of its raw descriptors, which maps seed 000's Euclidean tolerance ``d``
     #: (``FACE_RECOGNITION_TOLERANCE``) to the cosine similarity ``1 - (d / norm)**2 / 2``
     descriptor_norm: float
-    #: the crop maker alone (what the detection function needs: no embedding network)
-    cropper: Callable[[], Cropper]
-    #: the embedder, from ``(FACENET_WEIGHTS_PATH, threads)``; a model reads only what it needs of them
-    embedder: Callable[[str, int | None], Embedder]
+    #: the crop maker alone (what the detection function needs: no embedding network), as
+    #: ``"module:name"`` of a class called without arguments; imported when first loaded
+    cropper: str
+    #: the embedder, as ``"module:name"`` of a function of ``(FACENET_WEIGHTS_PATH, threads)``; a
+    #: model reads only what it needs of them. Named, not imported: a model's module reads its spec
+    #: from here, and importing this module loads no network library.
+    embedder: str
 
     def load_cropper(self) -> Cropper:
-        return self.cropper()
+        make: Callable[[], Cropper] = _named(self.cropper)
+        return make()
 
     def load_embedder(self, weights_path: str = "", threads: int | None = None) -> Embedder:
-        return self.embedder(weights_path, threads)
+        load: Callable[[str, int | None], Embedder] = _named(self.embedder)
+        return load(weights_path, threads)
 
 
-def _facenet_cropper() -> Cropper:
-    from facepipe.embedding.facenet import FacenetCropper
-
-    return FacenetCropper()
-
-
-def _facenet_embedder(weights_path: str, threads: int | None) -> Embedder:
-    from facepipe.embedding.facenet import load_embedder
-
-    return load_embedder(weights_path, threads)
-
-
-def _dlib_cropper() -> Cropper:
-    from facepipe.embedding.dlib_resnet import DlibCropper
-
-    return DlibCropper()
-
-
-def _dlib_embedder(weights_path: str, threads: int | None) -> Embedder:
-    from facepipe.embedding.dlib_resnet import DlibEmbedder
-
-    return DlibEmbedder()  # its weights come with face_recognition_models; one dlib network runs on one thread
+def _named(reference: str) -> Any:
+    """The object ``"module:name"`` names (its module imported now)."""
+    module, _, name = reference.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 #: facenet-pytorch's InceptionResnetV1 pretrained on VGGFace2 (``facenet.py``), the deployed model.
@@ -89,8 +77,8 @@ FACENET_VGGFACE2 = ModelSpec(
     preprocessing="facenet-mtcnn-160-m14-v1",
     calibration=Calibration(good=0.70, fair=0.75, poor=0.82, margin=0.10, near_duplicate=0.95, group_floor=0.75),
     descriptor_norm=1.0,
-    cropper=_facenet_cropper,
-    embedder=_facenet_embedder,
+    cropper="facepipe.embedding.facenet:FacenetCropper",
+    embedder="facepipe.embedding.facenet:load_embedder",
 )
 
 #: dlib's ResNet face descriptor, weights from ``face_recognition_models`` (``dlib_resnet.py``): the
@@ -121,8 +109,8 @@ DLIB_RESNET = ModelSpec(
     preprocessing="dlib-5pt-chip-150-p25-v1",
     calibration=Calibration(good=0.93, fair=0.945, poor=0.97, margin=0.06, near_duplicate=0.985, group_floor=0.95),
     descriptor_norm=1.41,
-    cropper=_dlib_cropper,
-    embedder=_dlib_embedder,
+    cropper="facepipe.embedding.dlib_resnet:DlibCropper",
+    embedder="facepipe.embedding.dlib_resnet:load_embedder",
 )
 
 #: every model, by name (``EMBEDDING_MODEL``'s choices, in this order)
@@ -135,3 +123,10 @@ def spec_of(model: str) -> ModelSpec:
         return MODELS[model]
     except KeyError:
         raise ConfigurationError(f"unknown embedding model {model!r}; choose one of {', '.join(MODELS)}") from None
+
+
+def calibration_for(
+    model: str, good: float | None = None, margin: float | None = None, fair: float | None = None, poor: float | None = None
+) -> Calibration:
+    """``model``'s calibration (its spec's), moved to explicit thresholds and margin where they are set."""
+    return spec_of(model).calibration.shifted_to(good, margin, fair, poor)

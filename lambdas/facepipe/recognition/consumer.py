@@ -124,13 +124,15 @@ class RecognitionConsumer:
                 done = self._frame(work=work, prepared=item)
                 # after the work is recorded done: its events (a retry publishes the same ids), then the answer,
                 # which a fresh result under idempotency had not been given by anybody before
-                self.recognizer.publisher.recognition(Recognised.from_dict(done), message.get("captured_at"))
-                self.recognizer.answer(Recognised.from_dict(done), earlier=not (self.idempotent and item.worked))
+                recognised = Recognised.from_dict(done)
+                self.recognizer.publisher.recognition(recognised.response, recognised.source, message.get("captured_at"))
+                self.recognizer.answer(recognised, earlier=not (self.idempotent and item.worked))
                 logger.info("frame recognised", request_id=item.message["request_id"], faces=len(item.message["faces"]))
             for photo in item.photos or []:
                 done = self._photo(work={"request_id": photo.request_id, **photo.__dict__})
                 if not done.get("skipped"):
-                    self.recognizer.publisher.recognition(Recognised.from_dict(done))
-                if not done.get("skipped") and self.recognizer.settings.photo_responses:
-                    self.recognizer.answer(Recognised.from_dict(done))
+                    recognised = Recognised.from_dict(done)
+                    self.recognizer.publisher.recognition(recognised.response, recognised.source)
+                    if self.recognizer.settings.photo_responses:
+                        self.recognizer.answer(recognised)
                 logger.info("photo recognised", request_id=photo.request_id)

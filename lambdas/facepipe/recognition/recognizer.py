@@ -21,6 +21,7 @@ from facepipe import aws
 from facepipe.detection import FaceDetector
 from facepipe.detection.quality import assess
 from facepipe.embedding import Embedder
+from facepipe.embedding.models import calibration_for
 from facepipe.events import PhotoRef
 from facepipe.exceptions import InvalidMessageError, InvalidRequestError
 from facepipe.frames import face_crops, within_limit
@@ -28,7 +29,6 @@ from facepipe.gallery import FaceToResolve, Gallery
 from facepipe.images import decode_base64, open_crop, open_image
 from facepipe.index import VectorIndex
 from facepipe.index.recent import RecentVectors
-from facepipe.matching import calibration_for
 from facepipe.messages import FaceEntry, FaceResult, RequestMessage, ResponseMessage, carry_skipped
 from facepipe.observability import traced_without_result
 from facepipe.people import PeopleStore, Person

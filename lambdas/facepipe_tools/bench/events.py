@@ -72,7 +72,6 @@ def events_bench(frames: int = 100, progress: bool = True) -> EventsReport:
     import boto3
     from moto import mock_aws
 
-    from facepipe.consumer import RecognitionConsumer
     from facepipe.detection import FaceDetector
     from facepipe.embedding import load_cropper, load_embedder
     from facepipe.events import FrameRequest
@@ -84,6 +83,7 @@ def events_bench(frames: int = 100, progress: bool = True) -> EventsReport:
     from facepipe.people import PeopleStore
     from facepipe.publishing import Publisher
     from facepipe.recognition import Recognizer
+    from facepipe.recognition.consumer import RecognitionConsumer
     from facepipe.runtime import idempotency_store
     from facepipe.settings import Settings
     from facepipe_tools.admin import Admin
