@@ -1,4 +1,4 @@
-"""Vector index (§6): one interface, a Pinecone and an embedded (faiss) implementation.
+"""Vector index (docs/matching.md): one interface, a Pinecone and an embedded (faiss) implementation.
 
 ``make_index`` imports the one ``VECTOR_BACKEND`` names: a deployed function never loads faiss
 (``facepipe.index.embedded``, the ``[local]`` extra), the local stack never needs Pinecone's cloud.

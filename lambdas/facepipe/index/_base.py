@@ -1,4 +1,4 @@
-"""The vector index interface (§6): vector id = face id; metadata carries person_id, source, request_id."""
+"""The vector index interface: vector id = face id; metadata carries person_id, source, request_id."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Vectors this container upserted lately: Pinecone's read-after-write gap, bridged in memory.
 
-Pinecone does not guarantee that an upsert is queryable at once (§9). Recognition merges
+Pinecone does not guarantee that an upsert is queryable at once (its writes are eventually consistent). Recognition merges
 these into every query's candidates, so a stranger seen twice within the delay becomes
 one person, not two, within one container.
 """

@@ -107,7 +107,7 @@ def detection_event(frame: tuple[str, bytes]) -> dict[str, Any]:
 def recognition_event(
     frames: Sequence[tuple[str, bytes]], detector: FaceDetector, model: str, settings: Settings | None = None
 ) -> dict[str, Any]:
-    """An SQS batch of up to 10 request messages (§1.2) made from ``frames``, as detection makes them
+    """An SQS batch of up to 10 request messages (docs/contracts.md, Request message) made from ``frames``, as detection makes them
     (with ``settings``; default: this process's environment, a stack's)."""
     from facepipe.embedding import load_cropper
     from facepipe.events import FrameRequest
