@@ -5,30 +5,21 @@ faces of one frame are never one person; confirmations and dismissals."""
 from __future__ import annotations
 
 import dataclasses
-import io
 import random
 from collections import Counter, defaultdict
 from typing import Any
 
 import numpy as np
 import pytest
-from PIL import Image, ImageEnhance, ImageOps
+from PIL import Image, ImageOps
 
-from facepipe.detection import largest_face
-from facepipe.embedding import load_cropper
-from facepipe.events import FrameRequest
-from facepipe.frames import FrameProcessor
-from facepipe.index.embedded import EmbeddedIndex
-from facepipe.messages import encode as encode_message
-from facepipe.people import PeopleStore
 from facepipe.recognition import Recognizer
 from facepipe.recognition.consumer import RecognitionConsumer
 from facepipe.runtime import idempotency_store
 from facepipe_tools.admin import Admin
 from facepipe_tools.feedback import calibrate_from_review, edges, labelled_pairs
-from facepipe_tools.local.context import LambdaContext
 from facepipe_tools.scenes import camera_frame
-from helpers import drained, encode, queue_and_receive
+from helpers import camera_face, camera_replay, encode, moto_recognition, recognise
 
 pytestmark = [pytest.mark.fixtures, pytest.mark.slow]
 
@@ -39,43 +30,14 @@ REPLAYS = 6
 
 
 @pytest.fixture
-def pipeline(aws, settings, detector, dlib_embedder) -> tuple[FrameProcessor, Recognizer, RecognitionConsumer, Any]:
-    sqs, s3 = aws.client("sqs"), aws.client("s3")
-    people = PeopleStore(settings.ddb_table_name, dynamodb=aws.resource("dynamodb"))
-    recognizer = Recognizer(settings, dlib_embedder, EmbeddedIndex(128), people, sqs=sqs, s3=s3, detector=detector)
-    frames = FrameProcessor(settings, detector, load_cropper("dlib-resnet"), sqs=sqs, s3=s3)
-    return frames, recognizer, RecognitionConsumer(recognizer, idempotency_store(settings)), sqs
-
-
-def camera(fixtures_root: Any, detector: Any, path: str) -> tuple[Image.Image, list[float]]:
-    image = Image.open(fixtures_root / path).convert("RGB")
-    face = largest_face(detector.detect(image))
-    assert face is not None
-    return image, list(face.box)
-
-
-def replay(image: Image.Image, box: list[float], rng: random.Random) -> bytes:
-    """One 64x64 camera frame of the face (about 22 px): shifted a little, re-encoded, lighter or darker."""
-    dx, dy = rng.uniform(-2, 2), rng.uniform(-2, 2)
-    frame = camera_frame(image, [box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy], 22, 64)
-    frame = ImageEnhance.Brightness(frame).enhance(rng.uniform(0.85, 1.15))
-    return encode(frame, quality=rng.randint(70, 95))
+def pipeline(aws, settings, detector, dlib_embedder):
+    """(frames, recognizer, consumer, sqs) on moto in process, MTCNN and dlib."""
+    return moto_recognition(aws, settings, detector, dlib_embedder)
 
 
 def run(pipeline: Any, settings: Any, frames_in: list[tuple[str, str, bytes]]) -> dict[str, dict[str, Any]]:
     """Send (request_id, who, JPEG) frames through detection's message builder and recognition."""
-    frames, _, consumer, sqs = pipeline
-    bodies = []
-    for request_id, _, data in frames_in:
-        image = Image.open(io.BytesIO(data)).convert("RGB")
-        request = FrameRequest(request_id, f"{request_id}.jpg", "door", image, len(data))
-        detected = frames.detector.detect(image)
-        if detected:
-            bodies.append(encode_message(frames.build_message(request, detected)))
-    for start in range(0, len(bodies), 10):
-        result = consumer.handle(queue_and_receive(sqs, settings.request_queue_url, bodies[start : start + 10]), LambdaContext())
-        assert result == {"batchItemFailures": []}
-    return {a["request_id"]: a for a in drained(sqs, settings.response_queue_url)}
+    return recognise(pipeline, settings, [(request_id, data) for request_id, _, data in frames_in])
 
 
 def test_name_each_unknown_group_once_and_the_next_frames_are_named(pipeline, settings, fixtures_root, detector, capsys):
@@ -85,10 +47,10 @@ def test_name_each_unknown_group_once_and_the_next_frames_are_named(pipeline, se
     # GIVEN two enrolled people (one camera frame each), three unknown people each in six replayed
     # frames, and two look-alikes (obama's other photo, and a stranger) once each
     for name, path in KNOWN.items():
-        operations.enroll(name, [(f"{name}.jpg", replay(*camera(fixtures_root, detector, path), rng))])
-    bases = {who: camera(fixtures_root, detector, path) for who, path in {**UNKNOWN, **LOOKALIKES}.items()}
-    pass1 = [(f"u-{who}-{i}", who, replay(*bases[who], rng)) for who in UNKNOWN for i in range(REPLAYS)]
-    pass1 += [(f"l-{who}", who, replay(*bases[who], rng)) for who in LOOKALIKES]
+        operations.enroll(name, [(f"{name}.jpg", camera_replay(*camera_face(fixtures_root / path, detector), rng))])
+    bases = {who: camera_face(fixtures_root / path, detector) for who, path in {**UNKNOWN, **LOOKALIKES}.items()}
+    pass1 = [(f"u-{who}-{i}", who, camera_replay(*bases[who], rng)) for who in UNKNOWN for i in range(REPLAYS)]
+    pass1 += [(f"l-{who}", who, camera_replay(*bases[who], rng)) for who in LOOKALIKES]
     rng.shuffle(pass1)
     who_of = {rid: who for rid, who, _ in pass1}
 
@@ -142,7 +104,7 @@ def test_name_each_unknown_group_once_and_the_next_frames_are_named(pipeline, se
 def test_not_this_person_is_obeyed_and_one_frame_never_names_one_person_twice(pipeline, settings, fixtures_root, detector):
     _, recognizer, _, _ = pipeline
     operations = Admin(recognizer)
-    image, box = camera(fixtures_root, detector, "train/obama/obama.jpg")
+    image, box = camera_face(fixtures_root / "train/obama/obama.jpg", detector)
     portrait = camera_frame(image, box, 60, 160)
     operations.enroll("obama", [("obama.jpg", encode(portrait))])
     # GIVEN a frame recognised as obama
@@ -176,7 +138,7 @@ def test_confirm_dismiss_and_keep_unknown_faces_off(pipeline, settings, fixtures
     _, recognizer, _, _ = pipeline
     operations = Admin(recognizer)
     rng = random.Random(3)
-    image, box = camera(fixtures_root, detector, "train/biden/biden.jpg")
+    image, box = camera_face(fixtures_root / "train/biden/biden.jpg", detector)
     operations.enroll("biden", [("b.jpg", encode(camera_frame(image, box, 80, 200)))])
     # a sighting that is not indexed, confirmed: it joins the indexed faces, marked as taught
     sighting = run(pipeline, settings, [("c-1", "biden", encode(camera_frame(image, box, 79, 200), quality=80))])["c-1"]["faces"][0]
@@ -188,8 +150,8 @@ def test_confirm_dismiss_and_keep_unknown_faces_off(pipeline, settings, fixtures
     assert face["taught"] == "confirmed"
     assert person.indexed_faces >= before
     # an unknown camera face is kept; dismissing it erases it, and a redelivery does not bring it back
-    stranger, stranger_box = camera(fixtures_root, detector, "train/rose_leslie/img1.jpg")
-    frame = replay(stranger, stranger_box, rng)
+    stranger, stranger_box = camera_face(fixtures_root / "train/rose_leslie/img1.jpg", detector)
+    frame = camera_replay(stranger, stranger_box, rng)
     kept = run(pipeline, settings, [("d-1", "rose", frame)])["d-1"]["faces"][0]
     assert kept["person_id"] is None
     assert kept["review_group"]
@@ -210,7 +172,7 @@ def test_confirm_dismiss_and_keep_unknown_faces_off(pipeline, settings, fixtures
         detector=recognizer.detector,
     )
     quiet_pipeline = (frames, quiet, RecognitionConsumer(quiet, idempotency_store(settings)), sqs)
-    off = run(quiet_pipeline, settings, [("d-2", "rose", replay(stranger, stranger_box, rng))])["d-2"]["faces"][0]
+    off = run(quiet_pipeline, settings, [("d-2", "rose", camera_replay(stranger, stranger_box, rng))])["d-2"]["faces"][0]
     assert off["person_id"] is None
     assert "review_group" not in off
     assert list(recognizer.review.all_groups()) == []

@@ -11,12 +11,10 @@ from pathlib import Path
 
 import boto3
 import pytest
-from PIL import Image, ImageEnhance
 
-from facepipe.detection import FaceDetector, largest_face
+from facepipe.detection import FaceDetector
 from facepipe_tools.client import send_frames
-from facepipe_tools.scenes import camera_frame
-from helpers import cli, encode
+from helpers import camera_face, camera_replay, cli
 
 # `stack` (conftest.py): `facepipe local up` for this module, two recognition environments
 pytestmark = [
@@ -31,15 +29,8 @@ REPLAYS = 4
 
 def replays(fixtures_root: Path, path: str, count: int, rng: random.Random) -> list[bytes]:
     """``count`` 64x64 camera frames of one photo's face (22 px), shifted, re-encoded, lighter or darker."""
-    image = Image.open(fixtures_root / path).convert("RGB")
-    face = largest_face(FaceDetector().detect(image))
-    assert face is not None
-    frames = []
-    for _ in range(count):
-        dx, dy = rng.uniform(-2, 2), rng.uniform(-2, 2)
-        frame = camera_frame(image, [face.box[0] + dx, face.box[1] + dy, face.box[2] + dx, face.box[3] + dy], 22, 64)
-        frames.append(encode(ImageEnhance.Brightness(frame).enhance(rng.uniform(0.85, 1.15)), quality=rng.randint(70, 95)))
-    return frames
+    image, box = camera_face(fixtures_root / path, FaceDetector())
+    return [camera_replay(image, box, rng) for _ in range(count)]
 
 
 def answers(stack, frames: list[tuple[str, bytes]], prefix: str) -> dict[str, str]:

@@ -43,20 +43,24 @@ class ReviewFace:
     similarity: float = 0.0  # to the group's face it joined (0 for the face that started it)
 
     @classmethod
-    def from_item(cls, item: Mapping[str, Any]) -> ReviewFace:
+    def from_item(
+        cls, item: Mapping[str, Any], *, group_id: str = "", created_at: str = "", vector: np.ndarray | None = None
+    ) -> ReviewFace:
+        """A review face from its item, or from a person's face item given the ``group_id`` it
+        starts, its ``created_at`` and ``vector`` (its similarity then 0: it joined no face)."""
         data = from_item(item)
         return cls(
             str(data["face_id"]),
-            str(data["group_id"]),
+            group_id or str(data["group_id"]),
             str(data["request_id"]),
             str(data.get("image_digest", "")),
             int(data["face_index"]),
             str(data.get("source", "default")),
             data.get("box", []),
             data.get("quality") or {},
-            str(data.get("created_at", "")),
-            decode_vector(str(data["vector"])),
-            float(data.get("similarity", 0.0)),
+            created_at or str(data.get("created_at", "")),
+            decode_vector(str(data["vector"])) if vector is None else vector,
+            0.0 if group_id else float(data.get("similarity", 0.0)),
         )
 
     @property

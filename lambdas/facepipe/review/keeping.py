@@ -14,7 +14,7 @@ from facepipe.names import TTL_ATTRIBUTE
 from facepipe.people import keys
 from facepipe.people.conflicts import cancellation_reasons
 from facepipe.people.errors import FaceErasedError
-from facepipe.people.items import dict_item, from_item, now
+from facepipe.people.items import dict_item, now
 from facepipe.people.table import failed_condition
 from facepipe.review.faces import ReviewFace
 from facepipe.review.grouping import group_for, new_group
@@ -72,26 +72,14 @@ class Keeping(ReviewParts):
     def take_from_person(self, face: Mapping[str, Any], vector: np.ndarray, group: str) -> ReviewFace:
         """A recorded face leaves its person for the review, in group ``group``, in one transaction
         (its claim moves from the person; a repeat finds it there). Its crop is the caller's."""
-        data = from_item(face)
-        kept = ReviewFace(
-            str(data["face_id"]),
-            group,
-            str(data["request_id"]),
-            str(data.get("image_digest", "")),
-            int(data["face_index"]),
-            str(data.get("source", "default")),
-            data.get("box", []),
-            data.get("quality") or {},
-            now(),
-            vector,
-        )
+        kept = ReviewFace.from_item(face, group_id=group, created_at=now(), vector=vector)
         claim = {
             "Update": {
                 "Key": keys.claim_key(kept.face_id),
                 "UpdateExpression": "SET group_id = :group, #ttl = :ttl REMOVE person_id",
                 "ConditionExpression": "person_id = :person AND attribute_not_exists(erased)",
                 "ExpressionAttributeNames": {"#ttl": TTL_ATTRIBUTE},
-                "ExpressionAttributeValues": {":group": group, ":person": str(data["person_id"]), ":ttl": self.expiry()},
+                "ExpressionAttributeValues": {":group": group, ":person": str(face["person_id"]), ":ttl": self.expiry()},
             }
         }
         try:
