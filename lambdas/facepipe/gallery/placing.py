@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import random
-import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -19,9 +17,6 @@ from facepipe.people.items import profile_item
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-
-#: registry rounds for one new face: each round of strangers arriving together registers one of them
-REGISTER_ROUNDS = 40
 
 
 class Placing(GalleryParts):
@@ -113,8 +108,7 @@ class Placing(GalleryParts):
         """A new face: read the stranger registry, decide again with its entries, create and
         register the person if it is still new (``people.registry``: the protocol and its proof).
         Strangers arriving together take turns: a refused round pauses (jittered) and reads again."""
-        for round_ in range(REGISTER_ROUNDS):
-            seen = self.registry.read()
+        for seen in self.registry.rounds():
             others = [s for s in seen.strangers if s.face_id != face.face_id]
             registered = [Candidate(s.face_id, s.person_id, float(s.vector @ face.vector), s.band) for s in others]  # type: ignore[arg-type]
             decision = decide([*candidates, *registered], face.quality, self.calibration)
@@ -131,7 +125,6 @@ class Placing(GalleryParts):
                     return self._created(face, person_id, decision, candidates)
             except (FaceErasedError, PersonGoneError):
                 return Placement(decision, None).erased()
-            time.sleep(random.uniform(0, min(0.2, 0.005 * 2**round_)))
         return None
 
     def _created(self, face: FaceToResolve, person_id: str, decision: Decision, candidates: Sequence[Candidate]) -> Placement | None:

@@ -47,8 +47,9 @@ go on: each round registers at least one of them.
 
 from __future__ import annotations
 
+import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +65,9 @@ from facepipe.people.items import dict_item
 from facepipe.people.presence import presence_check
 from facepipe.people.store import PeopleStore
 from facepipe.vectors import decode_vector, encode_vector
+
+#: rounds of read, check and write for one face: each round of strangers arriving together registers one of them
+REGISTER_ROUNDS = 40
 
 #: how long a new person stays registered: past Pinecone's read-after-write delay (10-30 s), and
 #: past every retry of the record that created them (a record that failed before its upsert
@@ -99,6 +103,15 @@ class StrangerRegistry:
         self.pk = keys.strangers_pk(namespace)
         self.window = window
         self.clock = clock
+
+    def rounds(self) -> Iterator[Snapshot]:
+        """A fresh ``read`` for each round of the protocol, at most ``REGISTER_ROUNDS``; a round
+        that comes back (its write was refused) pauses first, jittered, so that strangers arriving
+        together take turns."""
+        for round_ in range(REGISTER_ROUNDS):
+            if round_:
+                time.sleep(random.uniform(0, min(0.2, 0.005 * 2 ** (round_ - 1))))
+            yield self.read()
 
     def read(self) -> Snapshot:
         """Step 1: HEAD, then the window's entries, both strongly consistent."""

@@ -4,8 +4,6 @@ container (the review's stranger registry), else a group of its own."""
 
 from __future__ import annotations
 
-import random
-import time
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,8 +20,6 @@ if TYPE_CHECKING:
 
 #: review candidates asked of the index for one kept face
 REVIEW_TOP_K = 16
-#: registry rounds for one new group (each round of strangers arriving together registers one)
-REGISTER_ROUNDS = 40
 
 
 def group_for(review: ReviewParts, face_id: str, vector: np.ndarray, band: str) -> tuple[str | None, float]:
@@ -70,8 +66,7 @@ def new_group(review: ReviewParts, face: FaceToResolve) -> tuple[str, float]:
     (registered, not yet shown by the index: ``people.registry``, the same protocol as new
     people's), or its own, registered so that the next face finds it."""
     band = face.quality.band
-    for round_ in range(REGISTER_ROUNDS):
-        seen = review.registry.read()
+    for seen in review.registry.rounds():
         mine = [s for s in seen.strangers if s.face_id == face.face_id]
         if mine:  # an earlier delivery of this face started it
             return mine[0].person_id, 0.0
@@ -82,5 +77,4 @@ def new_group(review: ReviewParts, face: FaceToResolve) -> tuple[str, float]:
         meta = {**keys.review_meta_key(started), "type": "review_group", "group_id": started, "size": 0, TTL_ATTRIBUTE: review.expiry()}
         if review.registry.register(seen, meta, face.face_id, face.vector, band, subject="group_id"):
             return started, 0.0
-        time.sleep(random.uniform(0, min(0.2, 0.005 * 2**round_)))
     return group_id_for(face.face_id), 0.0  # strangers kept arriving together: a group of its own
