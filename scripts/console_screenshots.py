@@ -85,11 +85,7 @@ class Sample:
         self.fixtures = fixtures
         session = boto3.session.Session(region_name="us-east-1")
         resources = create_resources(session, StackNames(), request_visibility=30, max_receive_count=3)
-        self.settings = Settings(
-            request_queue_url=resources.request_queue_url,
-            response_queue_url=resources.response_queue_url,
-            ddb_table_name=resources.table,
-            s3_bucket_name=resources.bucket,
+        self.settings = resources.settings(
             vector_backend="local",
             embedding_model="dlib-resnet",
             pinecone_ssm_parameter_name=resources.ssm_parameter,

@@ -275,19 +275,7 @@ def eventually(check: Callable[[], T], timeout: float = 30.0, interval: float = 
 
 def stack_settings(resources: Any, **overrides: Any) -> Any:
     """The functions' settings for a stack's ``resources`` (dlib-resnet, the embedded index)."""
-    from facepipe.settings import Settings
-
-    return Settings(
-        **{
-            "request_queue_url": resources.request_queue_url,
-            "response_queue_url": resources.response_queue_url,
-            "ddb_table_name": resources.table,
-            "s3_bucket_name": resources.bucket,
-            "vector_backend": "local",
-            "embedding_model": "dlib-resnet",
-            **overrides,
-        }
-    )
+    return resources.settings(**{"vector_backend": "local", "embedding_model": "dlib-resnet", **overrides})
 
 
 def function_environment(resources: Any, **extra: str) -> dict[str, str]:

@@ -57,7 +57,6 @@ def console_bench(
     from facepipe.names import StackNames
     from facepipe.people import PeopleStore, keys
     from facepipe.recognition import Recognizer
-    from facepipe.settings import Settings
     from facepipe.storage import face_crop_key
     from facepipe_tools.admin import Admin
     from facepipe_tools.console import console_app
@@ -78,11 +77,7 @@ def console_bench(
         calls = AwsCalls()
         calls.attach(session)
         resources = create_resources(session, StackNames())
-        settings = Settings(
-            request_queue_url=resources.request_queue_url,
-            response_queue_url=resources.response_queue_url,
-            ddb_table_name=resources.table,
-            s3_bucket_name=resources.bucket,
+        settings = resources.settings(
             vector_backend="local",
             embedding_model="dlib-resnet",
             record_threads=1,

@@ -85,7 +85,6 @@ def events_bench(frames: int = 100, progress: bool = True) -> EventsReport:
     from facepipe.recognition import Recognizer
     from facepipe.recognition.consumer import RecognitionConsumer
     from facepipe.runtime import idempotency_store
-    from facepipe.settings import Settings
     from facepipe_tools.admin import Admin
     from facepipe_tools.local.context import LambdaContext
     from facepipe_tools.local.moto_patches import patch_moto
@@ -104,11 +103,7 @@ def events_bench(frames: int = 100, progress: bool = True) -> EventsReport:
         calls = AwsCalls()
         calls.attach(session)
         resources = create_resources(session, StackNames())
-        settings = Settings(
-            request_queue_url=resources.request_queue_url,
-            response_queue_url=resources.response_queue_url,
-            ddb_table_name=resources.table,
-            s3_bucket_name=resources.bucket,
+        settings = resources.settings(
             vector_backend="local",
             embedding_model="dlib-resnet",
             record_threads=1,

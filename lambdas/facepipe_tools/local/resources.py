@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from facepipe import names as n
 from facepipe.names import StackNames
@@ -12,6 +12,8 @@ from facepipe.names import StackNames
 if TYPE_CHECKING:
     import boto3
     from mypy_boto3_sqs import SQSClient
+
+    from facepipe.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,18 @@ class Resources:
     ssm_parameter: str
     event_bus: str = ""
     events_queue_url: str = ""
+
+    def settings(self, **overrides: Any) -> Settings:
+        """The functions' settings pointed at these queues, table and bucket; ``overrides`` set the rest."""
+        from facepipe.settings import Settings
+
+        where = {
+            "request_queue_url": self.request_queue_url,
+            "response_queue_url": self.response_queue_url,
+            "ddb_table_name": self.table,
+            "s3_bucket_name": self.bucket,
+        }
+        return Settings(**{**where, **overrides})
 
 
 def _arn(sqs: SQSClient, url: str) -> str:

@@ -111,11 +111,7 @@ class LocalStack:
     def environment(self, endpoint: str, resources: Resources, vector_url: str) -> dict[str, str]:
         """What the two functions see: the same names Terraform sets (facepipe.settings); the
         index is the stack's, served on Pinecone's routes (``vector_url``)."""
-        settings = Settings(
-            request_queue_url=resources.request_queue_url,
-            response_queue_url=resources.response_queue_url,
-            ddb_table_name=resources.table,
-            s3_bucket_name=resources.bucket,
+        settings = resources.settings(
             pinecone_ssm_parameter_name=resources.ssm_parameter,
             vector_backend="pinecone",
             pinecone_index_host=vector_url,
