@@ -35,6 +35,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from facepipe import aws
 from facepipe.messages import FaceResult, ResponseMessage
 from facepipe.names import TTL_ATTRIBUTE
 from facepipe.observability import Metric, MetricUnit, child_logger, metrics
@@ -98,11 +99,7 @@ class Publisher:
 
     @property
     def client(self) -> Any:
-        if self._client is None:
-            from facepipe import aws
-
-            self._client = aws.events()
-        return self._client
+        return self._client or aws.events()
 
     @property
     def enabled(self) -> bool:
