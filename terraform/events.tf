@@ -16,6 +16,13 @@ locals {
   }
   alert_patterns = merge(local.unknown_visitor, local.watched_arrival)
   alert_message = "facepipe <type>: <name> at <source> (<request_id>)"
+  # what the message reads from an event, for every target
+  alert_input_paths = {
+    type       = "$.detail-type"
+    name       = "$.detail.name"
+    source     = "$.detail.source"
+    request_id = "$.detail.request_id"
+  }
   alert_rules   = local.alerts_by_email || local.alerts_by_hook ? local.alert_patterns : {}
 }
 
@@ -93,12 +100,7 @@ resource "aws_cloudwatch_event_target" "email" {
   arn            = aws_sns_topic.alerts[0].arn
 
   input_transformer {
-    input_paths = {
-      type       = "$.detail-type"
-      name       = "$.detail.name"
-      source     = "$.detail.source"
-      request_id = "$.detail.request_id"
-    }
+    input_paths    = local.alert_input_paths
     input_template = jsonencode(local.alert_message)
   }
 
@@ -180,13 +182,8 @@ resource "aws_cloudwatch_event_target" "webhook" {
   role_arn       = aws_iam_role.webhook[0].arn
 
   input_transformer {
-    input_paths = {
-      type       = "$.detail-type"
-      name       = "$.detail.name"
-      source     = "$.detail.source"
-      request_id = "$.detail.request_id"
-    }
-    input_template = "{\"text\": \"facepipe <type>: <name> at <source> (<request_id>)\"}"
+    input_paths    = local.alert_input_paths
+    input_template = jsonencode({ text = local.alert_message })
   }
 
   retry_policy {
