@@ -95,7 +95,6 @@ class RecognitionBatch(BatchProcessor):
         self.costs = costs
         self.dead_letters = dead_letters
         self.threads = threads
-        self.context = context
         self.items: dict[str, Prepared] = {}
         self.deadline = Deadline(context, costs, dead_letters)
         self._waiting: list[tuple[dict[str, Any], int, Image.Image]] = []  # crops waiting for a forward pass
