@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, ImageEnhance
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lambdas"))
@@ -110,12 +110,10 @@ class Sample:
         return image, list(found.box)
 
     def shot(self, relative: str, face_px: float, side: int, rng: random.Random) -> bytes:
-        from facepipe_tools.scenes import camera_frame
+        from facepipe_tools.scenes import jittered_camera_frame
 
         image, box = self.face(relative)
-        dx, dy = rng.uniform(-2, 2), rng.uniform(-2, 2)
-        frame = camera_frame(image, [box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy], face_px, side)
-        return jpeg(ImageEnhance.Brightness(frame).enhance(rng.uniform(0.85, 1.15)), rng.randint(75, 95))
+        return jpeg(jittered_camera_frame(image, box, rng, face_px, side), rng.randint(75, 95))
 
     def recognise(self, frames: list[tuple[str, bytes]], source: str) -> dict[str, dict[str, Any]]:
         from facepipe.events import FrameRequest

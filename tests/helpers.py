@@ -380,14 +380,9 @@ def camera_face(photo: Path, detector: Any) -> tuple[Image.Image, list[float]]:
 def camera_replay(image: Image.Image, box: list[float], rng: Any, face_px: float = 22, frame: int = 64) -> bytes:
     """One ``frame`` x ``frame`` camera frame of the face (``face_px`` px): shifted a little,
     re-encoded, lighter or darker. At 22 px in 64 it is a poor face: unknown, kept for review."""
-    from PIL import ImageEnhance
+    from facepipe_tools.scenes import jittered_camera_frame
 
-    from facepipe_tools.scenes import camera_frame
-
-    dx, dy = rng.uniform(-2, 2), rng.uniform(-2, 2)
-    shot = camera_frame(image, [box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy], face_px, frame)
-    shot = ImageEnhance.Brightness(shot).enhance(rng.uniform(0.85, 1.15))
-    return encode(shot, quality=rng.randint(70, 95))
+    return encode(jittered_camera_frame(image, box, rng, face_px, frame), quality=rng.randint(70, 95))
 
 
 def moto_recognition(aws: Any, settings: Any, detector: Any, embedder: Any) -> tuple[Any, Any, Any, Any]:

@@ -5,10 +5,11 @@ detection must serve. Tests, ``facepipe bench`` and eval's ``--downscale`` all u
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from PIL import Image
+from PIL import Image, ImageEnhance
 
 Box = tuple[float, float, float, float]
 
@@ -65,6 +66,14 @@ def context_frame(frame: Image.Image, box: Sequence[float], fraction: float, siz
 def camera_frame(image: Image.Image, box: Sequence[float], face_px: float, frame: int = 64) -> Image.Image:
     """A ``frame`` x ``frame`` crop of ``image`` around ``box`` whose face is ``face_px`` pixels (an IoT camera frame)."""
     return context_frame(image, box, face_px / frame, frame)[0]
+
+
+def jittered_camera_frame(image: Image.Image, box: Sequence[float], rng: random.Random, face_px: float, frame: int = 64) -> Image.Image:
+    """A ``camera_frame`` as a camera replays one person: the box shifted up to 2 px either way,
+    the light 15% brighter or darker (``rng`` drawn in that order)."""
+    dx, dy = rng.uniform(-2, 2), rng.uniform(-2, 2)
+    shot = camera_frame(image, [box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy], face_px, frame)
+    return ImageEnhance.Brightness(shot).enhance(rng.uniform(0.85, 1.15))
 
 
 def crowd(tile: Image.Image, columns: int = 10, rows: int = 6, size: tuple[int, int] = (3840, 2160)) -> Image.Image:
