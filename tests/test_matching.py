@@ -8,7 +8,9 @@ import pytest
 
 from facepipe.detection.quality import FaceQuality
 from facepipe.embedding.models import MODELS
-from facepipe.matching import Candidate, adds_to_person, decide, names_nobody, rank_people
+from facepipe.gallery.evidence import candidate_of
+from facepipe.gallery.placing import joins_person
+from facepipe.matching import Candidate, decide, rank_people
 
 CAL = MODELS["dlib-resnet"].calibration
 
@@ -78,19 +80,40 @@ def test_matching_scores_a_person_by_their_closest_face():
 
 def test_matching_sightings_join_their_person_only_when_good_new_and_under_the_cap():
     match = decide([candidate("ann", 0.96)], face("good"), CAL)
-    assert adds_to_person(match, face("good"), CAL, person_faces=3)
-    assert not adds_to_person(match, face("good"), CAL, person_faces=16)  # the cap
+    assert joins_person(match, face("good"), CAL, person_faces=3)
+    assert not joins_person(match, face("good"), CAL, person_faces=16)  # the cap
     duplicate = dataclasses.replace(match, similarity=CAL.near_duplicate + 0.001)
-    assert not adds_to_person(duplicate, face("good"), CAL, person_faces=3)
+    assert not joins_person(duplicate, face("good"), CAL, person_faces=3)
     poor = decide([candidate("ann", 0.99)], face("poor"), CAL)
     assert poor.kind == "match"
-    assert not adds_to_person(poor, face("poor"), CAL, person_faces=3)
+    assert not joins_person(poor, face("poor"), CAL, person_faces=3)
+
+
+def test_matching_leaves_out_excluded_people_and_then_never_starts_a_person():
+    # GIVEN ann (a clear match) and bob, far below her
+    candidates = [candidate("ann", 0.97), candidate("bob", CAL.good + 0.01)]
+    # WHEN ann is excluded (another face of the frame is her), bob is next
+    assert decide(candidates, face("good"), CAL, excluded={"ann"}).person_id == "bob"
+    # AND with both excluded the face is unknown, never a new person (it looks like somebody)
+    nobody = decide(candidates, face("good"), CAL, excluded={"ann", "bob"})
+    assert (nobody.kind, nobody.person_id) == ("unknown", None)
+
+
+def test_matching_a_refused_person_still_counts_as_the_second_until_they_would_be_named():
+    # GIVEN ann, and bob within the margin of her, whom feedback refuses
+    close = [candidate("ann", 0.97), candidate("bob", 0.97 - CAL.margin / 2)]
+    # THEN the face stays ambiguous: refusing bob does not make ann clearer
+    assert decide(close, face("good"), CAL, refused={"bob"}).kind == "unknown"
+    # WHEN the refused person is the one who would be named, the next person is decided
+    assert decide([candidate("bob", 0.999), candidate("ann", CAL.good + 0.005)], face("good"), CAL, refused={"bob"}).person_id == "ann"
+    # AND a face whose only candidate is refused is unknown, not a new person
+    assert decide([candidate("bob", 0.97)], face("good"), CAL, refused={"bob"}).kind == "unknown"
 
 
 def test_matching_candidates_from_index_metadata():
-    assert Candidate.from_metadata("f1", 0.9, {"person_id": "p1", "band": "fair"}) == Candidate("f1", "p1", 0.9, "fair")
-    assert Candidate.from_metadata("f1", 0.9, {"person_id": "p1"}).band == "good"  # vectors indexed before bands existed
-    assert Candidate.from_metadata("f1", 0.9, {}) is None
+    assert candidate_of("f1", 0.9, {"person_id": "p1", "band": "fair"}) == Candidate("f1", "p1", 0.9, "fair")
+    assert candidate_of("f1", 0.9, {"person_id": "p1"}).band == "good"  # vectors indexed before bands existed
+    assert candidate_of("f1", 0.9, {}) is None
 
 
 @pytest.mark.parametrize("model", sorted(MODELS))
@@ -99,7 +122,7 @@ def test_matching_candidates_below_every_threshold_name_nobody_whoever_they_belo
     # GIVEN candidates of three people, all just below the lowest threshold
     cal = MODELS[model].calibration
     near = [candidate(p, cal.good - d, b) for p, d, b in (("ann", 0.001, "good"), ("bob", 0.02, "fair"), ("cy", 0.05, "poor"))]
-    assert names_nobody(near, cal)
+    assert all(c.similarity < cal.lowest for c in near)
     kinds = set()
     # WHEN their people are merged into one another or erased (what reading the people would show)
     for now in ({}, {"bob": "ann"}, {"ann": "cy", "bob": "cy"}, {"ann": None}, {"ann": None, "bob": None, "cy": None}):
@@ -108,4 +131,4 @@ def test_matching_candidates_below_every_threshold_name_nobody_whoever_they_belo
     # THEN the answer does not change: new for a good face, unknown otherwise
     assert kinds == {"new" if band == "good" else "unknown"}
     # AND one candidate at the threshold is enough for the people to matter
-    assert not names_nobody([*near, candidate("dee", cal.good)], cal)
+    assert candidate("dee", cal.good).similarity >= cal.lowest

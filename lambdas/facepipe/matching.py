@@ -21,9 +21,9 @@ part of its spec (``facepipe.embedding.models``), with how it was measured;
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from facepipe.detection.quality import Band, FaceQuality, worse
 
@@ -51,6 +51,12 @@ class Calibration:
 
     def threshold(self, band: Band) -> float:
         return {"good": self.good, "fair": self.fair, "poor": self.poor}[band]
+
+    @property
+    def lowest(self) -> float:
+        """The lowest similarity any pair needs to name a face: below it, whoever the candidates
+        belong to now (merges, erasures), ``decide`` answers ``new`` or ``unknown``."""
+        return min(self.good, self.fair, self.poor)
 
     def group_threshold(self, band: Band) -> float:
         """The similarity a pair of ``band`` needs to share a review group."""
@@ -80,14 +86,6 @@ class Candidate:
     similarity: float
     band: Band = "good"
 
-    @classmethod
-    def from_metadata(cls, face_id: str, similarity: float, metadata: Mapping[str, Any]) -> Candidate | None:
-        person_id = metadata.get("person_id")
-        if not person_id:
-            return None
-        band = metadata.get("band")
-        return cls(face_id, str(person_id), float(similarity), band if band in ("good", "fair", "poor") else "good")
-
 
 @dataclass(frozen=True)
 class Decision:
@@ -116,8 +114,34 @@ def rank_people(candidates: Iterable[Candidate], probe: Band) -> list[tuple[Cand
     return [(c, worse(probe, c.band)) for c in ranked]
 
 
-def decide(candidates: Iterable[Candidate], probe: FaceQuality, calibration: Calibration) -> Decision:
-    """Match, new person or unknown for a face of quality ``probe`` (see the module docstring)."""
+def decide(
+    candidates: Iterable[Candidate],
+    probe: FaceQuality,
+    calibration: Calibration,
+    *,
+    excluded: Collection[str] = frozenset(),
+    refused: Collection[str] = frozenset(),
+) -> Decision:
+    """Match, new person or unknown for a face of quality ``probe`` (see the module docstring).
+
+    ``excluded``: people the face may not be (another face of its frame is them), left out.
+    ``refused``: people feedback says the face is not (a negative link), left out once they
+    would be named (until then they still count as the second person, so a look-alike of a
+    refused person stays unnamed). A face that leaves out one of its candidates' people is
+    somebody's look-alike: it is never made a new person (``unknown``)."""
+    candidates = list(candidates)
+    left_out = set(excluded)
+    decision = _decide([c for c in candidates if c.person_id not in left_out], probe, calibration)
+    while decision.kind == "match" and decision.person_id is not None and decision.person_id in refused:
+        left_out.add(decision.person_id)
+        decision = _decide([c for c in candidates if c.person_id not in left_out], probe, calibration)
+    if decision.kind == "new" and left_out & {c.person_id for c in candidates}:
+        return dataclasses.replace(decision, kind="unknown", reason="its closest person is not it (frame, or feedback)")
+    return decision
+
+
+def _decide(candidates: Sequence[Candidate], probe: FaceQuality, calibration: Calibration) -> Decision:
+    """``decide`` among ``candidates`` as they are."""
     people = rank_people(candidates, probe.band)
     if not people:
         if probe.band == "good":
@@ -136,22 +160,3 @@ def decide(candidates: Iterable[Candidate], probe: FaceQuality, calibration: Cal
     if probe.band == "good":
         return Decision("new", None, best.similarity, second, threshold, band, "matches nobody")
     return Decision("unknown", None, best.similarity, second, threshold, band, f"{probe.band} quality: too poor to start a person")
-
-
-def names_nobody(candidates: Iterable[Candidate], calibration: Calibration) -> bool:
-    """No candidate reaches the lowest threshold a pair can need: whoever the candidates belong
-    to now (merges, erasures), ``decide`` answers ``new`` or ``unknown``."""
-    lowest = min(calibration.good, calibration.fair, calibration.poor)
-    return all(c.similarity < lowest for c in candidates)
-
-
-def adds_to_person(decision: Decision, probe: FaceQuality, calibration: Calibration, person_faces: int) -> bool:
-    """Whether a matched sighting joins its person's indexed faces: a good face, a good pair,
-    not a near-duplicate of one of the person's faces, and room left under the cap."""
-    return (
-        decision.kind == "match"
-        and probe.band == "good"
-        and decision.band == "good"
-        and decision.similarity < calibration.near_duplicate
-        and person_faces < MAX_FACES_PER_PERSON
-    )

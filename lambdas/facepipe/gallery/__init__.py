@@ -1,12 +1,14 @@
 """The gallery: the people facepipe knows, and every face it holds of them (``Gallery``:
-``placing`` who a face is, ``writing`` it; ``faces``: the words they share).
+``evidence`` what it knows about a face, ``placing`` who the face is once decided, ``writing``
+it; ``faces``: the words they share).
 
 A person's faces live in three places kept in step here: the vector index (plus the vectors
 this container upserted lately, which Pinecone may not return yet: ``index.recent``), the
 people table (profile, face records with their quality; ``people.registry`` for people created
 lately), and the photo bucket (the crop of each indexed face, so it can be re-embedded later).
 
-``place`` decides who a face is (``matching.decide``), following merges (a merged-away person
+``evidence`` reads what deciding a face needs and ``placement`` acts on the decision
+(``matching.decide``, made between them by ``recognition.placing``), following merges (a merged-away person
 redirects to the one it was merged into) and treating an erased person's leftovers (vectors
 Pinecone still returns, this container's recent buffer) as absent while cleaning them. The
 candidates' people are read only when one of them could name the face: below every threshold
@@ -20,12 +22,15 @@ on the person being present) and then indexes it; ``record``, ``add_faces`` and 
 the same steps for a whole frame (one upsert; the read after it is the one that names the people).
 """
 
+from facepipe.gallery.evidence import Evidence, Knowing
 from facepipe.gallery.faces import PLACEMENT_TRIES, FaceToResolve, Placement, PlacementError, indexed_metadata, negatives_namespace
-from facepipe.gallery.placing import Placing
+from facepipe.gallery.placing import Ask, Placing
 from facepipe.gallery.writing import Writing
 
 __all__ = [
     "PLACEMENT_TRIES",
+    "Ask",
+    "Evidence",
     "FaceToResolve",
     "Gallery",
     "Placement",
@@ -35,5 +40,6 @@ __all__ = [
 ]
 
 
-class Gallery(Placing, Writing):
-    """The people facepipe knows and their indexed faces: placing a face, writing it."""
+class Gallery(Knowing, Placing, Writing):
+    """The people facepipe knows and their indexed faces: what it knows of a face, placing it,
+    writing it."""

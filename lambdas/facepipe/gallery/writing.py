@@ -4,6 +4,8 @@ be re-embedded by another model), and settled when a read after indexing finds t
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from facepipe.gallery.faces import FaceToResolve, Placement, indexed_metadata
@@ -11,6 +13,7 @@ from facepipe.gallery.parts import GalleryParts
 from facepipe.index import Vector
 from facepipe.matching import Decision
 from facepipe.people import FaceRecord, PersonGoneError
+from facepipe.people.errors import FaceClaimedError, FaceErasedError, FaceInReviewError
 from facepipe.storage import delete_every_version, face_crop_key, put_jpeg, sighting_crop_key
 from facepipe.vectors import encode_vector
 
@@ -50,6 +53,33 @@ class Writing(GalleryParts):
             return placement.indexed
         earlier = self.people.face(face.face_id, placement.person_id)
         return bool(earlier and earlier.get("indexed"))
+
+    def written(
+        self, face: FaceToResolve, placement: Placement, write: Callable[[FaceToResolve, Placement, float], object]
+    ) -> tuple[Placement | None, bool]:
+        """``placement`` written by ``write(face, placement, similarity)`` when it names a person,
+        and what the face is then, with whether it is settled: as placed; unknown when it was
+        erased (nothing of it kept); in review when an earlier delivery kept it there; with who
+        holds it when an earlier delivery recorded it under someone else (to be written under
+        them, unless a merge in progress moves it to them: settled); None when its person went
+        away meanwhile (merged or erased): place it again."""
+        if placement.person_id is None:
+            return placement, True
+        try:
+            write(face, placement, round(placement.decision.similarity, 4))
+            return placement, True
+        except PersonGoneError:
+            return None, False
+        except FaceErasedError:
+            return placement.erased(), True
+        except FaceInReviewError as kept:
+            return placement.in_review(kept.group_id), True
+        except FaceClaimedError as claimed:
+            holder = self.people.current_person(claimed.holder)
+            if holder is None:
+                return placement.erased(), True  # its holder is being erased, and the face with them
+            held = replace(placement.decision, person_id=holder.person_id, reason="recorded earlier")
+            return Placement(held, holder.person_id, person=holder), holder.person_id != claimed.holder
 
     def write(self, face: FaceToResolve, placement: Placement, similarity: float, enrolled: bool = False) -> None:
         """One face: ``record``, index it if it joins its person's faces, then ``settle`` it."""

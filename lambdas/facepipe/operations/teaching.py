@@ -8,8 +8,8 @@ A face that joins a person becomes one of their indexed faces while they have ro
 replaces the indexed face that adds least (the closest to another of theirs; enrolled faces
 last). ``not_this_person`` stores a negative link (the face's vector, under the person, in the
 index namespace ``<namespace>-negatives`` filtered by person, and as ``PERSON#<id>`` /
-``NOT#<face_id>``) that ``Gallery.place`` consults only for people who have one (their profile
-counts them), so its cost grows with the feedback given, not with the gallery.
+``NOT#<face_id>``) that the gallery's ``evidence`` reads only for people who have one (their
+profile counts them), so its cost grows with the feedback given, not with the gallery.
 """
 
 from __future__ import annotations

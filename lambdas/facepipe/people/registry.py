@@ -10,7 +10,7 @@ seconds (longer than the index's delay), in one DynamoDB partition of the table:
 ``STRANGERS#<namespace>/E#<seq>`` items carrying the face's vector, plus a ``HEAD`` item
 holding the last ``seq``. Reads are strongly consistent.
 
-**The protocol** (``Gallery.place``, for a face the index says is new):
+**The protocol** (``recognition.placing``, for a face the index says is new):
 
 1. *read*: ``HEAD.seq`` (= s), then every entry newer than the window (all ``seq <= s``);
 2. *check*: decide again with these entries as extra candidates (the same
@@ -61,7 +61,7 @@ from facepipe.names import RECORD_LIFETIME_SECONDS, TTL_ATTRIBUTE
 from facepipe.people import keys
 from facepipe.people.conflicts import cancellation_reasons
 from facepipe.people.errors import FaceErasedError, PersonGoneError
-from facepipe.people.items import dict_item
+from facepipe.people.items import dict_item, profile_item
 from facepipe.people.presence import presence_check
 from facepipe.people.store import PeopleStore
 from facepipe.vectors import decode_vector, encode_vector
@@ -130,6 +130,12 @@ class StrangerRegistry:
                 )
             )
         return Snapshot(int(str(head.get("seq", 0))), tuple(strangers))
+
+    def register_person(self, seen: Snapshot, face_id: str, vector: np.ndarray, band: str, request_id: str) -> bool:
+        """``register`` the new person ``face_id`` makes (its id ``keys.person_id_for``, a
+        generated name, created from ``request_id``)."""
+        person_id = keys.person_id_for(face_id)
+        return self.register(seen, profile_item(person_id, keys.generated_name(person_id), request_id), face_id, vector, band)
 
     def register(
         self, seen: Snapshot, person: Mapping[str, Any], face_id: str, vector: np.ndarray, band: str, *, subject: str = "person_id"

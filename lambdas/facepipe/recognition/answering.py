@@ -1,10 +1,10 @@
 """The answer to a frame or photo: names filled in, tags written under people still present,
 the response built, and sent once.
 
-``Answering.finish`` settles the faces ``Placing.resolve_frame`` indexed (a person merged away
-or erased since has those faces placed again, an erased person's vectors removed first), names
-them, and writes the tags, each batch conditional on the people it names being present (a
-person gone since has their faces placed again). ``answer`` sends the response after the unit
+``Answering.finish`` is one retry loop: it reads the people the results name (settling the faces
+``Placing.resolve_frame`` indexed: an erased person's vectors removed), names them, and writes
+the tags, each batch conditional on the people it names being present; a person gone since (by
+the read or the write) has their faces placed again. ``answer`` sends the response after the unit
 of work is recorded, and marks it sent.
 """
 
@@ -46,52 +46,47 @@ class Answering:
         read: dict[str, Person] | None = None,
     ) -> ResponseMessage:
         """Fill in names, write the tags, build the response (docs/contracts.md: response). Tags
-        are written only under people still present: a person gone since has their faces placed
-        again, and the tags written again."""
-        results, people = self._people_present(faces, results, set(indexed or ()), read)
+        are written only under people still present: a person gone since (found by the read of
+        the people, or by the tags' write, conditional on them) has their faces placed again,
+        and the tags written again, at most ``PLACEMENT_TRIES`` times."""
+        unsettled = set(indexed or ())
         for _ in range(PLACEMENT_TRIES):
-            for result in results:
-                placed_as = result["person_id"]
-                result["name"] = (people[placed_as].name or generated_name(placed_as)) if placed_as else ""
-            response = response_message(image.request_id, image.filename, results)
-            try:
-                self.people.tag_media(
-                    image.request_id, image.digest, image.filename, image.source, response["result"], [tag_of(r) for r in results]
-                )
-                return response
-            except PersonGoneError as went:
-                results = self._placed_again(faces, results, {went.person_id})
-                results, people = self._people_present(faces, results, set(), None)
+            people = self._people_named(faces, results, unsettled, read)
+            gone = {pid for r in results if (pid := r["person_id"]) and pid not in people}
+            unsettled, read = set(), None  # what is placed again is settled by ``Placing.resolve``
+            if not gone:
+                for result in results:
+                    placed_as = result["person_id"]
+                    result["name"] = (people[placed_as].name or generated_name(placed_as)) if placed_as else ""
+                response = response_message(image.request_id, image.filename, results)
+                try:
+                    self.people.tag_media(
+                        image.request_id, image.digest, image.filename, image.source, response["result"], [tag_of(r) for r in results]
+                    )
+                    return response
+                except PersonGoneError as went:
+                    gone = {went.person_id}
+            results = [self.placing.resolve(f) if r["person_id"] in gone else r for f, r in zip(faces, results, strict=True)]
         raise PlacementError(f"{image.request_id}: the people in it kept going away; it will be answered again")
 
-    def _people_present(
+    def _people_named(
         self, faces: Sequence[FaceToResolve], results: list[FaceResult], unsettled: set[int], read: dict[str, Person] | None
-    ) -> tuple[list[FaceResult], dict[str, Person]]:
-        """The results, with the people they name, all present. The read of the people settles
-        the faces ``unsettled`` (indexed by ``Placing.resolve_frame``): a person merged away or
-        erased since has those faces placed again (an erased person's vectors removed first).
-        When no face was indexed and placing ``read`` every person named, that read stands (one
-        call less): a person gone since is caught by the tags' write, conditional on them."""
-        for _ in range(PLACEMENT_TRIES):
-            named = {r["person_id"] for r in results if r["person_id"]}
-            known = read or {}
-            if not unsettled and all(pid in known and known[pid].present for pid in named):
-                return results, {pid: known[pid] for pid in named}
-            people = self.people.get_people(named)
-            gone = {pid for pid in named if pid not in people or not people[pid].present}
-            if not gone:
-                return results, people
-            for gone_id in gone:
-                own = [f for f, r in zip(faces, results, strict=True) if r["person_id"] == gone_id and f.index in unsettled]
-                with contextlib.suppress(PersonGoneError):
-                    self.gallery.settle(gone_id, own, erased=gone_id not in people or people[gone_id].deleting)
-            results = self._placed_again(faces, results, gone)
-            unsettled, read = set(), None  # what is placed again is settled by ``resolve``
-        raise PlacementError("the people named kept going away; it will be answered again")
-
-    def _placed_again(self, faces: Sequence[FaceToResolve], results: list[FaceResult], gone: set[str]) -> list[FaceResult]:
-        """The results, the faces of the people ``gone`` placed again."""
-        return [self.placing.resolve(f) if r["person_id"] in gone else r for f, r in zip(faces, results, strict=True)]
+    ) -> dict[str, Person]:
+        """The people ``results`` name who are present. The read settles the faces ``unsettled``
+        (indexed by ``Placing.resolve_frame``): a person merged away or erased since has those
+        faces' vectors settled (an erased person's removed). When no face was indexed and placing
+        ``read`` every person named, that read stands (one call less): a person gone since is
+        caught by the tags' write, conditional on them."""
+        named = {r["person_id"] for r in results if r["person_id"]}
+        known = read or {}
+        if not unsettled and all(pid in known and known[pid].present for pid in named):
+            return {pid: known[pid] for pid in named}
+        people = self.people.get_people(named)
+        for gone_id in {pid for pid in named if pid not in people or not people[pid].present}:
+            own = [f for f, r in zip(faces, results, strict=True) if r["person_id"] == gone_id and f.index in unsettled]
+            with contextlib.suppress(PersonGoneError):
+                self.gallery.settle(gone_id, own, erased=gone_id not in people or people[gone_id].deleting)
+        return {pid: person for pid, person in people.items() if person.present}
 
     def answer(self, recognised: Recognised, earlier: bool = True) -> bool:
         """Send the response once. It is sent after the unit of work is recorded done (so a

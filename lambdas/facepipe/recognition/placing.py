@@ -1,129 +1,118 @@
-"""Who the faces of one image are: placed jointly, written, placed again while people go away.
+"""Who the faces of one image are: each face read, decided and acted on once per round (the
+gallery's ``evidence``, ``matching.decide``, the gallery's ``placement``), no two faces as one
+person, written, and placed again while people go away.
 
-``Placing.place`` is the one retry loop of placement: ``Gallery.place`` makes one attempt (it
-answers None when the gallery changed under it: an erased person's leftovers were dropped), the
-write that records a face under its person may find the person merged away or erased
-(``PersonGoneError``), and either way the face is placed again, at most ``PLACEMENT_TRIES``
-times (then ``PlacementError``: SQS delivers the record again). A face an earlier delivery
-recorded stays with whoever holds it; an erased face is unknown and nothing of it is kept; an
-unknown face is kept for review (``KEEP_UNKNOWN_FACES``).
+``Placing.place`` is the one retry loop of placement: a face whose placement finds the gallery
+changed under it (an erased person's leftovers were dropped), or whose write finds its person
+merged away or erased (``PersonGoneError``), is placed again, at most ``PLACEMENT_TRIES`` times
+(then ``PlacementError``: SQS delivers the record again). A face an earlier delivery recorded
+stays with whoever holds it; an erased face is unknown and nothing of it is kept; an unknown face
+is kept for review (``KEEP_UNKNOWN_FACES``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 
-from facepipe.gallery import PLACEMENT_TRIES, FaceToResolve, Gallery, Placement, PlacementError
+from facepipe.gallery import PLACEMENT_TRIES, Ask, Evidence, FaceToResolve, Gallery, Placement, PlacementError
+from facepipe.matching import decide
 from facepipe.messages import FaceResult
-from facepipe.people import PeopleStore, Person, PersonGoneError
-from facepipe.people.errors import FaceClaimedError, FaceErasedError, FaceInReviewError
+from facepipe.people import Person
 from facepipe.recognition.results import face_result
 from facepipe.review import Review
 from facepipe.settings import Settings
 
+Write = Callable[[FaceToResolve, Placement, float], object]
+
 
 class Placing:
-    def __init__(self, settings: Settings, people: PeopleStore, gallery: Gallery, review: Review) -> None:
+    def __init__(self, settings: Settings, gallery: Gallery, review: Review) -> None:
         self.settings = settings
-        self.people = people
         self.gallery = gallery
         self.review = review
 
-    def place(
-        self,
-        face: FaceToResolve,
-        write: Callable[[FaceToResolve, Placement, float], object],
-        first: Placement | None = None,
-        exclude: frozenset[str] = frozenset(),
-    ) -> Placement:
-        """``face`` placed (``first``, when already placed; never as one of ``exclude``) and, when
-        it names a person, written by ``write(face, placement, similarity)``; placed again while
-        its person goes away (merged or erased) meanwhile. A face an earlier delivery recorded
-        stays with who holds it (followed through a merge in progress, which moves it), one it
-        kept for review stays there; an erased face is unknown, and nothing of it is kept."""
-        for _ in range(PLACEMENT_TRIES):
-            placement = first or self.gallery.place(face, exclude)
-            first = None
-            if placement is None:
-                continue  # the gallery changed under it: place again
-            while placement.person_id is not None:
-                try:
-                    write(face, placement, round(placement.decision.similarity, 4))
-                    return placement
-                except PersonGoneError:
-                    break
-                except FaceErasedError:
-                    return placement.erased()
-                except FaceInReviewError as kept:
-                    return placement.in_review(kept.group_id)
-                except FaceClaimedError as claimed:
-                    holder = self.people.current_person(claimed.holder)
-                    if holder is None:
-                        return placement.erased()  # its holder is being erased, and the face with them
-                    held = replace(placement.decision, person_id=holder.person_id, reason="recorded earlier")
-                    placement = Placement(held, holder.person_id, person=holder)
-                    if holder.person_id != claimed.holder:
-                        return placement  # a merge in progress moves the face to them
-            else:
-                return placement
-        raise PlacementError(f"face {face.index} of {face.request_id}: the gallery kept changing under it; it will be placed again")
+    def resolve_frame(self, faces: Sequence[FaceToResolve]) -> tuple[list[FaceResult], set[int], dict[str, Person]]:
+        """Every face of one image placed (``place``) and recorded, with one index upsert for all
+        the faces that join their person; their settling is left to ``Answering.finish`` (its read
+        of the people comes after the upsert). The results, the indices of the faces indexed, and
+        the people as placing read them."""
+        joining: list[tuple[FaceToResolve, str]] = []
+
+        def record(face: FaceToResolve, placement: Placement, similarity: float) -> None:
+            assert placement.person_id is not None  # ``written`` writes only placed faces
+            if self.gallery.record(face, placement, similarity):
+                joining.append((face, placement.person_id))
+
+        placements = self.place(faces, record)
+        self.gallery.add_faces(joining)
+        if self.settings.keep_unknown_faces:
+            placements = [self.review.keep_unknown(face, placement) for face, placement in zip(faces, placements, strict=True)]
+        read = {p.person.person_id: p.person for p in placements if p.person is not None}
+        return (
+            [face_result(face, placement) for face, placement in zip(faces, placements, strict=True)],
+            {f.index for f, _ in joining},
+            read,
+        )
 
     def resolve(self, face: FaceToResolve) -> FaceResult:
         """Match ``face`` to a known person, create a new one, or leave it unknown (kept for
         review); record, index and settle it on its own. Repeat-safe: a redelivery finds what the
         first wrote."""
-        return face_result(face, self.keep(face, self.place(face, self.gallery.write)))
+        placement = self.place([face], self.gallery.write)[0]
+        if self.settings.keep_unknown_faces:
+            placement = self.review.keep_unknown(face, placement)
+        return face_result(face, placement)
 
-    def place_jointly(self, faces: Sequence[FaceToResolve]) -> tuple[list[Placement | None], list[frozenset[str]]]:
-        """Every face of one image placed, no two as one person: when two faces name the same
-        person, the closer keeps them and the other is placed again without them (its next
-        eligible person, or unknown). The first placements (None: to be placed again by
-        ``place``), and the people each face may not be."""
-        placements = [self.gallery.place(face) for face in faces]
+    def place(self, faces: Sequence[FaceToResolve], write: Write) -> list[Placement]:
+        """Every face of one image placed, and written by ``write(face, placement, similarity)``
+        when it names a person, no two faces as one person. Each round places the faces that need
+        it (``_placed``); when two faces name one person, the closer keeps them (or the one already
+        written or held) and the other is placed again without them (its next eligible person, or
+        unknown); then the faces placed are written (``Gallery.written``). A face whose placement
+        or write finds its person gone is placed again (``PLACEMENT_TRIES``)."""
+        placed: list[Placement | None] = [None] * len(faces)
+        settled = [False] * len(faces)
+        fixed = [False] * len(faces)  # written or held: a clash never moves it
         taken: list[set[str]] = [set() for _ in faces]
-        for _ in range(len(faces)):
+        failures = [0] * len(faces)
+        while not all(settled):
+            for i, face in enumerate(faces):
+                if placed[i] is None:
+                    if failures[i] >= PLACEMENT_TRIES:
+                        raise PlacementError(
+                            f"face {face.index} of {face.request_id}: the gallery kept changing under it; it will be placed again"
+                        )
+                    placed[i] = self._placed(face, frozenset(taken[i]))
+                    failures[i] += placed[i] is None
             named: dict[str, list[int]] = {}
-            for i, placement in enumerate(placements):
+            for i, placement in enumerate(placed):
                 if placement is not None and placement.person_id:
                     named.setdefault(placement.person_id, []).append(i)
-            clashes = {person: faces_ for person, faces_ in named.items() if len(faces_) > 1}
-            if not clashes:
-                break
-            for person, clash in clashes.items():
-                keeper = max(clash, key=lambda i: placements[i].decision.similarity)  # type: ignore[union-attr]
+            for person_id, clash in named.items():
+                keeper = max(clash, key=lambda i: (fixed[i], placed[i].decision.similarity))  # type: ignore[union-attr]
                 for i in clash:
-                    if i != keeper:
-                        taken[i].add(person)
-                        placements[i] = self.gallery.place(faces[i], frozenset(taken[i]))
-        return placements, [frozenset(t) for t in taken]
+                    if i != keeper and not fixed[i]:
+                        taken[i].add(person_id)
+                        placed[i] = None
+            for i, face in enumerate(faces):
+                placement = placed[i]
+                if placement is not None and not settled[i]:
+                    placed[i], settled[i] = self.gallery.written(face, placement, write)
+                    now = placed[i]
+                    fixed[i] = now is not None and now.person_id is not None
+                    failures[i] += now is None
+        return [p for p in placed if p is not None]
 
-    def resolve_frame(self, faces: Sequence[FaceToResolve]) -> tuple[list[FaceResult], set[int], dict[str, Person]]:
-        """``resolve`` for every face of one image, placed jointly (``place_jointly``), with one
-        index upsert for all the faces that join their person; their settling is left to
-        ``finish`` (its read of the people comes after the upsert). The results, the indices of
-        the faces indexed, and the people as placing read them."""
-        joining: list[tuple[FaceToResolve, str]] = []
-
-        def record(face: FaceToResolve, placement: Placement, similarity: float) -> None:
-            assert placement.person_id is not None  # ``_placed`` writes only placed faces
-            if self.gallery.record(face, placement, similarity):
-                joining.append((face, placement.person_id))
-
-        first, taken = self.place_jointly(faces)
-        placements = [
-            (face, self.keep(face, self.place(face, record, placement, exclude)))
-            for face, placement, exclude in zip(faces, first, taken, strict=True)
-        ]
-        self.gallery.add_faces(joining)
-        read = {p.person.person_id: p.person for _, p in placements if p.person is not None}
-        return [face_result(face, placement) for face, placement in placements], {face.index for face, _ in joining}, read
-
-    def keep(self, face: FaceToResolve, placement: Placement) -> Placement:
-        """An unknown face kept for review (``KEEP_UNKNOWN_FACES``), with its group."""
-        if placement.person_id is not None or placement.review_group or placement.decision.reason == "erased":
-            return placement
-        if not self.settings.keep_unknown_faces:
-            return placement
-        group = self.review.keep(face)
-        return placement.in_review(group) if group else placement.erased()
+    def _placed(self, face: FaceToResolve, exclude: frozenset[str]) -> Placement | None:
+        """``face`` placed once, never as one of ``exclude``: what the gallery knows of it,
+        decided, acted on; while it is new, decided again with the stranger registry read (its
+        rounds are bounded: ``people.registry``). None when the gallery changed under it."""
+        evidence: Evidence | None = None
+        while True:
+            evidence = self.gallery.evidence(face, evidence)
+            if evidence is None:
+                return None
+            decision = decide(evidence.candidates, face.quality, self.gallery.calibration, excluded=exclude, refused=evidence.refused)
+            placement = self.gallery.placement(face, decision, evidence, exclude)
+            if placement is not Ask.REGISTRY:
+                return placement

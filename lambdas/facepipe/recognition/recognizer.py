@@ -89,7 +89,7 @@ class Recognizer:
             s3=s3,
         )
         self.publisher = Publisher(settings.event_bus_name, people, settings.arrival_cooldown_seconds)
-        self.placing = Placing(settings, people, self.gallery, self.review)
+        self.placing = Placing(settings, self.gallery, self.review)
         self.answering = Answering(settings, people, self.gallery, self.placing, lambda: self.sqs)
         self._sqs = sqs
         self._s3 = s3

@@ -23,11 +23,20 @@ from facepipe.storage import delete_every_version, put_jpeg, review_crop_key
 from facepipe.vectors import encode_vector
 
 if TYPE_CHECKING:
-    from facepipe.gallery import FaceToResolve
+    from facepipe.gallery import FaceToResolve, Placement
 
 
 class Keeping(ReviewParts):
     """A face kept for review, taken from a person, or let go."""
+
+    def keep_unknown(self, face: FaceToResolve, placement: Placement) -> Placement:
+        """``placement``, its face kept for review when it is unknown (in its group; unknown and
+        kept nowhere when the face was erased or is held elsewhere); a face placed, already kept
+        or erased as it is."""
+        if placement.person_id is not None or placement.review_group or placement.decision.reason == "erased":
+            return placement
+        group = self.keep(face)
+        return placement.in_review(group) if group else placement.erased()
 
     def keep(self, face: FaceToResolve) -> str | None:
         """Keep an unknown face for review; its group (an earlier delivery's, on a repeat), or
