@@ -77,11 +77,11 @@ class Placing:
         failures = [0] * len(faces)
         while not all(settled):
             for i, face in enumerate(faces):
+                if not settled[i] and failures[i] >= PLACEMENT_TRIES:
+                    raise PlacementError(
+                        f"face {face.index} of {face.request_id}: the gallery kept changing under it; it will be placed again"
+                    )
                 if placed[i] is None:
-                    if failures[i] >= PLACEMENT_TRIES:
-                        raise PlacementError(
-                            f"face {face.index} of {face.request_id}: the gallery kept changing under it; it will be placed again"
-                        )
                     placed[i] = self._placed(face, frozenset(taken[i]))
                     failures[i] += placed[i] is None
             named: dict[str, list[int]] = {}
@@ -100,7 +100,7 @@ class Placing:
                     placed[i], settled[i] = self.gallery.written(face, placement, write)
                     now = placed[i]
                     fixed[i] = now is not None and now.person_id is not None
-                    failures[i] += now is None
+                    failures[i] += not settled[i]  # its person went away, or it is to be written under who holds it
         return [p for p in placed if p is not None]
 
     def _placed(self, face: FaceToResolve, exclude: frozenset[str]) -> Placement | None:
