@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import os
 import random
 import sys
@@ -69,36 +68,26 @@ class Sample:
         import torch
 
         from facepipe.detection import FaceDetector
-        from facepipe.embedding import load_cropper, load_embedder
-        from facepipe.frames import FrameProcessor
-        from facepipe.index.embedded import EmbeddedIndex
+        from facepipe.embedding import load_embedder
         from facepipe.names import StackNames
-        from facepipe.people import PeopleStore
-        from facepipe.recognition import Recognizer
-        from facepipe.recognition.consumer import RecognitionConsumer
-        from facepipe.runtime import idempotency_store
         from facepipe.settings import Settings
         from facepipe_tools.admin import Admin
+        from facepipe_tools.local.in_process import InProcessPipeline
         from facepipe_tools.local.resources import create_resources
 
         torch.set_num_threads(1)
         self.fixtures = fixtures
         session = boto3.session.Session(region_name="us-east-1")
         resources = create_resources(session, StackNames(), request_visibility=30, max_receive_count=3)
-        self.settings = resources.settings(
+        settings = resources.settings(
             vector_backend="local",
             embedding_model="dlib-resnet",
             pinecone_ssm_parameter_name=resources.ssm_parameter,
             record_threads=1,
         )
-        self.sqs, s3 = session.client("sqs"), session.client("s3")
         self.detector = FaceDetector.from_settings(Settings())
-        embedder = load_embedder("dlib-resnet")
-        people = PeopleStore(self.settings.ddb_table_name, dynamodb=session.resource("dynamodb"))
-        self.recognizer = Recognizer(self.settings, embedder, EmbeddedIndex(128), people, sqs=self.sqs, s3=s3, detector=self.detector)
-        self.frames = FrameProcessor(self.settings, self.detector, load_cropper("dlib-resnet"), sqs=self.sqs, s3=s3)
-        self.consumer = RecognitionConsumer(self.recognizer, idempotency_store(self.settings))
-        self.admin = Admin(self.recognizer)
+        self.pipeline = InProcessPipeline.create(session, settings, self.detector, load_embedder("dlib-resnet"))
+        self.admin = Admin(self.pipeline.recognizer)
 
     def face(self, relative: str) -> tuple[Image.Image, list[float]]:
         from facepipe.detection import largest_face
@@ -114,31 +103,6 @@ class Sample:
 
         image, box = self.face(relative)
         return jpeg(jittered_camera_frame(image, box, rng, face_px, side), rng.randint(75, 95))
-
-    def recognise(self, frames: list[tuple[str, bytes]], source: str) -> dict[str, dict[str, Any]]:
-        from facepipe.events import FrameRequest
-        from facepipe.messages import encode as encode_message
-        from facepipe_tools.local.context import LambdaContext
-        from facepipe_tools.local.event_source import sqs_record
-
-        queue = self.settings.request_queue_url
-        arn = self.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        for request_id, data in frames:
-            image = Image.open(io.BytesIO(data)).convert("RGB")
-            detected = self.detector.detect(image)
-            if not detected:
-                continue
-            request = FrameRequest(request_id, f"{request_id}.jpg", source, image, len(data))
-            self.sqs.send_message(QueueUrl=queue, MessageBody=encode_message(self.frames.build_message(request, detected)))
-            messages = self.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=1, AttributeNames=["All"])["Messages"]
-            self.consumer.handle({"Records": [sqs_record(m, arn, "us-east-1") for m in messages]}, LambdaContext())
-        answers = {}
-        while batch := self.sqs.receive_message(QueueUrl=self.settings.response_queue_url, MaxNumberOfMessages=10).get("Messages", []):
-            for message in batch:
-                self.sqs.delete_message(QueueUrl=self.settings.response_queue_url, ReceiptHandle=message["ReceiptHandle"])
-                answer = json.loads(message["Body"])
-                answers[answer["request_id"]] = answer
-        return answers
 
     def build(self) -> dict[str, str]:
         """The sample data; the ids of the pages to show."""
@@ -157,7 +121,7 @@ class Sample:
         ]
         frames += [(f"door-new-{i}", self.shot(relative, 60, 160, rng)) for i, relative in enumerate(NEWCOMERS)]
         rng.shuffle(frames)
-        self.recognise(frames, "door")
+        self.pipeline.recognise(frames, "door")
         # strangers on the hall camera, 64x64: unknown, grouped for review
         stranger_frames = [
             (f"hall-{i}-{j}", self.shot(relative, 22, 64, rng))
@@ -165,14 +129,14 @@ class Sample:
             for j in range(count)
         ]
         rng.shuffle(stranger_frames)
-        self.recognise(stranger_frames, "hall")
+        self.pipeline.recognise(stranger_frames, "hall")
         # group photos on the lobby camera
         photos = []
         for i, relative in enumerate(GROUPS):
             image = Image.open(self.fixtures / relative).convert("RGB")
             image.thumbnail((640, 480))
             photos.append((f"lobby-{i}", jpeg(image)))
-        self.recognise(photos, "lobby")
+        self.pipeline.recognise(photos, "lobby")
         return {"person": enrolled["obama"]}
 
 

@@ -8,6 +8,7 @@ here, and no test module imports another. The shared fixtures are in conftest.py
 - waiting: ``eventually`` (poll a condition, never a fixed sleep)
 - the functions in process: ``stack_settings``, ``function_environment``, ``cold_start``
 - the CLI and the local stack: ``facepipe``, ``cli``, ``local_stack``
+- recognition on moto in process: ``moto_recognition`` (its ``recognise`` sends frames through)
 """
 
 from __future__ import annotations
@@ -385,42 +386,9 @@ def camera_replay(image: Image.Image, box: list[float], rng: Any, face_px: float
     return encode(jittered_camera_frame(image, box, rng, face_px, frame), quality=rng.randint(70, 95))
 
 
-def moto_recognition(aws: Any, settings: Any, detector: Any, embedder: Any) -> tuple[Any, Any, Any, Any]:
-    """(frames, recognizer, consumer, sqs): detection's message builder and recognition on moto in
-    process, with ``detector`` (MTCNN) and ``embedder`` (dlib), the embedded index and the people table."""
-    from facepipe.embedding import load_cropper
-    from facepipe.frames import FrameProcessor
-    from facepipe.index.embedded import EmbeddedIndex
-    from facepipe.people import PeopleStore
-    from facepipe.recognition import Recognizer
-    from facepipe.recognition.consumer import RecognitionConsumer
-    from facepipe.runtime import idempotency_store
+def moto_recognition(aws: Any, settings: Any, detector: Any, embedder: Any) -> Any:
+    """Detection's message builder and recognition on moto in process (``InProcessPipeline``), with
+    ``detector`` (MTCNN) and ``embedder`` (dlib), the embedded index and the people table."""
+    from facepipe_tools.local.in_process import InProcessPipeline
 
-    sqs, s3 = aws.client("sqs"), aws.client("s3")
-    people = PeopleStore(settings.ddb_table_name, dynamodb=aws.resource("dynamodb"))
-    recognizer = Recognizer(settings, embedder, EmbeddedIndex(embedder.dimension), people, sqs=sqs, s3=s3, detector=detector)
-    frames = FrameProcessor(settings, detector, load_cropper(embedder.model), sqs=sqs, s3=s3)
-    return frames, recognizer, RecognitionConsumer(recognizer, idempotency_store(settings)), sqs
-
-
-def recognise(
-    pipeline: tuple[Any, Any, Any, Any], settings: Any, frames_in: list[tuple[str, bytes]], source: str = "door"
-) -> dict[str, dict]:
-    """Send (request_id, JPEG) frames through detection's message builder and recognition, ten
-    records to a batch; the answers by request_id."""
-    from facepipe.events import FrameRequest
-    from facepipe.messages import encode as encode_message
-    from facepipe_tools.local.context import LambdaContext
-
-    frames, _, consumer, sqs = pipeline
-    bodies = []
-    for request_id, data in frames_in:
-        image = Image.open(io.BytesIO(data)).convert("RGB")
-        detected = frames.detector.detect(image)
-        if detected:
-            request = FrameRequest(request_id, f"{request_id}.jpg", source, image, len(data))
-            bodies.append(encode_message(frames.build_message(request, detected)))
-    for start in range(0, len(bodies), 10):
-        result = consumer.handle(queue_and_receive(sqs, settings.request_queue_url, bodies[start : start + 10]), LambdaContext())
-        assert result == {"batchItemFailures": []}
-    return {a["request_id"]: a for a in (json.loads(m["Body"]) for m in drain(sqs, settings.response_queue_url))}
+    return InProcessPipeline.create(aws, settings, detector, embedder)

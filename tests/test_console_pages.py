@@ -16,7 +16,7 @@ from facepipe_tools.admin import Admin
 from facepipe_tools.console import console_app
 from facepipe_tools.console.directory import PAGE_SIZE
 from facepipe_tools.scenes import camera_frame
-from helpers import camera_face, camera_replay, encode, moto_recognition, recognise
+from helpers import camera_face, camera_replay, encode, moto_recognition
 
 pytest_plugins = ["browser"]  # chromium, context, page, serve_console
 pytestmark = [pytest.mark.fixtures]
@@ -31,7 +31,7 @@ def pipeline(aws, settings, detector, dlib_embedder):
 
 @pytest.fixture
 def admin(pipeline) -> Admin:
-    return Admin(pipeline[1])
+    return Admin(pipeline.recognizer)
 
 
 @pytest.fixture
@@ -56,11 +56,11 @@ def settled(page) -> None:
 
 
 def test_console_names_a_review_group_with_enter_and_the_next_frame_is_named(page, console, pipeline, settings, fixtures_root, detector):
-    _, recognizer, _, _ = pipeline
+    recognizer = pipeline.recognizer
     rng = random.Random(7)
     image, box = camera_face(fixtures_root / "train/kit_harington/john1.jpeg", detector)
     # GIVEN four camera frames of somebody nobody has named: one review group
-    answers = recognise(pipeline, settings, [(f"kit-{i}", camera_replay(image, box, rng)) for i in range(4)])
+    answers = pipeline.recognise([(f"kit-{i}", camera_replay(image, box, rng)) for i in range(4)])
     assert all(a["result"] == "unknown" for a in answers.values())
     (group,) = recognizer.review.all_groups()
 
@@ -78,7 +78,7 @@ def test_console_names_a_review_group_with_enter_and_the_next_frame_is_named(pag
     expect(page.locator("article.group")).to_have_count(0)
     settled(page)
     # AND a new frame of that person is answered with the name
-    again = recognise(pipeline, settings, [("kit-next", camera_replay(image, box, random.Random(99)))])
+    again = pipeline.recognise([("kit-next", camera_replay(image, box, random.Random(99)))])
     assert again["kit-next"]["result"] == "kit"
     # AND Activity draws the frames, each face under its name, linked to the person
     page.goto(f"{console}/activity")
@@ -93,13 +93,13 @@ def test_console_names_a_review_group_with_enter_and_the_next_frame_is_named(pag
 
 
 def test_console_review_keys_move_between_groups_and_dismiss_after_a_confirm(page, console, pipeline, settings, fixtures_root, detector):
-    _, recognizer, _, _ = pipeline
+    recognizer = pipeline.recognizer
     rng = random.Random(3)
     frames = []
     for who, path in {"rose": "train/rose_leslie/img1.jpg", "alex": "train/alex_lacamoire/img1.jpg"}.items():
         image, box = camera_face(fixtures_root / path, detector)
         frames += [(f"{who}-{i}", camera_replay(image, box, rng)) for i in range(2)]
-    recognise(pipeline, settings, frames)
+    pipeline.recognise(frames)
     groups = [g.group_id for g in recognizer.review.all_groups()]
     assert len(groups) == 2
     # the group's own page shows all its faces; the filters keep or drop groups by source
@@ -162,7 +162,7 @@ def test_console_not_this_person_takes_the_face_away_and_the_same_frame_is_not_n
 ):
     frame = portrait(fixtures_root, detector, "train/obama/obama.jpg")
     obama = admin.enroll("obama", [("obama.jpg", frame)]).person
-    named = recognise(pipeline, settings, [("n-1", frame)])["n-1"]
+    named = pipeline.recognise([("n-1", frame)])["n-1"]
     assert named["result"] == "obama"
     face_id = named["faces"][0]["face_id"]
 
@@ -178,7 +178,7 @@ def test_console_not_this_person_takes_the_face_away_and_the_same_frame_is_not_n
     expect(page.locator("li.face")).to_have_count(1)
     settled(page)
     # AND the same frame again is not named obama
-    again = recognise(pipeline, settings, [("n-2", frame)])["n-2"]
+    again = pipeline.recognise([("n-2", frame)])["n-2"]
     assert "obama" not in again["result"]
     page.goto(f"{console}/review")
     expect(page.locator("article.group")).to_have_count(1)
@@ -216,7 +216,7 @@ def test_console_refuses_a_post_without_the_csrf_token_and_changes_nothing(
     person_id = "fedcba9876543210fedcba9876543210"
     admin.people.create_person(person_id, "kept", "test")
     image, box = camera_face(fixtures_root / "train/rose_leslie/img1.jpg", detector)
-    recognise(pipeline, settings, [("r-1", camera_replay(image, box, random.Random(1)))])
+    pipeline.recognise([("r-1", camera_replay(image, box, random.Random(1)))])
     (group,) = admin.review.all_groups()
     page.goto(f"{console}/people/{person_id}")  # the browser holds the CSRF cookie
 

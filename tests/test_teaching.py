@@ -19,7 +19,7 @@ from facepipe.runtime import idempotency_store
 from facepipe_tools.admin import Admin
 from facepipe_tools.feedback import calibrate_from_review, edges, labelled_pairs
 from facepipe_tools.scenes import camera_frame
-from helpers import camera_face, camera_replay, encode, moto_recognition, recognise
+from helpers import camera_face, camera_replay, encode, moto_recognition
 
 pytestmark = [pytest.mark.fixtures, pytest.mark.slow]
 
@@ -31,17 +31,17 @@ REPLAYS = 6
 
 @pytest.fixture
 def pipeline(aws, settings, detector, dlib_embedder):
-    """(frames, recognizer, consumer, sqs) on moto in process, MTCNN and dlib."""
+    """Detection and recognition on moto in process, MTCNN and dlib."""
     return moto_recognition(aws, settings, detector, dlib_embedder)
 
 
-def run(pipeline: Any, settings: Any, frames_in: list[tuple[str, str, bytes]]) -> dict[str, dict[str, Any]]:
+def run(pipeline: Any, frames_in: list[tuple[str, str, bytes]]) -> dict[str, dict[str, Any]]:
     """Send (request_id, who, JPEG) frames through detection's message builder and recognition."""
-    return recognise(pipeline, settings, [(request_id, data) for request_id, _, data in frames_in])
+    return pipeline.recognise([(request_id, data) for request_id, _, data in frames_in])
 
 
 def test_name_each_unknown_group_once_and_the_next_frames_are_named(pipeline, settings, fixtures_root, detector, capsys):
-    _, recognizer, _, _ = pipeline
+    recognizer = pipeline.recognizer
     operations = Admin(recognizer)
     rng = random.Random(20261204)
     # GIVEN two enrolled people (one camera frame each), three unknown people each in six replayed
@@ -55,7 +55,7 @@ def test_name_each_unknown_group_once_and_the_next_frames_are_named(pipeline, se
     who_of = {rid: who for rid, who, _ in pass1}
 
     # WHEN the frames arrive (pass 1)
-    first = run(pipeline, settings, pass1)
+    first = run(pipeline, pass1)
     # THEN nobody is named wrongly, and the review holds one pure group per unknown person
     assert all(a["result"] in ("unknown", "") or a["result"].startswith("person-") for a in first.values()), first
     groups = list(recognizer.review.all_groups())
@@ -81,7 +81,7 @@ def test_name_each_unknown_group_once_and_the_next_frames_are_named(pipeline, se
     assert meta["result"] == "kit"
 
     # AND the same frames again (pass 2) are named, every one of them, and no look-alike is
-    second = run(pipeline, settings, [(f"2-{rid}", who, data) for rid, who, data in pass1])
+    second = run(pipeline, [(f"2-{rid}", who, data) for rid, who, data in pass1])
     named = {rid[2:]: a["result"] for rid, a in second.items()}
     wrong = {
         rid: result for rid, result in named.items() if result not in ("", "unknown", who_of[rid]) and not result.startswith("person-")
@@ -102,18 +102,18 @@ def test_name_each_unknown_group_once_and_the_next_frames_are_named(pipeline, se
 
 
 def test_not_this_person_is_obeyed_and_one_frame_never_names_one_person_twice(pipeline, settings, fixtures_root, detector):
-    _, recognizer, _, _ = pipeline
+    recognizer = pipeline.recognizer
     operations = Admin(recognizer)
     image, box = camera_face(fixtures_root / "train/obama/obama.jpg", detector)
     portrait = camera_frame(image, box, 60, 160)
     operations.enroll("obama", [("obama.jpg", encode(portrait))])
     # GIVEN a frame recognised as obama
-    named = run(pipeline, settings, [("n-1", "obama", encode(portrait, quality=90))])["n-1"]
+    named = run(pipeline, [("n-1", "obama", encode(portrait, quality=90))])["n-1"]
     assert named["result"] == "obama"
     # WHEN a person says the face is not obama
     group = operations.not_this_person(named["faces"][0]["face_id"])
     # THEN the same frame again is not named obama, and the face waits in review
-    again = run(pipeline, settings, [("n-2", "obama", encode(portrait, quality=90))])["n-2"]
+    again = run(pipeline, [("n-2", "obama", encode(portrait, quality=90))])["n-2"]
     assert "obama" not in again["result"]
     assert recognizer.review.group(group) is not None
     (meta,) = [i for i in recognizer.people.media("n-1") if i["type"] == "media"]
@@ -123,7 +123,7 @@ def test_not_this_person_is_obeyed_and_one_frame_never_names_one_person_twice(pi
     twice.paste(portrait, (0, 0))
     twice.paste(ImageOps.mirror(portrait), (160, 0))
     operations.enroll("obama", [("obama-mirror.jpg", encode(ImageOps.mirror(portrait).rotate(3)))])
-    answer = run(pipeline, settings, [("t-1", "obama", encode(twice, quality=90))])["t-1"]
+    answer = run(pipeline, [("t-1", "obama", encode(twice, quality=90))])["t-1"]
     people = [f["person_id"] for f in answer["faces"] if f["person_id"]]
     assert len(answer["faces"]) == 2
     assert len(people) == len(set(people))
@@ -135,13 +135,13 @@ def test_not_this_person_is_obeyed_and_one_frame_never_names_one_person_twice(pi
 
 
 def test_confirm_dismiss_and_keep_unknown_faces_off(pipeline, settings, fixtures_root, detector):
-    _, recognizer, _, _ = pipeline
+    recognizer = pipeline.recognizer
     operations = Admin(recognizer)
     rng = random.Random(3)
     image, box = camera_face(fixtures_root / "train/biden/biden.jpg", detector)
     operations.enroll("biden", [("b.jpg", encode(camera_frame(image, box, 80, 200)))])
     # a sighting that is not indexed, confirmed: it joins the indexed faces, marked as taught
-    sighting = run(pipeline, settings, [("c-1", "biden", encode(camera_frame(image, box, 79, 200), quality=80))])["c-1"]["faces"][0]
+    sighting = run(pipeline, [("c-1", "biden", encode(camera_frame(image, box, 79, 200), quality=80))])["c-1"]["faces"][0]
     assert sighting["name"] == "biden"
     before = recognizer.people.get_person(sighting["person_id"]).indexed_faces
     person = operations.confirm(sighting["face_id"])
@@ -152,27 +152,26 @@ def test_confirm_dismiss_and_keep_unknown_faces_off(pipeline, settings, fixtures
     # an unknown camera face is kept; dismissing it erases it, and a redelivery does not bring it back
     stranger, stranger_box = camera_face(fixtures_root / "train/rose_leslie/img1.jpg", detector)
     frame = camera_replay(stranger, stranger_box, rng)
-    kept = run(pipeline, settings, [("d-1", "rose", frame)])["d-1"]["faces"][0]
+    kept = run(pipeline, [("d-1", "rose", frame)])["d-1"]["faces"][0]
     assert kept["person_id"] is None
     assert kept["review_group"]
     assert operations.dismiss(kept["review_group"]) == 1
     assert recognizer.review.group(kept["review_group"]) is None
     assert recognizer.index.query(np.ones(128, np.float32), 100, recognizer.review.namespace) == []
-    run(pipeline, settings, [("d-1", "rose", frame)])  # the same request again (a new delivery of it)
+    run(pipeline, [("d-1", "rose", frame)])  # the same request again (a new delivery of it)
     assert list(recognizer.review.all_groups()) == []
     # with KEEP_UNKNOWN_FACES off, nothing of an unknown face is kept
-    frames, _, _, sqs = pipeline
     quiet = Recognizer(
         dataclasses.replace(settings, keep_unknown_faces=False),
         recognizer.embedder,
         recognizer.index,
         recognizer.people,
-        sqs=sqs,
+        sqs=pipeline.sqs,
         s3=recognizer.s3,
         detector=recognizer.detector,
     )
-    quiet_pipeline = (frames, quiet, RecognitionConsumer(quiet, idempotency_store(settings)), sqs)
-    off = run(quiet_pipeline, settings, [("d-2", "rose", camera_replay(stranger, stranger_box, rng))])["d-2"]["faces"][0]
+    quiet_pipeline = dataclasses.replace(pipeline, recognizer=quiet, consumer=RecognitionConsumer(quiet, idempotency_store(settings)))
+    off = run(quiet_pipeline, [("d-2", "rose", camera_replay(stranger, stranger_box, rng))])["d-2"]["faces"][0]
     assert off["person_id"] is None
     assert "review_group" not in off
     assert list(recognizer.review.all_groups()) == []
