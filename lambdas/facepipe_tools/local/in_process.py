@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from PIL import Image
 
@@ -25,6 +25,7 @@ from facepipe_tools.local.event_source import sqs_record
 
 if TYPE_CHECKING:
     import boto3
+    from aws_lambda_powertools.utilities.typing import LambdaContext as PowertoolsContext
 
     from facepipe.detection import FaceDetector
     from facepipe.embedding import Embedder
@@ -78,7 +79,8 @@ class InProcessPipeline:
             messages: list[Any] = []
             while len(messages) < len(bodies[start : start + batch]):
                 messages += self.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=batch, AttributeNames=["All"]).get("Messages", [])
-            result = self.consumer.handle({"Records": [sqs_record(m, arn, self.sqs.meta.region_name) for m in messages]}, LambdaContext())
+            event = {"Records": [sqs_record(m, arn, self.sqs.meta.region_name) for m in messages]}
+            result = self.consumer.handle(event, cast("PowertoolsContext", LambdaContext()))  # every field Powertools reads
             if result["batchItemFailures"]:
                 raise RuntimeError(f"records failed: {result['batchItemFailures']}")
         return {answer["request_id"]: answer for answer in self._responses()}
