@@ -13,6 +13,7 @@ is kept for review (``KEEP_UNKNOWN_FACES``).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from facepipe.gallery import PLACEMENT_TRIES, Ask, Evidence, FaceToResolve, Gallery, Placement, PlacementError
 from facepipe.matching import decide
@@ -23,6 +24,20 @@ from facepipe.review import Review
 from facepipe.settings import Settings
 
 Write = Callable[[FaceToResolve, Placement, float], object]
+
+
+@dataclass
+class _Seat:
+    """One face of the image in ``Placing.place``: its placement so far, whether it is settled
+    (written, or needing no write), whether a clash may still move it, the people it may not be
+    (taken by a closer face of the image), and how often its placement or write failed."""
+
+    face: FaceToResolve
+    placement: Placement | None = None
+    settled: bool = False
+    fixed: bool = False  # written or held by an earlier delivery: a clash never moves it
+    taken: set[str] = field(default_factory=set)
+    failures: int = 0
 
 
 class Placing:
@@ -70,38 +85,33 @@ class Placing:
         written or held) and the other is placed again without them (its next eligible person, or
         unknown); then the faces placed are written (``Gallery.written``). A face whose placement
         or write finds its person gone is placed again (``PLACEMENT_TRIES``)."""
-        placed: list[Placement | None] = [None] * len(faces)
-        settled = [False] * len(faces)
-        fixed = [False] * len(faces)  # written or held: a clash never moves it
-        taken: list[set[str]] = [set() for _ in faces]
-        failures = [0] * len(faces)
-        while not all(settled):
-            for i, face in enumerate(faces):
-                if not settled[i] and failures[i] >= PLACEMENT_TRIES:
+        seats = [_Seat(face) for face in faces]
+        while not all(seat.settled for seat in seats):
+            for seat in seats:
+                if not seat.settled and seat.failures >= PLACEMENT_TRIES:
+                    face = seat.face
                     raise PlacementError(
                         f"face {face.index} of {face.request_id}: the gallery kept changing under it; it will be placed again"
                     )
-                if placed[i] is None:
-                    placed[i] = self._placed(face, frozenset(taken[i]))
-                    failures[i] += placed[i] is None
-            named: dict[str, list[int]] = {}
-            for i, placement in enumerate(placed):
-                if placement is not None and placement.person_id:
-                    named.setdefault(placement.person_id, []).append(i)
+                if seat.placement is None:
+                    seat.placement = self._placed(seat.face, frozenset(seat.taken))
+                    seat.failures += seat.placement is None
+            named: dict[str, list[_Seat]] = {}
+            for seat in seats:
+                if seat.placement is not None and seat.placement.person_id:
+                    named.setdefault(seat.placement.person_id, []).append(seat)
             for person_id, clash in named.items():
-                keeper = max(clash, key=lambda i: (fixed[i], placed[i].decision.similarity))  # type: ignore[union-attr]
-                for i in clash:
-                    if i != keeper and not fixed[i]:
-                        taken[i].add(person_id)
-                        placed[i] = None
-            for i, face in enumerate(faces):
-                placement = placed[i]
-                if placement is not None and not settled[i]:
-                    placed[i], settled[i] = self.gallery.written(face, placement, write)
-                    now = placed[i]
-                    fixed[i] = now is not None and now.person_id is not None
-                    failures[i] += not settled[i]  # its person went away, or it is to be written under who holds it
-        return [p for p in placed if p is not None]
+                keeper = max(clash, key=lambda s: (s.fixed, s.placement.decision.similarity))  # type: ignore[union-attr]
+                for seat in clash:
+                    if seat is not keeper and not seat.fixed:
+                        seat.taken.add(person_id)
+                        seat.placement = None
+            for seat in seats:
+                if seat.placement is not None and not seat.settled:
+                    seat.placement, seat.settled = self.gallery.written(seat.face, seat.placement, write)
+                    seat.fixed = seat.placement is not None and seat.placement.person_id is not None
+                    seat.failures += not seat.settled  # its person went away, or it is to be written under who holds it
+        return [seat.placement for seat in seats if seat.placement is not None]
 
     def _placed(self, face: FaceToResolve, exclude: frozenset[str]) -> Placement | None:
         """``face`` placed once, never as one of ``exclude``: what the gallery knows of it,
