@@ -100,14 +100,20 @@ def test_matching_leaves_out_excluded_people_and_then_never_starts_a_person():
 
 
 def test_matching_a_refused_person_still_counts_as_the_second_until_they_would_be_named():
-    # GIVEN ann, and bob within the margin of her, whom feedback refuses
+    # GIVEN ann, and bob within the margin of her, whose "not this person" face is closer than he is
     close = [candidate("ann", 0.97), candidate("bob", 0.97 - CAL.margin / 2)]
     # THEN the face stays ambiguous: refusing bob does not make ann clearer
-    assert decide(close, face("good"), CAL, refused={"bob"}).kind == "unknown"
+    assert decide(close, face("good"), CAL, negatives={"bob": 0.99}).kind == "unknown"
     # WHEN the refused person is the one who would be named, the next person is decided
-    assert decide([candidate("bob", 0.999), candidate("ann", CAL.good + 0.005)], face("good"), CAL, refused={"bob"}).person_id == "ann"
+    clear = [candidate("bob", 0.999), candidate("ann", CAL.good + 0.005)]
+    decision = decide(clear, face("good"), CAL, negatives={"bob": 0.999})
+    assert (decision.person_id, decision.refused) == ("ann", frozenset({"bob"}))
+    # AND a near-duplicate of a negative refuses him even when he is closer still
+    assert decide(clear, face("good"), CAL, negatives={"bob": CAL.near_duplicate}).person_id == "ann"
+    # AND a negative farther from the face than he is refuses nobody
+    assert decide(clear, face("good"), CAL, negatives={"bob": 0.95}).person_id == "bob"
     # AND a face whose only candidate is refused is unknown, not a new person
-    assert decide([candidate("bob", 0.97)], face("good"), CAL, refused={"bob"}).kind == "unknown"
+    assert decide([candidate("bob", 0.97)], face("good"), CAL, negatives={"bob": 0.99}).kind == "unknown"
 
 
 def test_matching_candidates_from_index_metadata():

@@ -21,8 +21,9 @@ part of its spec (``facepipe.embedding.models``), with how it was measured;
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Literal
 
 from facepipe.detection.quality import Band, FaceQuality, worse
@@ -98,6 +99,7 @@ class Decision:
     threshold: float  # what the best person needed
     band: Band  # the pair's band the threshold came from
     reason: str
+    refused: frozenset[str] = frozenset()  # people left out because a negative link refused them
 
     @property
     def margin(self) -> float | None:
@@ -120,24 +122,30 @@ def decide(
     calibration: Calibration,
     *,
     excluded: Collection[str] = frozenset(),
-    refused: Collection[str] = frozenset(),
+    negatives: Mapping[str, float] = MappingProxyType({}),
 ) -> Decision:
     """Match, new person or unknown for a face of quality ``probe`` (see the module docstring).
 
     ``excluded``: people the face may not be (another face of its frame is them), left out.
-    ``refused``: people feedback says the face is not (a negative link), left out once they
-    would be named (until then they still count as the second person, so a look-alike of a
-    refused person stays unnamed). A face that leaves out one of its candidates' people is
-    somebody's look-alike: it is never made a new person (``unknown``)."""
+    ``negatives``: per person, the similarity of the face to the closest face people marked "not
+    this person" (negative links). A person whose negative is at least as close to the face as
+    the person is (or a near-duplicate of it) is refused: left out once they would be named
+    (until then they still count as the second person, so a look-alike of a refused person stays
+    unnamed), and listed in ``Decision.refused``. A face that leaves out one of its candidates'
+    people is somebody's look-alike: it is never made a new person (``unknown``)."""
     candidates = list(candidates)
     left_out = set(excluded)
+    refused: set[str] = set()
     decision = _decide([c for c in candidates if c.person_id not in left_out], probe, calibration)
-    while decision.kind == "match" and decision.person_id is not None and decision.person_id in refused:
+    while decision.kind == "match" and decision.person_id is not None and decision.person_id in negatives:
+        if negatives[decision.person_id] < min(calibration.near_duplicate, decision.similarity):
+            break
+        refused.add(decision.person_id)
         left_out.add(decision.person_id)
         decision = _decide([c for c in candidates if c.person_id not in left_out], probe, calibration)
     if decision.kind == "new" and left_out & {c.person_id for c in candidates}:
-        return dataclasses.replace(decision, kind="unknown", reason="its closest person is not it (frame, or feedback)")
-    return decision
+        decision = dataclasses.replace(decision, kind="unknown", reason="its closest person is not it (frame, or feedback)")
+    return dataclasses.replace(decision, refused=frozenset(refused))
 
 
 def _decide(candidates: Sequence[Candidate], probe: FaceQuality, calibration: Calibration) -> Decision:

@@ -20,13 +20,14 @@ from facepipe.people.registry import Snapshot
 @dataclass(frozen=True)
 class Evidence:
     """What one decision of a face reads: ``indexed`` (the index's candidates, as people now),
-    ``present`` (those people, read), ``refused`` (people a negative link says it is not),
+    ``present`` (those people, read), ``closest_negatives`` (per person with negative links, the
+    closest of them to the face: ``matching.decide`` applies the rule),
     ``leftovers`` (erased people whose vectors still came back: to drop), and ``seen`` (the
     stranger registry's snapshot, with ``strangers`` as candidates; None before it is read)."""
 
     indexed: list[Candidate]
     present: dict[str, Person] = field(default_factory=dict)
-    refused: frozenset[str] = frozenset()
+    closest_negatives: dict[str, float] = field(default_factory=dict)
     leftovers: tuple[Candidate, ...] = ()
     seen: Snapshot | None = None
     strangers: list[Candidate] = field(default_factory=list)
@@ -94,24 +95,20 @@ class Knowing(GalleryParts):
         erased = {p for p, current in now.items() if current is None and (found.get(p) is None or found[p].deleting)}
         indexed = [replace(c, person_id=current) for c in candidates if (current := now[c.person_id])]
         leftovers = tuple(c for c in candidates if c.person_id in erased)
-        return Evidence(indexed, present, self._refused(face, indexed, present), leftovers)
+        return Evidence(indexed, present, self._closest_negatives(face, indexed, present), leftovers)
 
-    def _refused(self, face: FaceToResolve, candidates: list[Candidate], present: dict[str, Person]) -> frozenset[str]:
-        """The people a negative link says ``face`` is not: a face people marked "not this person"
-        is at least as close to it as the person is (or a near-duplicate of it). Asked only of
-        people with negative links who are close enough to be named."""
-        best: dict[str, float] = {}
-        for c in candidates:
-            best[c.person_id] = max(best.get(c.person_id, -1.0), c.similarity)
-        refused = set()
-        for person_id, similarity in best.items():
+    def _closest_negatives(self, face: FaceToResolve, candidates: list[Candidate], present: dict[str, Person]) -> dict[str, float]:
+        """Per candidate person who has negative links (their profile counts them) and a face
+        close enough to name this one, how close the nearest of their negatives is to it."""
+        closest_negatives = {}
+        for person_id in {c.person_id for c in candidates if c.similarity >= self.calibration.lowest}:
             person = present.get(person_id)
-            if person is None or person.negatives <= 0 or similarity < self.calibration.lowest:
+            if person is None or person.negatives <= 0:
                 continue
             closest = self.index.query(face.vector, 1, self.negatives, filter={"person_id": person_id})
-            if closest and closest[0].score >= min(self.calibration.near_duplicate, similarity):
-                refused.add(person_id)
-        return frozenset(refused)
+            if closest:
+                closest_negatives[person_id] = closest[0].score
+        return closest_negatives
 
     def _with_registry(self, face: FaceToResolve, earlier: Evidence) -> Evidence | None:
         """``earlier`` with the stranger registry read again (``people.registry``: the protocol;

@@ -53,7 +53,7 @@ class Placing(GalleryParts):
         for person_id in {c.person_id for c in evidence.leftovers}:
             self._drop_leftovers(person_id, evidence.leftovers)
         placement = self._acted_on(face, decision, evidence)
-        if isinstance(placement, Placement) and placement.person_id in exclude | evidence.refused:
+        if isinstance(placement, Placement) and placement.person_id in exclude | decision.refused:
             return Placement(replace(decision, kind="unknown", person_id=None, reason="taken by another face of its frame"), None)
         return placement
 

@@ -122,7 +122,9 @@ class Placing:
             evidence = self.gallery.evidence(face, evidence)
             if evidence is None:
                 return None
-            decision = decide(evidence.candidates, face.quality, self.gallery.calibration, excluded=exclude, refused=evidence.refused)
+            decision = decide(
+                evidence.candidates, face.quality, self.gallery.calibration, excluded=exclude, negatives=evidence.closest_negatives
+            )
             placement = self.gallery.placement(face, decision, evidence, exclude)
             if placement is not Ask.REGISTRY:
                 return placement
