@@ -238,15 +238,9 @@ def drained(sqs, queue_url: str) -> list[dict]:
 
 def queue_and_receive(sqs, queue_url: str, bodies: list[str], max_receive: int = 10) -> dict:
     """Send ``bodies`` and receive them back as a Lambda SQS event (real receipt handles and counts)."""
-    from facepipe_tools.local.event_source import sqs_record
+    from facepipe_tools.local.event_source import sent_and_received
 
-    for body in bodies:
-        sqs.send_message(QueueUrl=queue_url, MessageBody=body)
-    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    messages = []
-    while len(messages) < len(bodies):
-        messages += sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=max_receive, AttributeNames=["All"]).get("Messages", [])
-    return {"Records": [sqs_record(m, arn, "us-east-1") for m in messages]}
+    return dict(sent_and_received(sqs, queue_url, bodies, max_receive))
 
 
 def queue_depth(sqs, queue_url: str) -> int:

@@ -13,11 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from facepipe.recognition import Recognizer
-from facepipe.recognition.consumer import RecognitionConsumer
-from facepipe.runtime import idempotency_store
 from facepipe_tools.admin import Admin
 from facepipe_tools.feedback import calibrate_from_review, edges, labelled_pairs
+from facepipe_tools.local.in_process import InProcessPipeline
 from facepipe_tools.scenes import camera_frame
 from helpers import camera_face, camera_replay, encode, moto_recognition
 
@@ -134,7 +132,7 @@ def test_not_this_person_is_obeyed_and_one_frame_never_names_one_person_twice(pi
     assert all(e.highest_impostor is not None and e.suggested > e.highest_impostor for e in denied)
 
 
-def test_confirm_dismiss_and_keep_unknown_faces_off(pipeline, settings, fixtures_root, detector):
+def test_confirm_dismiss_and_keep_unknown_faces_off(pipeline, aws, settings, fixtures_root, detector):
     recognizer = pipeline.recognizer
     operations = Admin(recognizer)
     rng = random.Random(3)
@@ -161,16 +159,8 @@ def test_confirm_dismiss_and_keep_unknown_faces_off(pipeline, settings, fixtures
     run(pipeline, [("d-1", "rose", frame)])  # the same request again (a new delivery of it)
     assert list(recognizer.review.all_groups()) == []
     # with KEEP_UNKNOWN_FACES off, nothing of an unknown face is kept
-    quiet = Recognizer(
-        dataclasses.replace(settings, keep_unknown_faces=False),
-        recognizer.embedder,
-        recognizer.index,
-        recognizer.people,
-        sqs=pipeline.sqs,
-        s3=recognizer.s3,
-        detector=recognizer.detector,
-    )
-    quiet_pipeline = dataclasses.replace(pipeline, recognizer=quiet, consumer=RecognitionConsumer(quiet, idempotency_store(settings)))
+    quiet = dataclasses.replace(settings, keep_unknown_faces=False)
+    quiet_pipeline = InProcessPipeline.create(aws, quiet, detector, recognizer.embedder, index=recognizer.index)
     off = run(quiet_pipeline, [("d-2", "rose", camera_replay(stranger, stranger_box, rng))])["d-2"]["faces"][0]
     assert off["person_id"] is None
     assert "review_group" not in off

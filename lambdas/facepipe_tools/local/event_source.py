@@ -70,6 +70,18 @@ def sqs_record(message: MessageTypeDef, queue_arn: str, region: str) -> SqsRecor
     }
 
 
+def sent_and_received(sqs: SQSClient, queue_url: str, bodies: list[str], max_receive: int = 10) -> SqsEvent:
+    """Send ``bodies`` to a queue and receive them back as a Lambda SQS event (real receipt
+    handles and receive counts): a handler invoked in process with what the queue hands on."""
+    for body in bodies:
+        sqs.send_message(QueueUrl=queue_url, MessageBody=body)
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    messages: list[MessageTypeDef] = []
+    while len(messages) < len(bodies):
+        messages += sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=max_receive, AttributeNames=["All"]).get("Messages", [])
+    return {"Records": [sqs_record(m, arn, sqs.meta.region_name) for m in messages]}
+
+
 class SqsEventSource:
     """Poll ``queue_url`` with ``pollers`` threads and invoke with batches, as the mapping does."""
 

@@ -21,7 +21,7 @@ from facepipe.recognition import Recognizer
 from facepipe.recognition.consumer import RecognitionConsumer
 from facepipe.runtime import idempotency_store
 from facepipe_tools.local.context import LambdaContext
-from facepipe_tools.local.event_source import sqs_record
+from facepipe_tools.local.event_source import sent_and_received
 
 if TYPE_CHECKING:
     import boto3
@@ -64,8 +64,6 @@ class InProcessPipeline:
         """Send ``(request_id, JPEG)`` frames through detection and recognition, ``batch`` records
         an invocation; the answers by request_id. A frame without a face is not queued (detection
         answers it itself). ``RuntimeError`` when a record fails."""
-        queue = self.settings.request_queue_url
-        arn = self.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         bodies = []
         for request_id, data in frames_in:
             image = Image.open(io.BytesIO(data)).convert("RGB")
@@ -74,13 +72,8 @@ class InProcessPipeline:
                 request = FrameRequest(request_id, f"{request_id}.jpg", source, image, len(data))
                 bodies.append(encode(self.frames.build_message(request, detected)))
         for start in range(0, len(bodies), batch):
-            for body in bodies[start : start + batch]:
-                self.sqs.send_message(QueueUrl=queue, MessageBody=body)
-            messages: list[Any] = []
-            while len(messages) < len(bodies[start : start + batch]):
-                messages += self.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=batch, AttributeNames=["All"]).get("Messages", [])
-            event = {"Records": [sqs_record(m, arn, self.sqs.meta.region_name) for m in messages]}
-            result = self.consumer.handle(event, cast("PowertoolsContext", LambdaContext()))  # every field Powertools reads
+            event = sent_and_received(self.sqs, self.settings.request_queue_url, bodies[start : start + batch], batch)
+            result = self.consumer.handle(dict(event), cast("PowertoolsContext", LambdaContext()))  # every field Powertools reads
             if result["batchItemFailures"]:
                 raise RuntimeError(f"records failed: {result['batchItemFailures']}")
         return {answer["request_id"]: answer for answer in self._responses()}
